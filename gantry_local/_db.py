@@ -1,0 +1,115 @@
+"""Opening the DuckDB file: connection settings, error translation and named migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import StorageError
+
+__all__ = ["MIGRATIONS", "open_database", "run", "storage_errors", "transaction"]
+
+# (name, statements). Append only: a released migration is never edited or reordered.
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "0001_applications",
+        [
+            """CREATE TABLE _gl_applications (
+                name VARCHAR PRIMARY KEY,
+                application_type VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+        ],
+    ),
+    (
+        "0002_columns",
+        [
+            """CREATE TABLE _gl_columns (
+                application VARCHAR NOT NULL,
+                table_kind VARCHAR NOT NULL,
+                column_name VARCHAR NOT NULL,
+                logical_type VARCHAR NOT NULL,
+                PRIMARY KEY (application, table_kind, column_name)
+            )""",
+        ],
+    ),
+]
+
+
+@contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Translate DuckDB errors raised inside the block into `StorageError`."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise StorageError(f"{what} failed: {exc}") from exc
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolling back on any error."""
+    run(con, "BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
+    run(con, "COMMIT")
+
+
+def open_database(path: str, clock_now: Callable[[], datetime]) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the DuckDB file and bring its schema up to date.
+
+    Raises:
+        StorageError: the file is locked by another process, unreadable, or not a DuckDB file.
+    """
+    if path != ":memory:":
+        parent = Path(path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StorageError(f"cannot create {path!r}: folder {str(parent)!r} does not exist")
+    try:
+        con = duckdb.connect(path)
+    except duckdb.Error as exc:
+        hint = ""
+        if "lock" in str(exc).lower():
+            hint = (" Another process has this file open for writing (DuckDB allows one writer): "
+                    "close it there, or use a separate database file per process.")
+        raise StorageError(f"cannot open the database {path!r}: {exc}.{hint}") from exc
+    try:
+        run(con, "SET TimeZone = 'UTC'")
+        _migrate(con, clock_now)
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, clock_now: Callable[[], datetime]) -> None:
+    with storage_errors("applying database migrations"):
+        run(
+            con,
+            "CREATE TABLE IF NOT EXISTS _gl_migrations (name VARCHAR PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        done = {row[0] for row in run(con, "SELECT name FROM _gl_migrations")}
+        for name, statements in MIGRATIONS:
+            if name in done:
+                continue
+            with transaction(con):
+                for statement in statements:
+                    run(con, statement)
+                run(
+                    con,
+                    "INSERT INTO _gl_migrations VALUES (?, ?)",
+                    [name, clock_now().astimezone(timezone.utc)],
+                )
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[Any]:
+    """Run one statement to its end and return its rows (DuckDB wants results consumed)."""
+    return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()

@@ -1,0 +1,128 @@
+"""The default workspace behind the module-level functions (``gantry.log_record(...)``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .applications import Application
+from .clock import Clock
+from .errors import GantryLocalError
+from .records.query import Query
+from .workspace import Workspace
+
+__all__ = [
+    "create_application", "delete_application", "flush", "get_application", "get_workspace",
+    "init", "list_applications", "log_record", "log_records", "query",
+]
+
+_lock = threading.Lock()
+_default: Workspace | None = None
+
+
+class NotInitializedError(GantryLocalError, RuntimeError):
+    """A module-level function was called before `gantry_local.init`."""
+
+
+def init(
+    db: str | Path = "gantry.duckdb",
+    storage: str | None = None,
+    clock: Clock | None = None,
+    **options: Any,
+) -> Workspace:
+    """Open the default workspace used by the module-level functions and return it.
+
+    Calling it again closes the previous default workspace first. Extra keyword
+    arguments go to `Workspace` (``storage_options``, ``buffer_size`` ...).
+    """
+    global _default
+    with _lock:
+        previous, _default = _default, None
+        if previous is not None:
+            previous.close()
+        _default = Workspace(db=db, storage=storage, clock=clock, **options)
+        return _default
+
+
+def get_workspace() -> Workspace:
+    """The default workspace set by `init`."""
+    workspace = _default
+    if workspace is None or workspace.closed:
+        raise NotInitializedError("no open default workspace: call gantry_local.init(db=...) "
+                                  "first, or use a Workspace object directly")
+    return workspace
+
+
+def create_application(name: str, application_type: str = "Custom") -> Application:
+    """Create an application in the default workspace (see `Workspace.create_application`)."""
+    return get_workspace().create_application(name, application_type)
+
+
+def get_application(name: str) -> Application:
+    """An application of the default workspace."""
+    return get_workspace().get_application(name)
+
+
+def list_applications() -> list[Application]:
+    """Every application of the default workspace."""
+    return get_workspace().list_applications()
+
+
+def delete_application(name: str) -> None:
+    """Delete an application of the default workspace and all its records."""
+    get_workspace().delete_application(name)
+
+
+def log_record(
+    application: str,
+    version: int | str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Any = None,
+    feedback: Mapping[str, Any] | None = None,
+    join_key: str | None = None,
+    timestamp: datetime | None = None,
+    tags: Mapping[str, str] | None = None,
+    sample_rate: float = 1.0,
+) -> str:
+    """Log one record to the default workspace (see `Workspace.log_record`)."""
+    workspace = _default
+    if workspace is None:
+        workspace = get_workspace()
+    return workspace.log_record(application, version, inputs, outputs, feedback, join_key,
+                                timestamp, tags, sample_rate)
+
+
+def log_records(
+    application: str,
+    version: int | str | None = None,
+    inputs: Any = None,
+    outputs: Any = None,
+    feedbacks: Any = None,
+    join_keys: Sequence[str] | None = None,
+    timestamps: Sequence[datetime] | None = None,
+    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    sample_rate: float = 1.0,
+) -> list[str]:
+    """Log many records to the default workspace (see `Workspace.log_records`)."""
+    return get_workspace().log_records(application, version, inputs, outputs, feedbacks,
+                                       join_keys, timestamps, tags, sample_rate)
+
+
+def query(
+    application: str,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    version: int | str | None = None,
+    tags: Mapping[str, str] | None = None,
+    filters: Sequence[Mapping[str, Any]] | None = None,
+) -> Query:
+    """Query an application of the default workspace (see `Application.query`)."""
+    return get_workspace().query(application, start_time, end_time, version, tags, filters)
+
+
+def flush(timeout: float | None = None) -> None:
+    """Block until everything logged to the default workspace is written."""
+    get_workspace().flush(timeout)

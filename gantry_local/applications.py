@@ -1,0 +1,122 @@
+"""`Application`: a handle on one model's logged traffic (Gantry's application object)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .records.query import Query
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = ["Application"]
+
+
+class Application:
+    """One application of a workspace. Get it from `create_application`/`get_application`."""
+
+    def __init__(self, workspace: Workspace, name: str, application_type: str = "Custom") -> None:
+        self.workspace = workspace
+        self.name = name
+        self.application_type = application_type
+
+    def __repr__(self) -> str:
+        return f"Application(name={self.name!r}, application_type={self.application_type!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Application) and other.workspace is self.workspace
+                and other.name == self.name)
+
+    def __hash__(self) -> int:
+        return hash((id(self.workspace), self.name))
+
+    def log_record(
+        self,
+        version: int | str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        outputs: Any = None,
+        feedback: Mapping[str, Any] | None = None,
+        join_key: str | None = None,
+        timestamp: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+        sample_rate: float = 1.0,
+    ) -> str:
+        """Log one record; see `Workspace.log_record`."""
+        return self.workspace.log_record(self.name, version, inputs, outputs, feedback, join_key,
+                                         timestamp, tags, sample_rate)
+
+    def log_records(
+        self,
+        version: int | str | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        feedbacks: Any = None,
+        join_keys: Sequence[str] | None = None,
+        timestamps: Sequence[datetime] | None = None,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        sample_rate: float = 1.0,
+    ) -> list[str]:
+        """Log many records; see `Workspace.log_records`."""
+        return self.workspace.log_records(self.name, version, inputs, outputs, feedbacks,
+                                          join_keys, timestamps, tags, sample_rate)
+
+    def log(
+        self,
+        version: int | str | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        feedbacks: Any = None,
+        join_keys: Sequence[str] | None = None,
+        timestamps: Sequence[datetime] | None = None,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        sample_rate: float = 1.0,
+    ) -> list[str]:
+        """Log records given as lists or frames (Gantry's ``Application.log``).
+
+        A single dict of inputs is taken as one record, so ``app.log(inputs={...},
+        outputs=...)`` works too; it returns a one-element list of join keys.
+        """
+        if isinstance(inputs, Mapping) or isinstance(feedbacks, Mapping):
+            inputs = None if inputs is None else [inputs]
+            outputs = None if outputs is None else [outputs]
+            feedbacks = None if feedbacks is None else [feedbacks]
+            if isinstance(join_keys, str):
+                join_keys = [join_keys]
+            if isinstance(timestamps, datetime):
+                timestamps = [timestamps]
+        return self.log_records(version, inputs, outputs, feedbacks, join_keys, timestamps,
+                                tags, sample_rate)
+
+    def query(
+        self,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        version: int | str | None = None,
+        tags: Mapping[str, str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Query:
+        """Records in ``[start_time, end_time)`` (no bounds: all), optionally narrowed.
+
+        Args:
+            start_time: inclusive lower bound on ``__time``; naive means UTC.
+            end_time: exclusive upper bound on ``__time``; naive means UTC.
+            version: only records of this model version (``10`` and ``"10"`` are the same).
+            tags: only records carrying all these tag values.
+            filters: Gantry-style filter dicts, all of which must hold, e.g.
+                ``{"feature_name": "inputs.speed", "lower_bound": 0, "upper_bound": 3}``
+                (bounds inclusive), ``{"feature_name": "inputs.color", "category_query":
+                ["red", "blue"]}``, ``{"feature_name": "inputs.city", "string_query": "san"}``
+                (substring), ``{"feature_name": "feedback.label", "null_value": True}``,
+                ``{"feature_name": "inputs.flag", "boolean_query": False}``.
+
+        Raises:
+            ValidationError: bad bounds, malformed filters, or unknown field names (the
+                message lists the known ones).
+        """
+        return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until everything logged so far is in the database."""
+        self.workspace.flush(timeout)

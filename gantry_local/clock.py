@@ -1,0 +1,105 @@
+"""Clocks: where gantry-local gets "now" from, so tests and backfills can move time.
+
+Nothing in logging, scheduling or curation reads the wall clock directly; a
+`Clock` is handed in. All times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, runtime_checkable
+
+from .errors import ValidationError
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "to_utc"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+
+def to_utc(value: datetime, what: str = "time") -> datetime:
+    """Return `value` as an aware UTC datetime; a naive datetime is read as UTC."""
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def datetime_to_us(value: datetime) -> int:
+    """Microseconds since the Unix epoch; a naive datetime is read as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - _EPOCH) // _ONE_US
+
+
+def us_to_datetime(value: int) -> datetime:
+    """Inverse of `datetime_to_us`: an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Anything with a `now()` returning an aware UTC datetime."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    """The real wall clock."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        return datetime.now(timezone.utc)
+
+    def now_us(self) -> int:
+        """Microseconds since the epoch; the cheap path used by logging."""
+        return time.time_ns() // 1000
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests, demos and backfills.
+
+    Example:
+        >>> clock = ManualClock(datetime(2023, 1, 1))
+        >>> clock.advance(timedelta(days=1)).isoformat()
+        '2023-01-02T00:00:00+00:00'
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self._lock = threading.Lock()
+        self._now = to_utc(start, "ManualClock start")
+
+    def now(self) -> datetime:
+        """The clock's current time, timezone-aware, in UTC."""
+        with self._lock:
+            return self._now
+
+    def now_us(self) -> int:
+        """Microseconds since the epoch."""
+        return datetime_to_us(self.now())
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward by `delta` (which must not be negative); return the new time."""
+        if not isinstance(delta, timedelta) or delta < timedelta(0):
+            raise ValidationError(f"advance() takes a non-negative timedelta, got {delta!r}")
+        with self._lock:
+            self._now += delta
+            return self._now
+
+    def set(self, value: datetime) -> datetime:
+        """Jump to `value` (naive means UTC); going backwards is allowed for tests."""
+        new = to_utc(value, "ManualClock.set value")
+        with self._lock:
+            self._now = new
+            return new
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self.now().isoformat()!r})"

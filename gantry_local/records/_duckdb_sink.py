@@ -1,0 +1,120 @@
+"""The default sink: appends flushed Arrow tables to the application's DuckDB tables.
+
+Each `write` is one transaction: columns are added or widened (and recorded in
+``_gl_columns``), then every table is inserted ``BY NAME`` from Arrow. Either all
+tables of a flush land, or none do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+
+from .._db import run, transaction
+from .._sql import quote_ident
+from . import _types as types
+from ._batches import TableWrite
+from ._schema import FEEDBACK, RECORDS
+
+__all__ = ["DuckDBSink", "create_app_tables", "drop_app_tables", "table_name"]
+
+_META_DDL = {
+    RECORDS: '"__time" TIMESTAMPTZ, "__join_key" VARCHAR, "__version" VARCHAR',
+    FEEDBACK: '"__time" TIMESTAMPTZ, "__join_key" VARCHAR, "__seq" BIGINT',
+}
+
+
+def table_name(app: str, kind: str) -> str:
+    """The quoted DuckDB table holding `kind` ("records" or "feedback") of application `app`."""
+    return quote_ident(f"{kind}_{app}")
+
+
+def create_app_tables(con: duckdb.DuckDBPyConnection, app: str) -> None:
+    for kind, ddl in _META_DDL.items():
+        run(con, f"CREATE TABLE {table_name(app, kind)} ({ddl})")
+
+
+def drop_app_tables(con: duckdb.DuckDBPyConnection, app: str) -> None:
+    for kind in _META_DDL:
+        run(con, f"DROP TABLE IF EXISTS {table_name(app, kind)}")
+
+
+class DuckDBSink:
+    """Writes to DuckDB through its own cursor; used only by the flush thread."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con.cursor()
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], dict[str, str]] = {}
+        self._next_seq: dict[str, int] = {}
+
+    def forget(self, app: str) -> None:
+        """Drop cached state for `app` (its tables were dropped)."""
+        with self._lock:
+            for kind in (RECORDS, FEEDBACK):
+                self._known.pop((app, kind), None)
+            self._next_seq.pop(app, None)
+
+    def write(self, writes: Sequence[TableWrite]) -> None:
+        con = self._con
+        with self._lock:
+            known_before = {k: dict(v) for k, v in self._known.items()}
+            seq_before = dict(self._next_seq)
+            try:
+                with transaction(con):
+                    for write in writes:
+                        self._append(con, write)
+            except BaseException:
+                self._known, self._next_seq = known_before, seq_before
+                raise
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _append(self, con: duckdb.DuckDBPyConnection, write: TableWrite) -> None:
+        table = table_name(write.app, write.kind)
+        self._ensure_columns(con, write, table)
+        data = write.table
+        if write.kind == FEEDBACK:
+            start = self._seq_start(con, write.app, table)
+            data = data.append_column("__seq", pa.array(range(start, start + data.num_rows),
+                                                         pa.int64()))
+            self._next_seq[write.app] = start + data.num_rows
+        con.register("_gl_batch", data)
+        try:
+            run(con, f"INSERT INTO {table} BY NAME SELECT * FROM _gl_batch")
+        finally:
+            con.unregister("_gl_batch")
+
+    def _seq_start(self, con: duckdb.DuckDBPyConnection, app: str, table: str) -> int:
+        if app not in self._next_seq:
+            rows = run(con, f'SELECT coalesce(max("__seq"), 0) + 1 FROM {table}')
+            self._next_seq[app] = int(rows[0][0])
+        return self._next_seq[app]
+
+    def _ensure_columns(self, con: duckdb.DuckDBPyConnection, write: TableWrite, table: str) -> None:
+        key = (write.app, write.kind)
+        known = self._known.get(key)
+        if known is None:
+            rows = run(
+                con,
+                "SELECT column_name, logical_type FROM _gl_columns "
+                "WHERE application = ? AND table_kind = ?", [write.app, write.kind],
+            )
+            known = self._known[key] = {name: logical for name, logical in rows}
+        for column, logical in write.columns.items():
+            current = known.get(column)
+            if current == logical:
+                continue
+            if current is None:
+                run(con, f"ALTER TABLE {table} ADD COLUMN {quote_ident(column)} "
+                            f"{types.duckdb_type(logical)}")
+            else:
+                run(con, f"ALTER TABLE {table} ALTER COLUMN {quote_ident(column)} "
+                            f"TYPE {types.duckdb_type(logical)}")
+            run(con, "INSERT OR REPLACE INTO _gl_columns VALUES (?, ?, ?, ?)",
+                        [write.app, write.kind, column, logical])
+            known[column] = logical

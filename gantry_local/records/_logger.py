@@ -1,0 +1,325 @@
+"""The log calls: validate on the caller's thread, buffer, return. Writing happens elsewhere.
+
+`log_one` is the hot path of a model server: when every field already has a known
+type it does a handful of dict look-ups, one lock and one deque append. Anything
+new (a field, a nested dict, a widened type) takes the careful path, which
+validates the whole call against a draft schema and commits it only if all of it
+is valid, so a rejected call stores nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from ..clock import Clock, datetime_to_us
+from ..errors import BufferFullError, NotFoundError, ValidationError
+from . import _inputs as args
+from . import _types as types
+from ._batches import TIME_TYPE, ArrowBatch, RowBatch, build_section_columns
+from ._buffer import LogBuffer
+from ._schema import RECORDS, AppSchema, SchemaDraft, fits, table_of
+
+__all__ = ["AppState", "RecordLogger"]
+
+
+@dataclass(eq=False)
+class AppState:
+    """What logging needs to know about an application, shared by every thread."""
+
+    name: str
+    application_type: str
+    schema: AppSchema
+    deleted: bool = field(default=False)
+
+
+class RecordLogger:
+    """Validates log calls and queues them on a `LogBuffer`."""
+
+    def __init__(self, buffer: LogBuffer, clock: Clock, chunk_records: int = 50_000) -> None:
+        self._buffer = buffer
+        now_us: Callable[[], int] | None = getattr(clock, "now_us", None)
+        self._now_us: Callable[[], int] = now_us or (lambda: datetime_to_us(clock.now()))
+        self._prefix = os.urandom(8).hex() + "-"
+        self._counter = itertools.count(1)
+        self._random = random.Random()
+        self._chunk = max(1, min(chunk_records, buffer.capacity))
+
+    def new_key(self) -> str:
+        """A join key unique across processes: a random per-process prefix and a counter."""
+        return f"{self._prefix}{next(self._counter):x}"
+
+    # -- one record ---------------------------------------------------------------------------
+
+    def log_one(
+        self, app: AppState, version: object, inputs: Any, outputs: Any, feedback: Any,
+        join_key: object, timestamp: object, tags: Any, sample_rate: float,
+    ) -> str:
+        if app.deleted:
+            raise NotFoundError(f"application {app.name!r} was deleted")
+        if sample_rate != 1.0 and self._random.random() >= args.check_sample_rate(sample_rate):
+            return self.new_key() if join_key is None else args.check_join_key(join_key)
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValidationError(
+                    "a prediction needs both inputs and outputs; to log feedback alone, pass "
+                    "feedback= with the prediction's join_key="
+                )
+            if type(inputs) is not dict:
+                if not isinstance(inputs, Mapping):
+                    raise ValidationError(
+                        f"inputs must be a dict of field to value, got {type(inputs).__name__}; "
+                        "use log_records() for lists and frames"
+                    )
+                inputs = dict(inputs)
+            outputs = args.wrap_output(outputs)
+        elif feedback is None:
+            raise ValidationError("nothing to log: pass inputs and outputs, or feedback with a "
+                                  "join_key")
+        elif join_key is None:
+            raise ValidationError("feedback alone needs the join_key of the prediction it is for")
+        elif tags is not None:
+            raise ValidationError("tags describe predictions; log them with inputs and outputs")
+        if feedback is not None and type(feedback) is not dict:
+            if not isinstance(feedback, Mapping):
+                raise ValidationError(f"feedback must be a dict, got {type(feedback).__name__}")
+            feedback = dict(feedback)
+        if tags is not None and type(tags) is not dict:
+            raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
+
+        fast = app.schema.fast
+        if ((inputs is None or fits(inputs, fast["inputs"]))
+                and (outputs is None or fits(outputs, fast["outputs"]))
+                and (feedback is None or fits(feedback, fast["feedback"]))
+                and (tags is None or fits(tags, fast["tags"]))):
+            inputs = None if inputs is None else inputs.copy()
+            outputs = None if outputs is None else outputs.copy()
+            feedback = None if feedback is None else feedback.copy()
+            tags = None if tags is None else tags.copy()
+        else:
+            draft = app.schema.draft()
+            where = "log_record"
+            inputs = None if inputs is None else draft.normalise("inputs", inputs, where)
+            outputs = None if outputs is None else draft.normalise("outputs", outputs, where)
+            feedback = None if feedback is None else draft.normalise("feedback", feedback, where)
+            tags = None if tags is None else draft.normalise("tags", tags, where)
+            _commit(app, draft)
+
+        key = self.new_key() if join_key is None else args.check_join_key(join_key)
+        when = self._now_us() if timestamp is None else args.time_us(timestamp)
+        ver = version if version is None or type(version) is str else args.check_version(version)
+        self._buffer.put((app, when, key, ver, inputs, outputs, feedback, tags))
+        return key
+
+    # -- many records -------------------------------------------------------------------------
+
+    def log_many(
+        self, app: AppState, version: object, inputs: Any, outputs: Any, feedbacks: Any,
+        join_keys: Any, timestamps: Any, tags: Any, sample_rate: float,
+    ) -> list[str]:
+        if app.deleted:
+            raise NotFoundError(f"application {app.name!r} was deleted")
+        rate = args.check_sample_rate(sample_rate)
+        ver = args.check_version(version)
+        prediction = inputs is not None or outputs is not None
+        if prediction and (inputs is None or outputs is None):
+            raise ValidationError("predictions need both inputs and outputs (one entry per "
+                                  "record); to log feedback alone pass feedbacks= and join_keys=")
+        if not prediction and feedbacks is None:
+            raise ValidationError("nothing to log: pass inputs and outputs, or feedbacks with "
+                                  "join_keys")
+        if not prediction and join_keys is None:
+            raise ValidationError("feedback alone needs join_keys: one per feedback, naming the "
+                                  "prediction it is for")
+        if not prediction and tags is not None:
+            raise ValidationError("tags describe predictions; log them with inputs and outputs")
+
+        frames = any(args.is_frame(v) for v in (inputs, outputs, feedbacks))
+        sections: dict[str, Any] = {}
+        for section, value in (("inputs", inputs), ("outputs", outputs), ("feedback", feedbacks)):
+            if value is None:
+                continue
+            if args.is_frame(value):
+                sections[section] = args.frame_to_arrow(value, section)
+            else:
+                sections[section] = args.as_rows(value, section, scalar_ok=section == "outputs")
+        count = _common_length(sections)
+        keys = (self._new_keys(count) if join_keys is None
+                else [args.check_join_key(k) for k in _sized(join_keys, count, "join_keys")])
+        if timestamps is None:
+            times = [self._now_us()] * count
+        else:
+            times = [args.time_us(t) for t in _sized(timestamps, count, "timestamps")]
+        tag_rows = _tag_rows(tags, count)
+
+        kept: list[int] | None = None
+        if rate < 1.0:
+            draw = self._random.random
+            kept = [i for i in range(count) if draw() < rate]
+            sections = {s: _pick(v, kept) for s, v in sections.items()}
+            times, all_keys = [times[i] for i in kept], keys
+            keys = [keys[i] for i in kept]
+            tag_rows = None if tag_rows is None else [tag_rows[i] for i in kept]
+        else:
+            all_keys = keys
+
+        draft = app.schema.draft()
+        if frames:
+            item_iter = self._arrow_batches(app, draft, ver, sections, keys, times, tag_rows)
+        else:
+            item_iter = self._row_batches(app, draft, ver, sections, keys, times, tag_rows)
+        self._put_all(item_iter)
+        return all_keys
+
+    def _row_batches(
+        self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
+        keys: list[str], times: list[int], tag_rows: list[dict[str, str]] | None,
+    ) -> list[RowBatch]:
+        checked: dict[str, list[dict[str, Any]]] = {}
+        for section, rows in sections.items():
+            checked[section] = _check_rows(draft, section, rows)
+        tags = None if tag_rows is None else _check_rows(draft, "tags", tag_rows)
+        _commit(app, draft)
+        batches = []
+        for start in range(0, len(keys), self._chunk):
+            end = start + self._chunk
+
+            def part(rows: list[Any] | None, s: int = start, e: int = end) -> list[Any] | None:
+                return None if rows is None else rows[s:e]
+
+            batches.append(RowBatch(
+                app, times[start:end], keys[start:end], version, part(checked.get("inputs")),
+                part(checked.get("outputs")), part(checked.get("feedback")), part(tags)))
+        return batches
+
+    def _arrow_batches(
+        self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
+        keys: list[str], times: list[int], tag_rows: list[dict[str, str]] | None,
+    ) -> list[ArrowBatch]:
+        columns: dict[str, dict[str, pa.Array]] = {}
+        for section, value in sections.items():
+            if isinstance(value, pa.Table):
+                columns[section] = _check_frame(draft, section, value)
+            else:
+                rows = _check_rows(draft, section, value)
+                columns[section] = build_section_columns(section, rows, draft.columns(table_of(section)))
+        if tag_rows is not None:
+            rows = _check_rows(draft, "tags", tag_rows)
+            columns["tags"] = build_section_columns("tags", rows, draft.columns(RECORDS))
+        _commit(app, draft)
+        meta = {"__time": pa.array(times, TIME_TYPE), "__join_key": pa.array(keys, pa.string())}
+        records = feedback = None
+        if "inputs" in columns:
+            records = pa.table({**meta, "__version": pa.array([version] * len(keys), pa.string()),
+                                **columns["inputs"], **columns["outputs"],
+                                **columns.get("tags", {})})
+        if "feedback" in columns:
+            feedback = pa.table({**meta, **columns["feedback"]})
+        batches = []
+        for start in range(0, len(keys), self._chunk):
+            batches.append(ArrowBatch(
+                app,
+                None if records is None else records.slice(start, self._chunk),
+                None if feedback is None else feedback.slice(start, self._chunk)))
+        return batches
+
+    def _put_all(self, batches: list[RowBatch] | list[ArrowBatch]) -> None:
+        accepted = 0
+        for batch in batches:
+            try:
+                self._buffer.put(batch, batch.size)
+            except BufferFullError as exc:
+                raise BufferFullError(
+                    f"{exc} {accepted:,} records of this call were buffered and will be written; "
+                    "the rest were not logged.", accepted) from None
+            accepted += batch.size
+
+    def _new_keys(self, count: int) -> list[str]:
+        prefix, counter = self._prefix, self._counter
+        return [f"{prefix}{next(counter):x}" for _ in range(count)]
+
+
+def _commit(app: AppState, draft: SchemaDraft) -> None:
+    if draft.changes:
+        with app.schema.lock:
+            app.schema.commit(draft)
+
+
+def _check_rows(draft: SchemaDraft, section: str, rows: list[Any]) -> list[dict[str, Any]]:
+    """Validated flat copies of dict rows, noting new columns in the draft."""
+    accepted = draft.fast[section]
+    out = []
+    for index, row in enumerate(rows):
+        if type(row) is dict and fits(row, accepted):
+            out.append(row.copy())
+        else:
+            out.append(draft.normalise(section, row, f"record {index}"))
+            accepted = draft.fast[section]
+    return out
+
+
+def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str, pa.Array]:
+    """Arrow columns of a frame section, flattened, typed and noted in the draft."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    out: dict[str, pa.Array] = {}
+    for name, column in zip(table.column_names, table.columns):
+        full = f"{section}.{name}"
+        logical = types.from_arrow(column.type, f"{section} column {name!r}")
+        if section == "tags" and logical != "str":
+            raise ValidationError(f"tag {name!r} must hold strings, got {column.type}")
+        draft.note(table_of(section), full, logical)
+        target = types.arrow_type(logical)
+        try:
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            timestamps = pa.types.is_timestamp(column.type)
+            column = column.cast(target, safe=not timestamps) if column.type != target else column
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValidationError(f"{section} column {name!r} cannot be stored as {logical}: "
+                                  f"{exc}") from exc
+        out[full] = column.combine_chunks()
+    return out
+
+
+def _common_length(sections: Mapping[str, Any]) -> int:
+    lengths = {s: args.length_of(v) for s, v in sections.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{s}={n}" for s, n in lengths.items())
+        raise ValidationError(f"inputs, outputs and feedbacks must have one entry per record; got "
+                              f"{detail}")
+    return next(iter(lengths.values()))
+
+
+def _sized(value: Any, count: int, what: str) -> list[Any]:
+    items = args.as_list(value, what)
+    if len(items) != count:
+        raise ValidationError(f"{what} has {len(items)} entries but there are {count} records")
+    return items
+
+
+def _tag_rows(tags: Any, count: int) -> list[dict[str, str]] | None:
+    if tags is None:
+        return None
+    if isinstance(tags, Mapping):
+        shared = dict(tags)
+        return [shared] * count
+    rows = _sized(tags, count, "tags")
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValidationError(f"tags[{index}] must be a dict of strings, got "
+                                  f"{type(row).__name__}")
+    return rows
+
+
+def _pick(value: Any, kept: list[int]) -> Any:
+    if isinstance(value, pa.Table):
+        return value.take(pa.array(kept, pa.int64()))
+    return [value[i] for i in kept]
+

@@ -1,0 +1,214 @@
+"""Reading logged records back: a lazy `Query` over one application, feedback joined by key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from .._db import storage_errors
+from .._sql import quote_ident
+from ..clock import to_utc
+from ..errors import ValidationError
+from ._duckdb_sink import table_name
+from ._inputs import check_version
+from ._schema import FEEDBACK, RECORDS
+
+if TYPE_CHECKING:
+    import pandas
+
+    from ..workspace import Workspace
+
+__all__ = ["Query"]
+
+_SECTION_ORDER = {"__time": 0, "__join_key": 1, "__version": 2, "inputs": 3, "outputs": 4,
+                  "tags": 5}
+_FILTER_KINDS = ("lower_bound", "upper_bound", "category_query", "string_query", "null_value",
+                 "boolean_query")
+
+
+class Query:
+    """The records of one application matching the given bounds, read when asked for.
+
+    Records are ordered by time, then join key. Feedback logged later is joined by
+    join key (the most recently logged feedback wins) as ``feedback.*`` columns, with
+    its own timestamp as ``__feedback_time``. Pending records are flushed first, so a
+    query always sees everything logged before it ran.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        application: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        version: int | str | None = None,
+        tags: Mapping[str, str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._ws = workspace
+        self.application = application
+        self.start_time = None if start_time is None else to_utc(start_time, "start_time")
+        self.end_time = None if end_time is None else to_utc(end_time, "end_time")
+        if self.start_time and self.end_time and self.start_time > self.end_time:
+            raise ValidationError(f"start_time {self.start_time} is after end_time {self.end_time}")
+        self.version = check_version(version)
+        if tags is not None and not isinstance(tags, Mapping):
+            raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
+        self.tags = dict(tags or {})
+        if filters is not None and (isinstance(filters, (str, bytes, Mapping))
+                                    or not isinstance(filters, Sequence)):
+            raise ValidationError("filters must be a list of filter dicts")
+        self.filters = [dict(f) if isinstance(f, Mapping) else f for f in (filters or [])]
+        self._sql(self._columns())  # validate now, not at read time
+
+    def __repr__(self) -> str:
+        return (f"Query(application={self.application!r}, start_time={self.start_time}, "
+                f"end_time={self.end_time}, version={self.version!r}, tags={self.tags}, "
+                f"filters={self.filters})")
+
+    def to_arrow(self) -> pa.Table:
+        """The matching records as an Arrow table."""
+        self._ws.flush()
+        sql, params = self._sql(self._columns())
+        with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+            table = con.sql(sql, params=params).to_arrow_table()
+        return _utc_labels(table)
+
+    def to_polars(self) -> pl.DataFrame:
+        """The matching records as a polars DataFrame."""
+        frame = pl.from_arrow(self.to_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The matching records as a pandas DataFrame (needs pandas installed)."""
+        return self.to_arrow().to_pandas()
+
+    def count(self) -> int:
+        """How many records match."""
+        self._ws.flush()
+        sql, params = self._sql(self._columns(), count=True)
+        with self._ws._cursor() as con, storage_errors(f"counting {self.application!r}"):
+            row = con.execute(sql, params).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- SQL ----------------------------------------------------------------------------------
+
+    def _columns(self) -> tuple[list[str], list[str]]:
+        with self._ws._cursor() as con, storage_errors(f"reading {self.application!r}'s columns"):
+            recs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, RECORDS)}")
+                    .fetchall()]
+            fbs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, FEEDBACK)}")
+                   .fetchall()]
+        recs.sort(key=lambda c: _SECTION_ORDER.get(c.partition(".")[0] if "." in c else c, 9))
+        return recs, [c for c in fbs if c.startswith("feedback.")]
+
+    def _sql(self, columns: tuple[list[str], list[str]], count: bool = False
+             ) -> tuple[str, list[Any]]:
+        recs, fbs = columns
+        known = {c: f"r.{quote_ident(c)}" for c in recs}
+        known.update({c: f"f.{quote_ident(c)}" for c in fbs})
+        if fbs:
+            known["__feedback_time"] = 'f."__time"'
+        logged = set(self._ws._app_state(self.application).schema.snapshot(RECORDS)) | set(
+            self._ws._app_state(self.application).schema.snapshot(FEEDBACK))
+        where, params = ["TRUE"], []
+        if self.start_time is not None:
+            where.append('r."__time" >= ?')
+            params.append(self.start_time)
+        if self.end_time is not None:
+            where.append('r."__time" < ?')
+            params.append(self.end_time)
+        if self.version is not None:
+            where.append('r."__version" = ?')
+            params.append(self.version)
+        for key, value in self.tags.items():
+            if not isinstance(value, str):
+                raise ValidationError(f"tag {key!r} must be matched against a string")
+            where.append(f"{_field(known, logged, f'tags.{key}')} = ?")
+            params.append(value)
+        for spec in self.filters:
+            clause, values = _filter_sql(spec, known, logged)
+            where.append(clause)
+            params.extend(values)
+        source = f"{table_name(self.application, RECORDS)} AS r"
+        if fbs:
+            source += (f" LEFT JOIN (SELECT * FROM {table_name(self.application, FEEDBACK)} "
+                       'QUALIFY row_number() OVER (PARTITION BY "__join_key" ORDER BY "__seq" '
+                       'DESC) = 1) AS f ON r."__join_key" = f."__join_key"')
+        condition = " AND ".join(where)
+        if count:
+            return f"SELECT count(*) FROM {source} WHERE {condition}", params
+        select = ", ".join([f"r.{quote_ident(c)}" for c in recs] + [f"f.{quote_ident(c)}" for c in fbs]
+                           + (['f."__time" AS "__feedback_time"'] if fbs else []))
+        return (f'SELECT {select} FROM {source} WHERE {condition} '
+                'ORDER BY r."__time", r."__join_key"', params)
+
+
+def _utc_labels(table: pa.Table) -> pa.Table:
+    """Label DuckDB's timestamp columns (exported as ``Etc/UTC``) plainly ``UTC``."""
+    fields = [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC"), f.nullable)
+              if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
+    return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
+
+
+def _field(known: Mapping[str, str], logged: set[str], name: object) -> str:
+    if not isinstance(name, str):
+        raise ValidationError(f"feature_name must be a string, got {name!r}")
+    if name in known:
+        return known[name]
+    if name in logged:  # known to the schema but no value written yet
+        return "NULL"
+    fields = ", ".join(sorted(known))
+    raise ValidationError(f"unknown field {name!r}; known fields are: {fields}")
+
+
+def _filter_sql(spec: object, known: Mapping[str, str], logged: set[str]) -> tuple[str, list[Any]]:
+    """One Gantry-style filter dict as a SQL condition with bound parameters."""
+    if not isinstance(spec, Mapping) or "feature_name" not in spec:
+        raise ValidationError(f"each filter must be a dict with a 'feature_name', got {spec!r}")
+    kinds = [k for k in spec if k != "feature_name"]
+    unknown = [k for k in kinds if k not in _FILTER_KINDS]
+    if unknown or not kinds:
+        raise ValidationError(f"filter {dict(spec)!r}: give one of {', '.join(_FILTER_KINDS)}"
+                              + (f" (unknown keys: {unknown})" if unknown else ""))
+    column = _field(known, logged, spec["feature_name"])
+    if set(kinds) <= {"lower_bound", "upper_bound"}:
+        clauses, values = [], []
+        for key, op in (("lower_bound", ">="), ("upper_bound", "<=")):
+            if key in spec:
+                clauses.append(f"{column} {op} ?")
+                values.append(_bound(spec[key], key))
+        if len(values) == 2 and type(values[0]) is type(values[1]) and values[0] > values[1]:
+            raise ValidationError(f"filter {dict(spec)!r}: lower_bound is above upper_bound")
+        return "(" + " AND ".join(clauses) + ")", values
+    if len(kinds) > 1:
+        raise ValidationError(f"filter {dict(spec)!r} mixes {kinds}; use one filter per condition")
+    kind, value = kinds[0], spec[kinds[0]]
+    if kind == "category_query":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise ValidationError("category_query must be a list of values")
+        if not value:
+            return "FALSE", []
+        return f"{column} IN ({', '.join('?' for _ in value)})", list(value)
+    if kind == "string_query":
+        if not isinstance(value, str):
+            raise ValidationError("string_query must be a string (matched as a substring)")
+        return f"contains({column}, ?)", [value]
+    if not isinstance(value, bool):
+        raise ValidationError(f"{kind} must be True or False, got {value!r}")
+    if kind == "null_value":
+        return f"{column} IS {'' if value else 'NOT '}NULL", []
+    return f"{column} = ?", [value]
+
+
+def _bound(value: object, key: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, datetime, date)):
+        raise ValidationError(f"{key} must be a number or a datetime, got {value!r}")
+    if isinstance(value, datetime):
+        return to_utc(value, key)
+    return value

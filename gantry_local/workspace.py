@@ -1,0 +1,329 @@
+"""A workspace: one DuckDB file, one storage root, one clock, and the log buffer in front of them.
+
+Several workspaces may live in one process (tests do this); module-level functions
+in `gantry_local` act on the default one set by `gantry_local.init`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from ._db import open_database, run, storage_errors, transaction
+from ._names import check_name
+from .clock import Clock, SystemClock
+from .errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
+from .records._buffer import LogBuffer
+from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
+from .records._logger import AppState, RecordLogger
+from .records._schema import FEEDBACK, RECORDS, AppSchema
+from .records.query import Query
+
+if TYPE_CHECKING:
+    from .applications import Application
+
+__all__ = ["APPLICATION_TYPES", "Workspace"]
+
+APPLICATION_TYPES = ("Custom", "Completion")
+_OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
+
+
+class Workspace:
+    """Production records in a DuckDB file plus datasets under a storage root.
+
+    Args:
+        db: path of the DuckDB file (created if missing), or ``":memory:"``.
+        storage: fsspec URL of the dataset root; defaults to the folder
+            ``<db name>-storage`` beside the db (``memory://`` for an in-memory db).
+        storage_options: options for the fsspec filesystem (e.g. ``endpoint_url``).
+        clock: where "now" comes from; `SystemClock` by default.
+        buffer_size: most records held in memory before log calls wait (about a
+            second of heavy traffic by default).
+        buffer_timeout: seconds a log call waits for room before `BufferFullError`.
+        flush_interval: seconds between background writes when traffic is light.
+
+    Raises:
+        StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
+    """
+
+    def __init__(
+        self,
+        db: str | Path = "gantry.duckdb",
+        storage: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+        buffer_size: int = 100_000,
+        buffer_timeout: float = 5.0,
+        flush_interval: float = 0.1,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        if not isinstance(self.clock, Clock):
+            raise ValidationError(f"clock must have a now() method, got {type(clock).__name__}")
+        _check_positive(buffer_size, "buffer_size", integer=True)
+        _check_positive(buffer_timeout, "buffer_timeout")
+        _check_positive(flush_interval, "flush_interval")
+        self.db = str(db)
+        self.storage = storage if storage is not None else _default_storage(self.db)
+        self.storage_options = dict(storage_options or {})
+        self._con = open_database(self.db, self.clock.now)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._apps: dict[str, AppState] = {}
+        self._load_applications()
+        self._sink = DuckDBSink(self._con)
+        self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
+                                 flush_interval=flush_interval,
+                                 discard=lambda item: _item_app(item).deleted)
+        self._logger = RecordLogger(self._buffer, self.clock)
+        _OPEN.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Workspace(db={self.db!r}, storage={self.storage!r}, {state})"
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Write every buffered record, then release the DuckDB file. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._buffer.close()
+        finally:
+            self._sink.close()
+            self._con.close()
+            _OPEN.discard(self)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record logged before this call is in the database."""
+        self._check_open()
+        self._buffer.flush(timeout)
+
+    @property
+    def pending_records(self) -> int:
+        """Records logged but not yet written to the database."""
+        return self._buffer.pending
+
+    # -- applications -------------------------------------------------------------------------
+
+    def create_application(self, name: str, application_type: str = "Custom") -> Application:
+        """Create an application (a model whose traffic is logged) and its tables.
+
+        Raises:
+            ValidationError: bad name or application type.
+            AlreadyExistsError: an application of that name exists.
+        """
+        check_name(name, "application name")
+        if application_type not in APPLICATION_TYPES:
+            raise ValidationError(f"application_type must be one of {APPLICATION_TYPES}, "
+                                  f"got {application_type!r}")
+        with self._lock:
+            self._check_open()
+            if name in self._apps:
+                raise AlreadyExistsError(f"application {name!r} already exists; use "
+                                         "get_application() to open it")
+            with storage_errors(f"creating application {name!r}"), transaction(self._con):
+                run(self._con, "INSERT INTO _gl_applications VALUES (?, ?, ?)",
+                                  [name, application_type, self.clock.now()])
+                create_app_tables(self._con, name)
+            self._apps[name] = AppState(name, application_type, AppSchema({}, {}))
+        return self.get_application(name)
+
+    def get_application(self, name: str) -> Application:
+        """The application called `name`.
+
+        Raises:
+            NotFoundError: there is none (the message lists those that exist).
+        """
+        from .applications import Application
+
+        state = self._app_state(name)
+        return Application(self, state.name, state.application_type)
+
+    def list_applications(self) -> list[Application]:
+        """Every application, sorted by name."""
+        self._check_open()
+        return [self.get_application(name) for name in sorted(self._apps)]
+
+    def delete_application(self, name: str) -> None:
+        """Delete an application and everything logged for it (records and feedback)."""
+        with self._lock:
+            state = self._app_state(name)
+            state.deleted = True
+            del self._apps[name]
+            self._buffer.flush()
+            with storage_errors(f"deleting application {name!r}"), transaction(self._con):
+                drop_app_tables(self._con, name)
+                run(self._con, "DELETE FROM _gl_columns WHERE application = ?", [name])
+                run(self._con, "DELETE FROM _gl_applications WHERE name = ?", [name])
+            self._sink.forget(name)
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def log_record(
+        self,
+        application: str,
+        version: int | str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        outputs: Any = None,
+        feedback: Mapping[str, Any] | None = None,
+        join_key: str | None = None,
+        timestamp: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+        sample_rate: float = 1.0,
+    ) -> str:
+        """Log one prediction (inputs and outputs), its feedback, or both; return its join key.
+
+        The call validates and buffers the record and returns at once; a background
+        thread writes it. A naive `timestamp` is read as UTC; the default is the
+        workspace clock's now. A bare (non-dict) `outputs` is stored as ``outputs.value``.
+        Feedback alone needs the `join_key` of its prediction. With `sample_rate` < 1
+        each call is kept with that probability (a dropped call still returns a key).
+
+        Raises:
+            ValidationError: missing parts, unsupported values, or a field whose type clashes
+                with what was logged before; nothing of the call is stored.
+            NotFoundError: no such application.
+            BufferFullError: the buffer stayed full for `buffer_timeout` seconds.
+        """
+        state = self._apps.get(application) if type(application) is str else None
+        if state is None:
+            state = self._app_state(application)
+        return self._logger.log_one(state, version, inputs, outputs, feedback, join_key,
+                                    timestamp, tags, sample_rate)
+
+    def log_records(
+        self,
+        application: str,
+        version: int | str | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        feedbacks: Any = None,
+        join_keys: Sequence[str] | None = None,
+        timestamps: Sequence[datetime] | None = None,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        sample_rate: float = 1.0,
+    ) -> list[str]:
+        """Log many records; return their join keys (one per record given).
+
+        `inputs`, `outputs` and `feedbacks` are lists of dicts (outputs may be bare
+        values), polars or pandas DataFrames, or Arrow tables, one entry per record.
+        `tags` is one dict for all records or a list with one per record. Timestamps
+        default to now; naive ones are UTC. The call is all or nothing for validation
+        errors; a call larger than the buffer is written in chunks (see `BufferFullError`).
+
+        Raises:
+            ValidationError: mismatched lengths, missing parts, bad values or a type clash.
+            NotFoundError: no such application.
+            BufferFullError: the buffer stayed full; `accepted` says how many were kept.
+        """
+        return self._logger.log_many(self._app_state(application), version, inputs, outputs,
+                                     feedbacks, join_keys, timestamps, tags, sample_rate)
+
+    def query(
+        self,
+        application: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        version: int | str | None = None,
+        tags: Mapping[str, str] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Query:
+        """Records of `application` in ``[start_time, end_time)`` (see `Application.query`)."""
+        self._app_state(application)
+        return Query(self, application, start_time, end_time, version, tags, filters)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _app_state(self, name: object) -> AppState:
+        self._check_open()
+        if not isinstance(name, str):
+            name = getattr(name, "name", name)
+            if not isinstance(name, str):
+                raise ValidationError(f"application must be a name or an Application, got "
+                                      f"{type(name).__name__}")
+        state = self._apps.get(name)
+        if state is None:
+            known = ", ".join(sorted(self._apps)) or "none yet"
+            raise NotFoundError(f"no application {name!r} (known: {known}); create it with "
+                                "create_application()")
+        return state
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A private DuckDB cursor for one operation on the calling thread."""
+        self._check_open()
+        cursor = self._con.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the workspace on {self.db!r} is closed; open a new one")
+
+    def _load_applications(self) -> None:
+        with storage_errors("loading applications"):
+            apps = run(self._con, "SELECT name, application_type FROM _gl_applications")
+            cols = run(self._con, "SELECT application, table_kind, column_name, logical_type "
+                       "FROM _gl_columns")
+        by_app: dict[str, dict[str, dict[str, str]]] = {}
+        for app, kind, column, logical in cols:
+            by_app.setdefault(app, {RECORDS: {}, FEEDBACK: {}})[kind][column] = logical
+        for name, app_type in apps:
+            tables = by_app.get(name, {RECORDS: {}, FEEDBACK: {}})
+            self._apps[name] = AppState(name, app_type, AppSchema(tables[RECORDS], tables[FEEDBACK]))
+
+
+def _item_app(item: object) -> AppState:
+    app = item[0] if type(item) is tuple else item.app  # type: ignore[attr-defined,index]
+    assert isinstance(app, AppState)
+    return app
+
+
+def _default_storage(db: str) -> str:
+    if db == ":memory:":
+        import uuid
+
+        return f"memory://gantry-local-{uuid.uuid4().hex[:12]}"
+    path = Path(db).expanduser().resolve()
+    return str(path.with_name(path.stem + "-storage"))
+
+
+def _check_positive(value: object, what: str, integer: bool = False) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        raise ValidationError(f"{what} must be a positive {'integer' if integer else 'number'}, "
+                              f"got {value!r}")
+
+
+@atexit.register
+def _close_open_workspaces() -> None:
+    for workspace in list(_OPEN):
+        try:
+            workspace.close()
+        except Exception:  # at exit there is no one left to tell but stderr
+            import traceback
+
+            traceback.print_exc()
