@@ -89,7 +89,7 @@ def log_record(
 ) -> str:
     """Log one record to the default workspace (see `Workspace.log_record`)."""
     workspace = _default
-    if workspace is None:
+    if workspace is None or workspace.closed:
         workspace = get_workspace()
     return workspace.log_record(application, version, inputs, outputs, feedback, join_key,
                                 timestamp, tags, sample_rate)

@@ -107,6 +107,7 @@ class Workspace:
             if self._closed:
                 return
             self._closed = True
+            self._apps = {}
         try:
             self._buffer.close()
         finally:
@@ -313,7 +314,7 @@ def _default_storage(db: str) -> str:
 
 def _check_positive(value: object, what: str, integer: bool = False) -> None:
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
         raise ValidationError(f"{what} must be a positive {'integer' if integer else 'number'}, "
                               f"got {value!r}")
 

@@ -76,7 +76,7 @@ def item_size(item: object) -> int:
 
 def build_section_columns(
     section: str, rows: Sequence[Mapping[str, Any] | None], columns: Mapping[str, str]
-) -> dict[str, pa.Array]:
+) -> dict[str, pa.Array[Any]]:
     """Arrow arrays for one section's columns from flat dict rows (None rows become nulls)."""
     prefix = section + "."
     names = [c for c in columns if c.startswith(prefix)]
@@ -85,6 +85,7 @@ def build_section_columns(
     struct = pa.struct([(c[len(prefix):], types.arrow_type(columns[c])) for c in names])
     rows = [r if r is not None else {} for r in rows]
     array = pa.array(rows, type=struct)
+    assert isinstance(array, pa.StructArray)
     return {name: array.field(i) for i, name in enumerate(names)}
 
 
@@ -111,11 +112,11 @@ def records_table(
     columns: Mapping[str, str],
     times: Sequence[int],
     keys: Sequence[str],
-    versions: Sequence[str | None] | pa.Array,
+    versions: Sequence[str | None] | pa.Array[Any],
     sections: Iterable[tuple[str, Sequence[Mapping[str, Any] | None]]],
 ) -> pa.Table:
     """A records table (meta columns plus each section's columns) from flat dict rows."""
-    arrays: dict[str, pa.Array] = {
+    arrays: dict[str, pa.Array[Any]] = {
         "__time": pa.array(times, TIME_TYPE),
         "__join_key": pa.array(keys, pa.string()),
         "__version": versions if isinstance(versions, pa.Array) else pa.array(versions, pa.string()),
@@ -130,7 +131,7 @@ def feedback_table(
     rows: Sequence[Mapping[str, Any] | None],
 ) -> pa.Table:
     """A feedback table from flat dict rows."""
-    arrays: dict[str, pa.Array] = {
+    arrays: dict[str, pa.Array[Any]] = {
         "__time": pa.array(times, TIME_TYPE),
         "__join_key": pa.array(keys, pa.string()),
     }
@@ -156,9 +157,8 @@ def convert_items(items: Sequence[object]) -> list[TableWrite]:
         _, recs, fbs = entry(app)
         if rows.keys:
             cols = app.schema.snapshot(RECORDS)
-            recs.append(records_table(cols, rows.times, rows.keys, rows.versions,
-                                      (("inputs", rows.inputs), ("outputs", rows.outputs),
-                                       ("tags", rows.tags))))
+            sections = (("inputs", rows.inputs), ("outputs", rows.outputs), ("tags", rows.tags))
+            recs.append(records_table(cols, rows.times, rows.keys, rows.versions, sections))
         if rows.fb_keys:
             cols = app.schema.snapshot(FEEDBACK)
             fbs.append(feedback_table(cols, rows.fb_times, rows.fb_keys, rows.fb_inputs))

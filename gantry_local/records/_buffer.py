@@ -70,6 +70,8 @@ class LogBuffer:
     def put(self, item: object, size: int = 1) -> None:
         """Queue `item` (holding `size` records), waiting up to `put_timeout` for room."""
         with self._lock:
+            if self._stopping:
+                raise StorageError("the workspace is closed; open a new one to log more records")
             if self._held + size > self.capacity:
                 self._wait_for_room(size)
             self._items.append(item)

@@ -88,7 +88,7 @@ def frame_to_arrow(value: object, what: str) -> pa.Table:
     try:
         if module == "polars":
             return value.to_arrow()  # type: ignore[attr-defined,no-any-return]
-        return pa.Table.from_pandas(value, preserve_index=False)
+        return pa.Table.from_pandas(value, preserve_index=False)  # type: ignore[arg-type]
     except Exception as exc:
         raise ValidationError(f"{what}: could not convert the {module} frame to Arrow: {exc}") \
             from exc

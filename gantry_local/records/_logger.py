@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,11 +170,12 @@ class RecordLogger:
             all_keys = keys
 
         draft = app.schema.draft()
+        batches: Sequence[RowBatch | ArrowBatch]
         if frames:
-            item_iter = self._arrow_batches(app, draft, ver, sections, keys, times, tag_rows)
+            batches = self._arrow_batches(app, draft, ver, sections, keys, times, tag_rows)
         else:
-            item_iter = self._row_batches(app, draft, ver, sections, keys, times, tag_rows)
-        self._put_all(item_iter)
+            batches = self._row_batches(app, draft, ver, sections, keys, times, tag_rows)
+        self._put_all(batches)
         return all_keys
 
     def _row_batches(
@@ -202,7 +203,7 @@ class RecordLogger:
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
         keys: list[str], times: list[int], tag_rows: list[dict[str, str]] | None,
     ) -> list[ArrowBatch]:
-        columns: dict[str, dict[str, pa.Array]] = {}
+        columns: dict[str, dict[str, pa.Array[Any]]] = {}
         for section, value in sections.items():
             if isinstance(value, pa.Table):
                 columns[section] = _check_frame(draft, section, value)
@@ -213,7 +214,8 @@ class RecordLogger:
             rows = _check_rows(draft, "tags", tag_rows)
             columns["tags"] = build_section_columns("tags", rows, draft.columns(RECORDS))
         _commit(app, draft)
-        meta = {"__time": pa.array(times, TIME_TYPE), "__join_key": pa.array(keys, pa.string())}
+        meta: dict[str, pa.Array[Any]] = {"__time": pa.array(times, TIME_TYPE),
+                                           "__join_key": pa.array(keys, pa.string())}
         records = feedback = None
         if "inputs" in columns:
             records = pa.table({**meta, "__version": pa.array([version] * len(keys), pa.string()),
@@ -229,7 +231,7 @@ class RecordLogger:
                 None if feedback is None else feedback.slice(start, self._chunk)))
         return batches
 
-    def _put_all(self, batches: list[RowBatch] | list[ArrowBatch]) -> None:
+    def _put_all(self, batches: Sequence[RowBatch | ArrowBatch]) -> None:
         accepted = 0
         for batch in batches:
             try:
@@ -264,12 +266,12 @@ def _check_rows(draft: SchemaDraft, section: str, rows: list[Any]) -> list[dict[
     return out
 
 
-def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str, pa.Array]:
+def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str, pa.Array[Any]]:
     """Arrow columns of a frame section, flattened, typed and noted in the draft."""
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
-    out: dict[str, pa.Array] = {}
-    for name, column in zip(table.column_names, table.columns):
+    out: dict[str, pa.Array[Any]] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
         full = f"{section}.{name}"
         logical = types.from_arrow(column.type, f"{section} column {name!r}")
         if section == "tags" and logical != "str":

@@ -145,7 +145,7 @@ def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where:
 def fits(record: Mapping[str, Any], accepted: Mapping[str, frozenset[type]]) -> bool:
     """True when every value's exact type is already accepted: the cheap, lock-free check."""
     get = accepted.get
-    for key, value in record.items():
+    for key, value in record.items():  # noqa: SIM110 - a plain loop beats all() on the hot path
         if type(value) not in get(key, _EMPTY):
             return False
     return True

@@ -170,13 +170,13 @@ def from_arrow(dtype: pa.DataType, where: str) -> str:
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_string_view(dtype):
         return "str"
     if pa.types.is_dictionary(dtype):
-        return from_arrow(dtype.value_type, where)
+        return from_arrow(dtype.value_type, where)  # type: ignore[attr-defined]
     if pa.types.is_timestamp(dtype):
         return "datetime"
     if pa.types.is_date(dtype):
         return "date"
     if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or _is_list_view(dtype):
-        inner = from_arrow(dtype.value_type, where)
+        inner = from_arrow(dtype.value_type, where)  # type: ignore[attr-defined]
         if is_list(inner):
             raise ValidationError(f"{where}: lists of lists are not supported")
         return f"list<{inner}>"

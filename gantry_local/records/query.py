@@ -116,7 +116,8 @@ class Query:
             known["__feedback_time"] = 'f."__time"'
         logged = set(self._ws._app_state(self.application).schema.snapshot(RECORDS)) | set(
             self._ws._app_state(self.application).schema.snapshot(FEEDBACK))
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if self.start_time is not None:
             where.append('r."__time" >= ?')
             params.append(self.start_time)
@@ -143,7 +144,8 @@ class Query:
         condition = " AND ".join(where)
         if count:
             return f"SELECT count(*) FROM {source} WHERE {condition}", params
-        select = ", ".join([f"r.{quote_ident(c)}" for c in recs] + [f"f.{quote_ident(c)}" for c in fbs]
+        select = ", ".join([f"r.{quote_ident(c)}" for c in recs]
+                           + [f"f.{quote_ident(c)}" for c in fbs]
                            + (['f."__time" AS "__feedback_time"'] if fbs else []))
         return (f'SELECT {select} FROM {source} WHERE {condition} '
                 'ORDER BY r."__time", r."__join_key"', params)

@@ -1,0 +1,21 @@
+"""The public surface is exactly what README and DESIGN promise."""
+
+import gantry_local
+import gantry_local.errors
+
+
+def test_top_level_names_are_pinned() -> None:
+    assert sorted(gantry_local.__all__) == [
+        "AlreadyExistsError", "Application", "BufferFullError", "Clock", "ConflictError",
+        "GantryLocalError", "IntegrityError", "ManualClock", "NotFoundError", "NotInitializedError",
+        "Query", "StorageError", "SystemClock", "ValidationError", "Workspace", "__version__",
+        "create_application", "delete_application", "flush", "get_application", "get_workspace",
+        "init", "list_applications", "log_record", "log_records", "query",
+    ]
+    for name in gantry_local.__all__:
+        assert hasattr(gantry_local, name), name
+
+
+def test_every_error_is_exported_from_errors_module() -> None:
+    for name in gantry_local.errors.__all__:
+        assert getattr(gantry_local, name) is getattr(gantry_local.errors, name)
