@@ -1,0 +1,153 @@
+"""The log buffer: many threads, flush semantics, bounded memory, failures never drop records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import gantry_local as gantry
+from gantry_local.records._batches import TableWrite
+from gantry_local.records._buffer import LogBuffer
+
+
+def test_eight_threads_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> None:
+    per_thread, threads = 20_000, 8
+    with gantry.Workspace(db=tmp_path / "t.duckdb", buffer_size=20_000) as ws:
+        app = ws.create_application("m")
+        keys: list[list[str]] = [[] for _ in range(threads)]
+        go = threading.Event()
+
+        def worker(n: int) -> None:
+            go.wait()
+            for i in range(per_thread):
+                keys[n].append(app.log_record(inputs={"thread": n, "i": i}, outputs=i * 0.5))
+
+        workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        go.set()
+        for w in workers:
+            w.join()
+        flusher = threading.Thread(target=ws.flush)  # flush() from another thread waits too
+        flusher.start()
+        flusher.join()
+        with ws._cursor() as con:
+            total, distinct, pairs = con.execute(
+                'SELECT count(*), count(DISTINCT "__join_key"), '
+                'count(DISTINCT ("inputs.thread", "inputs.i")) FROM "records_m"').fetchall()[0]
+        assert total == distinct == pairs == per_thread * threads
+        all_keys = [k for ks in keys for k in ks]
+        assert len(set(all_keys)) == len(all_keys) == total
+
+
+def test_flush_waits_for_concurrent_writers(tmp_path: Path) -> None:
+    with gantry.Workspace(db=tmp_path / "f.duckdb") as ws:
+        app = ws.create_application("m")
+        done = threading.Event()
+
+        def writer() -> None:
+            app.log_records(inputs=[{"i": i} for i in range(50_000)], outputs=[0] * 50_000)
+            done.set()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        done.wait()
+        ws.flush()
+        assert ws.pending_records == 0
+        with ws._cursor() as con:
+            assert con.execute('SELECT count(*) FROM "records_m"').fetchall()[0][0] == 50_000
+        thread.join()
+
+
+class _GatedSink:
+    """A sink that blocks until released, or fails a given number of times first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.gate = threading.Event()
+        self.failures = failures
+        self.written: list[int] = []
+
+    def write(self, writes: Sequence[TableWrite]) -> None:
+        self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk on fire")
+        for write in writes:
+            self.written.extend(write.table.column("inputs.i").to_pylist())
+
+
+class _State:
+    def __init__(self) -> None:
+        from gantry_local.records._schema import AppSchema
+
+        self.name = "m"
+        self.deleted = False
+        self.schema = AppSchema({"inputs.i": "int"}, {})
+
+
+def _item(state: _State, i: int) -> tuple[object, ...]:
+    return (state, 0, f"k{i}", None, {"i": i}, {}, None, None)
+
+
+def test_full_buffer_waits_then_raises_and_never_grows() -> None:
+    sink = _GatedSink()
+    buffer = LogBuffer(sink, capacity=10, put_timeout=0.2, flush_interval=0.01)
+    state = _State()
+    for i in range(10):
+        buffer.put(_item(state, i))
+    started = time.monotonic()
+    with pytest.raises(gantry.BufferFullError, match="buffer_size or buffer_timeout"):
+        buffer.put(_item(state, 10))
+    assert time.monotonic() - started >= 0.2
+    assert buffer.pending == 10
+    sink.gate.set()
+    buffer.put(_item(state, 11))  # room again once the sink drains
+    buffer.flush(timeout=5)
+    assert sink.written == [*range(10), 11]
+    buffer.close()
+
+
+def test_failed_writes_are_retried_in_order_and_reported() -> None:
+    sink = _GatedSink(failures=2)
+    sink.gate.set()
+    buffer = LogBuffer(sink, capacity=100, put_timeout=1, flush_interval=0.01)
+    state = _State()
+    for i in range(20):
+        buffer.put(_item(state, i))
+    with pytest.raises(gantry.StorageError, match="disk on fire"):
+        buffer.flush(timeout=5)
+    deadline = time.monotonic() + 10
+    while buffer.pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+    buffer.flush(timeout=5)
+    assert sink.written == list(range(20))
+    buffer.close()
+
+
+def test_big_batch_is_chunked_through_a_small_buffer(tmp_path: Path) -> None:
+    with gantry.Workspace(db=tmp_path / "c.duckdb", buffer_size=1_000) as ws:
+        app = ws.create_application("m")
+        app.log_records(inputs=[{"i": i} for i in range(25_000)], outputs=[1] * 25_000)
+        assert app.query().count() == 25_000
+        assert ws.pending_records == 0
+
+
+def test_exit_flushes_buffered_records(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "exit.duckdb"
+    script = (
+        "import gantry_local as g\n"
+        f"ws = g.Workspace(db={str(db)!r}, flush_interval=60)\n"
+        "app = ws.create_application('m')\n"
+        "for i in range(1000):\n"
+        "    app.log_record(inputs={'i': i}, outputs=i)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    with gantry.Workspace(db=db) as ws:
+        assert ws.query("m").count() == 1000
