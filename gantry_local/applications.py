@@ -44,7 +44,11 @@ class Application:
         sample_rate: float = 1.0,
     ) -> str:
         """Log one record; see `Workspace.log_record`."""
-        return self.workspace.log_record(self.name, version, inputs, outputs, feedback, join_key,
+        workspace = self.workspace
+        state = workspace._apps.get(self.name)
+        if state is None:
+            state = workspace._app_state(self.name)  # raises the right error
+        return workspace._logger.log_one(state, version, inputs, outputs, feedback, join_key,
                                          timestamp, tags, sample_rate)
 
     def log_records(

@@ -7,7 +7,6 @@ Nothing in logging, scheduling or curation reads the wall clock directly; a
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
@@ -56,10 +55,6 @@ class SystemClock:
         """The current time, timezone-aware, in UTC."""
         return datetime.now(timezone.utc)
 
-    def now_us(self) -> int:
-        """Microseconds since the epoch; the cheap path used by logging."""
-        return time.time_ns() // 1000
-
     def __repr__(self) -> str:
         return "SystemClock()"
 
@@ -81,10 +76,6 @@ class ManualClock:
         """The clock's current time, timezone-aware, in UTC."""
         with self._lock:
             return self._now
-
-    def now_us(self) -> int:
-        """Microseconds since the epoch."""
-        return datetime_to_us(self.now())
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the clock forward by `delta` (which must not be negative); return the new time."""

@@ -49,7 +49,9 @@ class Workspace:
         buffer_size: most records held in memory before log calls wait (about a
             second of heavy traffic by default).
         buffer_timeout: seconds a log call waits for room before `BufferFullError`.
-        flush_interval: seconds between background writes when traffic is light.
+        flush_interval: most seconds a logged record waits before it is written (writes
+            also happen whenever a DuckDB row group's worth of records has gathered, and
+            on `flush()`, `close()`, and before every query).
 
     Raises:
         StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
@@ -63,7 +65,7 @@ class Workspace:
         clock: Clock | None = None,
         buffer_size: int = 100_000,
         buffer_timeout: float = 5.0,
-        flush_interval: float = 0.1,
+        flush_interval: float = 1.0,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         if not isinstance(self.clock, Clock):
@@ -81,8 +83,7 @@ class Workspace:
         self._load_applications()
         self._sink = DuckDBSink(self._con)
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
-                                 flush_interval=flush_interval,
-                                 discard=lambda item: _item_app(item).deleted)
+                                 flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)
         _OPEN.add(self)
 
@@ -107,10 +108,10 @@ class Workspace:
             if self._closed:
                 return
             self._closed = True
-            self._apps = {}
         try:
             self._buffer.close()
         finally:
+            self._apps = {}
             self._sink.close()
             self._con.close()
             _OPEN.discard(self)
@@ -256,6 +257,12 @@ class Workspace:
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _live_app(self, uid: int) -> AppState | None:
+        for state in list(self._apps.values()):
+            if state.uid == uid:
+                return state
+        return None
+
     def _app_state(self, name: object) -> AppState:
         self._check_open()
         if not isinstance(name, str):
@@ -295,12 +302,6 @@ class Workspace:
         for name, app_type in apps:
             tables = by_app.get(name, {RECORDS: {}, FEEDBACK: {}})
             self._apps[name] = AppState(name, app_type, AppSchema(tables[RECORDS], tables[FEEDBACK]))
-
-
-def _item_app(item: object) -> AppState:
-    app = item[0] if type(item) is tuple else item.app  # type: ignore[attr-defined,index]
-    assert isinstance(app, AppState)
-    return app
 
 
 def _default_storage(db: str) -> str:

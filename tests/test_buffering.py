@@ -85,37 +85,43 @@ class _State:
         from gantry_local.records._schema import AppSchema
 
         self.name = "m"
+        self.uid = 1
         self.deleted = False
         self.schema = AppSchema({"inputs.i": "int"}, {})
 
 
 def _item(state: _State, i: int) -> tuple[object, ...]:
-    return (state, 0, f"k{i}", None, {"i": i}, {}, None, None)
+    return (state.uid, 0, f"k{i}", None, ("i",), (i,), (), (), None, None)
 
 
 def test_full_buffer_waits_then_raises_and_never_grows() -> None:
-    sink = _GatedSink()
-    buffer = LogBuffer(sink, capacity=10, put_timeout=0.2, flush_interval=0.01)
+    sink = _GatedSink()  # the database "hangs" until the gate opens
     state = _State()
-    for i in range(10):
-        buffer.put(_item(state, i))
-    started = time.monotonic()
+    buffer = LogBuffer(sink, capacity=10, put_timeout=0.2, flush_interval=0.01, write_rows=5,
+                       resolve=lambda uid: state)
+    accepted = 0
     with pytest.raises(gantry.BufferFullError, match="buffer_size or buffer_timeout"):
-        buffer.put(_item(state, 10))
+        for i in range(100):
+            started = time.monotonic()
+            buffer.put(_item(state, i))
+            accepted += 1
     assert time.monotonic() - started >= 0.2
-    assert buffer.pending == 10
+    # at most `capacity` queued plus two writes' worth converted and staged
+    assert 10 <= accepted <= 10 + 2 * 5
+    assert buffer.pending == accepted
     sink.gate.set()
-    buffer.put(_item(state, 11))  # room again once the sink drains
+    buffer.put(_item(state, 1000))  # room again once the sink drains
     buffer.flush(timeout=5)
-    assert sink.written == [*range(10), 11]
+    assert sink.written == [*range(accepted), 1000]
     buffer.close()
 
 
 def test_failed_writes_are_retried_in_order_and_reported() -> None:
     sink = _GatedSink(failures=2)
     sink.gate.set()
-    buffer = LogBuffer(sink, capacity=100, put_timeout=1, flush_interval=0.01)
     state = _State()
+    buffer = LogBuffer(sink, capacity=100, put_timeout=1, flush_interval=0.01, write_rows=7,
+                       resolve=lambda uid: state)
     for i in range(20):
         buffer.put(_item(state, i))
     with pytest.raises(gantry.StorageError, match="disk on fire"):

@@ -23,7 +23,7 @@ def test_close_and_reopen_keeps_everything(tmp_path: Path, clock: gantry.ManualC
         assert rows["inputs.x"].sum() == sum(range(1000))
         assert rows.filter(rows["__join_key"] == keys[3])["feedback.label"].to_list() == [1]
         # the schema survived: a clash is still a clash after reopening
-        with pytest.raises(gantry.ValidationError, match="inputs.x"):
+        with pytest.raises(gantry.ValidationError, match=r"inputs\.x"):
             ws.log_record("m", inputs={"x": "text"}, outputs={"y": 1.0})
 
 

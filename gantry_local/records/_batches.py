@@ -7,8 +7,10 @@ The flush thread converts them, in order, into at most two tables per applicatio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -22,9 +24,13 @@ TIME_TYPE = pa.timestamp("us", tz="UTC")
 RECORD_META = ("__time", "__join_key", "__version")
 FEEDBACK_META = ("__time", "__join_key")
 
-# A single record: (app_state, time_us, join_key, version, inputs, outputs, feedback, tags)
-SingleItem = tuple[Any, int, str, "str | None", "dict[str, Any] | None", "dict[str, Any] | None",
-                   "dict[str, Any] | None", "dict[str, str] | None"]
+# A single record: (app uid, time_us, join_key, version, input names, input values,
+# output names, output values, feedback dict, tags dict). Only ids, strings, numbers and
+# tuples of them: once the GC sees such a tuple it stops tracking it, so a full buffer
+# does not slow down garbage collection for the whole process.
+SingleItem = tuple[int, int, str, "str | None", "tuple[str, ...] | None", "tuple[Any, ...] | None",
+                   "tuple[str, ...] | None", "tuple[Any, ...] | None", "dict[str, Any] | None",
+                   "dict[str, str] | None"]
 
 
 @dataclass(slots=True)
@@ -67,6 +73,24 @@ class TableWrite:
     kind: str  # "records" or "feedback"
     table: pa.Table
     columns: dict[str, str] = field(default_factory=dict)
+    schema: Any = None  # the application's AppSchema, to conform to its latest columns
+
+
+def merge_writes(writes: Sequence[TableWrite]) -> list[TableWrite]:
+    """One write per (application, table), every part cast to the schema's latest columns."""
+    groups: dict[tuple[str, str], list[TableWrite]] = {}
+    for write in writes:
+        groups.setdefault((write.app, write.kind), []).append(write)
+    merged = []
+    for (app, kind), parts in groups.items():
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        schema = parts[-1].schema
+        columns = schema.snapshot(kind) if schema is not None else parts[-1].columns
+        table = conform([p.table for p in parts], columns, kind)
+        merged.append(TableWrite(app, kind, table, columns, schema))
+    return merged
 
 
 def item_size(item: object) -> int:
@@ -83,29 +107,11 @@ def build_section_columns(
     if not names:
         return {}
     struct = pa.struct([(c[len(prefix):], types.arrow_type(columns[c])) for c in names])
-    rows = [r if r is not None else {} for r in rows]
+    if None in rows:
+        rows = [r if r is not None else {} for r in rows]
     array = pa.array(rows, type=struct)
     assert isinstance(array, pa.StructArray)
     return {name: array.field(i) for i, name in enumerate(names)}
-
-
-class _Pending:
-    """Rows of one application gathered from consecutive single records."""
-
-    __slots__ = ("app", "fb_inputs", "fb_keys", "fb_times", "inputs", "keys", "outputs", "tags",
-                 "times", "versions")
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.times: list[int] = []
-        self.keys: list[str] = []
-        self.versions: list[str | None] = []
-        self.inputs: list[dict[str, Any] | None] = []
-        self.outputs: list[dict[str, Any] | None] = []
-        self.tags: list[dict[str, str] | None] = []
-        self.fb_times: list[int] = []
-        self.fb_keys: list[str] = []
-        self.fb_inputs: list[dict[str, Any] | None] = []
 
 
 def records_table(
@@ -139,10 +145,25 @@ def feedback_table(
     return pa.table(arrays)
 
 
-def convert_items(items: Sequence[object]) -> list[TableWrite]:
-    """Turn buffered items into at most one records and one feedback table per application."""
+def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> list[TableWrite]:
+    """Turn buffered items into at most one records and one feedback table per application.
+
+    `resolve` maps a single record's application id to its live state (None once the
+    application was deleted: its records are dropped). This runs for every logged
+    record, so single records are transposed with ``zip(*...)`` in C, not field by field.
+    """
+    if items and set(map(type, items)) == {tuple}:  # the common case: only log_record calls
+        ids = set(map(itemgetter(0), items))  # type: ignore[arg-type]
+        if len(ids) == 1:
+            app = resolve(ids.pop())
+            if app is None:
+                return []
+            recs: list[pa.Table] = []
+            fbs: list[pa.Table] = []
+            _convert_singles(app, items, recs, fbs)  # type: ignore[arg-type]
+            return _writes({app.name: (app, recs, fbs)})
     parts: dict[str, tuple[Any, list[pa.Table], list[pa.Table]]] = {}
-    pending: dict[str, _Pending] = {}
+    singles: dict[int, list[SingleItem]] = {}
 
     def entry(app: Any) -> tuple[Any, list[pa.Table], list[pa.Table]]:
         found = parts.get(app.name)
@@ -150,39 +171,21 @@ def convert_items(items: Sequence[object]) -> list[TableWrite]:
             found = parts[app.name] = (app, [], [])
         return found
 
-    def close(app: Any) -> None:
-        rows = pending.pop(app.name, None)
-        if rows is None:
-            return
-        _, recs, fbs = entry(app)
-        if rows.keys:
-            cols = app.schema.snapshot(RECORDS)
-            sections = (("inputs", rows.inputs), ("outputs", rows.outputs), ("tags", rows.tags))
-            recs.append(records_table(cols, rows.times, rows.keys, rows.versions, sections))
-        if rows.fb_keys:
-            cols = app.schema.snapshot(FEEDBACK)
-            fbs.append(feedback_table(cols, rows.fb_times, rows.fb_keys, rows.fb_inputs))
+    def close(uid: int) -> None:
+        rows = singles.pop(uid, None)
+        app = resolve(uid)
+        if rows and app is not None:
+            _, recs, fbs = entry(app)
+            _convert_singles(app, rows, recs, fbs)
 
     for item in items:
         if type(item) is tuple:
-            app, time_us, key, version, inputs, outputs, feedback, tags = item
-            rows = pending.get(app.name)
-            if rows is None:
-                rows = pending[app.name] = _Pending(app)
-            if inputs is not None:
-                rows.times.append(time_us)
-                rows.keys.append(key)
-                rows.versions.append(version)
-                rows.inputs.append(inputs)
-                rows.outputs.append(outputs)
-                rows.tags.append(tags)
-            if feedback is not None:
-                rows.fb_times.append(time_us)
-                rows.fb_keys.append(key)
-                rows.fb_inputs.append(feedback)
+            singles.setdefault(item[0], []).append(item)  # type: ignore[arg-type]
             continue
         app = item.app  # type: ignore[attr-defined]
-        close(app)
+        if app.deleted:
+            continue
+        close(app.uid)
         _, recs, fbs = entry(app)
         if isinstance(item, RowBatch):
             _convert_row_batch(item, recs, fbs)
@@ -191,16 +194,74 @@ def convert_items(items: Sequence[object]) -> list[TableWrite]:
                 recs.append(item.records)
             if item.feedback is not None:
                 fbs.append(item.feedback)
-    for rows in list(pending.values()):
-        close(rows.app)
+    for uid in list(singles):
+        close(uid)
+    return _writes(parts)
 
+
+def _writes(parts: Mapping[str, tuple[Any, list[pa.Table], list[pa.Table]]]) -> list[TableWrite]:
     writes: list[TableWrite] = []
     for app, recs, fbs in parts.values():
         for kind, tables in ((RECORDS, recs), (FEEDBACK, fbs)):
             if tables:
                 columns = app.schema.snapshot(kind)
-                writes.append(TableWrite(app.name, kind, conform(tables, columns, kind), columns))
+                writes.append(TableWrite(app.name, kind, conform(tables, columns, kind), columns,
+                                         app.schema))
     return writes
+
+
+def _convert_singles(app: Any, rows: Sequence[SingleItem], recs: list[pa.Table],
+                     fbs: list[pa.Table]) -> None:
+    in_keys = list(map(itemgetter(4), rows))
+    if None in in_keys:  # some are feedback alone
+        picked = [n for n, k in enumerate(in_keys) if k is not None]
+        predictions = [rows[n] for n in picked]
+    else:
+        predictions = list(rows)
+    if predictions:
+        schema = app.schema.snapshot(RECORDS)
+        shapes: dict[tuple[Any, Any], list[SingleItem]] = {}
+        for row in predictions:
+            shapes.setdefault((row[4], row[6]), []).append(row)
+        if len(shapes) <= _MAX_SHAPE_GROUPS:
+            recs.extend(_shape_table(schema, group) for group in shapes.values())
+        else:  # many shapes (optional fields): go through dicts once
+            _, p_times, p_keys, p_versions, ik, iv, ok, ov, _, p_tags = zip(*predictions, strict=True)
+            sections = (("inputs", list(map(dict, map(zip, ik, iv)))),
+                        ("outputs", list(map(dict, map(zip, ok, ov)))), ("tags", p_tags))
+            recs.append(records_table(schema, p_times, p_keys, p_versions, sections))
+    feedback = list(map(itemgetter(8), rows))
+    if feedback.count(None) != len(feedback):
+        with_fb = [row for row in rows if row[8] is not None]
+        fbs.append(feedback_table(app.schema.snapshot(FEEDBACK), _column(with_fb, 1),
+                                  _column(with_fb, 2), _column(with_fb, 8)))
+
+
+_MAX_SHAPE_GROUPS = 8
+
+
+def _column(rows: Sequence[tuple[Any, ...]], index: int) -> list[Any]:
+    return list(map(itemgetter(index), rows))
+
+
+def _shape_table(schema: Mapping[str, str], rows: Sequence[SingleItem]) -> pa.Table:
+    """A records table from single records that all share one inputs and one outputs shape."""
+    arrays: dict[str, pa.Array[Any]] = {
+        "__time": pa.array(_column(rows, 1), TIME_TYPE),
+        "__join_key": pa.array(_column(rows, 2), pa.string()),
+        "__version": pa.array(_column(rows, 3), pa.string()),
+    }
+    for section, names_at, values_at in (("inputs", 4, 5), ("outputs", 6, 7)):
+        names: tuple[str, ...] = rows[0][names_at] or ()  # type: ignore[assignment]
+        # one flat list of every value, then a strided slice per field: all in C
+        flat = list(chain.from_iterable(map(itemgetter(values_at), rows)))
+        for offset, name in enumerate(names):
+            full = f"{section}.{name}"
+            arrays[full] = pa.array(flat[offset::len(names)], types.arrow_type(schema[full]))
+    tags = _column(rows, 9)
+    if tags.count(None) != len(tags):
+        arrays.update(build_section_columns("tags", tags, schema))
+    return pa.table(arrays)
 
 
 def _convert_row_batch(batch: RowBatch, recs: list[pa.Table], fbs: list[pa.Table]) -> None:

@@ -13,10 +13,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import BufferFullError, StorageError
-from ._batches import TableWrite, convert_items, item_size
+from ._batches import TableWrite, convert_items, item_size, merge_writes
 
 __all__ = ["LogBuffer", "Sink"]
 
@@ -32,12 +32,20 @@ class Sink(Protocol):
 class LogBuffer:
     """Bounded FIFO of log items drained by a background flush thread.
 
+    The thread converts queued items to Arrow in small chunks (freeing their room
+    at once, since Arrow is about ten times smaller than Python dicts) and writes
+    the staged tables in one transaction when a DuckDB row group's worth has
+    gathered, when the oldest staged record is `flush_interval` old, or when
+    `flush()` asks. Big appends are what make DuckDB fast.
+
     Args:
         sink: receives the converted tables.
-        capacity: most records held in memory (queued or being written).
+        capacity: most records held as Python objects before callers wait.
         put_timeout: seconds a caller waits for room before `BufferFullError`.
-        batch_records: most records the flush thread writes in one batch.
-        flush_interval: seconds the flush thread waits for a batch to fill up.
+        flush_interval: most seconds a record waits before it is written.
+        write_rows: staged rows that trigger a write (a DuckDB row group).
+        resolve: maps an application id in a buffered record to its live state, or None
+            when the application was deleted (its records are then dropped).
     """
 
     def __init__(
@@ -45,25 +53,30 @@ class LogBuffer:
         sink: Sink,
         capacity: int,
         put_timeout: float,
-        batch_records: int = 50_000,
-        flush_interval: float = 0.1,
-        discard: Callable[[object], bool] | None = None,
+        flush_interval: float = 1.0,
+        write_rows: int = 122_880,
+        resolve: Callable[[int], Any] = lambda uid: None,
     ) -> None:
         self._sink = sink
+        self._resolve = resolve
         self.capacity = capacity
         self.put_timeout = put_timeout
-        self.batch_records = max(1, min(batch_records, capacity))
         self._interval = flush_interval
-        self._discard = discard
+        self._write_rows = write_rows
+        self._convert_records = max(1, min(20_000, capacity // 2))
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._items: deque[object] = deque()
         self._held = 0
         self._queued_total = 0
         self._written_total = 0
+        self._flush_wanted = False
         self._error: BaseException | None = None
         self._wake = threading.Event()
         self._stopping = False
+        self._staged: list[TableWrite] = []
+        self._staged_count = 0
+        self._staged_since = 0.0
         self._thread = threading.Thread(target=self._run, name="gantry-local-flush", daemon=True)
         self._thread.start()
 
@@ -77,8 +90,8 @@ class LogBuffer:
             self._items.append(item)
             self._held += size
             self._queued_total += size
-            wake = self._held >= self.batch_records
-        if wake:
+            wake = self._held >= self._convert_records
+        if wake and not self._wake.is_set():
             self._wake.set()
 
     def _wait_for_room(self, size: int) -> None:
@@ -100,7 +113,7 @@ class LogBuffer:
     @property
     def pending(self) -> int:
         """Records logged but not yet written."""
-        return self._held
+        return self._queued_total - self._written_total
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record queued before this call has been written.
@@ -120,6 +133,7 @@ class LogBuffer:
                     ) from self._error
                 if not self._thread.is_alive():
                     raise StorageError("the flush thread has stopped; records cannot be written")
+                self._flush_wanted = True
                 self._wake.set()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -137,49 +151,69 @@ class LogBuffer:
             self._wake.set()
             self._thread.join(timeout=5)
 
-    def _take(self) -> tuple[list[object], int]:
-        with self._lock:
-            items: list[object] = []
-            count = 0
-            while self._items and count < self.batch_records:
-                item = self._items.popleft()
-                items.append(item)
-                count += item_size(item)
-            return items, count
-
-    def _done(self, count: int) -> None:
-        with self._lock:
-            self._held -= count
-            self._written_total += count
-            self._error = None
-            self._changed.notify_all()
-
-    def _failed(self, items: list[object], exc: BaseException) -> None:
-        with self._lock:
-            self._items.extendleft(reversed(items))
-            self._error = exc
-            self._changed.notify_all()
+    # -- the flush thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
         backoff = self._interval
         while True:
-            self._wake.wait(self._interval)
+            self._wake.wait(self._interval / 4)
             self._wake.clear()
-            while True:
-                items, count = self._take()
-                if not items:
-                    break
-                try:
-                    kept = [i for i in items if self._discard is None or not self._discard(i)]
-                    if kept:
-                        self._sink.write(convert_items(kept))
-                except Exception as exc:  # retried later; reported by flush()
-                    self._failed(items, exc)
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    break
+            try:
+                self._convert_queued()
+                if self._staged_count and self._write_due():
+                    self._write_staged()
                 backoff = self._interval
-                self._done(count)
+            except Exception as exc:  # retried later; reported by flush() and BufferFullError
+                with self._lock:
+                    self._error = exc
+                    self._changed.notify_all()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
             with self._lock:
-                if self._stopping and (not self._items or self._error is not None):
+                if self._stopping and ((not self._items and not self._staged_count)
+                                       or self._error is not None):
                     return
+
+    def _convert_queued(self) -> None:
+        """Turn queued items into staged Arrow tables until the queue or the stage is full."""
+        while self._staged_count < 2 * self._write_rows:
+            with self._lock:
+                items: list[object] = []
+                count = 0
+                while self._items and count < self._convert_records:
+                    item = self._items.popleft()
+                    items.append(item)
+                    count += item_size(item)
+            if not items:
+                return
+            try:
+                converted = convert_items(items, self._resolve)
+            except BaseException:
+                with self._lock:
+                    self._items.extendleft(reversed(items))
+                raise
+            if not self._staged_count:
+                self._staged_since = time.monotonic()
+            self._staged.extend(converted)
+            with self._lock:
+                self._held -= count
+                self._staged_count += count
+                self._changed.notify_all()
+            if self._staged_count >= self._write_rows:
+                self._write_staged()
+
+    def _write_due(self) -> bool:
+        return (self._flush_wanted or self._stopping or self._staged_count >= self._write_rows
+                or time.monotonic() - self._staged_since >= self._interval)
+
+    def _write_staged(self) -> None:
+        staged, count = self._staged, self._staged_count
+        if staged:
+            self._sink.write(merge_writes(staged))
+        with self._lock:
+            self._staged, self._staged_count = [], 0
+            self._written_total += count
+            self._error = None
+            if self._written_total >= self._queued_total:
+                self._flush_wanted = False
+            self._changed.notify_all()

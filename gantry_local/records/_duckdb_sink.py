@@ -107,6 +107,8 @@ class DuckDBSink:
             known = self._known[key] = {name: logical for name, logical in rows}
         for column, logical in write.columns.items():
             current = known.get(column)
+            if current is not None:
+                logical = types.widen(current, logical) or current
             if current == logical:
                 continue
             if current is None:

@@ -14,11 +14,12 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from time import time_ns
 from typing import Any
 
 import pyarrow as pa
 
-from ..clock import Clock, datetime_to_us
+from ..clock import Clock, SystemClock, datetime_to_us
 from ..errors import BufferFullError, NotFoundError, ValidationError
 from . import _inputs as args
 from . import _types as types
@@ -29,14 +30,22 @@ from ._schema import RECORDS, AppSchema, SchemaDraft, fits, table_of
 __all__ = ["AppState", "RecordLogger"]
 
 
+_uids = itertools.count(1)
+
+
 @dataclass(eq=False)
 class AppState:
-    """What logging needs to know about an application, shared by every thread."""
+    """What logging needs to know about an application, shared by every thread.
+
+    `uid` identifies this incarnation of the application: buffered records carry it,
+    so records of a deleted application never land in a new one of the same name.
+    """
 
     name: str
     application_type: str
     schema: AppSchema
     deleted: bool = field(default=False)
+    uid: int = field(default_factory=lambda: next(_uids))
 
 
 class RecordLogger:
@@ -44,8 +53,8 @@ class RecordLogger:
 
     def __init__(self, buffer: LogBuffer, clock: Clock, chunk_records: int = 50_000) -> None:
         self._buffer = buffer
-        now_us: Callable[[], int] | None = getattr(clock, "now_us", None)
-        self._now_us: Callable[[], int] = now_us or (lambda: datetime_to_us(clock.now()))
+        self._system_clock = type(clock) is SystemClock
+        self._now_us: Callable[[], int] = lambda: datetime_to_us(clock.now())
         self._prefix = os.urandom(8).hex() + "-"
         self._counter = itertools.count(1)
         self._random = random.Random()
@@ -93,13 +102,21 @@ class RecordLogger:
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
-        fast = app.schema.fast
-        if ((inputs is None or fits(inputs, fast["inputs"]))
-                and (outputs is None or fits(outputs, fast["outputs"]))
-                and (feedback is None or fits(feedback, fast["feedback"]))
-                and (tags is None or fits(tags, fast["tags"]))):
-            inputs = None if inputs is None else inputs.copy()
-            outputs = None if outputs is None else outputs.copy()
+        schema = app.schema
+        in_keys: tuple[str, ...] | None
+        in_vals: tuple[Any, ...] | None
+        out_keys: tuple[str, ...] | None
+        out_vals: tuple[Any, ...] | None
+        if inputs is not None:
+            in_keys, in_vals = tuple(inputs), tuple(inputs.values())
+            out_keys, out_vals = tuple(outputs), tuple(outputs.values())
+            fast = (schema.fits("inputs", inputs, in_keys, in_vals)
+                    and schema.fits("outputs", outputs, out_keys, out_vals))
+        else:
+            in_keys = in_vals = out_keys = out_vals = None
+            fast = True
+        if (fast and (feedback is None or schema.fits("feedback", feedback))
+                and (tags is None or schema.fits("tags", tags))):
             feedback = None if feedback is None else feedback.copy()
             tags = None if tags is None else tags.copy()
         else:
@@ -110,11 +127,20 @@ class RecordLogger:
             feedback = None if feedback is None else draft.normalise("feedback", feedback, where)
             tags = None if tags is None else draft.normalise("tags", tags, where)
             _commit(app, draft)
+            if inputs is not None and outputs is not None:
+                in_keys, in_vals = tuple(inputs), tuple(inputs.values())
+                out_keys, out_vals = tuple(outputs), tuple(outputs.values())
 
         key = self.new_key() if join_key is None else args.check_join_key(join_key)
-        when = self._now_us() if timestamp is None else args.time_us(timestamp)
+        if timestamp is not None:
+            when = args.time_us(timestamp)
+        elif self._system_clock:
+            when = time_ns() // 1000
+        else:
+            when = self._now_us()
         ver = version if version is None or type(version) is str else args.check_version(version)
-        self._buffer.put((app, when, key, ver, inputs, outputs, feedback, tags))
+        self._buffer.put((app.uid, when, key, ver, in_keys, in_vals, out_keys, out_vals, feedback,
+                          tags))
         return key
 
     # -- many records -------------------------------------------------------------------------

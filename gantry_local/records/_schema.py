@@ -23,6 +23,7 @@ RECORDS, FEEDBACK = "records", "feedback"
 _NONE = type(None)
 _EMPTY: frozenset[type] = frozenset()
 _TAG_TYPES = frozenset({str})
+_MAX_SHAPES = 1024
 
 
 def table_of(section: str) -> str:
@@ -37,6 +38,25 @@ class AppSchema:
         self.lock = threading.Lock()
         self.columns: dict[str, dict[str, str]] = {RECORDS: dict(records), FEEDBACK: dict(feedback)}
         self.fast: dict[str, dict[str, frozenset[type]]] = _fast_maps(self.columns)
+        # Record shapes (field names and exact value types) already known to fit. Types only
+        # widen, so a shape that fitted once fits forever: no invalidation is needed.
+        self.shapes: dict[str, set[tuple[tuple[str, ...], tuple[type, ...]]]] = {
+            section: set() for section in SECTIONS}
+
+    def fits(self, section: str, record: dict[str, Any], keys: tuple[str, ...] | None = None,
+             values: tuple[Any, ...] | None = None) -> bool:
+        """True when `record` needs no schema change: a set look-up for a familiar shape."""
+        if keys is None or values is None:
+            keys, values = tuple(record), tuple(record.values())
+        shape = (keys, tuple(map(type, values)))
+        shapes = self.shapes[section]
+        if shape in shapes:
+            return True
+        if fits(record, self.fast[section]):
+            if len(shapes) < _MAX_SHAPES:
+                shapes.add(shape)
+            return True
+        return False
 
     def snapshot(self, table: str) -> dict[str, str]:
         """The current columns of `table` (a dict that is never mutated afterwards)."""

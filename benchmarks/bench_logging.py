@@ -1,0 +1,228 @@
+"""Logging benchmarks (issue 2). Prints our figure, a baseline measured in the same run, and the ratio.
+
+    python benchmarks/bench_logging.py            # full size (1,000,000 records)
+    python benchmarks/bench_logging.py --quick    # a smoke run, used by the test suite
+
+Each case runs in its own subprocess so peak memory is measured per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+import gantry_local as gantry
+
+BATCH = 100_000
+
+
+def record(i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A realistic ~10-field record: 8 inputs and 2 outputs."""
+    inputs = {"user_id": i, "amount": i * 0.37 % 500, "merchant": ("grocery", "travel", "web")[i % 3],
+              "country": ("DE", "US", "FR", "JP")[i % 4], "age": 18 + i % 60, "score": (i % 97) / 97,
+              "is_new": i % 5 == 0, "device": ("ios", "android", "web")[i % 3]}
+    outputs = {"fraud_score": (i % 13) / 13, "flagged": i % 13 > 10}
+    return inputs, outputs
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentiles(samples: list[int]) -> tuple[float, float]:
+    samples.sort()
+    return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
+
+
+def case_latency(n: int, folder: Path) -> dict[str, float]:
+    """Caller-side cost of one log_record while the flush thread runs, vs single-row inserts."""
+    recs = [record(i) for i in range(n)]
+    clock = time.perf_counter_ns
+    with gantry.Workspace(db=folder / "lat.duckdb") as ws:
+        app = ws.create_application("bench")
+        app.log_record(inputs=recs[0][0], outputs=recs[0][1])  # schema known: the steady state
+        ws.flush()
+        log = app.log_record
+        ours = []
+        for inputs, outputs in recs:
+            t0 = clock()
+            log(inputs=inputs, outputs=outputs)
+            ours.append(clock() - t0)
+    columns = list(recs[0][0]) + list(recs[0][1])
+    marks = ", ".join("?" for _ in columns)
+    lite = sqlite3.connect(folder / "lat.sqlite")
+    lite.execute(f"CREATE TABLE t ({', '.join(columns)})")
+    sqlite_ns = []
+    for inputs, outputs in recs:
+        t0 = clock()
+        lite.execute(f"INSERT INTO t VALUES ({marks})", [*inputs.values(), *outputs.values()])
+        sqlite_ns.append(clock() - t0)
+    lite.commit()
+    duck = duckdb.connect(str(folder / "lat-raw.duckdb"))
+    duck.execute("CREATE TABLE t (user_id BIGINT, amount DOUBLE, merchant VARCHAR, country VARCHAR, "
+                 "age BIGINT, score DOUBLE, is_new BOOLEAN, device VARCHAR, fraud_score DOUBLE, "
+                 "flagged BOOLEAN)")
+    duck_ns = []
+    for inputs, outputs in recs[: max(1, n // 20)]:  # ~1 ms each: a sample is enough
+        t0 = clock()
+        duck.execute(f"INSERT INTO t VALUES ({marks})", [*inputs.values(), *outputs.values()])
+        duck_ns.append(clock() - t0)
+    p50, p99 = _percentiles(ours)
+    s50, s99 = _percentiles(sqlite_ns)
+    d50, d99 = _percentiles(duck_ns)
+    return {"p50_us": p50, "p99_us": p99, "sqlite_p50_us": s50, "sqlite_p99_us": s99,
+            "duckdb_p50_us": d50, "duckdb_p99_us": d99, "peak_rss_mb": rss_mb()}
+
+
+def _raw_ingest(folder: Path, name: str, tables: list[pa.Table]) -> None:
+    con = duckdb.connect(str(folder / name))
+    con.execute("SET TimeZone = 'UTC'")
+    first = tables[0]
+    con.register("b", first.slice(0, 0))
+    con.execute("CREATE TABLE t AS SELECT * FROM b")
+    for table in tables:
+        con.register("b", table)
+        con.execute("INSERT INTO t SELECT * FROM b").fetchall()
+    con.close()
+
+
+def case_throughput_dicts(n: int, folder: Path) -> dict[str, float]:
+    """log_records of n dict records until flush() returns, vs from_pylist + Arrow insert."""
+    recs = [record(i) for i in range(n)]
+    inputs = [r[0] for r in recs]
+    outputs = [r[1] for r in recs]
+    t0 = time.perf_counter()
+    rows = [{**i, **o} for i, o in recs]
+    tables = [pa.Table.from_pylist(rows[s:s + BATCH]) for s in range(0, n, BATCH)]
+    _raw_ingest(folder, "raw-dicts.duckdb", tables)
+    raw = time.perf_counter() - t0
+    del rows, tables
+    with gantry.Workspace(db=folder / "dicts.duckdb") as ws:
+        app = ws.create_application("bench")
+        t0 = time.perf_counter()
+        app.log_records(inputs=inputs, outputs=outputs)
+        ws.flush()
+        ours = time.perf_counter() - t0
+    return {"ours_s": ours, "raw_s": raw, "ours_rps": n / ours, "raw_rps": n / raw,
+            "peak_rss_mb": rss_mb()}
+
+
+def case_throughput_frame(n: int, folder: Path) -> dict[str, float]:
+    """log_records of a polars DataFrame until flush() returns, vs raw DuckDB Arrow ingest."""
+    recs = [record(i) for i in range(n)]
+    inputs = pl.DataFrame([r[0] for r in recs])
+    outputs = pl.DataFrame([r[1] for r in recs])
+    del recs
+    t0 = time.perf_counter()
+    table = pl.concat([inputs, outputs], how="horizontal").to_arrow()
+    _raw_ingest(folder, "raw-frame.duckdb", [table.slice(s, BATCH) for s in range(0, n, BATCH)])
+    raw = time.perf_counter() - t0
+    with gantry.Workspace(db=folder / "frame.duckdb") as ws:
+        app = ws.create_application("bench")
+        t0 = time.perf_counter()
+        app.log_records(inputs=inputs, outputs=outputs)
+        ws.flush()
+        ours = time.perf_counter() - t0
+    return {"ours_s": ours, "raw_s": raw, "ours_rps": n / ours, "raw_rps": n / raw,
+            "peak_rss_mb": rss_mb()}
+
+
+def case_single_calls(n: int, folder: Path, buffer_size: int = 100_000) -> dict[str, float]:
+    """n log_record calls from one thread, end to end (until flush returns), and peak memory."""
+    base = rss_mb()
+    random.seed(1)
+    with gantry.Workspace(db=folder / f"single-{buffer_size}.duckdb", buffer_size=buffer_size) as ws:
+        app = ws.create_application("bench")
+        log = app.log_record
+        t0 = time.perf_counter()
+        for i in range(n):
+            inputs, outputs = record(i)
+            log(inputs=inputs, outputs=outputs)
+        ws.flush()
+        ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(n):
+        record(i)
+    making = time.perf_counter() - t0
+    return {"ours_s": ours, "rps": n / ours, "rps_excluding_record_making": n / (ours - making),
+            "buffer_size": buffer_size, "rss_before_mb": base, "peak_rss_mb": rss_mb()}
+
+
+def case_unbounded_list(n: int, folder: Path) -> dict[str, float]:
+    """Memory baseline: what holding n records in a Python list (an unbounded buffer) costs."""
+    base = rss_mb()
+    held = [record(i) for i in range(n)]
+    return {"records": len(held), "rss_before_mb": base, "peak_rss_mb": rss_mb()}
+
+
+CASES = {f.__name__[5:]: f for f in (case_latency, case_throughput_dicts, case_throughput_frame,
+                                     case_single_calls, case_unbounded_list)}
+
+
+def run_case(name: str, n: int, extra: list[str]) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--case", name, "--n", str(n), *extra],
+                         check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
+    parser.add_argument("--case", choices=sorted(CASES))
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--buffer-size", type=int, default=100_000)
+    args = parser.parse_args()
+    if args.case:
+        with tempfile.TemporaryDirectory() as tmp:
+            kwargs = {"buffer_size": args.buffer_size} if args.case == "single_calls" else {}
+            print(json.dumps(CASES[args.case](args.n, Path(tmp), **kwargs)))
+        return
+    n = 20_000 if args.quick else args.n
+    lat_n = 5_000 if args.quick else 200_000
+    print(f"gantry-local logging benchmarks ({os.cpu_count()} cores, n={n:,})")
+    lat = run_case("latency", lat_n, [])
+    print(f"log_record caller cost: p50 {lat['p50_us']:.2f} us, p99 {lat['p99_us']:.2f} us "
+          f"(target p50 <= 5, p99 <= 100)")
+    print(f"  baseline sqlite3 single-row insert: p50 {lat['sqlite_p50_us']:.2f} us, p99 "
+          f"{lat['sqlite_p99_us']:.2f} us -> ours is {lat['sqlite_p50_us'] / lat['p50_us']:.1f}x "
+          "faster at p50")
+    print(f"  baseline DuckDB single-row INSERT: p50 {lat['duckdb_p50_us']:.1f} us, p99 "
+          f"{lat['duckdb_p99_us']:.1f} us -> ours is {lat['duckdb_p50_us'] / lat['p50_us']:.0f}x "
+          "faster at p50")
+    dicts = run_case("throughput_dicts", n, [])
+    print(f"log_records, {n:,} dict records to flush(): {dicts['ours_s']:.2f}s "
+          f"({dicts['ours_rps']:,.0f}/s); raw from_pylist + 100k Arrow inserts: {dicts['raw_s']:.2f}s"
+          f" -> {dicts['raw_s'] / dicts['ours_s']:.2f}x of raw (target >= 0.7x)")
+    frame = run_case("throughput_frame", n, [])
+    print(f"log_records, {n:,}-row polars DataFrame to flush(): {frame['ours_s']:.2f}s "
+          f"({frame['ours_rps']:,.0f}/s); raw DuckDB Arrow ingest: {frame['raw_s']:.2f}s "
+          f"-> {frame['raw_s'] / frame['ours_s']:.2f}x of raw (target >= 0.8x)")
+    single = run_case("single_calls", n, [])
+    print(f"{n:,} single log_record calls, one thread, to flush(): {single['ours_s']:.2f}s = "
+          f"{single['rps']:,.0f} records/s ({single['rps_excluding_record_making']:,.0f}/s without "
+          "building the test dicts; target >= 150,000/s)")
+    small = run_case("single_calls", n, ["--buffer-size", "10000"])
+    held = run_case("unbounded_list", n, [])
+    print("peak RSS while logging (MB, after-start -> peak): "
+          f"buffer 100k: {single['rss_before_mb']:.0f} -> {single['peak_rss_mb']:.0f}; "
+          f"buffer 10k: {small['rss_before_mb']:.0f} -> {small['peak_rss_mb']:.0f}; "
+          f"baseline, {n:,} records held in a list: {held['rss_before_mb']:.0f} -> "
+          f"{held['peak_rss_mb']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
