@@ -110,8 +110,9 @@ class RecordLogger:
         if inputs is not None:
             in_keys, in_vals = tuple(inputs), tuple(inputs.values())
             out_keys, out_vals = tuple(outputs), tuple(outputs.values())
-            fast = (schema.fits("inputs", inputs, in_keys, in_vals)
-                    and schema.fits("outputs", outputs, out_keys, out_vals))
+            shape = (in_keys, tuple(map(type, in_vals)), out_keys, tuple(map(type, out_vals)))
+            fast = shape in schema.prediction_shapes or schema.fits_prediction(
+                shape, inputs, outputs)
         else:
             in_keys = in_vals = out_keys = out_vals = None
             fast = True
