@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from .clock import ManualClock
+from .errors import ValidationError
 from .workspace import Workspace
 
 __all__ = ["run_demo"]
@@ -42,8 +43,17 @@ def _transaction(rng: random.Random, day: int) -> tuple[dict[str, object], float
 
 def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
              echo: Callable[[str], None] = print) -> Workspace:
-    """Run the demo in `path` (wiped first) and return the closed workspace."""
+    """Run the demo in `path` (wiped first) and return the closed workspace.
+
+    Raises:
+        ValidationError: `records_per_day` is not a positive integer, or `path` is a file.
+    """
+    if isinstance(records_per_day, bool) or not isinstance(records_per_day, int) \
+            or records_per_day < 1:
+        raise ValidationError(f"records_per_day must be a positive integer, got {records_per_day!r}")
     root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise ValidationError(f"demo path {str(root)!r} is a file; give a folder")
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
