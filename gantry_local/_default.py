@@ -10,13 +10,16 @@ from typing import Any
 
 from .applications import Application
 from .clock import Clock
+from .datasets import Dataset
 from .errors import GantryLocalError
 from .records.query import Query
 from .workspace import Workspace
 
 __all__ = [
-    "create_application", "delete_application", "flush", "get_application", "get_workspace",
-    "init", "list_applications", "log_record", "log_records", "query",
+    "create_application", "create_dataset", "delete_application", "delete_dataset", "flush", "gc",
+    "get_application", "get_dataset", "get_workspace", "init", "list_applications",
+    "list_dataset_versions", "list_datasets", "log_record", "log_records", "query",
+    "restore_dataset", "set_working_directory",
 ]
 
 _lock = threading.Lock()
@@ -121,6 +124,46 @@ def query(
 ) -> Query:
     """Query an application of the default workspace (see `Application.query`)."""
     return get_workspace().query(application, start_time, end_time, version, tags, filters)
+
+
+def create_dataset(name: str, app_name: str | None = None) -> Dataset:
+    """Create a dataset on the default workspace's storage."""
+    return get_workspace().create_dataset(name, app_name)
+
+
+def get_dataset(name: str, include_deleted: bool = False) -> Dataset:
+    """A dataset of the default workspace's storage."""
+    return get_workspace().get_dataset(name, include_deleted)
+
+
+def list_datasets(include_deleted: bool = False) -> list[dict[str, Any]]:
+    """The datasets of the default workspace's storage."""
+    return get_workspace().list_datasets(include_deleted)
+
+
+def delete_dataset(name: str) -> None:
+    """Soft-delete a dataset of the default workspace's storage."""
+    get_workspace().delete_dataset(name)
+
+
+def restore_dataset(name: str) -> Dataset:
+    """Bring back a soft-deleted dataset."""
+    return get_workspace().restore_dataset(name)
+
+
+def list_dataset_versions(name: str) -> list[dict[str, Any]]:
+    """The versions of a dataset, newest first."""
+    return get_workspace().list_dataset_versions(name)
+
+
+def set_working_directory(path: str | Path) -> None:
+    """Where `Dataset.pull` materialises datasets."""
+    get_workspace().set_working_directory(path)
+
+
+def gc(dry_run: bool = True) -> dict[str, Any]:
+    """Delete storage objects that no dataset version references (dry run by default)."""
+    return get_workspace().gc(dry_run)
 
 
 def flush(timeout: float | None = None) -> None:

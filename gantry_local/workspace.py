@@ -21,6 +21,8 @@ import duckdb
 from ._db import open_database, run, storage_errors, transaction
 from ._names import check_name
 from .clock import Clock, SystemClock
+from .datasets import Dataset, DatasetRegistry
+from .datasets._store import ObjectStore
 from .errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
@@ -80,6 +82,7 @@ class Workspace:
         self._lock = threading.RLock()
         self._closed = False
         self._apps: dict[str, AppState] = {}
+        self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self._con)
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
@@ -254,6 +257,52 @@ class Workspace:
         """Records of `application` in ``[start_time, end_time)`` (see `Application.query`)."""
         self._app_state(application)
         return Query(self, application, start_time, end_time, version, tags, filters)
+
+    # -- datasets -----------------------------------------------------------------------------
+
+    @property
+    def datasets(self) -> DatasetRegistry:
+        """The datasets under this workspace's storage root."""
+        self._check_open()
+        with self._lock:
+            if self._datasets is None:
+                store = ObjectStore(self.storage, self.storage_options)
+                self._datasets = DatasetRegistry(store, self.clock)
+            return self._datasets
+
+    def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
+        """Create an empty dataset on the storage root (see `DatasetRegistry.create_dataset`)."""
+        if app_name is not None:
+            self._app_state(app_name)
+        return self.datasets.create_dataset(name, app_name)
+
+    def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
+        """A dataset of the storage root."""
+        return self.datasets.get_dataset(name, include_deleted)
+
+    def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every dataset of the storage root, sorted by name."""
+        return self.datasets.list_datasets(include_deleted)
+
+    def delete_dataset(self, name: str) -> None:
+        """Soft-delete a dataset (restorable with `restore_dataset`)."""
+        self.datasets.delete_dataset(name)
+
+    def restore_dataset(self, name: str) -> Dataset:
+        """Bring back a soft-deleted dataset."""
+        return self.datasets.restore_dataset(name)
+
+    def list_dataset_versions(self, name: str) -> list[dict[str, Any]]:
+        """The versions of a dataset, newest first."""
+        return self.datasets.list_dataset_versions(name)
+
+    def set_working_directory(self, path: str | Path) -> None:
+        """Where `Dataset.pull` materialises datasets."""
+        self.datasets.set_working_directory(path)
+
+    def gc(self, dry_run: bool = True) -> dict[str, Any]:
+        """Delete storage objects no dataset version references (a dry run by default)."""
+        return self.datasets.gc(dry_run)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -1,0 +1,9 @@
+"""Versioned datasets: content-addressed Parquet snapshots on any fsspec storage."""
+
+from __future__ import annotations
+
+from ._diff import DatasetDiff
+from ._registry import DatasetRegistry
+from .dataset import Dataset
+
+__all__ = ["Dataset", "DatasetDiff", "DatasetRegistry"]

@@ -1,0 +1,170 @@
+"""The object store: a thin layer over one fsspec root, the only place that touches storage.
+
+It gives the dataset code four guarantees, on a local folder, ``memory://`` and S3 alike:
+writes of immutable content are all-or-nothing, `create_exclusive` never overwrites (an
+exclusive create on disk, a conditional put on S3), reads of objects check their sha256,
+and every storage failure is a `StorageError` naming the URL and the cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import fsspec
+
+from ..errors import IntegrityError, StorageError
+
+__all__ = ["ObjectStore", "sha256_hex"]
+
+_MEMORY_LOCK = threading.Lock()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ObjectStore:
+    """Files under `root` (an fsspec URL) with exclusive creates and verified objects."""
+
+    def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.url = root.rstrip("/")
+        with self._errors("opening the storage root"):
+            self.fs, path = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+        self.root = path.rstrip("/")
+        self.protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        self.is_local = self.protocol in {"file", "local"}
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.url!r})"
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (StorageError, IntegrityError, FileExistsError, FileNotFoundError):
+            raise
+        except Exception as exc:
+            raise StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: {exc}. "
+                               "Check the URL, the bucket, the credentials and the endpoint.") \
+                from exc
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def put_atomic(self, relpath: str, data: bytes) -> None:
+        """Write `data` so that readers see all of it or nothing (temp file + rename locally)."""
+        target = self.path(relpath)
+        with self._errors(f"writing {relpath}"):
+            if self.is_local:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                temp = f"{target}.{uuid.uuid4().hex}.tmp"
+                with open(temp, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, target)
+            else:
+                self.fs.pipe_file(target, data)
+
+    def create_exclusive(self, relpath: str, data: bytes) -> bool:
+        """Create `relpath` holding `data` unless it exists; True when this call created it."""
+        target = self.path(relpath)
+        with self._errors(f"creating {relpath}"):
+            if self.is_local:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                temp = f"{target}.{uuid.uuid4().hex}.tmp"
+                with open(temp, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(temp, target)  # atomic, and fails if the target exists
+                except FileExistsError:
+                    return False
+                finally:
+                    os.unlink(temp)
+                return True
+            if self.protocol == "memory":
+                with _MEMORY_LOCK:
+                    if self.fs.exists(target):
+                        return False
+                    self.fs.pipe_file(target, data)
+                    return True
+            try:
+                self.fs.pipe_file(target, data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+
+    def put_object(self, data: bytes) -> str:
+        """Store content-addressed bytes once; return their sha256."""
+        digest = sha256_hex(data)
+        relpath = object_path(digest)
+        if not self.exists(relpath):
+            self.put_atomic(relpath, data)
+        return digest
+
+    def delete(self, relpath: str) -> None:
+        with self._errors(f"deleting {relpath}"):
+            self.fs.rm(self.path(relpath))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, relpath: str) -> bytes:
+        """The bytes of `relpath`; `FileNotFoundError` when it does not exist."""
+        with self._errors(f"reading {relpath}"):
+            data: bytes = self.fs.cat_file(self.path(relpath))
+            return data
+
+    def read_object(self, digest: str, context: str) -> bytes:
+        """An object's bytes, checked against its hash.
+
+        Raises:
+            IntegrityError: the object is missing or its bytes do not match (`context` says
+                which dataset, version and file needed it).
+        """
+        try:
+            data = self.read(object_path(digest))
+        except FileNotFoundError:
+            raise IntegrityError(f"{context}: object {digest} is missing from {self.url!r}") \
+                from None
+        actual = sha256_hex(data)
+        if actual != digest:
+            raise IntegrityError(f"{context}: object {digest} is corrupt (its bytes hash to "
+                                 f"{actual}); restore it from a copy or roll back to a version "
+                                 "that does not use it")
+        return data
+
+    def exists(self, relpath: str) -> bool:
+        with self._errors(f"checking {relpath}"):
+            return bool(self.fs.exists(self.path(relpath)))
+
+    def listdir(self, relpath: str) -> list[str]:
+        """Names (not paths) directly under `relpath`; empty when it does not exist."""
+        with self._errors(f"listing {relpath}"):
+            try:
+                entries = self.fs.ls(self.path(relpath), detail=False, refresh=True) \
+                    if self.protocol == "s3" else self.fs.ls(self.path(relpath), detail=False)
+            except FileNotFoundError:
+                return []
+        names = [str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries]
+        return sorted(n for n in names if not n.endswith(".tmp"))
+
+    def walk_objects(self) -> list[str]:
+        """Every object hash in the store."""
+        digests = []
+        for prefix in self.listdir("objects"):
+            digests.extend(self.listdir(f"objects/{prefix}"))
+        return digests
+
+
+def object_path(digest: str) -> str:
+    return f"objects/{digest[:2]}/{digest}"
