@@ -47,11 +47,17 @@ class ObjectStore:
         return "/".join([self.root, *parts])
 
     @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
+    def _errors(self, what: str, missing_ok: bool = False) -> Iterator[None]:
+        """Translate storage failures; a missing file stays `FileNotFoundError` if `missing_ok`."""
         try:
             yield
-        except (StorageError, IntegrityError, FileExistsError, FileNotFoundError):
+        except (StorageError, IntegrityError, FileExistsError):
             raise
+        except FileNotFoundError:
+            if missing_ok:
+                raise
+            raise StorageError(f"{what} on {self.url!r} failed: the bucket or folder does not "
+                               "exist; create it first") from None
         except Exception as exc:
             raise StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: {exc}. "
                                "Check the URL, the bucket, the credentials and the endpoint.") \
@@ -120,7 +126,7 @@ class ObjectStore:
 
     def read(self, relpath: str) -> bytes:
         """The bytes of `relpath`; `FileNotFoundError` when it does not exist."""
-        with self._errors(f"reading {relpath}"):
+        with self._errors(f"reading {relpath}", missing_ok=True):
             data: bytes = self.fs.cat_file(self.path(relpath))
             return data
 
@@ -149,7 +155,7 @@ class ObjectStore:
 
     def listdir(self, relpath: str) -> list[str]:
         """Names (not paths) directly under `relpath`; empty when it does not exist."""
-        with self._errors(f"listing {relpath}"):
+        with self._errors(f"listing {relpath}", missing_ok=True):
             try:
                 entries = self.fs.ls(self.path(relpath), detail=False, refresh=True) \
                     if self.protocol == "s3" else self.fs.ls(self.path(relpath), detail=False)

@@ -181,7 +181,7 @@ class Dataset:
         Other files of the version are kept. Accepts polars or pandas DataFrames and Arrow
         tables; an empty frame is a valid table. Returns the new version's details.
         """
-        name = check_filename(filename or DEFAULT_TABLE)
+        name = check_filename(DEFAULT_TABLE if filename is None else filename)
         entry = self._table_entry(_tables.frame_to_table(dataframe))
         return self._commit(lambda files: {**files, name: entry},
                             message or f"Pushed table {name} ({entry.rows:,} rows)",
@@ -195,7 +195,7 @@ class Dataset:
         The new rows must have the table's columns and types (a new table is created
         if there is none of that name).
         """
-        name = check_filename(filename or DEFAULT_TABLE)
+        name = check_filename(DEFAULT_TABLE if filename is None else filename)
         table = _tables.frame_to_table(dataframe)
         entry = self._table_entry(table)
 
@@ -221,10 +221,10 @@ class Dataset:
             raise NotFoundError(f"no file {str(path)!r} to push")
         table = _tables.file_to_table(path)
         if table is not None:
-            name = check_filename(filename or path.stem)
+            name = check_filename(path.stem if filename is None else filename)
             entry = self._table_entry(table)
         else:
-            name = check_filename(filename or path.name)
+            name = check_filename(path.name if filename is None else filename)
             data = path.read_bytes()
             entry = FileEntry(ARTIFACT, (Part(self.store.put_object(data), 0, len(data)),))
         return self._commit(lambda files: {**files, name: entry},
