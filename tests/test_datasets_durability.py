@@ -87,7 +87,7 @@ def test_two_processes_push_fifty_versions_each(shared_storage: Storage) -> None
         print("done", flush=True)
     """, shared_storage, name) for name in ("a", "b")]
     for writer in writers:
-        out, err = writer.communicate(timeout=300)
+        _, err = writer.communicate(timeout=300)
         assert writer.returncode == 0, err
     with gantry.Workspace(db=":memory:", storage=shared_storage.url,
                           storage_options=shared_storage.options) as ws:

@@ -7,10 +7,12 @@ import gantry_local.errors
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
         "AlreadyExistsError", "Application", "BufferFullError", "Clock", "ConflictError",
-        "GantryLocalError", "IntegrityError", "ManualClock", "NotFoundError", "NotInitializedError",
-        "Query", "StorageError", "SystemClock", "ValidationError", "Workspace", "__version__",
-        "create_application", "delete_application", "flush", "get_application", "get_workspace",
-        "init", "list_applications", "log_record", "log_records", "query",
+        "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError", "ManualClock",
+        "NotFoundError", "NotInitializedError", "Query", "StorageError", "SystemClock",
+        "ValidationError", "Workspace", "__version__", "create_application", "create_dataset",
+        "delete_application", "delete_dataset", "flush", "gc", "get_application", "get_dataset",
+        "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",
+        "log_record", "log_records", "query", "restore_dataset", "set_working_directory",
     ]
     for name in gantry_local.__all__:
         assert hasattr(gantry_local, name), name

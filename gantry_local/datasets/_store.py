@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,16 @@ class ObjectStore:
         self.root = path.rstrip("/")
         self.protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         self.is_local = self.protocol in {"file", "local"}
+        # Immutable things read once per process: commit-log entries and manifests.
+        self.log_cache: dict[str, dict[int, str]] = {}
+        self.manifest_cache: OrderedDict[str, Any] = OrderedDict()
+
+    def remember_manifest(self, version_id: str, manifest: Any) -> None:
+        """Cache a parsed, hash-checked manifest (the most recent 1024)."""
+        self.manifest_cache[version_id] = manifest
+        self.manifest_cache.move_to_end(version_id)
+        while len(self.manifest_cache) > 1024:
+            self.manifest_cache.popitem(last=False)
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.url!r})"

@@ -74,12 +74,21 @@ class Dataset:
     # -- versions -----------------------------------------------------------------------------
 
     def _log(self) -> list[tuple[int, str]]:
-        """(sequence, version id) of every committed version, oldest first."""
+        """(sequence, version id) of every committed version, oldest first.
+
+        Log entries never change once written, so each is read once per process: a
+        commit costs one listing plus the entries that are new since the last look.
+        """
+        cache = self.store.log_cache.setdefault(self.name, {})
         entries = []
         for entry in self.store.listdir(f"datasets/{self.name}/log"):
-            if entry.endswith(".json"):
+            if not entry.endswith(".json") or not entry[:-5].isdigit():
+                continue
+            seq = int(entry[:-5])
+            if seq not in cache:
                 body = json.loads(self.store.read(f"datasets/{self.name}/log/{entry}"))
-                entries.append((int(entry[:-5]), body["version_id"]))
+                cache[seq] = body["version_id"]
+            entries.append((seq, cache[seq]))
         return entries
 
     def _head(self) -> tuple[int, str | None]:
@@ -88,9 +97,16 @@ class Dataset:
 
     def manifest(self, version_id: str | None = None) -> Manifest:
         """The manifest of a version (default: the latest), hash-checked."""
-        full = self.resolve(version_id)
+        return self._manifest(self.resolve(version_id))
+
+    def _manifest(self, full: str) -> Manifest:
+        cached = self.store.manifest_cache.get(full)
+        if cached is not None:
+            return cached
         data = self.store.read(f"datasets/{self.name}/manifests/{full}.json")
-        return Manifest.from_bytes(data, full, f"dataset {self.name!r} version {full}")
+        manifest = Manifest.from_bytes(data, full, f"dataset {self.name!r} version {full}")
+        self.store.remember_manifest(full, manifest)
+        return manifest
 
     def resolve(self, version_id: str | None = None) -> str:
         """The full id of a version given by a unique prefix of at least 6 characters.
@@ -120,9 +136,7 @@ class Dataset:
         log = self._log()
         out = []
         for position, (_, vid) in enumerate(reversed(log)):
-            manifest = Manifest.from_bytes(
-                self.store.read(f"datasets/{self.name}/manifests/{vid}.json"), vid,
-                f"dataset {self.name!r}")
+            manifest = self._manifest(vid)
             out.append({"version_id": vid, "dataset": self.name, "message": manifest.message,
                         "created_at": datetime.fromisoformat(manifest.created_at),
                         "parent_version_id": manifest.parent, "rows": manifest.rows,
@@ -148,12 +162,13 @@ class Dataset:
             if expected is not None and head != expected:
                 raise ConflictError(f"dataset {self.name!r} moved on: its latest version is "
                                     f"{head}, not {expected}; pull it and push again")
-            files = {} if head is None else dict(self.manifest(head).files)
+            files = {} if head is None else dict(self._manifest(head).files)
             manifest = Manifest(self.name, head, change(files), message,
                                 self._clock.now().isoformat(), dict(lineage or {}))
             version_id = manifest.version_id
             self.store.put_atomic(f"datasets/{self.name}/manifests/{version_id}.json",
                                   manifest.to_bytes())
+            self.store.remember_manifest(version_id, manifest)
             entry = json.dumps({"version_id": version_id, "parent": head}).encode()
             if self.store.create_exclusive(f"datasets/{self.name}/log/{seq + 1:012d}.json", entry):
                 return self._version_info(version_id, manifest)
@@ -307,8 +322,10 @@ class Dataset:
         ids = [self.resolve(version_id)] if version_id is not None else [v for _, v in self._log()]
         seen: set[str] = set()
         total = 0
-        for vid in ids:
-            manifest = self.manifest(vid)
+        for vid in ids:  # manifests are re-read from storage, not trusted from the cache
+            manifest = Manifest.from_bytes(
+                self.store.read(f"datasets/{self.name}/manifests/{vid}.json"), vid,
+                f"dataset {self.name!r} version {vid}")
             for name, entry in sorted(manifest.files.items()):
                 for part in entry.parts:
                     if part.object in seen:
