@@ -101,7 +101,7 @@ class Dataset:
 
     def _manifest(self, full: str) -> Manifest:
         cached = self.store.manifest_cache.get(full)
-        if cached is not None:
+        if isinstance(cached, Manifest):
             return cached
         data = self.store.read(f"datasets/{self.name}/manifests/{full}.json")
         manifest = Manifest.from_bytes(data, full, f"dataset {self.name!r} version {full}")
