@@ -1,14 +1,59 @@
-"""The ``gantry-local`` command: each subcommand opens what it needs and calls one public function."""
+"""The ``gantry-local`` command: each subcommand opens what it needs and calls one public function.
+
+Datasets commands need only the storage URL (``--storage``, or ``$GANTRY_LOCAL_STORAGE``),
+so a teammate can work on datasets without the DuckDB file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from .errors import GantryLocalError
+import polars as pl
+
+from .errors import GantryLocalError, ValidationError
+from .workspace import Workspace
 
 __all__ = ["main"]
+
+STORAGE_ENV = "GANTRY_LOCAL_STORAGE"
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    frame = pl.DataFrame([{c: _cell(r.get(c)) for c in columns} for r in rows])
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=400,
+                   tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        return str(frame)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def _storage_workspace(args: argparse.Namespace) -> Workspace:
+    url = args.storage or os.environ.get(STORAGE_ENV)
+    if not url:
+        raise ValidationError(f"give the dataset storage with --storage URL or ${STORAGE_ENV}")
+    options: dict[str, Any] = {}
+    for item in args.storage_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"--storage-option takes KEY=VALUE, got {item!r}")
+        options[key] = value
+    workspace = Workspace(db=":memory:", storage=url, storage_options=options)
+    if getattr(args, "working_dir", None):
+        workspace.set_working_directory(args.working_dir)
+    return workspace
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -19,6 +64,95 @@ def _demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
     run_demo(args.path, records_per_day=args.records_per_day)
+
+
+def _datasets_list(args: argparse.Namespace) -> None:
+    """List the datasets on the storage.
+
+    Example: gantry-local datasets list --storage s3://bucket/prefix
+    """
+    with _storage_workspace(args) as ws:
+        rows = ws.list_datasets(include_deleted=args.include_deleted)
+        print(_table(rows, ["name", "app_name", "versions", "latest_version_id", "created_at",
+                            "deleted"]))
+
+
+def _datasets_versions(args: argparse.Namespace) -> None:
+    """List a dataset's versions, newest first.
+
+    Example: gantry-local datasets versions train --storage ./gantry-storage
+    """
+    with _storage_workspace(args) as ws:
+        print(_table(ws.get_dataset(args.name).list_versions(),
+                     ["version_id", "created_at", "rows", "message", "is_latest_version"]))
+
+
+def _datasets_pull(args: argparse.Namespace) -> None:
+    """Pull a version into the working directory (tables as CSV, or Parquet).
+
+    Example: gantry-local datasets pull train --version 3f9a1c --working-dir ./data
+    """
+    with _storage_workspace(args) as ws:
+        folder = ws.get_dataset(args.name).pull(args.version, forced=args.forced,
+                                                format=args.format)
+        print(f"pulled {args.name} into {folder}")
+
+
+def _datasets_export(args: argparse.Namespace) -> None:
+    """Write one table of a version to <out>/<name>-<short id>.csv|.parquet.
+
+    Example: gantry-local datasets export train --version 3f9a1c --out . --format parquet
+    """
+    with _storage_workspace(args) as ws:
+        path = ws.get_dataset(args.name).export(args.version, args.out, args.format, args.file)
+        print(f"wrote {path}")
+
+
+def _datasets_diff(args: argparse.Namespace) -> None:
+    """Row-level diff between two versions (matched by __join_key, --key, or whole rows).
+
+    Example: gantry-local datasets diff train 3f9a1c 8be2d4
+    """
+    with _storage_workspace(args) as ws:
+        print(ws.get_dataset(args.name).diff(args.a, args.b, key=args.key, filename=args.file))
+
+
+def _datasets_rollback(args: argparse.Namespace) -> None:
+    """Make a new version with the content of an old one.
+
+    Example: gantry-local datasets rollback train 3f9a1c
+    """
+    with _storage_workspace(args) as ws:
+        info = ws.get_dataset(args.name).rollback(args.version)
+        print(f"{info['version_id']}  {info['message']}")
+
+
+def _datasets_verify(args: argparse.Namespace) -> None:
+    """Check every object of a dataset (or one version) against its hash.
+
+    Example: gantry-local datasets verify train
+    """
+    with _storage_workspace(args) as ws:
+        report = ws.get_dataset(args.name).verify(args.version)
+        print(f"ok: {report['versions']} versions, {report['objects']} objects, "
+              f"{report['bytes']:,} bytes verified")
+
+
+def _datasets_gc(args: argparse.Namespace) -> None:
+    """Delete objects no version references (a dry run unless --delete).
+
+    Example: gantry-local datasets gc --delete
+    """
+    with _storage_workspace(args) as ws:
+        report = ws.gc(dry_run=not args.delete)
+        verb = "deleted" if report["deleted"] else "would delete"
+        print(f"{verb} {len(report['unreferenced'])} objects ({report['bytes']:,} bytes)")
+
+
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV})")
+    parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                        help="fsspec option, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +167,45 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--records-per-day", type=int, default=2_000,
                       help="predictions logged per simulated day (default 2000)")
     demo.set_defaults(handler=_demo)
+
+    datasets = commands.add_parser("datasets", help="versioned datasets on a storage URL")
+    sub = datasets.add_subparsers(dest="datasets_command", required=True)
+
+    def command(name: str, handler: Any) -> argparse.ArgumentParser:
+        doc = handler.__doc__ or ""
+        cmd = sub.add_parser(name, help=doc.splitlines()[0], description=doc)
+        _add_storage_options(cmd)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    command("list", _datasets_list).add_argument("--include-deleted", action="store_true")
+    command("versions", _datasets_versions).add_argument("name")
+    pull = command("pull", _datasets_pull)
+    pull.add_argument("name")
+    pull.add_argument("--version", help="version id or prefix (default: latest)")
+    pull.add_argument("--working-dir", help="default $GANTRY_DATASET_WORKING_DIR or the cwd")
+    pull.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    pull.add_argument("--forced", action="store_true", help="discard local changes")
+    export = command("export", _datasets_export)
+    export.add_argument("name")
+    export.add_argument("--version", help="version id or prefix (default: latest)")
+    export.add_argument("--out", default=".", help="folder to write into (default: cwd)")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--file", help="table name, when the version has several")
+    diff = command("diff", _datasets_diff)
+    diff.add_argument("name")
+    diff.add_argument("a")
+    diff.add_argument("b", nargs="?", help="default: the latest version")
+    diff.add_argument("--key", help="column matching rows (default: __join_key if present)")
+    diff.add_argument("--file", help="table name, when the version has several")
+    rollback = command("rollback", _datasets_rollback)
+    rollback.add_argument("name")
+    rollback.add_argument("version")
+    verify = command("verify", _datasets_verify)
+    verify.add_argument("name")
+    verify.add_argument("--version", help="only this version (default: all)")
+    command("gc", _datasets_gc).add_argument("--delete", action="store_true",
+                                            help="really delete (default: dry run)")
     return parser
 
 
@@ -45,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
 
 
 if __name__ == "__main__":

@@ -89,7 +89,36 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
         echo(f"Logged {logged:,} predictions and {len(arrived):,} late labels in {elapsed:.1f}s "
              f"({(logged + len(arrived)) / elapsed:,.0f} records/s).")
         _report(app.query, echo)
+        _datasets(workspace, app.query, echo)
     return workspace
+
+
+def _datasets(workspace: Workspace, query: Callable[..., object],
+              echo: Callable[[str], None]) -> None:
+    """Version a training set: push, edit, diff, roll back, verify."""
+    labelled = query(filters=[{"feature_name": "feedback.is_fraud",  # type: ignore[attr-defined]
+                               "null_value": False}]).to_polars()
+    echo(f"\n== Datasets on {workspace.storage} ==")
+    train = workspace.create_dataset("fraud-train", app_name=APP)
+    first = train.push_dataframe(labelled, message="labelled traffic of January")
+    echo(f"Pushed {labelled.height:,} labelled rows as version {first['version_id'][:12]}")
+    cutoff = labelled["inputs.amount"].quantile(0.99)
+    fixed = set(labelled.filter(pl.col("outputs.flagged") & ~pl.col("feedback.is_fraud"))
+                ["__join_key"].head(25).to_list())
+    cleaned = labelled.filter(pl.col("inputs.amount") < cutoff).with_columns(
+        pl.when(pl.col("__join_key").is_in(fixed)).then(True)
+        .otherwise(pl.col("feedback.is_fraud")).alias("feedback.is_fraud"))
+    second = train.push_dataframe(cleaned, message="drop the top 1% amounts, fix 25 labels")
+    diff = train.diff(first["version_id"], second["version_id"])
+    echo(f"Edited it: {diff}")
+    rolled = train.rollback(first["version_id"][:8])
+    echo(f"Rolled back: {rolled['message'][:40]}... -> version {rolled['version_id'][:12]}")
+    report = train.verify()
+    echo(f"Verified {report['versions']} versions, {report['objects']} objects, "
+         f"{report['bytes']:,} bytes against their hashes")
+    rows = [{"version": v["version_id"][:12], "rows": v["rows"]["data"], "message": v["message"],
+             "latest": v["is_latest_version"]} for v in train.list_versions()]
+    echo(str(pl.DataFrame(rows)))
 
 
 def _report(query: Callable[..., object], echo: Callable[[str], None]) -> None:

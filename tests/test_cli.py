@@ -14,6 +14,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "Logged 6,000 predictions" in out
     assert "Accuracy of the flag against late labels" in out
+    assert "Verified 3 versions" in out
     with gantry.Workspace(db=target / "gantry.duckdb") as ws:
         rows = ws.query("fraud-detector").to_polars()
     assert rows.height == 6_000
@@ -28,10 +29,58 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.count("\n") == 1
 
 
-def test_every_command_is_documented_with_an_example() -> None:
-    parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+def _leaf_commands() -> dict[str, object]:
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    leaves = {}
     for name, sub in commands.items():
-        assert "Example:" in (sub.description or ""), name
+        nested = sub._subparsers
+        if nested is None:
+            leaves[name] = sub
+        else:
+            for child, parser in nested._group_actions[0].choices.items():
+                leaves[f"{name} {child}"] = parser
+    return leaves
+
+
+def test_every_command_is_documented_with_an_example() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for name, sub in _leaf_commands().items():
+        assert "Example:" in (sub.description or ""), name  # type: ignore[attr-defined]
         assert f"gantry-local {name}" in readme, name
+
+
+def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import polars as pl
+
+    store = str(tmp_path / "store")
+    with gantry.Workspace(db=":memory:", storage=store) as ws:
+        ds = ws.create_dataset("train")
+        v1 = ds.push_dataframe(pl.DataFrame({"__join_key": ["a", "b"], "x": [1, 2]}))["version_id"]
+        v2 = ds.push_dataframe(pl.DataFrame({"__join_key": ["a", "c"], "x": [1, 3]}))["version_id"]
+        ws.datasets.store.put_object(b"orphan")
+    base = ["--storage", store]
+    assert main(["datasets", "list", *base]) == 0
+    assert "train" in capsys.readouterr().out
+    assert main(["datasets", "versions", "train", *base]) == 0
+    out = capsys.readouterr().out
+    assert v1 in out and v2 in out
+    assert main(["datasets", "diff", "train", v1[:8], v2[:8], *base]) == 0
+    assert "1 added, 1 removed, 0 changed" in capsys.readouterr().out
+    assert main(["datasets", "pull", "train", "--version", v1[:8], "--working-dir",
+                 str(tmp_path / "wd"), *base]) == 0
+    assert (tmp_path / "wd" / "train" / "data.csv").is_file()
+    assert main(["datasets", "export", "train", "--out", str(tmp_path), "--format", "parquet",
+                 *base]) == 0
+    assert (tmp_path / f"train-{v2[:12]}.parquet").is_file()
+    assert main(["datasets", "rollback", "train", v1[:8], *base]) == 0
+    assert "Rollback dataset to version" in capsys.readouterr().out
+    assert main(["datasets", "verify", "train", *base]) == 0
+    assert "3 versions" in capsys.readouterr().out
+    assert main(["datasets", "gc", *base]) == 0
+    assert "would delete 1 objects" in capsys.readouterr().out
+    assert main(["datasets", "gc", "--delete", *base]) == 0
+    assert "deleted 1 objects" in capsys.readouterr().out
+    assert main(["datasets", "versions", "nope", *base]) == 1
+    assert "no dataset 'nope'" in capsys.readouterr().err
+    assert main(["datasets", "list", "--storage-option", "oops", *base]) == 1
+    assert "KEY=VALUE" in capsys.readouterr().err
