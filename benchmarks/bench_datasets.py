@@ -1,0 +1,195 @@
+"""Dataset benchmarks (issue 3). Prints our figure, a baseline measured in the same run, the ratio.
+
+    python benchmarks/bench_datasets.py            # 1,000,000 rows of a realistic log schema
+    python benchmarks/bench_datasets.py --quick    # a smoke run, used by the test suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import fsspec
+import polars as pl
+import pyarrow.parquet as pq
+
+import gantry_local as gantry
+
+
+def log_frame(n: int, seed: int = 0) -> pl.DataFrame:
+    """n rows shaped like curated production logs (meta, 8 inputs, 2 outputs, feedback, tag)."""
+    idx = pl.int_range(0, n, eager=True)
+    return pl.DataFrame({
+        "__time": pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 31),
+                                    interval=f"{max(1, 30 * 86_400_000_000 // n)}us",
+                                    eager=True, time_zone="UTC").head(n),
+        "__join_key": ("k-" + (idx * 7919 + seed).cast(pl.String)),
+        "__version": (idx % 3).cast(pl.String).str.replace(r"^", "v"),
+        "inputs.amount": (idx * 0.37) % 500,
+        "inputs.merchant": (idx % 5).replace_strict({0: "grocery", 1: "travel", 2: "web", 3: "gas",
+                                                     4: "food"}, return_dtype=pl.String),
+        "inputs.country": (idx % 4).replace_strict({0: "DE", 1: "US", 2: "FR", 3: "JP"},
+                                                   return_dtype=pl.String),
+        "inputs.age": 18 + idx % 60,
+        "inputs.score": (idx % 97) / 97,
+        "inputs.is_new": idx % 5 == 0,
+        "inputs.device": (idx % 3).replace_strict({0: "ios", 1: "android", 2: "web"},
+                                                  return_dtype=pl.String),
+        "inputs.session_s": (idx * 13) % 3600,
+        "outputs.fraud_score": (idx % 13) / 13,
+        "outputs.flagged": idx % 13 > 10,
+        "feedback.is_fraud": idx % 17 == 0,
+        "tags.region": (idx % 2).replace_strict({0: "eu", 1: "us"}, return_dtype=pl.String),
+    })
+
+
+def best(fn: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def line(label: str, ours: float, base: float, base_label: str, target: str) -> None:
+    print(f"{label}: {ours * 1000:,.1f} ms; {base_label}: {base * 1000:,.1f} ms -> "
+          f"{ours / base:.2f}x of baseline ({target})")
+
+
+def bench_local(n: int, folder: Path) -> None:
+    frame = log_frame(n)
+    table = frame.to_arrow()
+    print(f"table: {n:,} rows, {table.nbytes / 1e6:,.0f} MB in Arrow")
+    ws = gantry.Workspace(db=":memory:", storage=str(folder / "store"))
+    base = best(lambda: pq.write_table(table, folder / "plain.parquet", compression="zstd"))
+    fresh = iter(range(10**6))
+
+    def push_fresh() -> None:  # new content every time, so the object is really written
+        ws.create_dataset(f"fresh{next(fresh)}").push_dataframe(
+            frame.with_columns(pl.lit(next(fresh)).alias("run")))
+
+    ours = best(push_fresh)
+    line("push_dataframe, new content", ours, base, "pq.write_table zstd", "target <= 1.15x")
+    for peer in ("deltalake", "dvc"):
+        try:
+            __import__(peer)
+        except ImportError:
+            print(f"  peer {peer}: not installed (pip install '.[bench]' adds it)")
+
+    for head_rows in (max(n // 100, 1000), n):
+        ds = ws.create_dataset(f"append{head_rows}")
+        part = log_frame(head_rows // 100)
+        for i in range(100):
+            ds.append_dataframe(part.with_columns(pl.lit(i).alias("batch")))
+        extra = log_frame(100, seed=1).with_columns(pl.lit(-1).alias("batch"))
+        took = best(lambda ds=ds, extra=extra: ds.append_dataframe(extra), repeat=5)
+        print(f"append 100 rows to a head of {head_rows:,} rows in 100 files: {took * 1000:.1f} ms "
+              "(target <= 50 ms, independent of the head's size)")
+
+    ds = ws.create_dataset("readme")
+    vid = ds.push_dataframe(frame)["version_id"]
+    digest = ds.manifest(vid).files["data"].parts[0].object
+    raw_path = Path(ws.datasets.store.path(f"objects/{digest[:2]}/{digest}"))
+    ours = best(lambda: ds.read_arrow(vid))
+    base = best(lambda: pq.read_table(raw_path))
+    line("read with verification", ours, base, "pq.read_table of the same file", "target <= 1.3x")
+
+    changed = frame.with_columns(
+        pl.when(pl.int_range(0, n) % 100 == 0).then(pl.col("inputs.amount") + 1)
+        .otherwise(pl.col("inputs.amount")).alias("inputs.amount"))
+    vid2 = ds.push_dataframe(changed)["version_id"]
+    digest2 = ds.manifest(vid2).files["data"].parts[0].object
+    path2 = Path(ws.datasets.store.path(f"objects/{digest2[:2]}/{digest2}"))
+    result = ds.diff(vid, vid2)
+    assert result.counts["changed"] == (n + 99) // 100, result.counts
+    ours = best(lambda: ds.diff(vid, vid2))
+
+    def hand_written() -> None:
+        con = duckdb.connect()
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        con.sql(f"""
+            SELECT count(*) FROM
+              (SELECT "__join_key" k, hash({cols}) h FROM read_parquet('{raw_path}')) a
+              FULL OUTER JOIN
+              (SELECT "__join_key" k, hash({cols}) h FROM read_parquet('{path2}')) b USING (k)
+            WHERE a.h IS DISTINCT FROM b.h""").fetchall()
+        con.close()
+
+    base = best(hand_written)
+    line("diff of two versions differing in 1% of rows", ours, base,
+         "hand-written DuckDB full outer join on row hashes", "target <= 1.5x")
+    ws.close()
+
+
+def _moto() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def bench_s3(n: int) -> None:
+    server, endpoint = _moto()
+    try:
+        options = {"key": "x", "secret": "x", "endpoint_url": endpoint,
+                   "client_kwargs": {"region_name": "us-east-1"}}
+        fs = fsspec.filesystem("s3", **options)
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x",
+                     region_name="us-east-1").create_bucket(Bucket="bench")
+        frame = log_frame(n)
+        ws = gantry.Workspace(db=":memory:", storage="s3://bench/gl", storage_options=options)
+        counter = iter(range(10**6))
+        ours_push = best(lambda: ws.create_dataset(f"d{next(counter)}").push_dataframe(
+            frame.with_columns(pl.lit(next(counter)).alias("run"))))
+        buffer = io.BytesIO()
+        pq.write_table(frame.to_arrow(), buffer, compression="zstd")
+        data = buffer.getvalue()
+        raw_counter = iter(range(10**6))
+        base_put = best(lambda: fs.pipe_file(f"bench/raw/{next(raw_counter)}", data))
+        line("S3 (moto) push_dataframe", ours_push, base_put, "raw s3fs put of the Parquet bytes",
+             "target <= 1.3x")
+        ds = ws.create_dataset("readback")
+        vid = ds.push_dataframe(frame)["version_id"]
+        ours_read = best(lambda: ds.read_arrow(vid))
+        base_get = best(lambda: pq.read_table(io.BytesIO(fs.cat_file("bench/raw/0"))))
+        line("S3 (moto) read with verification", ours_read, base_get,
+             "raw s3fs get + pq.read_table", "target <= 1.3x")
+        ws.close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
+    parser.add_argument("--n", type=int, default=1_000_000)
+    args = parser.parse_args()
+    n = 20_000 if args.quick else args.n
+    print(f"gantry-local dataset benchmarks (n={n:,}); every baseline is measured in this run")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_local(n, Path(tmp))
+    bench_s3(n if args.quick else n // 5)
+
+
+if __name__ == "__main__":
+    main()
