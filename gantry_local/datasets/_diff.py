@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._sql import quote_ident
 from ..errors import ValidationError
@@ -66,28 +68,50 @@ def diff_versions(dataset: Dataset, a: str, b: str | None, key: str | None = Non
         key = "__join_key"
     if key is not None and (key not in types_a or key not in types_b):
         raise ValidationError(f"key {key!r} is not a column of both versions")
-    con = duckdb.connect()
-    try:
-        con.register("a", left)
-        con.register("b", right)
-        cols = ", ".join(quote_ident(c) for c in shared) or "NULL"
-        if key is None:
-            added = con.sql(f"SELECT {cols} FROM b EXCEPT ALL SELECT {cols} FROM a").pl()
-            removed = con.sql(f"SELECT {cols} FROM a EXCEPT ALL SELECT {cols} FROM b").pl()
-            changed = pl.DataFrame()
-        else:
-            k = quote_ident(key)
-            added = con.sql(f"SELECT b.* FROM b ANTI JOIN a ON a.{k} = b.{k}").pl()
-            removed = con.sql(f"SELECT a.* FROM a ANTI JOIN b ON a.{k} = b.{k}").pl()
-            row_a = f"hash({', '.join('a.' + quote_ident(c) for c in shared)})"
-            row_b = f"hash({', '.join('b.' + quote_ident(c) for c in shared)})"
-            changed = con.sql(f"SELECT b.* FROM b JOIN a ON a.{k} = b.{k} "
-                              f"WHERE {row_a} <> {row_b}").pl()
-    finally:
-        con.close()
+    added, removed, changed = _row_differences(left, right, shared, key)
     return DatasetDiff(
         full_a, full_b, key, added, removed, changed,
         columns_added=[c for c in types_b if c not in types_a],
         columns_removed=[c for c in types_a if c not in types_b],
         columns_retyped={c: (types_a[c], types_b[c]) for c in types_b
                          if c in types_a and types_a[c] != types_b[c]})
+
+
+def _row_differences(left: pa.Table, right: pa.Table, shared: list[str], key: str | None
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One DuckDB pass: a full outer join on the key of (key, row hash, row number)."""
+    left_rows = left.append_column(_ROW, pl.int_range(0, left.num_rows, eager=True).to_arrow())
+    right_rows = right.append_column(_ROW, pl.int_range(0, right.num_rows, eager=True).to_arrow())
+    row_hash = f"hash({', '.join(quote_ident(c) for c in shared)})" if shared else "0"
+    con = duckdb.connect()
+    try:
+        con.register("a", left_rows)
+        con.register("b", right_rows)
+        if key is None:  # whole rows: multiset difference of row hashes
+            numbered = (f"SELECT {row_hash} AS h, row_number() OVER (PARTITION BY {row_hash}) AS n, "
+                        f"{quote_ident(_ROW)} AS r FROM")
+            rows = con.sql(f"""
+                SELECT x.r AS ra, y.r AS rb FROM ({numbered} a) x FULL OUTER JOIN ({numbered} b) y
+                ON x.h = y.h AND x.n = y.n WHERE x.h IS NULL OR y.h IS NULL""").to_arrow_table()
+        else:
+            k = quote_ident(key)
+            part = f"SELECT {k} AS k, {row_hash} AS h, {quote_ident(_ROW)} AS r FROM"
+            rows = con.sql(f"""
+                SELECT x.r AS ra, y.r AS rb FROM ({part} a) x FULL OUTER JOIN ({part} b) y
+                ON x.k = y.k WHERE x.h IS DISTINCT FROM y.h""").to_arrow_table()
+    finally:
+        con.close()
+    in_a, in_b = rows.column("ra"), rows.column("rb")
+    removed = pc.filter(in_a, pc.is_null(in_b))
+    added = pc.filter(in_b, pc.is_null(in_a))
+    changed = pc.filter(in_b, pc.and_(pc.is_valid(in_a), pc.is_valid(in_b)))
+
+    def take(table: pa.Table, positions: pa.ChunkedArray[Any]) -> pl.DataFrame:
+        frame = pl.from_arrow(table.take(positions.take(pc.sort_indices(positions))))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    return take(right, added), take(left, removed), take(right, changed)
+
+
+_ROW = "__gl_diff_row"

@@ -51,6 +51,18 @@ def schema_of(table: pa.Table) -> tuple[tuple[str, str], ...]:
     return tuple((f.name, str(f.type)) for f in table.schema)
 
 
+def parquet_entry(path: Path) -> tuple[bytes, int, tuple[tuple[str, str], ...]] | None:
+    """A Parquet file's bytes, row count and schema, read from its footer; None if not Parquet."""
+    if SUPPORTED_TABLE_SUFFIXES.get(path.suffix.lower()) != "parquet":
+        return None
+    data = path.read_bytes()
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValidationError(f"cannot read {str(path)!r} as parquet: {exc}") from exc
+    return data, meta.metadata.num_rows, schema_of(meta.schema_arrow.empty_table())
+
+
 def file_to_table(path: Path) -> pa.Table | None:
     """The table in a CSV, Parquet or JSONL file; None for any other file (an artifact)."""
     kind = SUPPORTED_TABLE_SUFFIXES.get(path.suffix.lower())

@@ -234,8 +234,13 @@ class Dataset:
         path = Path(file)
         if not path.is_file():
             raise NotFoundError(f"no file {str(path)!r} to push")
-        table = _tables.file_to_table(path)
-        if table is not None:
+        parquet = _tables.parquet_entry(path)
+        table = None if parquet is not None else _tables.file_to_table(path)
+        if parquet is not None:  # stored byte for byte: no decode, no re-encode
+            name = check_filename(path.stem if filename is None else filename)
+            data, rows, schema = parquet
+            entry = FileEntry(TABLE, (Part(self.store.put_object(data), rows, len(data)),), schema)
+        elif table is not None:
             name = check_filename(path.stem if filename is None else filename)
             entry = self._table_entry(table)
         else:
