@@ -125,8 +125,11 @@ class ObjectStore:
         """Store content-addressed bytes once; return their sha256."""
         digest = sha256_hex(data)
         relpath = object_path(digest)
-        if not self.exists(relpath):
-            self.put_atomic(relpath, data)
+        if self.is_local or self.protocol == "memory":
+            if not self.exists(relpath):
+                self.put_atomic(relpath, data)
+        else:  # one round trip: a conditional put that is refused when the object exists
+            self.create_exclusive(relpath, data)
         return digest
 
     def delete(self, relpath: str) -> None:

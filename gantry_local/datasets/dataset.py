@@ -115,6 +115,9 @@ class Dataset:
             NotFoundError: no such version (or the dataset has none yet).
             ValidationError: the prefix is too short or matches several versions.
         """
+        if isinstance(version_id, str) and len(version_id) == 64 and \
+                version_id.lower() in self.store.log_cache.get(self.name, {}).values():
+            return version_id.lower()  # a full id already seen in the commit log
         log = self._log()
         if version_id is None:
             if not log:
