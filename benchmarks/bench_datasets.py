@@ -204,7 +204,7 @@ def main() -> None:
     print(f"gantry-local dataset benchmarks (n={n:,}); every baseline is measured in this run")
     with tempfile.TemporaryDirectory() as tmp:
         bench_local(n, Path(tmp))
-    bench_s3(n if args.quick else n // 5)
+    bench_s3(n)
 
 
 if __name__ == "__main__":

@@ -160,8 +160,17 @@ class Dataset:
         if not isinstance(message, str):
             raise ValidationError(f"message must be a string, got {type(message).__name__}")
         expected = None if parent_version_id is None else self.resolve(parent_version_id)
-        for _ in range(_MAX_RETRIES):
-            seq, head = self._head()
+        cache = self.store.log_cache.setdefault(self.name, {})
+        for attempt in range(_MAX_RETRIES):
+            # Optimistic first try on the head this process last saw: slots are sequential,
+            # so if the head moved on, the exclusive create below fails and we list again.
+            if attempt == 0 and cache:
+                seq = max(cache)
+                head: str | None = cache[seq]
+                if expected is not None and head != expected:
+                    seq, head = self._head()
+            else:
+                seq, head = self._head()
             if expected is not None and head != expected:
                 raise ConflictError(f"dataset {self.name!r} moved on: its latest version is "
                                     f"{head}, not {expected}; pull it and push again")
@@ -174,6 +183,7 @@ class Dataset:
             self.store.remember_manifest(version_id, manifest)
             entry = json.dumps({"version_id": version_id, "parent": head}).encode()
             if self.store.create_exclusive(f"datasets/{self.name}/log/{seq + 1:012d}.json", entry):
+                cache[seq + 1] = version_id
                 return self._version_info(version_id, manifest)
             if expected is not None:
                 raise ConflictError(f"dataset {self.name!r} moved on while pushing onto "
