@@ -53,7 +53,38 @@ def _storage_workspace(args: argparse.Namespace) -> Workspace:
     workspace = Workspace(db=":memory:", storage=url, storage_options=options)
     if getattr(args, "working_dir", None):
         workspace.set_working_directory(args.working_dir)
+    if sys.stderr.isatty():
+        progress = _Progress(url)
+        _PROGRESS.append(progress)
+        workspace.datasets.store.on_transfer = progress
     return workspace
+
+
+class _Progress:
+    """A one-line transfer counter on a terminal's stderr (never in pipes or logs)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.total = 0
+
+    def __call__(self, nbytes: int) -> None:
+        self.total += nbytes
+        print(f"\r{self.url}: {self.total / 1e6:,.1f} MB transferred", end="", file=sys.stderr,
+              flush=True)
+
+    def finish(self) -> None:
+        if self.total:
+            print(file=sys.stderr)
+
+
+_PROGRESS: list[_Progress] = []
+
+
+def _say(text: str) -> None:
+    """Print a command's result, ending any progress line first."""
+    while _PROGRESS:
+        _PROGRESS.pop().finish()
+    print(text)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -73,7 +104,7 @@ def _datasets_list(args: argparse.Namespace) -> None:
     """
     with _storage_workspace(args) as ws:
         rows = ws.list_datasets(include_deleted=args.include_deleted)
-        print(_table(rows, ["name", "app_name", "versions", "latest_version_id", "created_at",
+        _say(_table(rows, ["name", "app_name", "versions", "latest_version_id", "created_at",
                             "deleted"]))
 
 
@@ -83,7 +114,7 @@ def _datasets_versions(args: argparse.Namespace) -> None:
     Example: gantry-local datasets versions train --storage ./gantry-storage
     """
     with _storage_workspace(args) as ws:
-        print(_table(ws.get_dataset(args.name).list_versions(),
+        _say(_table(ws.get_dataset(args.name).list_versions(),
                      ["version_id", "created_at", "rows", "message", "is_latest_version"]))
 
 
@@ -95,7 +126,7 @@ def _datasets_pull(args: argparse.Namespace) -> None:
     with _storage_workspace(args) as ws:
         folder = ws.get_dataset(args.name).pull(args.version, forced=args.forced,
                                                 format=args.format)
-        print(f"pulled {args.name} into {folder}")
+        _say(f"pulled {args.name} into {folder}")
 
 
 def _datasets_export(args: argparse.Namespace) -> None:
@@ -105,7 +136,7 @@ def _datasets_export(args: argparse.Namespace) -> None:
     """
     with _storage_workspace(args) as ws:
         path = ws.get_dataset(args.name).export(args.version, args.out, args.format, args.file)
-        print(f"wrote {path}")
+        _say(f"wrote {path}")
 
 
 def _datasets_diff(args: argparse.Namespace) -> None:
@@ -114,7 +145,7 @@ def _datasets_diff(args: argparse.Namespace) -> None:
     Example: gantry-local datasets diff train 3f9a1c 8be2d4
     """
     with _storage_workspace(args) as ws:
-        print(ws.get_dataset(args.name).diff(args.a, args.b, key=args.key, filename=args.file))
+        _say(str(ws.get_dataset(args.name).diff(args.a, args.b, key=args.key, filename=args.file)))
 
 
 def _datasets_rollback(args: argparse.Namespace) -> None:
@@ -124,7 +155,7 @@ def _datasets_rollback(args: argparse.Namespace) -> None:
     """
     with _storage_workspace(args) as ws:
         info = ws.get_dataset(args.name).rollback(args.version)
-        print(f"{info['version_id']}  {info['message']}")
+        _say(f"{info['version_id']}  {info['message']}")
 
 
 def _datasets_verify(args: argparse.Namespace) -> None:
@@ -134,7 +165,7 @@ def _datasets_verify(args: argparse.Namespace) -> None:
     """
     with _storage_workspace(args) as ws:
         report = ws.get_dataset(args.name).verify(args.version)
-        print(f"ok: {report['versions']} versions, {report['objects']} objects, "
+        _say(f"ok: {report['versions']} versions, {report['objects']} objects, "
               f"{report['bytes']:,} bytes verified")
 
 
@@ -146,7 +177,7 @@ def _datasets_gc(args: argparse.Namespace) -> None:
     with _storage_workspace(args) as ws:
         report = ws.gc(dry_run=not args.delete)
         verb = "deleted" if report["deleted"] else "would delete"
-        print(f"{verb} {len(report['unreferenced'])} objects ({report['bytes']:,} bytes)")
+        _say(f"{verb} {len(report['unreferenced'])} objects ({report['bytes']:,} bytes)")
 
 
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
@@ -217,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GantryLocalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        while _PROGRESS:
+            _PROGRESS.pop().finish()
     return 0
 
 

@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +43,8 @@ class ObjectStore:
         # Immutable things read once per process: commit-log entries and manifests.
         self.log_cache: dict[str, dict[int, str]] = {}
         self.manifest_cache: OrderedDict[str, Any] = OrderedDict()
+        # Called with the byte count of every object read or written (progress displays).
+        self.on_transfer: Callable[[int], None] | None = None
 
     def remember_manifest(self, version_id: str, manifest: Any) -> None:
         """Cache a parsed, hash-checked manifest (the most recent 1024)."""
@@ -123,6 +125,8 @@ class ObjectStore:
 
     def put_object(self, data: bytes) -> str:
         """Store content-addressed bytes once; return their sha256."""
+        if self.on_transfer is not None:
+            self.on_transfer(len(data))
         digest = sha256_hex(data)
         relpath = object_path(digest)
         if self.is_local or self.protocol == "memory":
@@ -156,6 +160,8 @@ class ObjectStore:
         except FileNotFoundError:
             raise IntegrityError(f"{context}: object {digest} is missing from {self.url!r}") \
                 from None
+        if self.on_transfer is not None:
+            self.on_transfer(len(data))
         actual = sha256_hex(data)
         if actual != digest:
             raise IntegrityError(f"{context}: object {digest} is corrupt (its bytes hash to "

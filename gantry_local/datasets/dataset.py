@@ -34,6 +34,8 @@ from ._store import ObjectStore
 if TYPE_CHECKING:
     import pandas
 
+    from ._diff import DatasetDiff
+
 __all__ = ["DEFAULT_TABLE", "Dataset"]
 
 DEFAULT_TABLE = "data"
@@ -355,7 +357,7 @@ class Dataset:
         return {"versions": len(ids), "objects": len(seen), "bytes": total}
 
     def diff(self, a: str, b: str | None = None, key: str | None = None,
-             filename: str | None = None) -> Any:
+             filename: str | None = None) -> DatasetDiff:
         """Row-level differences between versions `a` and `b` (default: the latest).
 
         See `gantry_local.datasets.DatasetDiff`.
