@@ -301,3 +301,18 @@ def test_export_names_file_after_dataset_and_version(dws: gantry.Workspace, tmp_
     assert ds.export(None, tmp_path).name == f"exp-{vid[:12]}.csv"
     with pytest.raises(gantry.ValidationError, match="format"):
         ds.export(vid, tmp_path, format="xlsx")
+
+
+def test_working_directory_from_the_environment(storage: Storage, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANTRY_DATASET_WORKING_DIR", str(tmp_path / "from-env"))
+    with gantry.Workspace(db=":memory:", storage=storage.url,
+                          storage_options=storage.options) as ws:
+        ds = ws.create_dataset("envdir")
+        ds.push_dataframe(frame(["a"], [1]))
+        assert ds.pull() == tmp_path / "from-env" / "envdir"
+        monkeypatch.delenv("GANTRY_DATASET_WORKING_DIR")
+        monkeypatch.chdir(tmp_path)
+        assert ds.pull(forced=True) == tmp_path / "envdir"
+        with pytest.raises(gantry.ValidationError, match="format"):
+            ds.pull(format="xlsx")
