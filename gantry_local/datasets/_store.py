@@ -83,13 +83,7 @@ class ObjectStore:
         target = self.path(relpath)
         with self._errors(f"writing {relpath}"):
             if self.is_local:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                temp = f"{target}.{uuid.uuid4().hex}.tmp"
-                with open(temp, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, target)
+                os.replace(_durable_temp(target, data), target)
             else:
                 self.fs.pipe_file(target, data)
 
@@ -98,12 +92,7 @@ class ObjectStore:
         target = self.path(relpath)
         with self._errors(f"creating {relpath}"):
             if self.is_local:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                temp = f"{target}.{uuid.uuid4().hex}.tmp"
-                with open(temp, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                temp = _durable_temp(target, data)
                 try:
                     os.link(temp, target)  # atomic, and fails if the target exists
                 except FileExistsError:
@@ -190,6 +179,17 @@ class ObjectStore:
         for prefix in self.listdir("objects"):
             digests.extend(self.listdir(f"objects/{prefix}"))
         return digests
+
+
+def _durable_temp(target: str, data: bytes) -> str:
+    """Write `data` to a fsynced temporary file beside `target`; return its path."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    temp = f"{target}.{uuid.uuid4().hex}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temp
 
 
 def object_path(digest: str) -> str:
