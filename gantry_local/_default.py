@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +161,9 @@ def set_working_directory(path: str | Path) -> None:
     get_workspace().set_working_directory(path)
 
 
-def gc(dry_run: bool = True) -> dict[str, Any]:
+def gc(dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
     """Delete storage objects that no dataset version references (dry run by default)."""
-    return get_workspace().gc(dry_run)
+    return get_workspace().gc(dry_run, grace)
 
 
 def flush(timeout: float | None = None) -> None:

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -175,7 +176,7 @@ def _datasets_gc(args: argparse.Namespace) -> None:
     Example: gantry-local datasets gc --delete
     """
     with _storage_workspace(args) as ws:
-        report = ws.gc(dry_run=not args.delete)
+        report = ws.gc(dry_run=not args.delete, grace=timedelta(minutes=args.grace_minutes))
         verb = "deleted" if report["deleted"] else "would delete"
         _say(f"{verb} {len(report['unreferenced'])} objects ({report['bytes']:,} bytes)")
 
@@ -235,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = command("verify", _datasets_verify)
     verify.add_argument("name")
     verify.add_argument("--version", help="only this version (default: all)")
-    command("gc", _datasets_gc).add_argument("--delete", action="store_true",
-                                            help="really delete (default: dry run)")
+    gc = command("gc", _datasets_gc)
+    gc.add_argument("--delete", action="store_true", help="really delete (default: dry run)")
+    gc.add_argument("--grace-minutes", type=float, default=60.0,
+                    help="keep objects younger than this, for pushes in flight (default 60)")
     return parser
 
 

@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -300,9 +300,12 @@ class Workspace:
         """Where `Dataset.pull` materialises datasets."""
         self.datasets.set_working_directory(path)
 
-    def gc(self, dry_run: bool = True) -> dict[str, Any]:
-        """Delete storage objects no dataset version references (a dry run by default)."""
-        return self.datasets.gc(dry_run)
+    def gc(self, dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+        """Delete storage objects no dataset version references, older than `grace`.
+
+        A dry run by default; see `DatasetRegistry.gc`.
+        """
+        return self.datasets.gc(dry_run, grace)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -77,8 +77,10 @@ def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["datasets", "verify", "train", *base]) == 0
     assert "3 versions" in capsys.readouterr().out
     assert main(["datasets", "gc", *base]) == 0
+    assert "would delete 0 objects" in capsys.readouterr().out  # the orphan is young
+    assert main(["datasets", "gc", "--grace-minutes", "0", *base]) == 0
     assert "would delete 1 objects" in capsys.readouterr().out
-    assert main(["datasets", "gc", "--delete", *base]) == 0
+    assert main(["datasets", "gc", "--delete", "--grace-minutes", "0", *base]) == 0
     assert "deleted 1 objects" in capsys.readouterr().out
     assert main(["datasets", "versions", "nope", *base]) == 1
     assert "no dataset 'nope'" in capsys.readouterr().err

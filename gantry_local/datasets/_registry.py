@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -106,30 +108,50 @@ class DatasetRegistry:
     def list_dataset_versions(self, name: str) -> list[dict[str, Any]]:
         return self.get_dataset(name).list_versions()
 
-    def gc(self, dry_run: bool = True) -> dict[str, Any]:
+    def gc(self, dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
         """Delete objects that no committed version of any dataset references.
 
-        Deleted datasets count as referencing their objects (they can be restored).
-        Objects written by a push that has not committed yet are young; give `gc` a quiet
-        moment, as with `git gc`.
+        Deleted datasets count as referencing their objects (they can be restored). Objects
+        younger than `grace` (by the storage's own timestamps) are kept, so a push that has
+        written its objects but not yet committed is never robbed of them.
 
         Returns:
-            ``{"unreferenced": [hashes], "bytes": n, "deleted": bool}``.
+            ``{"unreferenced": [hashes], "bytes": n, "deleted": bool}``: what was (or, in a
+            dry run, would be) deleted.
         """
         if not isinstance(dry_run, bool):
             raise ValidationError("dry_run must be True or False")
+        if not isinstance(grace, timedelta) or grace < timedelta(0):
+            raise ValidationError(f"grace must be a non-negative timedelta, got {grace!r}")
         referenced: set[str] = set()
         for name in self.store.listdir("datasets"):
             dataset = self._dataset(name, None)
             for _, vid in dataset._log():
                 for entry in dataset.manifest(vid).files.values():
                     referenced.update(p.object for p in entry.parts)
-        unreferenced: list[str] = sorted(set(self.store.walk_objects()) - referenced)
+        cutoff = time.time() - grace.total_seconds()
+        unreferenced: list[str] = []
         size = 0
-        for digest in unreferenced:
+        for digest in sorted(set(self.store.walk_objects()) - referenced):
             path = f"objects/{digest[:2]}/{digest}"
-            size += int(self.store.fs.size(self.store.path(path)))
+            info = self.store.info(path)
+            if _modified(info) > cutoff:
+                continue
+            unreferenced.append(digest)
+            size += int(info.get("size") or 0)
             if not dry_run:
                 self.store.delete(path)
         return {"unreferenced": unreferenced, "bytes": size, "deleted": not dry_run}
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Seconds since the epoch when an object was written; +inf (keep it) when unknown."""
+    for key in ("mtime", "LastModified", "created", "last_modified"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp() if value.tzinfo else value.replace(
+                tzinfo=timezone.utc).timestamp()
+    return float("inf")
 

@@ -125,6 +125,12 @@ class ObjectStore:
             self.create_exclusive(relpath, data)
         return digest
 
+    def info(self, relpath: str) -> dict[str, Any]:
+        """fsspec's details of a file (size, modification time ...)."""
+        with self._errors(f"inspecting {relpath}"):
+            details: dict[str, Any] = self.fs.info(self.path(relpath))
+            return details
+
     def delete(self, relpath: str) -> None:
         with self._errors(f"deleting {relpath}"):
             self.fs.rm(self.path(relpath))
