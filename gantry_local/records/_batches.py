@@ -38,8 +38,8 @@ class RowBatch:
     """Records from one `log_records` call with dict rows (already validated and flattened)."""
 
     app: Any
-    times: list[int]
-    keys: list[str]
+    times: pa.Array[Any]
+    keys: pa.Array[Any]
     version: str | None
     inputs: list[dict[str, Any]] | None
     outputs: list[dict[str, Any]] | None
@@ -114,18 +114,22 @@ def build_section_columns(
     return {name: array.field(i) for i, name in enumerate(names)}
 
 
+def _array(values: Sequence[Any] | pa.Array[Any], dtype: pa.DataType) -> pa.Array[Any]:
+    return values if isinstance(values, pa.Array) else pa.array(values, dtype)
+
+
 def records_table(
     columns: Mapping[str, str],
-    times: Sequence[int],
-    keys: Sequence[str],
+    times: Sequence[int] | pa.Array[Any],
+    keys: Sequence[str] | pa.Array[Any],
     versions: Sequence[str | None] | pa.Array[Any],
     sections: Iterable[tuple[str, Sequence[Mapping[str, Any] | None]]],
 ) -> pa.Table:
     """A records table (meta columns plus each section's columns) from flat dict rows."""
     arrays: dict[str, pa.Array[Any]] = {
-        "__time": pa.array(times, TIME_TYPE),
-        "__join_key": pa.array(keys, pa.string()),
-        "__version": versions if isinstance(versions, pa.Array) else pa.array(versions, pa.string()),
+        "__time": _array(times, TIME_TYPE),
+        "__join_key": _array(keys, pa.string()),
+        "__version": _array(versions, pa.string()),
     }
     for section, rows in sections:
         arrays.update(build_section_columns(section, rows, columns))
@@ -133,13 +137,13 @@ def records_table(
 
 
 def feedback_table(
-    columns: Mapping[str, str], times: Sequence[int], keys: Sequence[str],
-    rows: Sequence[Mapping[str, Any] | None],
+    columns: Mapping[str, str], times: Sequence[int] | pa.Array[Any],
+    keys: Sequence[str] | pa.Array[Any], rows: Sequence[Mapping[str, Any] | None],
 ) -> pa.Table:
     """A feedback table from flat dict rows."""
     arrays: dict[str, pa.Array[Any]] = {
-        "__time": pa.array(times, TIME_TYPE),
-        "__join_key": pa.array(keys, pa.string()),
+        "__time": _array(times, TIME_TYPE),
+        "__join_key": _array(keys, pa.string()),
     }
     arrays.update(build_section_columns("feedback", rows, columns))
     return pa.table(arrays)

@@ -54,7 +54,7 @@ class LogBuffer:
         capacity: int,
         put_timeout: float,
         flush_interval: float = 1.0,
-        write_rows: int = 122_880,
+        write_rows: int = 245_760,
         resolve: Callable[[int], Any] = lambda uid: None,
     ) -> None:
         self._sink = sink

@@ -15,9 +15,11 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import time_ns
-from typing import Any
+from typing import Any, cast
 
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..clock import Clock, SystemClock, datetime_to_us
 from ..errors import BufferFullError, NotFoundError, ValidationError
@@ -57,6 +59,7 @@ class RecordLogger:
         self._now_us: Callable[[], int] = lambda: datetime_to_us(clock.now())
         self._prefix = os.urandom(8).hex() + "-"
         self._counter = itertools.count(1)
+        self._batch_ids = itertools.count(1)
         self._random = random.Random()
         self._chunk = max(1, min(chunk_records, buffer.capacity))
 
@@ -177,24 +180,28 @@ class RecordLogger:
             else:
                 sections[section] = args.as_rows(value, section, scalar_ok=section == "outputs")
         count = _common_length(sections)
-        keys = (self._new_keys(count) if join_keys is None
-                else [args.check_join_key(k) for k in _sized(join_keys, count, "join_keys")])
-        if timestamps is None:
-            times = [self._now_us()] * count
+        given_keys: list[str] | None = None
+        if join_keys is None:
+            keys = self._key_array(count)
         else:
-            times = [args.time_us(t) for t in _sized(timestamps, count, "timestamps")]
+            given_keys = [args.check_join_key(k) for k in _sized(join_keys, count, "join_keys")]
+            keys = pa.array(given_keys, pa.string())
+        times: pa.Array[Any]
+        if timestamps is None:
+            times = _repeat(pa.scalar(self._now_us(), TIME_TYPE), count)
+        else:
+            times = pa.array([args.time_us(t) for t in _sized(timestamps, count, "timestamps")],
+                             TIME_TYPE)
         tag_rows = _tag_rows(tags, count)
+        all_keys = keys
 
-        kept: list[int] | None = None
         if rate < 1.0:
             draw = self._random.random
             kept = [i for i in range(count) if draw() < rate]
+            picked = pa.array(kept, pa.int64())
             sections = {s: _pick(v, kept) for s, v in sections.items()}
-            times, all_keys = [times[i] for i in kept], keys
-            keys = [keys[i] for i in kept]
+            times, keys = times.take(picked), keys.take(picked)
             tag_rows = None if tag_rows is None else [tag_rows[i] for i in kept]
-        else:
-            all_keys = keys
 
         draft = app.schema.draft()
         batches: Sequence[RowBatch | ArrowBatch]
@@ -203,11 +210,11 @@ class RecordLogger:
         else:
             batches = self._row_batches(app, draft, ver, sections, keys, times, tag_rows)
         self._put_all(batches)
-        return all_keys
+        return given_keys if given_keys is not None else cast(list[str], all_keys.to_pylist())
 
     def _row_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
-        keys: list[str], times: list[int], tag_rows: list[dict[str, str]] | None,
+        keys: pa.Array[Any], times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
     ) -> list[RowBatch]:
         checked: dict[str, list[dict[str, Any]]] = {}
         for section, rows in sections.items():
@@ -222,13 +229,14 @@ class RecordLogger:
                 return None if rows is None else rows[s:e]
 
             batches.append(RowBatch(
-                app, times[start:end], keys[start:end], version, part(checked.get("inputs")),
+                app, times[start:end], keys[start:end], version,
+                part(checked.get("inputs")),
                 part(checked.get("outputs")), part(checked.get("feedback")), part(tags)))
         return batches
 
     def _arrow_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
-        keys: list[str], times: list[int], tag_rows: list[dict[str, str]] | None,
+        keys: pa.Array[Any], times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
     ) -> list[ArrowBatch]:
         columns: dict[str, dict[str, pa.Array[Any]]] = {}
         for section, value in sections.items():
@@ -241,11 +249,11 @@ class RecordLogger:
             rows = _check_rows(draft, "tags", tag_rows)
             columns["tags"] = build_section_columns("tags", rows, draft.columns(RECORDS))
         _commit(app, draft)
-        meta: dict[str, pa.Array[Any]] = {"__time": pa.array(times, TIME_TYPE),
-                                           "__join_key": pa.array(keys, pa.string())}
+        meta: dict[str, pa.Array[Any]] = {"__time": times, "__join_key": keys}
         records = feedback = None
         if "inputs" in columns:
-            records = pa.table({**meta, "__version": pa.array([version] * len(keys), pa.string()),
+            versions = _repeat(pa.scalar(version, pa.string()), len(keys))
+            records = pa.table({**meta, "__version": versions,
                                 **columns["inputs"], **columns["outputs"],
                                 **columns.get("tags", {})})
         if "feedback" in columns:
@@ -269,9 +277,22 @@ class RecordLogger:
                     "the rest were not logged.", accepted) from None
             accepted += batch.size
 
-    def _new_keys(self, count: int) -> list[str]:
-        prefix, counter = self._prefix, self._counter
-        return [f"{prefix}{next(counter):x}" for _ in range(count)]
+    def _key_array(self, count: int) -> pa.Array[Any]:
+        """`count` fresh join keys, built in Arrow: ``<prefix><call>.<n>``.
+
+        The dot keeps them apart from single-record keys (``<prefix><hex counter>``).
+        """
+        prefix = f"{self._prefix}{next(self._batch_ids):x}."
+        numbers = pc.cast(pl.int_range(0, count, eager=True, dtype=pl.Int64).to_arrow(),
+                          pa.string())
+        joined = pc.binary_join_element_wise(  # type: ignore[call-overload]
+            pa.scalar(prefix), numbers, pa.scalar(""))
+        return cast("pa.Array[Any]", joined)
+
+
+def _repeat(value: pa.Scalar[Any], count: int) -> pa.Array[Any]:
+    """`count` copies of one scalar (a null scalar gives nulls), built in Arrow."""
+    return cast("pa.Array[Any]", pc.fill_null(pa.nulls(count, value.type), value))
 
 
 def _commit(app: AppState, draft: SchemaDraft) -> None:
