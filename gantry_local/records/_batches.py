@@ -34,6 +34,23 @@ SingleItem = tuple[int, int, str, "str | None", "tuple[str, ...] | None", "tuple
 
 
 @dataclass(slots=True)
+class SameShapeRows:
+    """One section of a batch whose rows all have the same fields, held column by column.
+
+    The common case of a batch: it is checked and stored with C-level loops only.
+    """
+
+    names: tuple[str, ...]
+    columns: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def slice(self, start: int, end: int) -> SameShapeRows:
+        return SameShapeRows(self.names, [column[start:end] for column in self.columns])
+
+
+@dataclass(slots=True)
 class RowBatch:
     """Records from one `log_records` call with dict rows (already validated and flattened)."""
 
@@ -41,10 +58,10 @@ class RowBatch:
     times: pa.Array[Any]
     keys: pa.Array[Any]
     version: str | None
-    inputs: list[dict[str, Any]] | None
-    outputs: list[dict[str, Any]] | None
-    feedback: list[dict[str, Any]] | None
-    tags: list[dict[str, str]] | None
+    inputs: list[dict[str, Any]] | SameShapeRows | None
+    outputs: list[dict[str, Any]] | SameShapeRows | None
+    feedback: list[dict[str, Any]] | SameShapeRows | None
+    tags: list[dict[str, str]] | SameShapeRows | None
 
     @property
     def size(self) -> int:
@@ -99,9 +116,13 @@ def item_size(item: object) -> int:
 
 
 def build_section_columns(
-    section: str, rows: Sequence[Mapping[str, Any] | None], columns: Mapping[str, str]
+    section: str, rows: Sequence[Mapping[str, Any] | None] | SameShapeRows,
+    columns: Mapping[str, str],
 ) -> dict[str, pa.Array[Any]]:
     """Arrow arrays for one section's columns from flat dict rows (None rows become nulls)."""
+    if isinstance(rows, SameShapeRows):
+        return {f"{section}.{name}": pa.array(values, types.arrow_type(columns[f"{section}.{name}"]))
+                for name, values in zip(rows.names, rows.columns, strict=True)}
     prefix = section + "."
     names = [c for c in columns if c.startswith(prefix)]
     if not names:
@@ -123,7 +144,7 @@ def records_table(
     times: Sequence[int] | pa.Array[Any],
     keys: Sequence[str] | pa.Array[Any],
     versions: Sequence[str | None] | pa.Array[Any],
-    sections: Iterable[tuple[str, Sequence[Mapping[str, Any] | None]]],
+    sections: Iterable[tuple[str, Sequence[Mapping[str, Any] | None] | SameShapeRows]],
 ) -> pa.Table:
     """A records table (meta columns plus each section's columns) from flat dict rows."""
     arrays: dict[str, pa.Array[Any]] = {
@@ -138,7 +159,8 @@ def records_table(
 
 def feedback_table(
     columns: Mapping[str, str], times: Sequence[int] | pa.Array[Any],
-    keys: Sequence[str] | pa.Array[Any], rows: Sequence[Mapping[str, Any] | None],
+    keys: Sequence[str] | pa.Array[Any],
+    rows: Sequence[Mapping[str, Any] | None] | SameShapeRows,
 ) -> pa.Table:
     """A feedback table from flat dict rows."""
     arrays: dict[str, pa.Array[Any]] = {
@@ -248,6 +270,16 @@ def _column(rows: Sequence[tuple[Any, ...]], index: int) -> list[Any]:
     return list(map(itemgetter(index), rows))
 
 
+def _same_shape_columns(section: str, names: Sequence[str], values: Sequence[tuple[Any, ...]],
+                        schema: Mapping[str, str]) -> dict[str, pa.Array[Any]]:
+    """Arrow arrays from value tuples sharing one field order: a flat list, strided slices."""
+    flat = list(chain.from_iterable(values))
+    width = len(names)
+    return {f"{section}.{name}": pa.array(flat[offset::width],
+                                          types.arrow_type(schema[f"{section}.{name}"]))
+            for offset, name in enumerate(names)}
+
+
 def _shape_table(schema: Mapping[str, str], rows: Sequence[SingleItem]) -> pa.Table:
     """A records table from single records that all share one inputs and one outputs shape."""
     arrays: dict[str, pa.Array[Any]] = {
@@ -257,11 +289,7 @@ def _shape_table(schema: Mapping[str, str], rows: Sequence[SingleItem]) -> pa.Ta
     }
     for section, names_at, values_at in (("inputs", 4, 5), ("outputs", 6, 7)):
         names: tuple[str, ...] = rows[0][names_at] or ()  # type: ignore[assignment]
-        # one flat list of every value, then a strided slice per field: all in C
-        flat = list(chain.from_iterable(map(itemgetter(values_at), rows)))
-        for offset, name in enumerate(names):
-            full = f"{section}.{name}"
-            arrays[full] = pa.array(flat[offset::len(names)], types.arrow_type(schema[full]))
+        arrays.update(_same_shape_columns(section, names, _column(rows, values_at), schema))
     tags = _column(rows, 9)
     if tags.count(None) != len(tags):
         arrays.update(build_section_columns("tags", tags, schema))
@@ -273,7 +301,7 @@ def _convert_row_batch(batch: RowBatch, recs: list[pa.Table], fbs: list[pa.Table
     if batch.inputs is not None:
         cols = app.schema.snapshot(RECORDS)
         versions = pa.array([batch.version] * batch.size, pa.string())
-        sections: list[tuple[str, Sequence[Mapping[str, Any] | None]]] = [
+        sections: list[tuple[str, Sequence[Mapping[str, Any] | None] | SameShapeRows]] = [
             ("inputs", batch.inputs), ("outputs", batch.outputs or [])]
         if batch.tags is not None:
             sections.append(("tags", batch.tags))

@@ -14,6 +14,7 @@ import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from time import time_ns
 from typing import Any, cast
 
@@ -21,11 +22,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._names import check_field_name
 from ..clock import Clock, SystemClock, datetime_to_us
 from ..errors import BufferFullError, NotFoundError, ValidationError
 from . import _inputs as args
 from . import _types as types
-from ._batches import TIME_TYPE, ArrowBatch, RowBatch, build_section_columns
+from ._batches import TIME_TYPE, ArrowBatch, RowBatch, SameShapeRows, build_section_columns
 from ._buffer import LogBuffer
 from ._schema import RECORDS, AppSchema, SchemaDraft, fits, table_of
 
@@ -216,17 +218,19 @@ class RecordLogger:
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
         keys: pa.Array[Any], times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
     ) -> list[RowBatch]:
-        checked: dict[str, list[dict[str, Any]]] = {}
+        checked: dict[str, list[dict[str, Any]] | SameShapeRows] = {}
         for section, rows in sections.items():
-            checked[section] = _check_rows(draft, section, rows)
+            checked[section] = _check_section(draft, section, rows)
         tags = None if tag_rows is None else _check_rows(draft, "tags", tag_rows)
         _commit(app, draft)
         batches = []
         for start in range(0, len(keys), self._chunk):
             end = start + self._chunk
 
-            def part(rows: list[Any] | None, s: int = start, e: int = end) -> list[Any] | None:
-                return None if rows is None else rows[s:e]
+            def part(rows: Any, s: int = start, e: int = end) -> Any:
+                if rows is None:
+                    return None
+                return rows.slice(s, e) if isinstance(rows, SameShapeRows) else rows[s:e]
 
             batches.append(RowBatch(
                 app, times[start:end], keys[start:end], version,
@@ -299,6 +303,42 @@ def _commit(app: AppState, draft: SchemaDraft) -> None:
     if draft.changes:
         with app.schema.lock:
             app.schema.commit(draft)
+
+
+def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> SameShapeRows | None:
+    """The rows as columns when every row is a dict with exactly the first row's fields and
+    every value's type is already accepted; None to take the general, row-by-row path.
+
+    Every loop here runs in C (``map``, ``set``, ``itemgetter``): a batch of a million
+    records is checked in a fraction of what a Python loop over them costs.
+    """
+    if not rows or set(map(type, rows)) != {dict}:
+        return None
+    names = tuple(rows[0])
+    if set(map(len, rows)) != {len(names)}:
+        return None
+    columns = []
+    for name in names:
+        check_field_name(name, f"{section} of record 0")
+        try:
+            column = list(map(itemgetter(name), rows))
+        except KeyError:
+            return None
+        seen = set(map(type, column))
+        allowed = draft.fast[section].get(name)
+        if allowed is None or not seen <= allowed:
+            logical = types.logical_of_types(seen)
+            if logical is None:  # nested dicts, lists, numpy ...: the careful path
+                return None
+            draft.note(table_of(section), f"{section}.{name}", logical)
+        columns.append(column)
+    return SameShapeRows(names, columns)
+
+
+def _check_section(draft: SchemaDraft, section: str, rows: list[Any]
+                   ) -> list[dict[str, Any]] | SameShapeRows:
+    same = _check_same_shape(draft, section, rows)
+    return same if same is not None else _check_rows(draft, section, rows)
 
 
 def _check_rows(draft: SchemaDraft, section: str, rows: list[Any]) -> list[dict[str, Any]]:

@@ -110,6 +110,19 @@ def _scalar_py_type(logical: str) -> type:
     raise KeyError(logical)
 
 
+def logical_of_types(seen: set[type]) -> str | None:
+    """The logical type of a column whose values have exactly these Python types, or None
+    when only a value-by-value look can tell (mixed kinds, lists, nested dicts, numpy ...)."""
+    kinds = seen - {type(None)}
+    if not kinds:
+        return NULL
+    if kinds == {int, float}:
+        return "float"
+    if len(kinds) == 1:
+        return _PY_TO_LOGICAL.get(kinds.pop())
+    return None
+
+
 def from_python(value: Any, where: str) -> tuple[str, Any]:
     """The logical type of one Python value and the value normalised for storage.
 
