@@ -229,3 +229,17 @@ def test_generated_join_keys_are_unique(app: gantry.Application) -> None:
     keys = app.log_records(inputs=[{"a": 1}] * 5000, outputs=[1] * 5000)
     keys.append(app.log_record(inputs={"a": 1}, outputs=1))
     assert len(set(keys)) == len(keys)
+
+
+def test_batches_with_uneven_fields_and_new_typed_columns(app: gantry.Application) -> None:
+    app.log_records(inputs=[{"a": 1, "b": "x"}, {"a": 2.5}, {"c": None, "a": 3}],
+                    outputs=[{"o": True}, {"o": False}, {"o": None}])
+    rows = app.query().to_polars()
+    assert rows["inputs.a"].to_list() == [1.0, 2.5, 3.0]
+    assert rows["inputs.b"].to_list() == ["x", None, None]
+    assert rows["inputs.c"].to_list() == [None, None, None]
+    app.log_records(inputs=[{"n": None, "m": 1}, {"n": None, "m": 2.0}], outputs=[{"o": True}] * 2)
+    rows = app.query().to_polars()
+    assert rows["inputs.m"].dtype == pl.Float64 and rows["inputs.n"].null_count() == 5
+    with pytest.raises(gantry.ValidationError, match=r"'inputs\.b' was logged as str"):
+        app.log_records(inputs=[{"a": 1, "b": 3}, {"a": 1, "b": 4}], outputs=[{"o": True}] * 2)
