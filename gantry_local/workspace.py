@@ -75,6 +75,12 @@ class Workspace:
         _check_positive(buffer_size, "buffer_size", integer=True)
         _check_positive(buffer_timeout, "buffer_timeout")
         _check_positive(flush_interval, "flush_interval")
+        if not isinstance(db, (str, Path)):
+            raise ValidationError(f"db must be a path or ':memory:', got {type(db).__name__}")
+        if storage is not None and (not isinstance(storage, str) or not storage.strip()):
+            raise ValidationError(f"storage must be a folder path or an fsspec URL, got {storage!r}")
+        if storage_options is not None and not isinstance(storage_options, Mapping):
+            raise ValidationError("storage_options must be a dict of fsspec options")
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})

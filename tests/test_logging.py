@@ -243,3 +243,9 @@ def test_batches_with_uneven_fields_and_new_typed_columns(app: gantry.Applicatio
     assert rows["inputs.m"].dtype == pl.Float64 and rows["inputs.n"].null_count() == 5
     with pytest.raises(gantry.ValidationError, match=r"'inputs\.b' was logged as str"):
         app.log_records(inputs=[{"a": 1, "b": 3}, {"a": 1, "b": 4}], outputs=[{"o": True}] * 2)
+
+
+def test_empty_batches_log_nothing(app: gantry.Application) -> None:
+    assert app.log_records(inputs=[], outputs=[]) == []
+    assert app.log_records(inputs=pl.DataFrame({"x": []}), outputs=pl.DataFrame({"y": []})) == []
+    assert app.query().count() == 0

@@ -67,6 +67,13 @@ def test_missing_folder_and_bad_settings(tmp_path: Path) -> None:
         gantry.Workspace(db=tmp_path / "x.duckdb", buffer_size=0)
     with pytest.raises(gantry.ValidationError, match="clock"):
         gantry.Workspace(db=tmp_path / "x.duckdb", clock="now")  # type: ignore[arg-type]
+    for bad, match in (({"storage": 5}, "storage must be"), ({"storage": " "}, "storage must be"),
+                       ({"db": 3}, "db must be"), ({"storage_options": [1]}, "storage_options")):
+        with pytest.raises(gantry.ValidationError, match=match):
+            gantry.Workspace(**{"db": ":memory:", **bad})  # type: ignore[arg-type]
+    with gantry.Workspace(db=":memory:", storage="nosuchproto://x") as ws, \
+            pytest.raises(gantry.StorageError, match="nosuchproto"):
+        ws.list_datasets()
 
 
 def test_migrations_are_recorded_once(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ list's element type widens the same way. Everything else is a clash.
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from typing import Any
 
@@ -206,11 +205,3 @@ def _is_string_view(dtype: pa.DataType) -> bool:
 def _is_list_view(dtype: pa.DataType) -> bool:
     check = getattr(pa.types, "is_list_view", None)
     return bool(check(dtype)) if check else False
-
-
-def describe_value(value: Any) -> str:
-    """A short description of a value for error messages."""
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
