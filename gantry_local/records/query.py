@@ -107,8 +107,19 @@ class Query:
         recs.sort(key=lambda c: _SECTION_ORDER.get(c.partition(".")[0] if "." in c else c, 9))
         return recs, [c for c in fbs if c.startswith("feedback.")]
 
-    def _sql(self, columns: tuple[list[str], list[str]], count: bool = False
-             ) -> tuple[str, list[Any]]:
+    def select_sql(self, ordered: bool = True) -> tuple[str, list[Any], list[str]]:
+        """The query as SQL with its bound parameters (after a flush), and its column names.
+
+        For composing bigger queries (curators wrap it); identifiers are already quoted.
+        """
+        self._ws.flush()
+        columns = self._columns()
+        sql, params = self._sql(columns, ordered=ordered)
+        names = [*columns[0], *columns[1], *(["__feedback_time"] if columns[1] else [])]
+        return sql, params, names
+
+    def _sql(self, columns: tuple[list[str], list[str]], count: bool = False,
+             ordered: bool = True) -> tuple[str, list[Any]]:
         recs, fbs = columns
         known = {c: f"r.{quote_ident(c)}" for c in recs}
         known.update({c: f"f.{quote_ident(c)}" for c in fbs})
@@ -147,8 +158,8 @@ class Query:
         select = ", ".join([f"r.{quote_ident(c)}" for c in recs]
                            + [f"f.{quote_ident(c)}" for c in fbs]
                            + (['f."__time" AS "__feedback_time"'] if fbs else []))
-        return (f'SELECT {select} FROM {source} WHERE {condition} '
-                'ORDER BY r."__time", r."__join_key"', params)
+        order = ' ORDER BY r."__time", r."__join_key"' if ordered else ""
+        return f"SELECT {select} FROM {source} WHERE {condition}{order}", params
 
 
 def _utc_labels(table: pa.Table) -> pa.Table:

@@ -1,0 +1,354 @@
+"""Curators: SQL sampling of one interval of production data into a versioned dataset.
+
+Names and parameters follow Gantry 0.6. The rows a curator picks for an interval
+depend only on the data and on (curator name, interval start): random order is a
+seeded hash of the join key, so a rerun picks the same rows and writes the same bytes.
+
+Scheduling (triggers, automations, the exactly-once scheduler) builds on `curate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from .._db import storage_errors
+from .._names import check_name
+from .._sql import quote_ident
+from ..clock import to_utc
+from ..errors import NotFoundError, ValidationError
+from ..records.query import Query
+from .selectors import (
+    BoundsFilter,
+    EqualsFilter,
+    OrderedSampler,
+    Selector,
+    StratifiedSampler,
+    UniformSampler,
+)
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = [
+    "AscendedSortCurator",
+    "BalancedStratificationCurator",
+    "BoundedRangeCurator",
+    "CurationResult",
+    "Curator",
+    "DescendedSortCurator",
+    "EqualityCurator",
+    "NewestCurator",
+    "OldestCurator",
+    "ProportionalStratificationCurator",
+    "StrictStratificationCurator",
+    "UniformCurator",
+]
+
+_NUMERIC = {"int", "float"}
+
+
+@dataclass(frozen=True)
+class CurationResult:
+    """One curator run over one interval."""
+
+    curator: str
+    interval_start: datetime
+    interval_end: datetime
+    rows_in_interval: int
+    rows_selected: int
+    version_id: str | None
+    message: str
+
+
+class Curator:
+    """Samples each interval of an application's records into a dataset.
+
+    Args:
+        name: the curator's name (also its dataset's, unless `curated_dataset_name`).
+        application_name: the application whose records are curated.
+        limit: the most rows a selector picks per interval.
+        start_on: the first interval's start (naive means UTC); the scheduler's business.
+        curation_interval: interval length (positive).
+        curation_delay: how long after an interval ends it is curated (not negative).
+        curate_past_intervals: backfill from `start_on` when it lies in the past.
+        selectors: the selection (OR of selectors); stock curators build their own.
+
+    Raises:
+        ValidationError: any bad argument, at definition time.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        application_name: str,
+        limit: int,
+        curated_dataset_name: str | None = None,
+        start_on: datetime | None = None,
+        curation_interval: timedelta = timedelta(days=1),
+        curation_delay: timedelta = timedelta(0),
+        curate_past_intervals: bool = True,
+        selectors: list[Selector] | None = None,
+    ) -> None:
+        self.name = check_name(name, "curator name")
+        self.application_name = check_name(application_name, "application name")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"limit must be a positive integer, got {limit!r}")
+        self.limit = limit
+        self.curated_dataset_name = check_name(curated_dataset_name or name, "dataset name")
+        self.start_on = None if start_on is None else to_utc(start_on, "start_on")
+        if not isinstance(curation_interval, timedelta) or curation_interval <= timedelta(0):
+            raise ValidationError(f"curation_interval must be a positive timedelta, got "
+                                  f"{curation_interval!r}")
+        if not isinstance(curation_delay, timedelta) or curation_delay < timedelta(0):
+            raise ValidationError(f"curation_delay must be a non-negative timedelta, got "
+                                  f"{curation_delay!r}")
+        self.curation_interval = curation_interval
+        self.curation_delay = curation_delay
+        self.curate_past_intervals = bool(curate_past_intervals)
+        chosen = self._default_selectors() if selectors is None else list(selectors)
+        if not chosen or not all(isinstance(s, Selector) for s in chosen):
+            raise ValidationError("selectors must be a non-empty list of Selector objects")
+        self.selectors = chosen
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, application_name="
+                f"{self.application_name!r}, limit={self.limit})")
+
+    def _default_selectors(self) -> list[Selector]:
+        raise ValidationError("a plain Curator needs selectors=[Selector(...)]; or use a stock "
+                              "curator such as UniformCurator")
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def seed(self, interval_start: datetime) -> int:
+        """The sampling seed of one interval: derived from the curator's name and the start."""
+        text = f"{self.name}|{to_utc(interval_start).isoformat()}".encode()
+        return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
+
+    def select(self, workspace: Workspace, start: datetime, end: datetime
+               ) -> tuple[pa.Table, int]:
+        """The rows this curator picks in ``[start, end)`` and how many rows the interval has.
+
+        Raises:
+            ValidationError: a selector names an unknown field, or stratifies a numeric one.
+        """
+        start, end = to_utc(start, "interval start"), to_utc(end, "interval end")
+        if end <= start:
+            raise ValidationError(f"interval end {end} is not after its start {start}")
+        state = workspace._app_state(self.application_name)
+        base, params, names = Query(workspace, self.application_name, start, end).select_sql(
+            ordered=False)
+        known = set(names)
+        logical = {**state.schema.snapshot("records"), **state.schema.snapshot("feedback")}
+        for selector in self.selectors:
+            unknown = sorted(selector.fields() - known)
+            if unknown:
+                raise ValidationError(f"curator {self.name!r}: unknown field(s) {unknown}; known "
+                                      f"fields are: {', '.join(sorted(known))}")
+            method = selector.method
+            if isinstance(method, StratifiedSampler) and logical.get(method.field) in _NUMERIC:
+                raise ValidationError(f"curator {self.name!r}: cannot stratify on numeric field "
+                                      f"{method.field!r}; stratification is for categories")
+        seed = self.seed(start)
+        with workspace._cursor() as con, storage_errors(f"curator {self.name!r}"):
+            total = int(con.execute(f"SELECT count(*) FROM ({base}) AS base", params)
+                        .fetchall()[0][0])
+            parts = [_run_selector(con, base, params, selector, seed) for selector in self.selectors]
+        frames = [_frame(p) for p in parts if p.num_rows]
+        if not frames:
+            return pa.table({n: pa.array([], pa.null()) for n in names}), total
+        merged = pl.concat(frames, how="diagonal_relaxed")
+        picked = (merged.unique(subset=["__join_key", "__time"], keep="first", maintain_order=True)
+                  .sort(["__time", "__join_key"]))
+        return picked.to_arrow(), total
+
+    def curate(self, workspace: Workspace, start: datetime, end: datetime) -> CurationResult:
+        """Run once over ``[start, end)``: append the picked rows to the curated dataset.
+
+        An interval with no rows picked makes no version. The dataset is created (for
+        the application) when missing.
+        """
+        table, total = self.select(workspace, start, end)
+        start, end = to_utc(start), to_utc(end)
+        message = (f"{table.num_rows:,} records added from interval {start:%Y-%m-%dT%H:%M} to "
+                   f"{end:%Y-%m-%dT%H:%M} of {total:,} records by curator {self.name}")
+        if table.num_rows == 0:
+            return CurationResult(self.name, start, end, total, 0, None, message)
+        try:
+            dataset = workspace.get_dataset(self.curated_dataset_name)
+        except NotFoundError:
+            dataset = workspace.create_dataset(self.curated_dataset_name, self.application_name)
+        lineage = {"curator": self.name, "application": self.application_name,
+                   "interval_start": start.isoformat(), "interval_end": end.isoformat(),
+                   "rows_in_interval": total}
+        info = dataset.append_dataframe(table, message=message, lineage=lineage)
+        return CurationResult(self.name, start, end, total, table.num_rows, info["version_id"],
+                              message)
+
+
+def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, seed: int
+                  ) -> pa.Table:
+    where, where_params = selector.where()
+    source = f"({base}) AS base WHERE {where}"
+    shuffle = 'hash(base."__join_key", ?)'
+    method = selector.method
+    if isinstance(method, UniformSampler):
+        sql = f'SELECT base.* FROM {source} ORDER BY {shuffle}, base."__join_key" LIMIT ?'
+        table: pa.Table = con.sql(sql, params=[*params, *where_params, seed, selector.limit]
+                                  ).to_arrow_table()
+        return table
+    if isinstance(method, OrderedSampler):
+        direction = "ASC" if method.sort == "ascending" else "DESC"
+        sql = (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
+               f'{direction} NULLS LAST, {shuffle}, base."__join_key" LIMIT ?')
+        ordered: pa.Table = con.sql(sql, params=[*params, *where_params, seed, selector.limit]
+                                    ).to_arrow_table()
+        return ordered
+    return _stratified(con, source, [*params, *where_params], method, selector.limit, seed)
+
+
+def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSampler, limit: int,
+                seed: int) -> pa.Table:
+    stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
+    counts = con.execute(f"SELECT {stratum} AS s, count(*) FROM {source} GROUP BY s ORDER BY s",
+                         params).fetchall()
+    if not counts:
+        return pa.table({})
+    quotas = _quotas([int(c) for _, c in counts], limit, method.mode)
+    remainder = limit - sum(min(q, c) for q, (_, c) in zip(quotas, counts, strict=True)) \
+        if method.mode == "strict" else 0
+    ranked = (f"SELECT base.*, {stratum} AS __gl_s, row_number() OVER (PARTITION BY {stratum} "
+              f'ORDER BY hash(base."__join_key", ?), base."__join_key") AS __gl_rn FROM {source}')
+    quota_table = "SELECT unnest(?::VARCHAR[]) AS s, unnest(?::BIGINT[]) AS q"
+    sql = (f"WITH ranked AS ({ranked}), quotas AS ({quota_table}) "
+           "SELECT ranked.* EXCLUDE (__gl_s, __gl_rn), ranked.__gl_rn <= quotas.q AS __gl_in "
+           "FROM ranked JOIN quotas ON ranked.__gl_s IS NOT DISTINCT FROM quotas.s")
+    rows = con.sql(sql, params=[seed, *params, [s for s, _ in counts], quotas]).pl()
+    chosen = rows.filter(pl.col("__gl_in"))
+    if remainder > 0:  # strict: fill what small strata left, at random but deterministically
+        rest = rows.filter(~pl.col("__gl_in"))
+        rest = rest.with_columns(pl.col("__join_key").hash(seed).alias("__gl_h")).sort(
+            ["__gl_h", "__join_key"]).head(remainder).drop("__gl_h")
+        chosen = pl.concat([chosen, rest])
+    result: pa.Table = chosen.drop("__gl_in").to_arrow()
+    return result
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _quotas(counts: list[int], limit: int, mode: str) -> list[int]:
+    """Rows to take from each stratum, Gantry's way."""
+    if mode == "proportional":  # round half to even, may exceed the limit by rounding
+        total = sum(counts)
+        return [round(limit * c / total) for c in counts]
+    if mode == "balanced":  # every stratum the size of the smallest, within the limit
+        return [min(min(counts), limit // len(counts))] * len(counts)
+    share = limit // len(counts)  # strict: an equal share each, the rest filled at random
+    return [min(share, c) for c in counts]
+
+
+class UniformCurator(Curator):
+    """`limit` rows per interval, uniformly at random."""
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(UniformSampler(), self.limit)]
+
+
+class NewestCurator(Curator):
+    """The `limit` newest rows of each interval."""
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(OrderedSampler("__time", "descending"), self.limit)]
+
+
+class OldestCurator(Curator):
+    """The `limit` oldest rows of each interval."""
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(OrderedSampler("__time", "ascending"), self.limit)]
+
+
+class AscendedSortCurator(Curator):
+    """The `limit` rows with the smallest `sort_field`."""
+
+    def __init__(self, name: str, application_name: str, limit: int, sort_field: str,
+                 **kwargs: Any) -> None:
+        self.sort_field = sort_field
+        super().__init__(name, application_name, limit, **kwargs)
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(OrderedSampler(self.sort_field, "ascending"), self.limit)]
+
+
+class DescendedSortCurator(AscendedSortCurator):
+    """The `limit` rows with the largest `sort_field`."""
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(OrderedSampler(self.sort_field, "descending"), self.limit)]
+
+
+class BoundedRangeCurator(Curator):
+    """Rows with `lower_bound` <= `bound_field` <= `upper_bound`, sorted by it."""
+
+    def __init__(self, name: str, application_name: str, limit: int, bound_field: str,
+                 lower_bound: Any, upper_bound: Any, sort_ascending: bool = True,
+                 **kwargs: Any) -> None:
+        self.bound = BoundsFilter(bound_field, lower_bound, upper_bound, True, True)
+        self.sort_ascending = sort_ascending
+        super().__init__(name, application_name, limit, **kwargs)
+
+    def _default_selectors(self) -> list[Selector]:
+        sort = "ascending" if self.sort_ascending else "descending"
+        return [Selector(OrderedSampler(self.bound.field, sort), self.limit, [self.bound])]
+
+
+class EqualityCurator(Curator):
+    """Rows whose `field` equals `equals`, uniformly at random."""
+
+    def __init__(self, name: str, application_name: str, limit: int, field: str, equals: Any,
+                 **kwargs: Any) -> None:
+        self.equality = EqualsFilter(field, equals)
+        super().__init__(name, application_name, limit, **kwargs)
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(UniformSampler(), self.limit, [self.equality])]
+
+
+class _StratificationCurator(Curator):
+    mode = "strict"
+
+    def __init__(self, name: str, application_name: str, limit: int, stratify_field: str,
+                 **kwargs: Any) -> None:
+        self.stratify_field = stratify_field
+        super().__init__(name, application_name, limit, **kwargs)
+
+    def _default_selectors(self) -> list[Selector]:
+        return [Selector(StratifiedSampler(self.stratify_field, self.mode), self.limit)]
+
+
+class StrictStratificationCurator(_StratificationCurator):
+    """An equal share of `limit` per category; what small categories leave is filled at random."""
+
+    mode = "strict"
+
+
+class ProportionalStratificationCurator(_StratificationCurator):
+    """Each category in proportion to its share (rounded half to even; may exceed `limit`)."""
+
+    mode = "proportional"
+
+
+class BalancedStratificationCurator(_StratificationCurator):
+    """Every category the size of the smallest (at most `limit` / number of categories)."""
+
+    mode = "balanced"
