@@ -150,7 +150,7 @@ def test_selectors_or_without_duplicates_and_filters_and(traffic: gantry.Workspa
 
 
 def test_unknown_fields_fail_with_the_known_ones(traffic: gantry.Workspace) -> None:
-    with pytest.raises(gantry.ValidationError, match="unknown field.*inputs.nope.*known fields"):
+    with pytest.raises(gantry.ValidationError, match=r"unknown field.*inputs\.nope.*known fields"):
         picked(traffic, AscendedSortCurator("x", "m", 5, sort_field="inputs.nope"))
     with pytest.raises(gantry.NotFoundError):
         UniformCurator("x", "nobody", 5).select(traffic, DAY, NEXT)
