@@ -27,6 +27,7 @@ from ._default import (
     set_working_directory,
 )
 from .applications import Application
+from .automations.scheduler import Run, Scheduler
 from .clock import Clock, ManualClock, SystemClock
 from .datasets import Dataset, DatasetDiff
 from .errors import (
@@ -58,6 +59,8 @@ __all__ = [
     "NotFoundError",
     "NotInitializedError",
     "Query",
+    "Run",
+    "Scheduler",
     "StorageError",
     "SystemClock",
     "ValidationError",

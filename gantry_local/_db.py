@@ -38,6 +38,33 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0003_curators",
+        [
+            """CREATE TABLE _gl_curators (
+                name VARCHAR PRIMARY KEY,
+                application VARCHAR NOT NULL,
+                definition VARCHAR NOT NULL,
+                enabled BOOLEAN NOT NULL,
+                first_interval_start TIMESTAMPTZ NOT NULL,
+                automation VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE _gl_curator_runs (
+                curator VARCHAR NOT NULL,
+                interval_start TIMESTAMPTZ NOT NULL,
+                interval_end TIMESTAMPTZ NOT NULL,
+                status VARCHAR NOT NULL,
+                rows_in_interval BIGINT,
+                rows_selected BIGINT,
+                version_id VARCHAR,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ NOT NULL,
+                error VARCHAR,
+                PRIMARY KEY (curator, interval_start)
+            )""",
+        ],
+    ),
 ]
 
 

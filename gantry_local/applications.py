@@ -121,6 +121,24 @@ class Application:
         """
         return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
 
+    def add_automation(self, automation: Any) -> Any:
+        """Add an `Automation`: its curator takes the trigger's schedule and is turned on."""
+        from .automations.automations import add_automation
+
+        return add_automation(self, automation)
+
+    def list_automations(self) -> list[Any]:
+        """This application's automations."""
+        from .automations.automations import list_automations
+
+        return list_automations(self)
+
+    def get_automation(self, name: str) -> Any:
+        """One automation of this application, by name."""
+        from .automations.automations import get_automation
+
+        return get_automation(self, name)
+
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything logged so far is in the database."""
         self.workspace.flush(timeout)

@@ -8,7 +8,7 @@ def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
         "AlreadyExistsError", "Application", "BufferFullError", "Clock", "ConflictError",
         "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError", "ManualClock",
-        "NotFoundError", "NotInitializedError", "Query", "StorageError", "SystemClock",
+        "NotFoundError", "NotInitializedError", "Query", "Run", "Scheduler", "StorageError", "SystemClock",
         "ValidationError", "Workspace", "__version__", "create_application", "create_dataset",
         "delete_application", "delete_dataset", "flush", "gc", "get_application", "get_dataset",
         "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",

@@ -48,6 +48,8 @@ __all__ = [
     "ProportionalStratificationCurator",
     "StrictStratificationCurator",
     "UniformCurator",
+    "get_curator",
+    "list_curators",
 ]
 
 _NUMERIC = {"int", "float"}
@@ -115,6 +117,12 @@ class Curator:
         if not chosen or not all(isinstance(s, Selector) for s in chosen):
             raise ValidationError("selectors must be a non-empty list of Selector objects")
         self.selectors = chosen
+        self.kind = type(self).__name__
+        # Set once the definition is stored (create / add_automation / get_curator):
+        self.workspace: Workspace | None = None
+        self.enabled = False
+        self.first_interval_start: datetime | None = None
+        self.automation_name: str | None = None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(name={self.name!r}, application_name="
@@ -123,6 +131,63 @@ class Curator:
     def _default_selectors(self) -> list[Selector]:
         raise ValidationError("a plain Curator needs selectors=[Selector(...)]; or use a stock "
                               "curator such as UniformCurator")
+
+    # -- lifecycle (the definition lives in the workspace's DuckDB file) ----------------------
+
+    def _registry(self, workspace: Workspace | None = None) -> Any:
+        from ._registry import CuratorRegistry
+
+        target = workspace or self.workspace
+        if target is None:
+            from .._default import get_workspace
+
+            target = get_workspace()
+        return CuratorRegistry(target)
+
+    def _refresh(self, registry: Any) -> None:
+        stored = registry.get(self.name)
+        self.workspace = registry.ws
+        self.enabled = stored.enabled
+        self.first_interval_start = stored.first_interval_start
+        self.automation_name = stored.automation_name
+
+    def create(self, enable: bool = True, workspace: Workspace | None = None) -> Curator:
+        """Store this curator (default workspace unless given) and, by default, turn it on.
+
+        Raises:
+            AlreadyExistsError: a curator of that name exists.
+            NotFoundError: its application does not exist.
+        """
+        registry = self._registry(workspace)
+        registry.create(self, bool(enable))
+        self._refresh(registry)
+        return self
+
+    def enable(self) -> None:
+        """Turn it on; intervals missed while it was off are curated on the next tick."""
+        registry = self._registry()
+        registry.set_enabled(self.name, True)
+        self._refresh(registry)
+
+    def disable(self) -> None:
+        """Turn it off (its runs and dataset stay)."""
+        registry = self._registry()
+        registry.set_enabled(self.name, False)
+        self._refresh(registry)
+
+    def delete(self) -> None:
+        """Forget the curator and its run history; its dataset stays."""
+        self._registry().delete(self.name)
+        self.enabled = False
+
+    def get_curated_dataset(self) -> Any:
+        """The dataset this curator appends to."""
+        registry = self._registry()
+        return registry.ws.get_dataset(self.curated_dataset_name)
+
+    def get_runs(self) -> pl.DataFrame:
+        """Run history: interval, status, rows in the interval and selected, version, error."""
+        return self._registry().runs(self.name)  # type: ignore[no-any-return]
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -186,10 +251,33 @@ class Curator:
             dataset = workspace.create_dataset(self.curated_dataset_name, self.application_name)
         lineage = {"curator": self.name, "application": self.application_name,
                    "interval_start": start.isoformat(), "interval_end": end.isoformat(),
-                   "rows_in_interval": total}
+                   "rows_in_interval": total, "rows_selected": table.num_rows}
         info = dataset.append_dataframe(table, message=message, lineage=lineage)
         return CurationResult(self.name, start, end, total, table.num_rows, info["version_id"],
                               message)
+
+
+def list_curators(application_name: str | None = None,
+                  workspace: Workspace | None = None) -> list[Curator]:
+    """Stored curators, by name (of one application if given), in the default workspace."""
+    from ._registry import CuratorRegistry
+
+    if workspace is None:
+        from .._default import get_workspace
+
+        workspace = get_workspace()
+    return CuratorRegistry(workspace).list(application_name)  # type: ignore[no-any-return]
+
+
+def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
+    """A stored curator (rebuilt from its definition as a `Curator` with the same selectors)."""
+    from ._registry import CuratorRegistry
+
+    if workspace is None:
+        from .._default import get_workspace
+
+        workspace = get_workspace()
+    return CuratorRegistry(workspace).get(name)  # type: ignore[no-any-return]
 
 
 def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, seed: int

@@ -1,0 +1,113 @@
+"""Curator definitions and run history in the DuckDB file (so any process sees and runs them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from .._db import run, storage_errors, transaction
+from ..clock import to_utc
+from ..errors import AlreadyExistsError, NotFoundError
+from ._definitions import curator_from_json, curator_to_json
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+    from .curators import Curator
+
+__all__ = ["CuratorRegistry"]
+
+
+
+def first_interval(curator: Curator, now: datetime) -> datetime:
+    """Where a new curator's intervals begin (see `Curator` for the rules)."""
+    interval = curator.curation_interval
+    start = curator.start_on
+    if start is None:  # align to the interval grid from the Unix epoch, e.g. midnight UTC
+        epoch = datetime(1970, 1, 1, tzinfo=now.tzinfo)
+        return epoch + ((now - epoch) // interval) * interval
+    if not curator.curate_past_intervals and start < now:
+        return start + ((now - start) // interval) * interval
+    return start
+
+
+class CuratorRegistry:
+    """Reads and writes ``_gl_curators`` and ``_gl_curator_runs``."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+
+    def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
+        self.ws._app_state(curator.application_name)
+        now = self.ws.clock.now()
+        with self.ws._cursor() as con, storage_errors(f"saving curator {curator.name!r}"):
+            if run(con, "SELECT 1 FROM _gl_curators WHERE name = ?", [curator.name]):
+                raise AlreadyExistsError(f"curator {curator.name!r} already exists")
+            if automation is not None and run(
+                    con, "SELECT 1 FROM _gl_curators WHERE automation = ?", [automation]):
+                raise AlreadyExistsError(f"automation {automation!r} already exists")
+            run(con, "INSERT INTO _gl_curators VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [curator.name, curator.application_name, curator_to_json(curator), enabled,
+                 first_interval(curator, now), automation, now])
+
+    def _row(self, name: str) -> tuple[Any, ...]:
+        with self.ws._cursor() as con, storage_errors("reading curators"):
+            rows = run(con, "SELECT definition, enabled, first_interval_start, automation "
+                       "FROM _gl_curators WHERE name = ?", [name])
+        if not rows:
+            raise NotFoundError(f"no curator {name!r}; create it (or add its automation) first")
+        return tuple(rows[0])
+
+    def get(self, name: str) -> Curator:
+        definition, enabled, first, automation = self._row(name)
+        curator = curator_from_json(definition)
+        curator.workspace = self.ws
+        curator.enabled = bool(enabled)
+        curator.first_interval_start = to_utc(first)
+        curator.automation_name = automation
+        return curator
+
+    def list(self, application_name: str | None = None) -> list[Curator]:
+        with self.ws._cursor() as con, storage_errors("listing curators"):
+            names = [r[0] for r in run(
+                con, "SELECT name FROM _gl_curators WHERE ? IS NULL OR application = ? "
+                "ORDER BY name", [application_name, application_name])]
+        return [self.get(n) for n in names]
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        self._row(name)
+        with self.ws._cursor() as con, storage_errors(f"updating curator {name!r}"):
+            run(con, "UPDATE _gl_curators SET enabled = ? WHERE name = ?", [enabled, name])
+
+    def delete(self, name: str) -> None:
+        self._row(name)
+        with self.ws._cursor() as con, storage_errors(f"deleting curator {name!r}"), \
+                transaction(con):
+            run(con, "DELETE FROM _gl_curators WHERE name = ?", [name])
+            run(con, "DELETE FROM _gl_curator_runs WHERE curator = ?", [name])
+
+    def succeeded(self, name: str) -> set[datetime]:
+        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+            rows = run(con, "SELECT interval_start FROM _gl_curator_runs WHERE curator = ? AND "
+                       "status = 'succeeded'", [name])
+        return {to_utc(r[0]) for r in rows}
+
+    def record(self, name: str, start: datetime, end: datetime, status: str,
+               rows_in_interval: int | None, rows_selected: int | None, version_id: str | None,
+               started: datetime, error: str | None) -> None:
+        with self.ws._cursor() as con, storage_errors(f"recording a run of {name!r}"):
+            run(con, "INSERT OR REPLACE INTO _gl_curator_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, start, end, status, rows_in_interval, rows_selected, version_id, started,
+                 self.ws.clock.now(), error])
+
+    def runs(self, name: str | None = None) -> pl.DataFrame:
+        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+            table = con.sql("SELECT * FROM _gl_curator_runs WHERE ? IS NULL OR curator = ? "
+                            "ORDER BY interval_start, curator", params=[name, name]
+                            ).to_arrow_table()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+

@@ -1,0 +1,80 @@
+"""Automations: a trigger and an action (a curator), added to an application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._names import check_name
+from ..errors import NotFoundError, ValidationError
+from ._registry import CuratorRegistry
+from .curators import Curator
+from .triggers import IntervalTrigger
+
+if TYPE_CHECKING:
+    from ..applications import Application
+
+__all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
+
+
+class Automation:
+    """Run `action` (a curator) on the schedule of `trigger` (an `IntervalTrigger`).
+
+    Raises:
+        ValidationError: a bad name, a trigger that is not an IntervalTrigger, or an action
+            that is not a curator, at definition time.
+    """
+
+    def __init__(self, name: str, trigger: IntervalTrigger, action: Curator) -> None:
+        self.name = check_name(name, "automation name")
+        if not isinstance(trigger, IntervalTrigger):
+            raise ValidationError(f"trigger must be an IntervalTrigger, got "
+                                  f"{type(trigger).__name__}")
+        if not isinstance(action, Curator):
+            raise ValidationError(f"an automation's action must be a curator, got "
+                                  f"{type(action).__name__}")
+        self.trigger = trigger
+        self.action = action
+
+    def __repr__(self) -> str:
+        return f"Automation(name={self.name!r}, action={self.action!r})"
+
+    def stop(self) -> None:
+        """Stop running it (the curator is disabled; its dataset and runs stay)."""
+        self.action.disable()
+
+
+def add_automation(application: Application, automation: Automation) -> Automation:
+    """Copy the trigger's schedule onto the curator, store it and turn it on."""
+    if not isinstance(automation, Automation):
+        raise ValidationError(f"add_automation takes an Automation, got "
+                              f"{type(automation).__name__}")
+    curator = automation.action
+    if curator.application_name != application.name:
+        raise ValidationError(f"the curator curates {curator.application_name!r}, not "
+                              f"{application.name!r}")
+    curator.start_on = automation.trigger.start_on
+    curator.curation_interval = automation.trigger.interval
+    curator.curation_delay = automation.trigger.delay
+    registry = CuratorRegistry(application.workspace)
+    registry.create(curator, True, automation.name)
+    curator._refresh(registry)
+    return automation
+
+
+def list_automations(application: Application) -> list[Automation]:
+    """The application's automations, by name."""
+    out = []
+    for curator in CuratorRegistry(application.workspace).list(application.name):
+        if curator.automation_name is not None:
+            start = curator.start_on or curator.first_interval_start
+            assert start is not None
+            trigger = IntervalTrigger(start, curator.curation_interval, curator.curation_delay)
+            out.append(Automation(curator.automation_name, trigger, curator))
+    return sorted(out, key=lambda a: a.name)
+
+
+def get_automation(application: Application, name: str) -> Automation:
+    for automation in list_automations(application):
+        if automation.name == name:
+            return automation
+    raise NotFoundError(f"application {application.name!r} has no automation {name!r}")

@@ -1,0 +1,149 @@
+"""The scheduler: runs every due interval of every enabled curator, exactly once.
+
+An interval ``[start, start + interval)`` is due when ``now >= end + delay`` by the
+workspace clock. Each (curator, interval) gets one dataset version at most: a run
+first looks for a version whose lineage names that interval (a crash may have
+committed it without recording the run), and a redo after a crash picks the same
+rows. A failing curator is recorded and retried on later ticks; the others go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import schedule
+
+from ..errors import NotFoundError, ValidationError
+from ._registry import CuratorRegistry
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+    from .curators import Curator
+
+__all__ = ["Run", "Scheduler"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One (curator, interval) run."""
+
+    curator: str
+    interval_start: datetime
+    interval_end: datetime
+    status: str  # "succeeded" or "failed"
+    rows_in_interval: int | None
+    rows_selected: int | None
+    version_id: str | None
+    error: str | None = None
+
+
+class Scheduler:
+    """Runs due curator intervals for one workspace. Thread-safe; one tick at a time.
+
+    Args:
+        workspace: whose curators to run (its clock decides what is due).
+        tick: seconds between ticks in `run_forever` / `start`.
+    """
+
+    def __init__(self, workspace: Workspace, tick: float = 1.0) -> None:
+        if isinstance(tick, bool) or not isinstance(tick, (int, float)) or tick <= 0:
+            raise ValidationError(f"tick must be a positive number of seconds, got {tick!r}")
+        self.workspace = workspace
+        self.tick = float(tick)
+        self._registry = CuratorRegistry(workspace)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self) -> list[tuple[Curator, datetime]]:
+        """Every (curator, interval start) that is due and has not succeeded, oldest first."""
+        now = self.workspace.clock.now()
+        due = []
+        for curator in self._registry.list():
+            if not curator.enabled:
+                continue
+            done = self._registry.succeeded(curator.name)
+            start = curator.first_interval_start
+            assert start is not None  # stored curators always have one
+            step, delay = curator.curation_interval, curator.curation_delay
+            while start + step + delay <= now:
+                if start not in done:
+                    due.append((curator, start))
+                start += step
+        due.sort(key=lambda item: (item[1], item[0].name))
+        return due
+
+    def run_pending(self) -> list[Run]:
+        """Run everything due now (missed intervals included) and return the runs."""
+        with self._lock:
+            return [self._run_once(curator, start) for curator, start in self.due()]
+
+    def _run_once(self, curator: Curator, start: datetime) -> Run:
+        end = start + curator.curation_interval
+        started = self.workspace.clock.now()
+        version_id: str | None
+        try:
+            existing = self._committed_version(curator, start)
+            if existing is not None:
+                version_id, total, selected = existing
+            else:
+                result = curator.curate(self.workspace, start, end)
+                version_id, total, selected = (result.version_id, result.rows_in_interval,
+                                               result.rows_selected)
+        except Exception as exc:  # recorded and retried on a later tick; others go on
+            error = f"{type(exc).__name__}: {exc}"
+            self._registry.record(curator.name, start, end, "failed", None, None, None, started,
+                                  error)
+            return Run(curator.name, start, end, "failed", None, None, None, error)
+        self._registry.record(curator.name, start, end, "succeeded", total, selected, version_id,
+                              started, None)
+        return Run(curator.name, start, end, "succeeded", total, selected, version_id)
+
+    def _committed_version(self, curator: Curator, start: datetime
+                           ) -> tuple[str, int, int] | None:
+        try:
+            dataset = self.workspace.get_dataset(curator.curated_dataset_name)
+        except NotFoundError:
+            return None
+        for version in dataset.list_versions():
+            lineage = version["lineage"]
+            if lineage.get("curator") == curator.name and \
+                    lineage.get("interval_start") == start.isoformat():
+                return (version["version_id"], int(lineage.get("rows_in_interval", 0)),
+                        int(lineage.get("rows_selected", 0)))
+        return None
+
+    # -- running in the background -----------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Tick until `stop()` (or Ctrl-C), using the `schedule` library for the cadence."""
+        jobs = schedule.Scheduler()
+        jobs.every(self.tick).seconds.do(self.run_pending)  # type: ignore[arg-type]
+        self._stop.clear()
+        self.run_pending()
+        try:
+            while not self._stop.is_set():
+                jobs.run_pending()
+                self._stop.wait(min(self.tick, max(jobs.idle_seconds or 0.0, 0.01)))
+        except KeyboardInterrupt:
+            return
+
+    def start(self) -> None:
+        """Run `run_forever` in a daemon thread (e.g. inside a model server)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self.run_forever, name="gantry-local-scheduler",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background loop after the current tick."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
