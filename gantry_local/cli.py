@@ -7,6 +7,7 @@ so a teammate can work on datasets without the DuckDB file.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from .workspace import Workspace
 __all__ = ["main"]
 
 STORAGE_ENV = "GANTRY_LOCAL_STORAGE"
+DB_ENV = "GANTRY_LOCAL_DB"
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -181,6 +183,99 @@ def _datasets_gc(args: argparse.Namespace) -> None:
         _say(f"{verb} {len(report['unreferenced'])} objects ({report['bytes']:,} bytes)")
 
 
+def _db_workspace(args: argparse.Namespace) -> Workspace:
+    db = args.db or os.environ.get(DB_ENV) or "gantry.duckdb"
+    if db != ":memory:" and not os.path.exists(db):
+        raise ValidationError(f"no database {db!r}; give --db PATH or ${DB_ENV}")
+    storage = args.storage or os.environ.get(STORAGE_ENV)
+    return Workspace(db=db, storage=storage)
+
+
+def _curators_list(args: argparse.Namespace) -> None:
+    """List the curators stored in the database.
+
+    Example: gantry-local curators list --db gantry.duckdb
+    """
+    from .automations.curators import list_curators
+
+    with _db_workspace(args) as ws:
+        rows = [{"name": c.name, "application": c.application_name, "kind": c.kind,
+                 "limit": c.limit, "interval": str(c.curation_interval), "enabled": c.enabled,
+                 "automation": c.automation_name, "dataset": c.curated_dataset_name}
+                for c in list_curators(workspace=ws)]
+        _say(_table(rows, ["name", "application", "kind", "limit", "interval", "enabled",
+                           "automation", "dataset"]))
+
+
+def _curators_show(args: argparse.Namespace) -> None:
+    """Show one curator's definition.
+
+    Example: gantry-local curators show uniform-100
+    """
+    from .automations._definitions import curator_to_json
+    from .automations.curators import get_curator
+
+    with _db_workspace(args) as ws:
+        curator = get_curator(args.name, workspace=ws)
+        _say(json.dumps({**json.loads(curator_to_json(curator)), "enabled": curator.enabled,
+                         "automation": curator.automation_name,
+                         "first_interval_start": str(curator.first_interval_start)}, indent=2))
+
+
+def _curators_enable(args: argparse.Namespace) -> None:
+    """Turn a curator on (missed intervals are caught up on the next tick).
+
+    Example: gantry-local curators enable uniform-100
+    """
+    from .automations.curators import get_curator
+
+    with _db_workspace(args) as ws:
+        get_curator(args.name, workspace=ws).enable()
+        _say(f"enabled {args.name}")
+
+
+def _curators_disable(args: argparse.Namespace) -> None:
+    """Turn a curator off.
+
+    Example: gantry-local curators disable uniform-100
+    """
+    from .automations.curators import get_curator
+
+    with _db_workspace(args) as ws:
+        get_curator(args.name, workspace=ws).disable()
+        _say(f"disabled {args.name}")
+
+
+def _curators_runs(args: argparse.Namespace) -> None:
+    """Run history of one curator or all.
+
+    Example: gantry-local curators runs uniform-100
+    """
+    from .automations._registry import CuratorRegistry
+
+    with _db_workspace(args) as ws:
+        frame = CuratorRegistry(ws).runs(args.name)
+        _say(_table(frame.to_dicts(), ["curator", "interval_start", "status", "rows_in_interval",
+                                       "rows_selected", "version_id", "error"]))
+
+
+def _scheduler_run(args: argparse.Namespace) -> None:
+    """Run the scheduler in the foreground (Ctrl-C stops it), or one tick with --once.
+
+    Example: gantry-local scheduler run --once --db gantry.duckdb
+    """
+    from .automations.scheduler import Scheduler
+
+    with _db_workspace(args) as ws:
+        scheduler = Scheduler(ws, tick=args.tick)
+        if args.once:
+            runs = scheduler.run_pending()
+            _say(_table([r.__dict__ for r in runs], ["curator", "interval_start", "status",
+                                                     "rows_selected", "version_id", "error"]))
+        else:
+            scheduler.run_forever()
+
+
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV})")
     parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
@@ -240,7 +335,36 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--delete", action="store_true", help="really delete (default: dry run)")
     gc.add_argument("--grace-minutes", type=float, default=60.0,
                     help="keep objects younger than this, for pushes in flight (default 60)")
+    curators = commands.add_parser("curators", help="curators stored in a database")
+    curator_commands = curators.add_subparsers(dest="curators_command", required=True)
+    for name, handler, takes_name in (("list", _curators_list, False),
+                                      ("show", _curators_show, True),
+                                      ("enable", _curators_enable, True),
+                                      ("disable", _curators_disable, True),
+                                      ("runs", _curators_runs, None)):
+        doc = handler.__doc__ or ""
+        cmd = curator_commands.add_parser(name, help=doc.splitlines()[0], description=doc)
+        _add_db_options(cmd)
+        if takes_name:
+            cmd.add_argument("name")
+        elif takes_name is None:
+            cmd.add_argument("name", nargs="?")
+        cmd.set_defaults(handler=handler)
+    scheduler = commands.add_parser("scheduler", help="run curators on their schedules")
+    scheduler_commands = scheduler.add_subparsers(dest="scheduler_command", required=True)
+    run_cmd = scheduler_commands.add_parser("run", help=(_scheduler_run.__doc__ or "").splitlines()[0],
+                                            description=_scheduler_run.__doc__)
+    _add_db_options(run_cmd)
+    run_cmd.add_argument("--once", action="store_true", help="one tick, then exit")
+    run_cmd.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
+    run_cmd.set_defaults(handler=_scheduler_run)
     return parser
+
+
+def _add_db_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help=f"the DuckDB file (default ${DB_ENV} or ./gantry.duckdb)")
+    parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV} or beside "
+                        "the db)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -86,3 +86,34 @@ def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "no dataset 'nope'" in capsys.readouterr().err
     assert main(["datasets", "list", "--storage-option", "oops", *base]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_curators_and_scheduler_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from gantry_local.automations.curators import UniformCurator
+
+    db = tmp_path / "c.duckdb"
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with gantry.Workspace(db=db) as ws:
+        app = ws.create_application("m")
+        app.log_records(inputs=[{"i": i} for i in range(20)], outputs=[0] * 20,
+                        timestamps=[start + timedelta(hours=i) for i in range(20)])
+        UniformCurator("u", "m", 5, start_on=start).create(workspace=ws)
+    base = ["--db", str(db)]
+    assert main(["curators", "list", *base]) == 0
+    assert "UniformCurator" in capsys.readouterr().out
+    assert main(["curators", "show", "u", *base]) == 0
+    assert '"limit": 5' in capsys.readouterr().out
+    assert main(["curators", "disable", "u", *base]) == 0
+    assert main(["scheduler", "run", "--once", *base]) == 0
+    assert "(none)" in capsys.readouterr().out.splitlines()[-1]
+    assert main(["curators", "enable", "u", *base]) == 0
+    assert main(["scheduler", "run", "--once", *base]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out  # the wall clock is far past 2024-01-01: every day is due
+    assert main(["curators", "runs", "u", *base]) == 0
+    assert "succeeded" in capsys.readouterr().out
+    assert main(["curators", "show", "nope", *base]) == 1
+    assert "no curator 'nope'" in capsys.readouterr().err
+    assert main(["curators", "list", "--db", str(tmp_path / "missing.duckdb")]) == 1
