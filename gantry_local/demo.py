@@ -90,7 +90,38 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
              f"({(logged + len(arrived)) / elapsed:,.0f} records/s).")
         _report(app.query, echo)
         _datasets(workspace, app.query, echo)
+        _curation(workspace, clock, echo)
     return workspace
+
+
+def _curation(workspace: Workspace, clock: ManualClock, echo: Callable[[str], None]) -> None:
+    """A uniform and a stratified curator over the month, run by the scheduler."""
+    from .automations.automations import Automation
+    from .automations.curators import StrictStratificationCurator, UniformCurator
+    from .automations.scheduler import Scheduler
+    from .automations.triggers import IntervalTrigger
+
+    echo("\n== Curation: a daily uniform sample and a daily sample stratified by merchant ==")
+    app = workspace.get_application(APP)
+    daily = IntervalTrigger(START, timedelta(days=1))
+    app.add_automation(Automation("daily-uniform", daily, UniformCurator("uniform-100", APP, 100)))
+    app.add_automation(Automation("daily-by-merchant", daily, StrictStratificationCurator(
+        "by-merchant", APP, 50, stratify_field="inputs.merchant")))
+    clock.set(START + timedelta(days=DAYS))
+    scheduler = Scheduler(workspace)
+    runs = scheduler.run_pending()
+    echo(f"The scheduler caught up {len(runs)} runs "
+         f"({sum(r.status == 'succeeded' for r in runs)} succeeded); a second tick runs "
+         f"{len(scheduler.run_pending())}.")
+    for name in ("uniform-100", "by-merchant"):
+        dataset = workspace.get_dataset(name)
+        versions = dataset.list_versions()
+        echo(f"{name}: {len(versions)} versions, {dataset.read().height:,} rows; latest: "
+             f"{versions[0]['message']}")
+    history = (pl.DataFrame([r.__dict__ for r in runs])
+               .select("curator", "interval_start", "status", "rows_in_interval", "rows_selected")
+               .tail(4))
+    echo(str(history))
 
 
 def _datasets(workspace: Workspace, query: Callable[..., object],

@@ -15,6 +15,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "Logged 6,000 predictions" in out
     assert "Accuracy of the flag against late labels" in out
     assert "Verified 3 versions" in out
+    assert "The scheduler caught up 60 runs (60 succeeded); a second tick runs 0." in out
     with gantry.Workspace(db=target / "gantry.duckdb") as ws:
         rows = ws.query("fraud-detector").to_polars()
     assert rows.height == 6_000

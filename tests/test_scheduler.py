@@ -201,3 +201,57 @@ def test_scheduler_thread_starts_and_stops(ws: gantry.Workspace, daily: gantry.A
     finally:
         scheduler.stop()
     assert get_curator("bg", workspace=ws).get_runs().height == 2
+
+
+@pytest.mark.slow
+def test_sigkill_during_runs_never_doubles_or_loses_an_interval(tmp_path: Path) -> None:
+    import os
+    import random
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    days = 12
+    template = tmp_path / "template"
+    template.mkdir()
+    with gantry.Workspace(db=template / "g.duckdb", clock=gantry.ManualClock(START)) as ws:
+        app = ws.create_application("m")
+        fill(app, days, per_day=60)
+        UniformCurator("u", "m", 15, start_on=START).create(workspace=ws)
+    child = textwrap.dedent(f"""
+        import datetime, sys, gantry_local as gantry
+        clock = gantry.ManualClock(datetime.datetime(2022, 12, 31) + datetime.timedelta(days={days}))
+        ws = gantry.Workspace(db=sys.argv[1] + "/g.duckdb", clock=clock)
+        print("ready", flush=True)
+        gantry.Scheduler(ws).run_pending()
+        ws.close()
+    """)
+    rng = random.Random(4)
+    for trial in range(20):
+        folder = tmp_path / f"trial{trial}"
+        shutil.copytree(template, folder)
+        process = subprocess.Popen([sys.executable, "-c", child, str(folder)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0, 0.6))
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        clock = gantry.ManualClock(START + timedelta(days=days))
+        with gantry.Workspace(db=folder / "g.duckdb", clock=clock) as ws:
+            gantry.Scheduler(ws).run_pending()  # finish what the killed process left
+            curator = get_curator("u", workspace=ws)
+            runs = curator.get_runs()
+            assert runs.height == days and set(runs["status"]) == {"succeeded"}, trial
+            dataset = curator.get_curated_dataset()
+            versions = dataset.list_versions()
+            starts = sorted(v["lineage"]["interval_start"] for v in versions)
+            assert starts == [(START + timedelta(days=d)).isoformat() for d in range(days)], trial
+            rows = dataset.read()
+            for day in range(days):  # the rows equal those of an uninterrupted run
+                expected, _ = curator.select(ws, START + timedelta(days=day),
+                                             START + timedelta(days=day + 1))
+                got = rows.filter(rows["inputs.day"] == day)["__join_key"].to_list()
+                assert sorted(got) == sorted(expected.column("__join_key").to_pylist()), trial
