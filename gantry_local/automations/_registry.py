@@ -60,7 +60,10 @@ class CuratorRegistry:
         return tuple(rows[0])
 
     def get(self, name: str) -> Curator:
-        definition, enabled, first, automation = self._row(name)
+        return self._build(*self._row(name))
+
+    def _build(self, definition: str, enabled: bool, first: datetime, automation: str | None
+               ) -> Curator:
         curator = curator_from_json(definition)
         curator.workspace = self.ws
         curator.enabled = bool(enabled)
@@ -70,10 +73,10 @@ class CuratorRegistry:
 
     def list(self, application_name: str | None = None) -> list[Curator]:
         with self.ws._cursor() as con, storage_errors("listing curators"):
-            names = [r[0] for r in run(
-                con, "SELECT name FROM _gl_curators WHERE ? IS NULL OR application = ? "
-                "ORDER BY name", [application_name, application_name])]
-        return [self.get(n) for n in names]
+            rows = run(con, "SELECT definition, enabled, first_interval_start, automation "
+                       "FROM _gl_curators WHERE ? IS NULL OR application = ? ORDER BY name",
+                       [application_name, application_name])
+        return [self._build(*row) for row in rows]
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         self._row(name)
@@ -87,11 +90,15 @@ class CuratorRegistry:
             run(con, "DELETE FROM _gl_curators WHERE name = ?", [name])
             run(con, "DELETE FROM _gl_curator_runs WHERE curator = ?", [name])
 
-    def succeeded(self, name: str) -> set[datetime]:
+    def succeeded(self) -> dict[str, set[datetime]]:
+        """Interval starts of every succeeded run, by curator: one query for a whole tick."""
         with self.ws._cursor() as con, storage_errors("reading curator runs"):
-            rows = run(con, "SELECT interval_start FROM _gl_curator_runs WHERE curator = ? AND "
-                       "status = 'succeeded'", [name])
-        return {to_utc(r[0]) for r in rows}
+            rows = run(con, "SELECT curator, interval_start FROM _gl_curator_runs "
+                       "WHERE status = 'succeeded'")
+        done: dict[str, set[datetime]] = {}
+        for name, start in rows:
+            done.setdefault(name, set()).add(to_utc(start))
+        return done
 
     def record(self, name: str, start: datetime, end: datetime, status: str,
                rows_in_interval: int | None, rows_selected: int | None, version_id: str | None,

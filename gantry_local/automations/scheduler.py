@@ -62,10 +62,11 @@ class Scheduler:
         """Every (curator, interval start) that is due and has not succeeded, oldest first."""
         now = self.workspace.clock.now()
         due = []
+        succeeded = self._registry.succeeded()
         for curator in self._registry.list():
             if not curator.enabled:
                 continue
-            done = self._registry.succeeded(curator.name)
+            done = succeeded.get(curator.name, set())
             start = curator.first_interval_start
             assert start is not None  # stored curators always have one
             step, delay = curator.curation_interval, curator.curation_delay
