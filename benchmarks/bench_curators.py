@@ -1,0 +1,143 @@
+"""Curator benchmarks (issue 4). Prints our figure, a baseline measured in the same run, the ratio.
+
+    python benchmarks/bench_curators.py            # 10,000,000 records over 30 days
+    python benchmarks/bench_curators.py --quick    # a smoke run, used by the test suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+
+import gantry_local as gantry
+from gantry_local.automations.curators import (
+    BoundedRangeCurator,
+    Curator,
+    DescendedSortCurator,
+    NewestCurator,
+    StrictStratificationCurator,
+    UniformCurator,
+)
+
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DAYS = 30
+
+
+def best(fn: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def traffic(n: int, late_share: float = 0.0) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+    """n records over 30 days in time order; `late_share` of them moved to the end."""
+    idx = pl.int_range(0, n, eager=True)
+    times = pl.Series([START]).dt.cast_time_unit("us").repeat_by(1).explode()
+    step = DAYS * 86_400_000_000 // n
+    stamps = (idx * step).cast(pl.Duration("us")) + times[0]
+    inputs = pl.DataFrame({"amount": (idx * 7919 % 100_000) / 100.0,
+                           "merchant": (idx % 5).replace_strict(
+                               {0: "grocery", 1: "travel", 2: "web", 3: "gas", 4: "food"},
+                               return_dtype=pl.String)})
+    outputs = pl.DataFrame({"score": (idx % 1000) / 1000.0})
+    if late_share:
+        late = (idx * 2654435761 % 1000) < int(late_share * 1000)
+        order = pl.concat([idx.filter(~late), idx.filter(late)])
+        return inputs[order], outputs[order], stamps[order]
+    return inputs, outputs, stamps
+
+
+def load(ws: gantry.Workspace, name: str, n: int, late_share: float = 0.0) -> None:
+    app = ws.create_application(name)
+    inputs, outputs, stamps = traffic(n, late_share)
+    for start in range(0, n, 1_000_000):
+        end = start + 1_000_000
+        app.log_records(inputs=inputs[start:end], outputs=outputs[start:end],
+                        timestamps=stamps[start:end].to_list(), join_keys=None)
+    ws.flush()
+
+
+def hand_written(ws: gantry.Workspace, app: str, kind: str, lo: datetime, hi: datetime) -> object:
+    table = f'"records_{app}"'
+    window = f'FROM {table} WHERE "__time" >= ? AND "__time" < ?'
+    sql = {
+        "uniform": f'SELECT * {window} ORDER BY hash("__join_key", 42) LIMIT 100',
+        "newest": f'SELECT * {window} ORDER BY "__time" DESC LIMIT 100',
+        "sorted": f'SELECT * {window} ORDER BY "inputs.amount" DESC LIMIT 100',
+        "bounded": f'SELECT * {window} AND "inputs.amount" BETWEEN 100 AND 200 '
+                   'ORDER BY "inputs.amount" LIMIT 100',
+        "stratified": f'SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY "inputs.merchant" '
+                      f'ORDER BY hash("__join_key", 42)) AS rn {window}) WHERE rn <= 20',
+    }[kind]
+    with ws._cursor() as con:
+        return con.sql(sql, params=[lo, hi]).to_arrow_table()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--n", type=int, default=10_000_000)
+    args = parser.parse_args()
+    n = 60_000 if args.quick else args.n
+    print(f"gantry-local curator benchmarks ({n:,} records over {DAYS} days); baselines in this run")
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = gantry.ManualClock(START)
+        ws = gantry.Workspace(db=Path(tmp) / "b.duckdb", storage=str(Path(tmp) / "s"), clock=clock)
+        loaded = time.perf_counter()
+        load(ws, "app", n)
+        print(f"loaded in {time.perf_counter() - loaded:.1f}s")
+        lo, hi = START + timedelta(days=15), START + timedelta(days=16)
+        curators: dict[str, Curator] = {
+            "uniform": UniformCurator("uniform", "app", 100),
+            "newest": NewestCurator("newest", "app", 100),
+            "sorted": DescendedSortCurator("sorted", "app", 100, sort_field="inputs.amount"),
+            "bounded": BoundedRangeCurator("bounded", "app", 100, "inputs.amount", 100, 200),
+            "stratified": StrictStratificationCurator("strat", "app", 100,
+                                                      stratify_field="inputs.merchant"),
+        }
+        for kind, curator in curators.items():
+            ours = best(lambda c=curator: c.select(ws, lo, hi))
+            base = best(lambda k=kind: hand_written(ws, "app", k, lo, hi))
+            print(f"{kind} curator, 1-day interval, query only: {ours * 1000:.1f} ms; hand-written "
+                  f"DuckDB query: {base * 1000:.1f} ms -> {ours / base:.2f}x of baseline "
+                  "(target <= 1.5x)")
+        runs = iter(range(100))
+        whole = best(lambda: UniformCurator(f"run{next(runs)}", "app", 100).curate(ws, lo, hi))
+        print(f"whole uniform run (query + Parquet object + commit), 100 rows, local storage: "
+              f"{whole * 1000:.1f} ms (target <= 100 ms)")
+
+        UniformCurator("backfill", "app", 100, start_on=START).create(workspace=ws)
+        clock.set(START + timedelta(days=365))
+        started = time.perf_counter()
+        done = gantry.Scheduler(ws).run_pending()
+        print(f"backfill of {len(done)} daily intervals (data in the first {DAYS}): "
+              f"{time.perf_counter() - started:.1f}s (target <= 60 s)")
+
+        for i in range(100):
+            UniformCurator(f"idle{i}", "app", 10, start_on=START + timedelta(days=400)).create(
+                workspace=ws)
+        scheduler = gantry.Scheduler(ws)
+        tick = best(scheduler.run_pending)
+        print(f"scheduler tick, 100+ automations, nothing due: {tick * 1000:.1f} ms "
+              "(target <= 10 ms)")
+
+        load(ws, "late", n, late_share=0.1)
+        late_curator = UniformCurator("late-uniform", "late", 100)
+        in_order = best(lambda: curators["uniform"].select(ws, lo, hi))
+        late = best(lambda: late_curator.select(ws, lo, hi))
+        print(f"uniform query with 10% of records late (out of time order): {late * 1000:.1f} ms; "
+              f"in order: {in_order * 1000:.1f} ms -> {late / in_order:.2f}x (target <= 4x)")
+        ws.close()
+
+
+if __name__ == "__main__":
+    main()
