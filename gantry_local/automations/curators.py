@@ -314,17 +314,17 @@ def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSamp
     ranked = (f"SELECT base.*, {stratum} AS __gl_s, row_number() OVER (PARTITION BY {stratum} "
               f'ORDER BY hash(base."__join_key", ?), base."__join_key") AS __gl_rn FROM {source}')
     quota_table = "SELECT unnest(?::VARCHAR[]) AS s, unnest(?::BIGINT[]) AS q"
-    sql = (f"WITH ranked AS ({ranked}), quotas AS ({quota_table}) "
-           "SELECT ranked.* EXCLUDE (__gl_s, __gl_rn), ranked.__gl_rn <= quotas.q AS __gl_in "
-           "FROM ranked JOIN quotas ON ranked.__gl_s IS NOT DISTINCT FROM quotas.s")
-    rows = con.sql(sql, params=[seed, *params, [s for s, _ in counts], quotas]).pl()
-    chosen = rows.filter(pl.col("__gl_in"))
-    if remainder > 0:  # strict: fill what small strata left, at random but deterministically
-        rest = rows.filter(~pl.col("__gl_in"))
-        rest = rest.with_columns(pl.col("__join_key").hash(seed).alias("__gl_h")).sort(
-            ["__gl_h", "__join_key"]).head(remainder).drop("__gl_h")
-        chosen = pl.concat([chosen, rest])
-    result: pa.Table = chosen.drop("__gl_in").to_arrow()
+    # The quota rows of each stratum, then (strict) what small strata left, filled at random:
+    # only the picked rows leave DuckDB.
+    sql = (f"WITH ranked AS ({ranked}), quotas AS ({quota_table}), "
+           "joined AS (SELECT ranked.*, quotas.q AS __gl_q FROM ranked JOIN quotas "
+           "ON ranked.__gl_s IS NOT DISTINCT FROM quotas.s) "
+           "(SELECT * EXCLUDE (__gl_s, __gl_rn, __gl_q) FROM joined WHERE __gl_rn <= __gl_q) "
+           "UNION ALL "
+           "(SELECT * EXCLUDE (__gl_s, __gl_rn, __gl_q) FROM joined WHERE __gl_rn > __gl_q "
+           'ORDER BY hash("__join_key", ?), "__join_key" LIMIT ?)')
+    result: pa.Table = con.sql(sql, params=[seed, *params, [s for s, _ in counts], quotas, seed,
+                                            max(remainder, 0)]).to_arrow_table()
     return result
 
 
