@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ class CuratorRegistry:
 
     def __init__(self, workspace: Workspace) -> None:
         self.ws = workspace
+        self._parsed: dict[str, Curator] = {}  # definition JSON -> parsed curator
 
     def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
         self.ws._app_state(curator.application_name)
@@ -64,7 +66,10 @@ class CuratorRegistry:
 
     def _build(self, definition: str, enabled: bool, first: datetime, automation: str | None
                ) -> Curator:
-        curator = curator_from_json(definition)
+        template = self._parsed.get(definition)
+        if template is None:
+            template = self._parsed[definition] = curator_from_json(definition)
+        curator = copy.copy(template)  # definitions are immutable; per-call state is set below
         curator.workspace = self.ws
         curator.enabled = bool(enabled)
         curator.first_interval_start = to_utc(first)
