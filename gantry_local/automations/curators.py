@@ -280,11 +280,18 @@ def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
     return CuratorRegistry(workspace).get(name)  # type: ignore[no-any-return]
 
 
+# A seeded shuffle: DuckDB's two-argument hash only XORs the seed in, so the order by it
+# barely depends on the seed; hashing that again mixes every bit (independent samples).
+_SHUFFLE = "hash(hash({key}, ?))"
+_KEY = '"__join_key"'
+_BASE_KEY = f"base.{_KEY}"
+
+
 def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, seed: int
                   ) -> pa.Table:
     where, where_params = selector.where()
     source = f"({base}) AS base WHERE {where}"
-    shuffle = 'hash(base."__join_key", ?)'
+    shuffle = _SHUFFLE.format(key=_BASE_KEY)
     method = selector.method
     if isinstance(method, UniformSampler):
         sql = f'SELECT base.* FROM {source} ORDER BY {shuffle}, base."__join_key" LIMIT ?'
@@ -312,7 +319,7 @@ def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSamp
     remainder = limit - sum(min(q, c) for q, (_, c) in zip(quotas, counts, strict=True)) \
         if method.mode == "strict" else 0
     ranked = (f"SELECT base.*, {stratum} AS __gl_s, row_number() OVER (PARTITION BY {stratum} "
-              f'ORDER BY hash(base."__join_key", ?), base."__join_key") AS __gl_rn FROM {source}')
+              f'ORDER BY {_SHUFFLE.format(key=_BASE_KEY)}, {_BASE_KEY}) AS __gl_rn FROM {source}')
     quota_table = "SELECT unnest(?::VARCHAR[]) AS s, unnest(?::BIGINT[]) AS q"
     # The quota rows of each stratum, then (strict) what small strata left, filled at random:
     # only the picked rows leave DuckDB.
@@ -322,7 +329,7 @@ def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSamp
            "(SELECT * EXCLUDE (__gl_s, __gl_rn, __gl_q) FROM joined WHERE __gl_rn <= __gl_q) "
            "UNION ALL "
            "(SELECT * EXCLUDE (__gl_s, __gl_rn, __gl_q) FROM joined WHERE __gl_rn > __gl_q "
-           'ORDER BY hash("__join_key", ?), "__join_key" LIMIT ?)')
+           f'ORDER BY {_SHUFFLE.format(key=_KEY)}, {_KEY} LIMIT ?)')
     result: pa.Table = con.sql(sql, params=[seed, *params, [s for s, _ in counts], quotas, seed,
                                             max(remainder, 0)]).to_arrow_table()
     return result
