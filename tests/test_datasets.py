@@ -320,3 +320,12 @@ def test_working_directory_from_the_environment(storage: Storage, tmp_path: Path
         assert ds.pull(forced=True) == tmp_path / "envdir"
         with pytest.raises(gantry.ValidationError, match="format"):
             ds.pull(format="xlsx")
+
+
+def test_bad_message_or_parent_uploads_nothing(dws: gantry.Workspace) -> None:
+    ds = dws.create_dataset("nothing")
+    with pytest.raises(gantry.ValidationError, match="message must be a string"):
+        ds.push_dataframe(frame(["a"], [1]), message=5)  # type: ignore[arg-type]
+    with pytest.raises(gantry.NotFoundError):
+        ds.append_dataframe(frame(["a"], [1]), parent_version_id="abcdef123")
+    assert dws.datasets.store.walk_objects() == [] and ds.list_versions() == []

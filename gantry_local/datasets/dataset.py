@@ -198,6 +198,13 @@ class Dataset:
                 "parent_version_id": manifest.parent, "rows": manifest.rows,
                 "files": sorted(manifest.files), "is_latest_version": True}
 
+    def _check_push(self, message: object, parent_version_id: str | None) -> None:
+        """Reject a bad message or parent before any object is uploaded."""
+        if message is not None and not isinstance(message, str):
+            raise ValidationError(f"message must be a string, got {type(message).__name__}")
+        if parent_version_id is not None:
+            self.resolve(parent_version_id)
+
     def _table_entry(self, table: pa.Table) -> FileEntry:
         data = _tables.parquet_bytes(table)
         digest = self.store.put_object(data)
@@ -212,6 +219,7 @@ class Dataset:
         tables; an empty frame is a valid table. Returns the new version's details.
         """
         name = check_filename(DEFAULT_TABLE if filename is None else filename)
+        self._check_push(message, parent_version_id)
         entry = self._table_entry(_tables.frame_to_table(dataframe))
         return self._commit(lambda files: {**files, name: entry},
                             message or f"Pushed table {name} ({entry.rows:,} rows)",
@@ -226,6 +234,7 @@ class Dataset:
         if there is none of that name).
         """
         name = check_filename(DEFAULT_TABLE if filename is None else filename)
+        self._check_push(message, parent_version_id)
         table = _tables.frame_to_table(dataframe)
         entry = self._table_entry(table)
 
@@ -249,6 +258,7 @@ class Dataset:
         path = Path(file)
         if not path.is_file():
             raise NotFoundError(f"no file {str(path)!r} to push")
+        self._check_push(message, parent_version_id)
         parquet = _tables.parquet_entry(path)
         table = None if parquet is not None else _tables.file_to_table(path)
         if parquet is not None:  # stored byte for byte: no decode, no re-encode

@@ -9,7 +9,7 @@ swap in new dicts under the application's lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .._names import check_field_name
@@ -152,10 +152,6 @@ class SchemaDraft:
             self.changes[(table, column)] = merged
             section, _, key = column.partition(".")
             self.fast.setdefault(section, {})[key] = _accepted(section, merged)
-
-    def note_all(self, table: str, columns: Iterable[tuple[str, str]]) -> None:
-        for column, logical in columns:
-            self.note(table, column, logical)
 
 
 def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where: str) -> None:
