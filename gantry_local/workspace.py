@@ -91,6 +91,8 @@ class Workspace:
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self._con)
+        # application -> (sink generation, (record columns, feedback columns)), for queries
+        self._columns_cache: dict[str, tuple[int, tuple[list[str], list[str]]]] = {}
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)

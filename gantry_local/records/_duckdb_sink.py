@@ -50,10 +50,13 @@ class DuckDBSink:
         self._lock = threading.Lock()
         self._known: dict[tuple[str, str], dict[str, str]] = {}
         self._next_seq: dict[str, int] = {}
+        self.generation = 0  # bumped once a change to a table's columns is visible
+        self._altered = False
 
     def forget(self, app: str) -> None:
         """Drop cached state for `app` (its tables were dropped)."""
         with self._lock:
+            self.generation += 1
             for kind in (RECORDS, FEEDBACK):
                 self._known.pop((app, kind), None)
             self._next_seq.pop(app, None)
@@ -63,6 +66,7 @@ class DuckDBSink:
         with self._lock:
             known_before = {k: dict(v) for k, v in self._known.items()}
             seq_before = dict(self._next_seq)
+            self._altered = False
             try:
                 with transaction(con):
                     for write in writes:
@@ -70,6 +74,9 @@ class DuckDBSink:
             except BaseException:
                 self._known, self._next_seq = known_before, seq_before
                 raise
+            finally:
+                if self._altered:  # after the commit (or rollback) readers can see
+                    self.generation += 1
 
     def close(self) -> None:
         self._con.close()
@@ -111,6 +118,7 @@ class DuckDBSink:
                 logical = types.widen(current, logical) or current
             if current == logical:
                 continue
+            self._altered = True
             if current is None:
                 run(con, f"ALTER TABLE {table} ADD COLUMN {quote_ident(column)} "
                             f"{types.duckdb_type(logical)}")

@@ -99,13 +99,19 @@ class Query:
     # -- SQL ----------------------------------------------------------------------------------
 
     def _columns(self) -> tuple[list[str], list[str]]:
+        generation = self._ws._sink.generation
+        cached = self._ws._columns_cache.get(self.application)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         with self._ws._cursor() as con, storage_errors(f"reading {self.application!r}'s columns"):
             recs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, RECORDS)}")
                     .fetchall()]
             fbs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, FEEDBACK)}")
                    .fetchall()]
         recs.sort(key=lambda c: _SECTION_ORDER.get(c.partition(".")[0] if "." in c else c, 9))
-        return recs, [c for c in fbs if c.startswith("feedback.")]
+        columns = recs, [c for c in fbs if c.startswith("feedback.")]
+        self._ws._columns_cache[self.application] = (generation, columns)
+        return columns
 
     def select_sql(self, ordered: bool = True) -> tuple[str, list[Any], list[str]]:
         """The query as SQL with its bound parameters (after a flush), and its column names.
