@@ -65,6 +65,7 @@ def curator_to_json(curator: stock.Curator) -> str:
         "start_on": _value(curator.start_on), "curation_interval": _value(curator.curation_interval),
         "curation_delay": _value(curator.curation_delay),
         "curate_past_intervals": curator.curate_past_intervals,
+        "former_names": list(curator.former_names),
         "selectors": [{"method": _object(s.method), "limit": s.limit,
                        "filters": [_object(f) for f in s.filters],
                        "tags": [_object(t) for t in s.tags]} for s in curator.selectors],
@@ -83,4 +84,5 @@ def curator_from_json(text: str) -> stock.Curator:
         curate_past_intervals=body["curate_past_intervals"],
         selectors=[_selector(s) for s in body["selectors"]])
     curator.kind = body["type"]
+    curator.former_names = tuple(body.get("former_names", ()))
     return curator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,45 @@ class CuratorRegistry:
                        "FROM _gl_curators WHERE ? IS NULL OR application = ? ORDER BY name",
                        [application_name, application_name])
         return [self._build(*row) for row in rows]
+
+    def update(self, current: Curator, changed: Curator) -> None:
+        """Store `changed` in place of `current` (a rename carries the run history along)."""
+        first = current.first_interval_start
+        assert first is not None  # stored curators always have one
+        if changed.curation_interval != current.curation_interval:
+            first = self._next_uncurated(current)
+        new_dataset = changed.curated_dataset_name != current.curated_dataset_name
+        if new_dataset:
+            try:
+                self.ws.get_dataset(changed.curated_dataset_name, include_deleted=True)
+            except NotFoundError:
+                pass
+            else:
+                raise AlreadyExistsError(f"dataset {changed.curated_dataset_name!r} already "
+                                         "exists; choose a new name for create_new_dataset=True")
+        with self.ws._cursor() as con, storage_errors(f"updating curator {current.name!r}"), \
+                transaction(con):
+            if changed.name != current.name and run(
+                    con, "SELECT 1 FROM _gl_curators WHERE name = ?", [changed.name]):
+                raise AlreadyExistsError(f"curator {changed.name!r} already exists")
+            run(con, "UPDATE _gl_curators SET name = ?, definition = ?, first_interval_start = ? "
+                "WHERE name = ?", [changed.name, curator_to_json(changed), first, current.name])
+            if changed.name != current.name:
+                run(con, "UPDATE _gl_curator_runs SET curator = ? WHERE curator = ?",
+                    [changed.name, current.name])
+        if new_dataset:
+            # made meanwhile by another process: the runs append to it
+            with contextlib.suppress(AlreadyExistsError):
+                self.ws.create_dataset(changed.curated_dataset_name, changed.application_name)
+
+    def _next_uncurated(self, curator: Curator) -> datetime:
+        """Where a new interval grid starts: the end of the last curated interval."""
+        assert curator.first_interval_start is not None
+        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+            rows = run(con, "SELECT max(interval_end) FROM _gl_curator_runs WHERE curator = ? "
+                       "AND status = 'succeeded'", [curator.name])
+        last = rows[0][0] if rows else None
+        return curator.first_interval_start if last is None else to_utc(last)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         self._row(name)

@@ -9,6 +9,7 @@ Scheduling (triggers, automations, the exactly-once scheduler) builds on `curate
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -118,6 +119,7 @@ class Curator:
             raise ValidationError("selectors must be a non-empty list of Selector objects")
         self.selectors = chosen
         self.kind = type(self).__name__
+        self.former_names: tuple[str, ...] = ()  # earlier names, oldest first (see `update`)
         # Set once the definition is stored (create / add_automation / get_curator):
         self.workspace: Workspace | None = None
         self.enabled = False
@@ -180,6 +182,65 @@ class Curator:
         self._registry().delete(self.name)
         self.enabled = False
 
+    def update(
+        self,
+        new_curator_name: str | None = None,
+        new_curated_dataset_name: str | None = None,
+        new_curation_interval: timedelta | None = None,
+        new_selectors: list[Selector] | None = None,
+        create_new_dataset: bool = False,
+    ) -> Curator:
+        """Change a stored curator; intervals already curated keep their runs and versions.
+
+        New selectors apply to intervals not yet curated. A rename keeps the run history
+        and the seed (a redo of an old interval picks the same rows). A new interval
+        starts its grid where the last curated interval ended. Datasets live under their
+        name in storage, so they are never renamed: ``create_new_dataset=True`` with
+        ``new_curated_dataset_name`` sends future versions to a new dataset (the old one
+        keeps its versions).
+
+        Raises:
+            ValidationError: nothing to change, or a bad new value.
+            AlreadyExistsError: the new curator or dataset name is taken.
+        """
+        registry = self._registry()
+        current = registry.get(self.name)
+        changed = copy.copy(current)
+        if new_selectors is not None:
+            chosen = list(new_selectors)
+            if not chosen or not all(isinstance(x, Selector) for x in chosen):
+                raise ValidationError("new_selectors must be a non-empty list of Selector objects")
+            changed.selectors, changed.kind = chosen, "Curator"
+        if new_curation_interval is not None:
+            if not isinstance(new_curation_interval, timedelta) or \
+                    new_curation_interval <= timedelta(0):
+                raise ValidationError(f"new_curation_interval must be a positive timedelta, got "
+                                      f"{new_curation_interval!r}")
+            changed.curation_interval = new_curation_interval
+        if new_curated_dataset_name is not None:
+            check_name(new_curated_dataset_name, "dataset name")
+            if not create_new_dataset:
+                raise ValidationError(
+                    f"datasets are stored under their name and are not renamed; to send future "
+                    f"versions to a new dataset {new_curated_dataset_name!r}, pass "
+                    "create_new_dataset=True (the old dataset keeps its versions)")
+            if new_curated_dataset_name == current.curated_dataset_name:
+                raise ValidationError(f"curator {self.name!r} already writes to dataset "
+                                      f"{new_curated_dataset_name!r}")
+            changed.curated_dataset_name = new_curated_dataset_name
+        elif create_new_dataset:
+            raise ValidationError("create_new_dataset=True needs new_curated_dataset_name")
+        if new_curator_name is not None and new_curator_name != current.name:
+            changed.name = check_name(new_curator_name, "curator name")
+            changed.former_names = (*current.former_names, current.name)
+        if changed.__dict__ == current.__dict__:
+            raise ValidationError("update() needs something to change: a new name, dataset, "
+                                  "interval or selectors")
+        registry.update(current, changed)
+        self.__dict__.update(changed.__dict__)
+        self._refresh(registry)
+        return self
+
     def get_curated_dataset(self) -> Any:
         """The dataset this curator appends to."""
         registry = self._registry()
@@ -192,8 +253,8 @@ class Curator:
     # -- selection ----------------------------------------------------------------------------
 
     def seed(self, interval_start: datetime) -> int:
-        """The sampling seed of one interval: derived from the curator's name and the start."""
-        text = f"{self.name}|{to_utc(interval_start).isoformat()}".encode()
+        """The sampling seed of one interval: derived from the curator's first name and the start."""
+        text = f"{(*self.former_names, self.name)[0]}|{to_utc(interval_start).isoformat()}".encode()
         return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
 
     def select(self, workspace: Workspace, start: datetime, end: datetime

@@ -109,9 +109,10 @@ class Scheduler:
             dataset = self.workspace.get_dataset(curator.curated_dataset_name)
         except NotFoundError:
             return None
+        names = {curator.name, *curator.former_names}
         for version in dataset.list_versions():
             lineage = version["lineage"]
-            if lineage.get("curator") == curator.name and \
+            if lineage.get("curator") in names and \
                     lineage.get("interval_start") == start.isoformat():
                 return (version["version_id"], int(lineage.get("rows_in_interval", 0)),
                         int(lineage.get("rows_selected", 0)))
