@@ -283,10 +283,17 @@ class Curator:
                                       f"{method.field!r}; stratification is for categories")
         seed = self.seed(start)
         with workspace._cursor() as con, storage_errors(f"curator {self.name!r}"):
-            total = int(con.execute(f"SELECT count(*) FROM ({base}) AS base", params)
-                        .fetchall()[0][0])
-            if len(self.selectors) == 1:  # one query, already without duplicates
-                return _run_selector(con, base, params, self.selectors[0], seed, True), total
+            single = self.selectors[0] if len(self.selectors) == 1 else None
+            counts = None
+            if single is not None and isinstance(single.method, StratifiedSampler) and not (
+                    single.filters or single.tags):  # the strata's sizes add up to the total
+                counts = _stratum_counts(con, f"({base}) AS base", params, single.method)
+                total = sum(c for _, c in counts)
+            else:
+                total = int(con.execute(f"SELECT count(*) FROM ({base}) AS base", params)
+                            .fetchall()[0][0])
+            if single is not None:  # one query, already without duplicates
+                return _run_selector(con, base, params, single, seed, True, counts), total
             parts = [_run_selector(con, base, params, selector, seed, False)
                      for selector in self.selectors]
         frames = [_frame(p) for p in parts if p.num_rows]
@@ -356,8 +363,11 @@ _TIE_BREAK = f"{_TIME}, {_KEY}"
 
 
 def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, seed: int,
-                  in_time_order: bool) -> pa.Table:
-    """One selector's picks; sorted by time and join key when `in_time_order`."""
+                  in_time_order: bool, counts: list[tuple[str, int]] | None = None) -> pa.Table:
+    """One selector's picks; sorted by time and join key when `in_time_order`.
+
+    `counts` are a stratified selector's strata sizes when the caller has them already.
+    """
     where, where_params = selector.where()
     source = f"({base}) AS base WHERE {where}"
     method = selector.method
@@ -371,19 +381,28 @@ def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, se
         values = [*params, *where_params, seed, selector.limit]
     else:
         sql, values = _stratified(con, source, [*params, *where_params], method, selector.limit,
-                                  seed)
+                                  seed, counts)
     if in_time_order:
         sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
     table: pa.Table = con.sql(sql, params=values).to_arrow_table()
     return table
 
 
+def _stratum_counts(con: Any, source: str, params: list[Any], method: StratifiedSampler
+                    ) -> list[tuple[str, int]]:
+    """Each stratum (as text) and its size, in order."""
+    stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
+    rows = con.execute(f"SELECT {stratum} AS s, count(*) FROM {source} GROUP BY s ORDER BY s",
+                       params).fetchall()
+    return [(s, int(c)) for s, c in rows]
+
+
 def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSampler, limit: int,
-                seed: int) -> tuple[str, list[Any]]:
+                seed: int, counts: list[tuple[str, int]] | None) -> tuple[str, list[Any]]:
     """The query (and its parameters) picking a stratified sample."""
     stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
-    counts = con.execute(f"SELECT {stratum} AS s, count(*) FROM {source} GROUP BY s ORDER BY s",
-                         params).fetchall()
+    if counts is None:
+        counts = _stratum_counts(con, source, params, method)
     if not counts:
         return f"SELECT base.* FROM {source} LIMIT 0", [*params]
     quotas = _quotas([int(c) for _, c in counts], limit, method.mode)
