@@ -23,6 +23,7 @@ from ._default import (
     log_record,
     log_records,
     query,
+    register_model,
     restore_dataset,
     set_working_directory,
 )
@@ -40,6 +41,7 @@ from .errors import (
     StorageError,
     ValidationError,
 )
+from .evaluation import Comparison, evaluate, get_evaluation, list_evaluations
 from .records.query import Query
 from .workspace import Workspace
 
@@ -50,6 +52,7 @@ __all__ = [
     "Application",
     "BufferFullError",
     "Clock",
+    "Comparison",
     "ConflictError",
     "Dataset",
     "DatasetDiff",
@@ -70,18 +73,22 @@ __all__ = [
     "create_dataset",
     "delete_application",
     "delete_dataset",
+    "evaluate",
     "flush",
     "gc",
     "get_application",
     "get_dataset",
+    "get_evaluation",
     "get_workspace",
     "init",
     "list_applications",
     "list_dataset_versions",
     "list_datasets",
+    "list_evaluations",
     "log_record",
     "log_records",
     "query",
+    "register_model",
     "restore_dataset",
     "set_working_directory",
 ]

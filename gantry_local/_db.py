@@ -65,6 +65,54 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0004_evaluations",
+        [
+            """CREATE TABLE _gl_completion_versions (
+                application VARCHAR NOT NULL,
+                number BIGINT NOT NULL,
+                id VARCHAR NOT NULL UNIQUE,
+                prompt_template VARCHAR NOT NULL,
+                description VARCHAR NOT NULL,
+                model VARCHAR NOT NULL,
+                model_params VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (application, number)
+            )""",
+            """CREATE TABLE _gl_completion_deployments (
+                application VARCHAR NOT NULL,
+                env VARCHAR NOT NULL,
+                version_id VARCHAR NOT NULL,
+                deployed_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (application, env)
+            )""",
+            """CREATE TABLE _gl_eval_cache (
+                candidate VARCHAR NOT NULL,
+                row_hash VARCHAR NOT NULL,
+                output VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (candidate, row_hash)
+            )""",
+            """CREATE TABLE _gl_evaluations (
+                id VARCHAR PRIMARY KEY,
+                created_at TIMESTAMPTZ NOT NULL,
+                dataset VARCHAR NOT NULL,
+                version_id VARCHAR NOT NULL,
+                summary VARCHAR NOT NULL,
+                rows BLOB NOT NULL
+            )""",
+            """CREATE TABLE _gl_suite_runs (
+                suite VARCHAR NOT NULL,
+                dataset VARCHAR NOT NULL,
+                version_id VARCHAR NOT NULL,
+                passed BOOLEAN NOT NULL,
+                evaluation_id VARCHAR,
+                error VARCHAR,
+                ran_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (suite, dataset, version_id)
+            )""",
+        ],
+    ),
 ]
 
 

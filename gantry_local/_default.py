@@ -19,7 +19,7 @@ __all__ = [
     "create_application", "create_dataset", "delete_application", "delete_dataset", "flush", "gc",
     "get_application", "get_dataset", "get_workspace", "init", "list_applications",
     "list_dataset_versions", "list_datasets", "log_record", "log_records", "query",
-    "restore_dataset", "set_working_directory",
+    "register_model", "restore_dataset", "set_working_directory",
 ]
 
 _lock = threading.Lock()
@@ -164,6 +164,11 @@ def set_working_directory(path: str | Path) -> None:
 def gc(dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
     """Delete storage objects that no dataset version references (dry run by default)."""
     return get_workspace().gc(dry_run, grace)
+
+
+def register_model(name: str, fn: Any) -> None:
+    """Register the model completion versions name, on the default workspace."""
+    get_workspace().register_model(name, fn)
 
 
 def flush(timeout: float | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .records.query import Query
 
 if TYPE_CHECKING:
+    from .evaluation.completion import CompletionVersion
     from .workspace import Workspace
 
 __all__ = ["Application"]
@@ -138,6 +139,41 @@ class Application:
         from .automations.automations import get_automation
 
         return get_automation(self, name)
+
+    # -- completion applications (prompt versions) --------------------------------------------
+
+    def create_version(self, prompt_template: str, description: str, model: str,
+                       model_params: Mapping[str, Any] | None = None) -> CompletionVersion:
+        """Store a new prompt version of this completion application (numbered 1, 2, ...).
+
+        `prompt_template` uses ``{{variable}}`` placeholders filled from a row's inputs;
+        `model` names a callable registered with `Workspace.register_model`.
+
+        Raises:
+            ValidationError: not a completion application, or a bad argument.
+        """
+        from .evaluation.completion import create_version
+
+        return create_version(self.workspace, self.name, prompt_template, description, model,
+                              model_params)
+
+    def get_version(self, version: str | int = "latest") -> CompletionVersion:
+        """A prompt version: its number, ``"latest"``, or an environment name (``"prod"``)."""
+        from .evaluation.completion import get_version
+
+        return get_version(self.workspace, self.name, version)
+
+    def list_versions(self) -> list[CompletionVersion]:
+        """Every prompt version, oldest first."""
+        from .evaluation.completion import list_versions
+
+        return list_versions(self.workspace, self.name)
+
+    def deploy_version(self, version_id: str, env: str = "prod") -> None:
+        """Point environment `env` at the version with id `version_id`."""
+        from .evaluation.completion import deploy_version
+
+        deploy_version(self.workspace, self.name, version_id, env)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything logged so far is in the database."""

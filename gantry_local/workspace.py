@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,7 @@ class Workspace:
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self._con)
+        self._models: dict[str, Callable[..., Any]] = {}  # completion models, by name
         # application -> (sink generation, (record columns, feedback columns)), for queries
         self._columns_cache: dict[str, tuple[int, tuple[list[str], list[str]]]] = {}
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
@@ -303,6 +304,21 @@ class Workspace:
     def list_dataset_versions(self, name: str) -> list[dict[str, Any]]:
         """The versions of a dataset, newest first."""
         return self.datasets.list_dataset_versions(name)
+
+    def register_model(self, name: str, fn: Callable[..., Any]) -> None:
+        """Make `fn(prompt, **model_params) -> str` the model that completion versions name."""
+        from .evaluation.completion import check_model
+
+        self._models[check_name(name, "model name")] = check_model(fn, name)
+
+    def model(self, name: str) -> Callable[..., Any]:
+        """The model registered under `name`."""
+        fn = self._models.get(name)
+        if fn is None:
+            known = ", ".join(sorted(self._models)) or "none yet"
+            raise NotFoundError(f"no model {name!r} is registered (registered: {known}); call "
+                                f"register_model({name!r}, fn) first")
+        return fn
 
     def set_working_directory(self, path: str | Path) -> None:
         """Where `Dataset.pull` materialises datasets."""

@@ -6,13 +6,15 @@ import gantry_local.errors
 
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
-        "AlreadyExistsError", "Application", "BufferFullError", "Clock", "ConflictError",
-        "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError", "ManualClock",
-        "NotFoundError", "NotInitializedError", "Query", "Run", "Scheduler", "StorageError", "SystemClock",
-        "ValidationError", "Workspace", "__version__", "create_application", "create_dataset",
-        "delete_application", "delete_dataset", "flush", "gc", "get_application", "get_dataset",
+        "AlreadyExistsError", "Application", "BufferFullError", "Clock", "Comparison",
+        "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError",
+        "ManualClock", "NotFoundError", "NotInitializedError", "Query", "Run", "Scheduler",
+        "StorageError", "SystemClock", "ValidationError", "Workspace", "__version__",
+        "create_application", "create_dataset", "delete_application", "delete_dataset",
+        "evaluate", "flush", "gc", "get_application", "get_dataset", "get_evaluation",
         "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",
-        "log_record", "log_records", "query", "restore_dataset", "set_working_directory",
+        "list_evaluations", "log_record", "log_records", "query", "register_model",
+        "restore_dataset", "set_working_directory",
     ]
     for name in gantry_local.__all__:
         assert hasattr(gantry_local, name), name
@@ -21,3 +23,16 @@ def test_top_level_names_are_pinned() -> None:
 def test_every_error_is_exported_from_errors_module() -> None:
     for name in gantry_local.errors.__all__:
         assert getattr(gantry_local, name) is getattr(gantry_local.errors, name)
+
+
+def test_evaluation_names_are_pinned() -> None:
+    import gantry_local.evaluation as evaluation
+
+    assert sorted(evaluation.__all__) == [
+        "AggregateMetric", "Candidate", "Comparison", "CompletionVersion", "Contains", "Custom",
+        "IMPROVED", "JudgeError", "MetricResult", "NO_DIFFERENCE", "OpenAICompatible",
+        "PairwiseJudge", "PairwiseResult", "REGRESSED", "Regex", "RowError", "RowMetric",
+        "ScoreJudge", "evaluate", "get_evaluation", "known_metrics", "list_evaluations",
+    ]
+    for name in evaluation.__all__:
+        assert hasattr(evaluation, name), name

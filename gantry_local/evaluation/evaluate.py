@@ -1,0 +1,478 @@
+"""`evaluate`: run candidates on the same rows of one dataset version and compare them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from .._names import check_name
+from ..clock import to_utc
+from ..errors import ValidationError
+from . import _store
+from ._runner import CallOutcome, RunSettings, run_calls
+from .comparison import NO_DIFFERENCE, Comparison, MetricResult, PairwiseResult, decide
+from .completion import CompletionVersion
+from .judges import PairwiseJudge, ScoreJudge
+from .metrics import AggregateMetric, Metric, RowError, RowMetric, resolve_metrics
+from .stats import aggregate_bootstrap, row_comparison, sign_test, wilson_interval
+
+if TYPE_CHECKING:
+    from ..datasets import Dataset
+    from ..workspace import Workspace
+
+__all__ = ["Candidate", "evaluate", "get_evaluation", "list_evaluations"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model to evaluate: ``fn(inputs) -> output``.
+
+    Give a `version` (e.g. a model's tag or checksum) to cache its outputs by (version,
+    row content): evaluating the next dataset version then only calls it for new rows.
+    Plain callables are not cached, since nothing tells when their behaviour changed.
+    """
+
+    fn: Callable[[dict[str, Any]], Any]
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError("Candidate needs a callable inputs -> output")
+        if self.version is not None and (not isinstance(self.version, str) or not self.version):
+            raise ValidationError(f"Candidate version must be a non-empty string, got "
+                                  f"{self.version!r}")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One candidate's outputs on every row (None where the row has an error)."""
+
+    outputs: list[Any]
+    failed: list[bool]  # the call itself failed (no output)
+    errors: list[str | None]  # the call's error, then any scoring errors
+    attempts: list[int]
+    cached: list[bool]
+    timeouts: int
+
+
+def evaluate(
+    dataset: str | Dataset,
+    candidates: Mapping[str, Callable[..., Any] | Candidate | CompletionVersion],
+    metrics: Sequence[str | Metric] | str | None = None,
+    *,
+    version_id: str | None = None,
+    inputs: Sequence[str] | None = None,
+    reference: str | None = None,
+    judge: ScoreJudge | PairwiseJudge | None = None,
+    alpha: float = 0.05,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+    workers: int = 8,
+    timeout: float | None = 60.0,
+    retries: int = 2,
+    backoff: float = 0.5,
+    progress: bool | None = None,
+    store: bool = True,
+    workspace: Workspace | None = None,
+) -> Comparison:
+    """Run every candidate on exactly the same rows of a dataset version and compare them.
+
+    Args:
+        dataset: a dataset name or object; `version_id` picks a version (default: latest).
+        candidates: ``{"v1": model, "v2": model}``; the first is the baseline. A model is
+            a callable ``inputs -> output``, a `Candidate`, or a completion version.
+        metrics: names (``"accuracy"``...) or metric objects; the first is primary.
+        inputs: input columns (default: every ``inputs.*`` column); models get a dict
+            keyed by the names without the ``inputs.`` prefix.
+        reference: the column outputs are compared with (default: the one
+            ``feedback.*`` column).
+        judge: a `ScoreJudge` (adds a "judge" metric) or a `PairwiseJudge`.
+        alpha: significance level. seed: for the bootstrap and the judge's order.
+        workers, timeout, retries, backoff, progress: how models are called.
+        store: keep the result in the workspace (`list_evaluations`).
+
+    Raises:
+        ValidationError: unknown metrics or columns, no rows, bad candidates.
+    """
+    ws = _workspace(workspace)
+    _check_settings(alpha, seed, n_resamples)
+    settings = RunSettings(workers, timeout, retries, backoff, progress)
+    source = ws.get_dataset(dataset) if isinstance(dataset, str) else dataset
+    full_version = source.resolve(version_id)
+    frame = source.read(full_version)
+    if frame.height == 0:
+        raise ValidationError(f"version {full_version[:12]} of {source.name!r} has no rows")
+    chosen = resolve_metrics(metrics) if metrics is not None or judge is None else []
+    if judge is not None and not isinstance(judge, (ScoreJudge, PairwiseJudge)):
+        raise ValidationError("judge must be a ScoreJudge or a PairwiseJudge")
+    input_columns = _input_columns(frame, inputs)
+    needs_reference = any(m.needs_reference for m in chosen)
+    reference_column = _reference_column(frame, reference, needs_reference)
+    models = _candidates(ws, candidates, input_columns)
+    row_inputs = [{k.removeprefix("inputs."): v for k, v in row.items()}
+                  for row in frame.select(input_columns).to_dicts()]
+    references = frame[reference_column].to_list() if reference_column else [None] * frame.height
+
+    runs = {name: _run_candidate(ws, fn, key, row_inputs, settings, name)
+            for name, (fn, key) in models.items()}
+    scores: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
+    for metric in chosen:
+        if isinstance(metric, RowMetric):
+            scores[metric.name] = {name: _score_rows(metric, run, row_inputs, references)
+                                   for name, run in runs.items()}
+    if isinstance(judge, ScoreJudge):
+        judge_metric = RowMetric(judge.name, lambda row, out, ref: 0.0, needs_reference=False)
+        chosen.append(judge_metric)
+        scores[judge.name] = {name: _judge_scores(judge, run, row_inputs, settings, name)
+                              for name, run in runs.items()}
+    names = list(models)
+    baseline = names[0]
+    results: list[MetricResult] = []
+    valid = {(m.name, name): _valid_for_aggregate(m, run, references)
+             for m in chosen if isinstance(m, AggregateMetric) for name, run in runs.items()}
+    for metric in chosen:
+        for name in names:
+            results.append(_metric_result(metric, name, baseline, runs, scores, valid,
+                                          references, alpha, seed, n_resamples))
+    pairwise: list[PairwiseResult] = []
+    pair_columns: dict[str, list[Any]] = {}
+    if isinstance(judge, PairwiseJudge):
+        for index, name in enumerate(names[1:]):
+            result, winners, orders = _pairwise(judge, runs[baseline], runs[name], row_inputs,
+                                                settings, seed + index, alpha, name, baseline)
+            pairwise.append(result)
+            pair_columns[f"pairwise.{name}"] = winners
+            pair_columns[f"pairwise_order.{name}"] = orders
+
+    rows = _rows_frame(row_inputs, references, reference_column, runs, scores, pair_columns)
+    comparison = Comparison(
+        id=uuid.uuid4().hex[:12], created_at=to_utc(ws.clock.now()), dataset=source.name,
+        version_id=full_version, candidates={n: key or "callable" for n, (_, key) in models.items()},
+        baseline=baseline, metrics=[m.name for m in chosen], alpha=alpha, seed=seed,
+        n_rows=frame.height, results=results, pairwise=pairwise,
+        errors={n: sum(e is not None for e in r.errors) for n, r in runs.items()},
+        timeouts={n: r.timeouts for n, r in runs.items()},
+        retried={n: sum(a > 1 for a in r.attempts) for n, r in runs.items()},
+        cached={n: sum(r.cached) for n, r in runs.items()}, rows=rows)
+    if store:
+        _store.save_evaluation(ws, comparison)
+    return comparison
+
+
+def _workspace(workspace: Workspace | None) -> Workspace:
+    if workspace is not None:
+        return workspace
+    from .._default import get_workspace
+
+    return get_workspace()
+
+
+def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
+    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
+        raise ValidationError(f"alpha must be a float between 0 and 0.5, got {alpha!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
+        raise ValidationError(f"n_resamples must be an integer >= 100, got {n_resamples!r}")
+
+
+def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[str]:
+    if inputs is None:
+        found = [c for c in frame.columns if c.startswith("inputs.")]
+        if not found:
+            raise ValidationError(f"the dataset has no inputs.* columns; name them with "
+                                  f"inputs=[...] (columns: {', '.join(frame.columns)})")
+        return found
+    if isinstance(inputs, str) or not inputs:
+        raise ValidationError("inputs must be a non-empty list of column names")
+    out = []
+    for name in inputs:
+        column = name if name in frame.columns else f"inputs.{name}"
+        if column not in frame.columns:
+            raise ValidationError(f"no input column {name!r}; columns: {', '.join(frame.columns)}")
+        out.append(column)
+    return out
+
+
+def _reference_column(frame: pl.DataFrame, reference: str | None, needed: bool) -> str | None:
+    if reference is not None:
+        column = reference if reference in frame.columns else f"feedback.{reference}"
+        if column not in frame.columns:
+            raise ValidationError(f"no reference column {reference!r}; columns: "
+                                  f"{', '.join(frame.columns)}")
+        return column
+    found = [c for c in frame.columns if c.startswith("feedback.")]
+    if len(found) == 1:
+        return found[0]
+    if not needed:
+        return None
+    if not found:
+        raise ValidationError(f"the metrics need a reference, and the dataset has no feedback.* "
+                              f"column; pass reference= (columns: {', '.join(frame.columns)})")
+    raise ValidationError(f"several feedback columns {found}; pick one with reference=")
+
+
+def _candidates(ws: Workspace, candidates: Mapping[str, Any], input_columns: list[str]
+                ) -> dict[str, tuple[Callable[[dict[str, Any]], Any], str | None]]:
+    if not isinstance(candidates, Mapping) or not candidates:
+        raise ValidationError('candidates must be a dict such as {"v1": model_a, "v2": model_b}')
+    keys = {c.removeprefix("inputs.") for c in input_columns}
+    out: dict[str, tuple[Callable[[dict[str, Any]], Any], str | None]] = {}
+    for name, model in candidates.items():
+        check_name(name, "candidate name")
+        if isinstance(model, CompletionVersion):
+            missing = [v for v in model.variables() if v not in keys]
+            if missing:
+                raise ValidationError(f"candidate {name!r}: the prompt template needs {missing}, "
+                                      f"the dataset's inputs are {sorted(keys)}")
+            attached = model if model.workspace is not None else CompletionVersion(
+                **{**model.__dict__, "workspace": ws})
+            attached.model_fn()  # a clear error now if the model is not registered
+            out[name] = (attached, model.cache_key)
+        elif isinstance(model, Candidate):
+            out[name] = (model.fn, f"candidate:{name}:{model.version}" if model.version else None)
+        elif callable(model):
+            out[name] = (model, None)
+        else:
+            raise ValidationError(f"candidate {name!r} must be a callable, a Candidate or a "
+                                  f"completion version, got {type(model).__name__}")
+    return out
+
+
+def _row_hash(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _json_output(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    json.dumps(value)  # raises TypeError for what cannot be stored
+    return value
+
+
+def _run_candidate(ws: Workspace, fn: Callable[[dict[str, Any]], Any], key: str | None,
+                   row_inputs: list[dict[str, Any]], settings: RunSettings, name: str) -> _Run:
+    n = len(row_inputs)
+    outputs: list[Any] = [None] * n
+    errors: list[str | None] = [None] * n
+    attempts, cached = [0] * n, [False] * n
+    hashes = [_row_hash(r) for r in row_inputs] if key else []
+    stored = _store.cached_outputs(ws, key, sorted(set(hashes))) if key else {}
+    todo = []
+    for index in range(n):
+        if key and hashes[index] in stored:
+            outputs[index], cached[index] = json.loads(stored[hashes[index]]), True
+        else:
+            todo.append(index)
+    outcomes = run_calls(lambda i: _json_output(fn(row_inputs[i])), todo, settings,
+                         label=f"running {name}")
+    fresh: list[tuple[str, str]] = []
+    for index, outcome in zip(todo, outcomes, strict=True):
+        attempts[index] = outcome.attempts
+        if outcome.error is not None:
+            errors[index] = outcome.error
+        else:
+            outputs[index] = outcome.output
+            if key:
+                fresh.append((hashes[index], json.dumps(outcome.output)))
+    if key:
+        _store.cache_outputs(ws, key, fresh)
+    return _Run(outputs, [e is not None for e in errors], errors, attempts, cached,
+                sum(_timed_out(o) for o in outcomes))
+
+
+def _timed_out(outcome: CallOutcome) -> bool:
+    return outcome.timed_out and outcome.error is not None
+
+
+def _note(run: _Run, index: int, message: str) -> None:
+    previous = run.errors[index]
+    run.errors[index] = message if previous is None else f"{previous}; {message}"
+
+
+def _score_rows(metric: RowMetric, run: _Run, row_inputs: list[dict[str, Any]],
+                references: list[Any]) -> np.ndarray[Any, Any]:
+    """Per-row scores; NaN (and a noted error) where the output cannot be scored."""
+    scores = np.full(len(row_inputs), np.nan)
+    for index, output in enumerate(run.outputs):
+        if run.failed[index]:
+            continue
+        reference = references[index]
+        if metric.needs_reference and reference is None:
+            continue  # no label for this row: left out of this metric
+        try:
+            scores[index] = metric.score(row_inputs[index], output, reference)
+        except (RowError, TypeError, ValueError) as exc:
+            _note(run, index, f"{metric.name}: {exc}")
+    return scores
+
+
+def _judge_scores(judge: ScoreJudge, run: _Run, row_inputs: list[dict[str, Any]],
+                  settings: RunSettings, name: str) -> np.ndarray[Any, Any]:
+    todo = [i for i, failed in enumerate(run.failed) if not failed]
+    outcomes = run_calls(lambda i: judge.score(row_inputs[i], run.outputs[i]), todo, settings,
+                         label=f"judging {name}")
+    scores = np.full(len(row_inputs), np.nan)
+    for index, outcome in zip(todo, outcomes, strict=True):
+        if outcome.error is not None:
+            _note(run, index, f"{judge.name}: {outcome.error}")
+        else:
+            scores[index] = outcome.output
+    return scores
+
+
+def _valid_for_aggregate(metric: AggregateMetric, run: _Run, references: list[Any]
+                         ) -> np.ndarray[Any, Any]:
+    """Rows this candidate's output can enter `metric` with (a wrong type is noted)."""
+    ok = np.zeros(len(references), dtype=bool)
+    numeric = metric.kind == "regression" or metric.name == "roc_auc"
+    for index, output in enumerate(run.outputs):
+        if run.failed[index] or references[index] is None:
+            continue
+        if numeric:
+            ok[index] = isinstance(output, (int, float)) and not (
+                isinstance(output, float) and math.isnan(output))
+        else:
+            ok[index] = isinstance(output, (str, int, float, bool))
+        if not ok[index]:
+            _note(run, index, f"{metric.name}: output {output!r} has the wrong type")
+    return ok
+
+
+def _metric_result(metric: Metric, name: str, baseline: str, runs: dict[str, _Run],
+                   scores: dict[str, dict[str, np.ndarray[Any, Any]]],
+                   aggregate_ok: dict[tuple[str, str], np.ndarray[Any, Any]],
+                   references: list[Any],
+                   alpha: float, seed: int, n_resamples: int) -> MetricResult:
+    higher = metric.higher_is_better
+    if isinstance(metric, RowMetric):
+        own = scores[metric.name][name]
+        valid = ~np.isnan(own)
+        value = float(own[valid].mean()) if valid.any() else None
+        result = MetricResult(metric.name, name, value, int(valid.sum()), higher)
+        if name == baseline:
+            return result
+        base = scores[metric.name][baseline]
+        both = valid & ~np.isnan(base)
+        if both.sum() < 2:
+            return _no_pairs(result)
+        paired = row_comparison(base[both], own[both], metric.binary, n_resamples, alpha, seed)
+    else:
+        refs = np.array(references, dtype=object)
+        ok = aggregate_ok[(metric.name, name)]
+        outputs = np.array(runs[name].outputs, dtype=object)
+        value = float(_aggregate(metric, refs[ok], outputs[ok])) if ok.any() else None
+        result = MetricResult(metric.name, name, value, int(ok.sum()), higher)
+        if name == baseline:
+            return result
+        both = ok & aggregate_ok[(metric.name, baseline)]
+        if both.sum() < 2:
+            return _no_pairs(result)
+        base_out = np.array(runs[baseline].outputs, dtype=object)
+        paired = aggregate_bootstrap(metric.compute, refs[both], base_out[both], outputs[both],
+                                     n_resamples, alpha, seed)
+    verdict = decide(paired.difference, paired.ci_low, paired.ci_high, paired.p_value, alpha,
+                     higher)
+    return MetricResult(metric.name, name, result.value, result.n, higher, paired.difference,
+                        paired.ci_low, paired.ci_high, paired.p_value, paired.test, paired.n,
+                        verdict)
+
+
+def _aggregate(metric: AggregateMetric, refs: np.ndarray[Any, Any],
+               outputs: np.ndarray[Any, Any]) -> float:
+    return float(metric.compute(refs, outputs, np.ones((1, refs.size)))[0])
+
+
+def _no_pairs(result: MetricResult) -> MetricResult:
+    return MetricResult(result.metric, result.candidate, result.value, result.n,
+                        result.higher_is_better, None, None, None, 1.0, "too few paired rows", 0,
+                        NO_DIFFERENCE)
+
+
+def _pairwise(judge: PairwiseJudge, base: _Run, cand: _Run, row_inputs: list[dict[str, Any]],
+              settings: RunSettings, seed: int, alpha: float, name: str, baseline: str
+              ) -> tuple[PairwiseResult, list[str | None], list[str | None]]:
+    n = len(row_inputs)
+    todo = [i for i in range(n) if not (base.failed[i] or cand.failed[i])]
+    # A seeded random half of the judged rows show the candidate first: position bias
+    # cancels exactly (a judge always answering "a" scores a win rate of 0.5).
+    swapped = np.zeros(n, dtype=bool)
+    order = np.random.default_rng(seed).permutation(len(todo))
+    swapped[np.array(todo, dtype=np.int64)[order < len(todo) // 2]] = True
+
+    def ask(i: int) -> str:
+        first, second = (cand, base) if swapped[i] else (base, cand)
+        return judge.compare(row_inputs[i], first.outputs[i], second.outputs[i])
+
+    outcomes = run_calls(ask, todo, settings, label=f"judging {name} against {baseline}")
+    winners: list[str | None] = [None] * n
+    orders: list[str | None] = [None] * n
+    errors = 0
+    for index, outcome in zip(todo, outcomes, strict=True):
+        orders[index] = "candidate first" if swapped[index] else "baseline first"
+        if outcome.error is not None:
+            errors += 1
+            _note(cand, index, f"{judge.name}: {outcome.error}")
+            continue
+        answer = outcome.output
+        if answer == "tie":
+            winners[index] = "tie"
+        else:
+            candidate_won = (answer == "a") == bool(swapped[index])
+            winners[index] = "candidate" if candidate_won else "baseline"
+    wins, losses = winners.count("candidate"), winners.count("baseline")
+    ties = winners.count("tie")
+    low, high = wilson_interval(wins, wins + losses, alpha)
+    p_value = sign_test(wins, losses)
+    rate = wins / (wins + losses) if wins + losses else None
+    verdict = decide((rate or 0.5) - 0.5, low - 0.5, high - 0.5, p_value, alpha, True)
+    return (PairwiseResult(name, baseline, wins, ties, losses, rate, low, high, p_value, verdict,
+                           errors), winners, orders)
+
+
+def _rows_frame(row_inputs: list[dict[str, Any]], references: list[Any],
+                reference_column: str | None, runs: dict[str, _Run],
+                scores: dict[str, dict[str, np.ndarray[Any, Any]]],
+                pair_columns: dict[str, list[Any]]) -> pl.DataFrame:
+    columns: dict[str, Any] = {
+        "row": list(range(len(row_inputs))),
+        "inputs": [json.dumps(r, sort_keys=True, default=str) for r in row_inputs],
+    }
+    if reference_column is not None:
+        columns["reference"] = [None if r is None else json.dumps(r, default=str)
+                                for r in references]
+    for name, run in runs.items():
+        columns[f"output.{name}"] = [None if failed else json.dumps(o)
+                                     for o, failed in zip(run.outputs, run.failed, strict=True)]
+        columns[f"error.{name}"] = run.errors
+        columns[f"attempts.{name}"] = run.attempts
+        columns[f"cached.{name}"] = run.cached
+    for metric, per_candidate in scores.items():
+        for name, values in per_candidate.items():
+            columns[f"score.{metric}.{name}"] = pl.Series(values, dtype=pl.Float64,
+                                                          nan_to_null=True)
+    columns.update(pair_columns)
+    return pl.DataFrame(columns, strict=False)
+
+
+def list_evaluations(dataset: str | None = None, workspace: Workspace | None = None
+                     ) -> pl.DataFrame:
+    """Stored evaluations (of one dataset if given), newest first: id, dataset, verdict..."""
+    return _store.evaluation_summaries(_workspace(workspace), dataset)
+
+
+def get_evaluation(evaluation_id: str, workspace: Workspace | None = None) -> Comparison:
+    """A stored evaluation, rows included.
+
+    Raises:
+        NotFoundError: no evaluation has that id.
+    """
+    return _store.load_evaluation(_workspace(workspace), evaluation_id)

@@ -1,0 +1,188 @@
+"""Judges: a scoring judge rates one output, a pairwise judge prefers one of two.
+
+Any callable can be a judge (an LLM client where a user has one, deterministic scorers
+in tests). `OpenAICompatible` talks to any OpenAI-compatible chat-completions endpoint
+(hosted, vLLM, llama.cpp's server...) with the standard library's HTTP client, and
+serves as a completion model and as either kind of judge.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ValidationError
+from .metrics import RowError
+
+__all__ = ["DEFAULT_CRITERIA", "JudgeError", "OpenAICompatible", "PairwiseJudge", "ScoreJudge"]
+
+DEFAULT_CRITERIA = ("How well does the output answer the input: correct, complete and clear? "
+                    "1 is very poor, 5 is excellent.")
+
+
+class JudgeError(RowError):
+    """A judge's answer could not be used (recorded as the row's error)."""
+
+
+@dataclass(frozen=True)
+class ScoreJudge:
+    """Rates each output: ``fn(inputs, output, criteria) -> number`` on `scale`.
+
+    Scores are normalised to Gantry's 1 to 5 scale (``1 + 4 * (s - low) / (high - low)``);
+    a score off the scale, or not a number, is the row's error.
+    """
+
+    fn: Callable[[Mapping[str, Any], Any, str], Any]
+    criteria: str = DEFAULT_CRITERIA
+    scale: tuple[float, float] = (1.0, 5.0)
+    name: str = "judge"
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError("ScoreJudge needs a callable (inputs, output, criteria) -> score")
+        low, high = self.scale
+        if not low < high:
+            raise ValidationError(f"ScoreJudge scale must be (low, high) with low < high, got "
+                                  f"{self.scale!r}")
+
+    def score(self, inputs: Mapping[str, Any], output: Any) -> float:
+        raw = self.fn(inputs, output, self.criteria)
+        if isinstance(raw, str):
+            raw = _first_number(raw)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or math.isnan(raw):
+            raise JudgeError(f"judge {self.name!r} answered {raw!r}, not a number")
+        low, high = self.scale
+        if not low <= raw <= high:
+            raise JudgeError(f"judge {self.name!r} answered {raw}, outside its scale {low}..{high}")
+        return 1 + 4 * (float(raw) - low) / (high - low)
+
+
+@dataclass(frozen=True)
+class PairwiseJudge:
+    """Prefers one of two outputs: ``fn(inputs, output_a, output_b) -> "a" | "b" | "tie"``.
+
+    `evaluate` shows each row's outputs in a seeded random order (recorded) to cancel
+    position bias; any other answer is the row's error.
+    """
+
+    fn: Callable[[Mapping[str, Any], Any, Any], Any]
+    name: str = "pairwise"
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValidationError("PairwiseJudge needs a callable (inputs, a, b) -> 'a'|'b'|'tie'")
+
+    def compare(self, inputs: Mapping[str, Any], output_a: Any, output_b: Any) -> str:
+        answer = self.fn(inputs, output_a, output_b)
+        choice = answer.strip().strip(".\"'").lower() if isinstance(answer, str) else None
+        if choice not in ("a", "b", "tie"):
+            raise JudgeError(f"pairwise judge {self.name!r} answered {answer!r}; allowed: "
+                             "'a', 'b', 'tie'")
+        return choice
+
+
+def _first_number(text: str) -> float | str:
+    match = re.search(r"-?\d+(?:\.\d+)?", text)
+    return float(match.group()) if match else text
+
+
+class OpenAICompatible:
+    """A client of an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Use it as a completion model (``workspace.register_model("m", client)``), or make
+    judges with `score_judge` / `pairwise_judge`.
+
+    Args:
+        base_url: e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
+        model: the model name the server expects.
+        api_key: sent as a bearer token (None for local servers without one).
+        timeout: seconds per request.
+        params: defaults for every request (e.g. ``temperature=0``).
+    """
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None,
+                 timeout: float = 60.0, **params: Any) -> None:
+        if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
+            raise ValidationError(f"base_url must be an http(s) URL such as "
+                                  f"'http://127.0.0.1:8000/v1', got {base_url!r}")
+        if not isinstance(model, str) or not model:
+            raise ValidationError("model must be the model name the server expects")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = float(timeout)
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible(base_url={self.base_url!r}, model={self.model!r})"
+
+    def chat(self, messages: list[dict[str, str]], **params: Any) -> str:
+        """The first choice's message content for `messages`.
+
+        Raises:
+            JudgeError: the server failed or answered something unreadable.
+        """
+        body = json.dumps({"model": self.model, "messages": messages,
+                           **self.params, **params}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body,
+                                         headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:200].decode(errors="replace")
+            raise JudgeError(f"{self.base_url} answered HTTP {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+            raise JudgeError(f"cannot reach {self.base_url}: {exc}") from exc
+        try:
+            content = payload["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise JudgeError(f"{self.base_url} sent no choices[0].message.content") from exc
+        if not isinstance(content, str):
+            raise JudgeError(f"{self.base_url} sent non-text content {content!r}")
+        return content
+
+    def __call__(self, prompt: str, **params: Any) -> str:
+        """Complete `prompt` as one user message (the completion-model interface)."""
+        return self.chat([{"role": "user", "content": prompt}], **params)
+
+    def score_judge(self, criteria: str = DEFAULT_CRITERIA, name: str = "judge") -> ScoreJudge:
+        """A judge asking the model for a 1-5 score of one output."""
+
+        def ask(inputs: Mapping[str, Any], output: Any, criteria: str) -> Any:
+            reply = self.chat([
+                {"role": "system", "content": "You grade model outputs. Reply with one integer "
+                                              "from 1 to 5 and nothing else."},
+                {"role": "user", "content": f"Criteria: {criteria}\n\nInput:\n{_show(inputs)}\n\n"
+                                            f"Output:\n{_show(output)}\n\nScore (1-5):"}])
+            return _first_number(reply)
+
+        return ScoreJudge(ask, criteria, (1.0, 5.0), name)
+
+    def pairwise_judge(self, criteria: str = DEFAULT_CRITERIA, name: str = "pairwise"
+                       ) -> PairwiseJudge:
+        """A judge asking the model which of two outputs is better: A, B or tie."""
+
+        def ask(inputs: Mapping[str, Any], output_a: Any, output_b: Any) -> str:
+            reply = self.chat([
+                {"role": "system", "content": "You compare two model outputs. Reply with exactly "
+                                              "one word: A, B or tie."},
+                {"role": "user", "content": f"Criteria: {criteria}\n\nInput:\n{_show(inputs)}\n\n"
+                                            f"Output A:\n{_show(output_a)}\n\nOutput B:\n"
+                                            f"{_show(output_b)}\n\nBetter output (A, B or tie):"}])
+            return reply.strip().split()[0] if reply.strip() else reply
+
+        return PairwiseJudge(ask, name)
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
