@@ -143,7 +143,8 @@ def aggregate_bootstrap(compute: Compute, reference: np.ndarray[Any, Any],
     if finite.size == 0:
         p_value = 1.0
     else:
-        p_value = float(min(1.0, 2 * min(np.mean(finite <= 0), np.mean(finite >= 0))))
+        tail = min(np.mean(finite <= 0), np.mean(finite >= 0))
+        p_value = float(min(1.0, max(2 * tail, 1 / finite.size)))  # never below 1 / resamples
     return PairedResult(float(point[0]), low, high, p_value, "paired bootstrap", n)
 
 
