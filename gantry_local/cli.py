@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -264,16 +264,68 @@ def _scheduler_run(args: argparse.Namespace) -> None:
 
     Example: gantry-local scheduler run --once --db gantry.duckdb
     """
+    from .automations.automations import Automation
     from .automations.scheduler import Scheduler
+    from .automations.triggers import DatasetVersionTrigger
+    from .evaluation.suites import Suite
 
+    suites = [Suite.from_toml(path) for path in args.suite or []]
     with _db_workspace(args) as ws:
         scheduler = Scheduler(ws, tick=args.tick)
+        for suite in suites:
+            scheduler.add_automation(Automation(f"suite-{suite.name}",
+                                                DatasetVersionTrigger(suite.dataset), suite))
         if args.once:
             runs = scheduler.run_pending()
             _say(_table([r.__dict__ for r in runs], ["curator", "interval_start", "status",
                                                      "rows_selected", "version_id", "error"]))
+            if suites:
+                _say(_table(scheduler.suite_runs().to_dicts(),
+                            ["suite", "dataset", "version_id", "passed", "evaluation_id",
+                             "error"]))
         else:
             scheduler.run_forever()
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    """Run a test suite (TOML); exit 1 when a check fails. --junit writes JUnit XML.
+
+    Example: gantry-local eval run suite.toml --db gantry.duckdb --junit eval.xml
+    """
+    from .evaluation.suites import Suite
+
+    suite = Suite.from_toml(args.suite)
+    with _db_workspace(args) as ws:
+        result = suite.run(ws)
+    _say(str(result))
+    if args.junit:
+        result.write_junit(args.junit)
+        _say(f"wrote {args.junit}")
+    return 0 if result.passed else 1
+
+
+def _eval_list(args: argparse.Namespace) -> None:
+    """List stored evaluations, newest first.
+
+    Example: gantry-local eval list --db gantry.duckdb
+    """
+    from .evaluation import list_evaluations
+
+    with _db_workspace(args) as ws:
+        frame = list_evaluations(args.dataset, workspace=ws)
+    _say(_table(frame.to_dicts(), ["id", "created_at", "dataset", "version_id", "candidates",
+                                   "primary", "verdict", "rows"]))
+
+
+def _eval_show(args: argparse.Namespace) -> None:
+    """Show one stored evaluation's statistics table.
+
+    Example: gantry-local eval show 3f2a9c1b7d4e
+    """
+    from .evaluation import get_evaluation
+
+    with _db_workspace(args) as ws:
+        _say(str(get_evaluation(args.id, workspace=ws)))
 
 
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
@@ -357,7 +409,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db_options(run_cmd)
     run_cmd.add_argument("--once", action="store_true", help="one tick, then exit")
     run_cmd.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
+    run_cmd.add_argument("--suite", action="append", metavar="SUITE.toml",
+                         help="also run this test suite on each new version of its dataset "
+                              "(repeatable)")
     run_cmd.set_defaults(handler=_scheduler_run)
+    evaluations = commands.add_parser("eval", help="evaluations and test suites")
+    eval_commands = evaluations.add_subparsers(dest="eval_command", required=True)
+    eval_handlers: tuple[tuple[str, Callable[[argparse.Namespace], int | None]], ...] = (
+        ("run", _eval_run), ("list", _eval_list), ("show", _eval_show))
+    for name, eval_handler in eval_handlers:
+        doc = eval_handler.__doc__ or ""
+        cmd = eval_commands.add_parser(name, help=doc.splitlines()[0], description=doc)
+        _add_db_options(cmd)
+        cmd.set_defaults(handler=eval_handler)
+        if name == "run":
+            cmd.add_argument("suite", help="the suite's TOML file")
+            cmd.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
+        elif name == "list":
+            cmd.add_argument("--dataset", help="only evaluations of this dataset")
+        else:
+            cmd.add_argument("id")
     return parser
 
 
@@ -371,14 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        code = args.handler(args)
     except GantryLocalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         while _PROGRESS:
             _PROGRESS.pop().finish()
-    return 0
+    return int(code or 0)
 
 
 

@@ -163,3 +163,25 @@ class CuratorRegistry:
         return frame
 
 
+
+    # -- test-suite automations ----------------------------------------------------------------
+
+    def suite_ran(self, suite: str, dataset: str, version_id: str) -> bool:
+        with self.ws._cursor() as con, storage_errors("reading suite runs"):
+            # a run that raised (no evaluation) is retried on the next tick
+            return bool(run(con, "SELECT 1 FROM _gl_suite_runs WHERE suite = ? AND dataset = ? "
+                            "AND version_id = ? AND evaluation_id IS NOT NULL",
+                            [suite, dataset, version_id]))
+
+    def record_suite(self, suite: str, dataset: str, version_id: str, passed: bool,
+                     evaluation_id: str | None, error: str | None) -> None:
+        with self.ws._cursor() as con, storage_errors(f"recording a run of suite {suite!r}"):
+            run(con, "INSERT OR REPLACE INTO _gl_suite_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [suite, dataset, version_id, passed, evaluation_id, error, self.ws.clock.now()])
+
+    def suite_runs(self) -> pl.DataFrame:
+        with self.ws._cursor() as con, storage_errors("reading suite runs"):
+            table = con.sql("SELECT * FROM _gl_suite_runs ORDER BY ran_at, suite").to_arrow_table()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame

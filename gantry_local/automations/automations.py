@@ -1,14 +1,19 @@
-"""Automations: a trigger and an action (a curator), added to an application."""
+"""Automations: a trigger and an action.
+
+A curator on an `IntervalTrigger` is added to an application and stored, so any process
+runs it. A test suite on a `DatasetVersionTrigger` holds Python callables, so it is added
+to a running `Scheduler` (``scheduler.add_automation``) and its outcomes are stored.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._names import check_name
 from ..errors import NotFoundError, ValidationError
 from ._registry import CuratorRegistry
 from .curators import Curator
-from .triggers import IntervalTrigger
+from .triggers import DatasetVersionTrigger, IntervalTrigger
 
 if TYPE_CHECKING:
     from ..applications import Application
@@ -17,21 +22,30 @@ __all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
 
 
 class Automation:
-    """Run `action` (a curator) on the schedule of `trigger` (an `IntervalTrigger`).
+    """Run `action` when `trigger` says: a curator on an `IntervalTrigger`, or a test suite
+    (`gantry_local.evaluation.suites.Suite`) on a `DatasetVersionTrigger`.
 
     Raises:
-        ValidationError: a bad name, a trigger that is not an IntervalTrigger, or an action
-            that is not a curator, at definition time.
+        ValidationError: a bad name, or a trigger and action that do not go together, at
+            definition time.
     """
 
-    def __init__(self, name: str, trigger: IntervalTrigger, action: Curator) -> None:
+    def __init__(self, name: str, trigger: IntervalTrigger | DatasetVersionTrigger,
+                 action: Any) -> None:
+        from ..evaluation.suites import Suite
+
         self.name = check_name(name, "automation name")
-        if not isinstance(trigger, IntervalTrigger):
-            raise ValidationError(f"trigger must be an IntervalTrigger, got "
-                                  f"{type(trigger).__name__}")
-        if not isinstance(action, Curator):
-            raise ValidationError(f"an automation's action must be a curator, got "
-                                  f"{type(action).__name__}")
+        if isinstance(trigger, DatasetVersionTrigger):
+            if not isinstance(action, Suite):
+                raise ValidationError(f"a DatasetVersionTrigger runs a test suite, got "
+                                      f"{type(action).__name__}")
+        elif isinstance(trigger, IntervalTrigger):
+            if not isinstance(action, Curator):
+                raise ValidationError(f"an automation's action must be a curator, got "
+                                      f"{type(action).__name__}")
+        else:
+            raise ValidationError(f"trigger must be an IntervalTrigger or a "
+                                  f"DatasetVersionTrigger, got {type(trigger).__name__}")
         self.trigger = trigger
         self.action = action
 
@@ -39,8 +53,13 @@ class Automation:
         return f"Automation(name={self.name!r}, action={self.action!r})"
 
     def stop(self) -> None:
-        """Stop running it (the curator is disabled; its dataset and runs stay)."""
-        self.action.disable()
+        """Stop running it (a curator is disabled; its dataset and runs stay)."""
+        if isinstance(self.action, Curator):
+            self.action.disable()
+        else:
+            self.stopped = True
+
+    stopped = False
 
 
 def add_automation(application: Application, automation: Automation) -> Automation:
@@ -49,6 +68,9 @@ def add_automation(application: Application, automation: Automation) -> Automati
         raise ValidationError(f"add_automation takes an Automation, got "
                               f"{type(automation).__name__}")
     curator = automation.action
+    if not isinstance(curator, Curator) or not isinstance(automation.trigger, IntervalTrigger):
+        raise ValidationError("a test-suite automation holds Python callables, so it runs in "
+                              "a Scheduler: scheduler.add_automation(automation)")
     if curator.application_name != application.name:
         raise ValidationError(f"the curator curates {curator.application_name!r}, not "
                               f"{application.name!r}")

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import polars as pl
 import schedule
 
 from ..errors import NotFoundError, ValidationError
 from ._registry import CuratorRegistry
+from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from .automations import Automation
     from .curators import Curator
 
 __all__ = ["Run", "Scheduler"]
@@ -57,6 +60,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._suites: dict[str, Automation] = {}
 
     def due(self) -> list[tuple[Curator, datetime]]:
         """Every (curator, interval start) that is due and has not succeeded, oldest first."""
@@ -78,9 +82,60 @@ class Scheduler:
         return due
 
     def run_pending(self) -> list[Run]:
-        """Run everything due now (missed intervals included) and return the runs."""
+        """Run everything due now (missed intervals included) and return the curator runs.
+
+        Then each test-suite automation whose dataset has a new latest version runs its
+        suite on it; outcomes go to `suite_runs()`.
+        """
         with self._lock:
-            return [self._run_once(curator, start) for curator, start in self.due()]
+            runs = [self._run_once(curator, start) for curator, start in self.due()]
+            for automation in list(self._suites.values()):
+                if not automation.stopped:
+                    self._run_suite(automation)
+            return runs
+
+    def add_automation(self, automation: Automation) -> None:
+        """Run a test suite whenever a dataset gets a new version (a `DatasetVersionTrigger`).
+
+        Its callables live in this process, so it is registered here, not stored; each
+        (suite, dataset version) runs once, and its outcome is stored.
+        """
+        from .automations import Automation
+
+        if not isinstance(automation, Automation) or not isinstance(
+                automation.trigger, DatasetVersionTrigger):
+            raise ValidationError("Scheduler.add_automation takes a test-suite Automation (a "
+                                  "DatasetVersionTrigger); add curator automations to their "
+                                  "application")
+        if automation.name in self._suites:
+            raise ValidationError(f"automation {automation.name!r} is already added")
+        self._suites[automation.name] = automation
+
+    def _run_suite(self, automation: Automation) -> None:
+        from ..evaluation.suites import Suite
+
+        suite, trigger = automation.action, automation.trigger
+        assert isinstance(suite, Suite) and isinstance(trigger, DatasetVersionTrigger)
+        try:
+            head = self.workspace.get_dataset(trigger.dataset).resolve(None)
+        except (NotFoundError, ValidationError):
+            return  # no dataset, or no version yet
+        if self._registry.suite_ran(suite.name, trigger.dataset, head):
+            return
+        try:
+            result = suite.run(self.workspace, version_id=head)
+        except Exception as exc:  # recorded; the other automations go on
+            self._registry.record_suite(suite.name, trigger.dataset, head, False, None,
+                                        f"{type(exc).__name__}: {exc}")
+            return
+        failed = [c.name for c in result.checks if not c.passed]
+        self._registry.record_suite(suite.name, trigger.dataset, head, result.passed,
+                                    result.comparison.id,
+                                    f"failed: {', '.join(failed)}" if failed else None)
+
+    def suite_runs(self) -> pl.DataFrame:
+        """Every stored test-suite run: suite, dataset, version, passed, evaluation, error."""
+        return self._registry.suite_runs()  # type: ignore[no-any-return]
 
     def _run_once(self, curator: Curator, start: datetime) -> Run:
         end = start + curator.curation_interval

@@ -1,0 +1,280 @@
+"""Test suites: thresholds and no-regression checks on an evaluation, to fail a build.
+
+A suite names a dataset, candidates, metrics and checks. In Python, `Suite(...)`; in a
+TOML file, the same fields (see the README). ``gantry-local eval run SUITE`` prints the
+table, writes JUnit XML with ``--junit``, and exits non-zero when a check fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import operator
+import re
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._names import check_name
+from ..errors import NotFoundError, ValidationError
+from .comparison import REGRESSED, Comparison
+from .evaluate import Candidate, evaluate
+from .judges import PairwiseJudge, ScoreJudge
+from .metrics import Metric, resolve_metrics
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["CheckResult", "Suite", "SuiteResult"]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+_THRESHOLD = re.compile(r"^\s*(?:([A-Za-z0-9_.-]+):)?([A-Za-z0-9_.:-]+?)\s*(>=|<=|==|>|<)\s*"
+                        r"(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of a suite: its name, whether it passed, and why."""
+
+    name: str
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class _Threshold:
+    text: str
+    candidate: str | None
+    metric: str
+    op: str
+    value: float
+
+
+class Suite:
+    """An evaluation with checks that pass or fail.
+
+    Args:
+        name: the suite's name (JUnit's test-suite name).
+        dataset: the dataset evaluated (its latest version unless `version_id`).
+        candidates: as for `evaluate`; the first is the baseline, the last is checked by
+            thresholds that name no candidate.
+        metrics: as for `evaluate`.
+        thresholds: ``"accuracy >= 0.9"`` or ``"v1:accuracy >= 0.9"`` (a candidate's).
+        no_regression: metrics on which no challenger may be `regressed` against the
+            baseline (``"pairwise"`` for a pairwise judge).
+        max_error_rate: fail when a candidate's share of row errors exceeds it.
+        models: completion models to register before running (name -> callable).
+        evaluate_options: passed on to `evaluate` (reference, inputs, judge, alpha, seed...).
+
+    Raises:
+        ValidationError: a malformed threshold, or one naming an unknown metric or candidate.
+    """
+
+    def __init__(self, name: str, dataset: str, candidates: Mapping[str, Any],
+                 metrics: Sequence[str | Metric] | None = None,
+                 thresholds: Sequence[str] = (), no_regression: Sequence[str] = (),
+                 max_error_rate: float | None = None, version_id: str | None = None,
+                 models: Mapping[str, Callable[..., Any]] | None = None,
+                 **evaluate_options: Any) -> None:
+        self.name = check_name(name, "suite name")
+        self.dataset = check_name(dataset, "dataset name")
+        if not isinstance(candidates, Mapping) or not candidates:
+            raise ValidationError("a suite needs candidates, e.g. {'v1': model_a, 'v2': model_b}")
+        self.candidates = dict(candidates)
+        judge = evaluate_options.get("judge")
+        self.metrics = resolve_metrics(metrics) if metrics is not None or judge is None else []
+        names = {m.name for m in self.metrics}
+        if isinstance(judge, ScoreJudge):
+            names.add(judge.name)
+        self.thresholds = [self._threshold(t, names) for t in thresholds]
+        allowed = names | ({"pairwise"} if isinstance(judge, PairwiseJudge) else set())
+        for metric in no_regression:
+            if metric not in allowed:
+                raise ValidationError(f"suite {name!r}: no_regression names {metric!r}, not one "
+                                      f"of its metrics {sorted(allowed)}")
+        self.no_regression = list(no_regression)
+        if max_error_rate is not None and not 0 <= max_error_rate <= 1:
+            raise ValidationError(f"max_error_rate must be between 0 and 1, got {max_error_rate}")
+        self.max_error_rate = max_error_rate
+        self.version_id = version_id
+        self.models = dict(models or {})
+        self.evaluate_options = evaluate_options
+
+    def __repr__(self) -> str:
+        return f"Suite(name={self.name!r}, dataset={self.dataset!r})"
+
+    def _threshold(self, text: str, metrics: set[str]) -> _Threshold:
+        match = _THRESHOLD.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValidationError(f"suite {self.name!r}: cannot read threshold {text!r}; write "
+                                  "'accuracy >= 0.9' or 'v2:accuracy >= 0.9'")
+        candidate, metric, op, value = match.groups()
+        if metric not in metrics:
+            raise ValidationError(f"suite {self.name!r}: threshold {text!r} names metric "
+                                  f"{metric!r}, not one of {sorted(metrics)}")
+        if candidate is not None and candidate not in self.candidates:
+            raise ValidationError(f"suite {self.name!r}: threshold {text!r} names candidate "
+                                  f"{candidate!r}, not one of {sorted(self.candidates)}")
+        return _Threshold(text.strip(), candidate, metric, op, float(value))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Suite:
+        """Read a suite from a TOML file (see the README for its fields).
+
+        Candidates and models are ``"module:attribute"`` import paths (the file's folder is
+        importable), or ``{application = "chat", version = "prod"}`` for completion versions.
+        """
+        return _load_toml(cls, Path(path))
+
+    def run(self, workspace: Workspace | None = None, version_id: str | None = None
+            ) -> SuiteResult:
+        """Evaluate and check. Row errors never raise; they count against `max_error_rate`."""
+        ws = workspace
+        if ws is None:
+            from .._default import get_workspace
+
+            ws = get_workspace()
+        for name, fn in self.models.items():
+            ws.register_model(name, fn)
+        comparison = evaluate(self.dataset, self._resolved(ws), self.metrics or None,
+                              version_id=version_id or self.version_id, workspace=ws,
+                              **self.evaluate_options)
+        return SuiteResult(self, comparison, self._check(comparison))
+
+    def _resolved(self, ws: Workspace) -> dict[str, Any]:
+        out = {}
+        for name, model in self.candidates.items():
+            if isinstance(model, tuple):  # (application, version) of a completion app
+                app, version = model
+                out[name] = ws.get_application(app).get_version(version)
+            else:
+                out[name] = model
+        return out
+
+    def _check(self, comparison: Comparison) -> list[CheckResult]:
+        names = list(comparison.candidates)
+        checks = []
+        for threshold in self.thresholds:
+            candidate = threshold.candidate or names[-1]
+            value = comparison.value(threshold.metric, candidate)
+            passed = value is not None and not math.isnan(value) and _OPS[threshold.op](
+                value, threshold.value)
+            shown = "no value" if value is None else f"{value:.4f}"
+            checks.append(CheckResult(f"{threshold.text} ({candidate})", passed,
+                                      f"{threshold.metric} of {candidate} is {shown}"))
+        for metric in self.no_regression:
+            for candidate, verdicts in comparison.verdicts.items():
+                verdict = verdicts.get(metric, "no significant difference")
+                checks.append(CheckResult(f"no regression in {metric} ({candidate})",
+                                          verdict != REGRESSED,
+                                          f"{candidate} against {comparison.baseline}: {verdict}"))
+        if self.max_error_rate is not None:
+            for candidate, errors in comparison.errors.items():
+                rate = errors / comparison.n_rows
+                checks.append(CheckResult(f"row errors <= {self.max_error_rate:g} ({candidate})",
+                                          rate <= self.max_error_rate,
+                                          f"{errors} of {comparison.n_rows} rows failed"))
+        return checks
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """A suite's evaluation and its checks."""
+
+    suite: Suite
+    comparison: Comparison
+    checks: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def __str__(self) -> str:
+        lines = [str(self.comparison), ""]
+        for check in self.checks:
+            lines.append(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.message}")
+        failed = sum(not c.passed for c in self.checks)
+        lines.append(f"suite {self.suite.name}: {len(self.checks) - failed} passed, "
+                     f"{failed} failed")
+        return "\n".join(lines)
+
+    def junit_xml(self) -> str:
+        """The checks as JUnit XML (one test case per check), as CI systems read it."""
+        failures = sum(not c.passed for c in self.checks)
+        root = ET.Element("testsuites", tests=str(len(self.checks)), failures=str(failures))
+        suite = ET.SubElement(root, "testsuite", name=self.suite.name,
+                              tests=str(len(self.checks)), failures=str(failures), errors="0",
+                              timestamp=self.comparison.created_at.isoformat())
+        for check in self.checks:
+            case = ET.SubElement(suite, "testcase", classname=self.suite.name, name=check.name)
+            if not check.passed:
+                ET.SubElement(case, "failure", message=check.message).text = check.message
+        ET.SubElement(suite, "system-out").text = str(self.comparison)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+    def write_junit(self, path: str | Path) -> None:
+        Path(path).write_text(self.junit_xml(), encoding="utf-8")
+
+
+def import_object(spec: str, where: str) -> Any:
+    """The object named by ``"package.module:attribute"``."""
+    module_name, _, attribute = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not module_name or not attribute:
+        raise ValidationError(f"{where}: {spec!r} is not an import path like 'models:predict'")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise NotFoundError(f"{where}: cannot import {spec!r}: {exc}") from exc
+    return target
+
+
+def _load_toml(cls: type[Suite], path: Path) -> Suite:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFoundError(f"no suite file {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"{path}: not valid TOML: {exc}") from exc
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    known = {"name", "dataset", "version", "candidates", "metrics", "thresholds",
+             "no_regression", "max_error_rate", "reference", "inputs", "alpha", "seed",
+             "models", "workers", "timeout", "retries"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValidationError(f"{path}: unknown field(s) {unknown}; known: {sorted(known)}")
+    for field in ("name", "dataset", "candidates"):
+        if field not in data:
+            raise ValidationError(f"{path}: missing {field!r}")
+    candidates: dict[str, Any] = {}
+    for name, spec in dict(data["candidates"]).items():
+        where = f"{path}: candidate {name!r}"
+        if isinstance(spec, str):
+            candidates[name] = import_object(spec, where)
+        elif isinstance(spec, dict) and "application" in spec:
+            candidates[name] = (spec["application"], spec.get("version", "latest"))
+        elif isinstance(spec, dict) and "callable" in spec:
+            candidates[name] = Candidate(import_object(spec["callable"], where),
+                                         spec.get("version"))
+        else:
+            raise ValidationError(f"{where}: give 'module:function', {{callable = ..., version "
+                                  "= ...}} or {application = ..., version = ...}")
+    options = {k: data[k] for k in ("reference", "inputs", "alpha", "seed", "workers", "timeout",
+                                    "retries") if k in data}
+    models = {name: import_object(spec, f"{path}: model {name!r}")
+              for name, spec in dict(data.get("models", {})).items()}
+    return cls(data["name"], data["dataset"], candidates, data.get("metrics"),
+               data.get("thresholds", ()), data.get("no_regression", ()),
+               data.get("max_error_rate"), data.get("version"), models, **options)
