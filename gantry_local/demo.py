@@ -91,6 +91,7 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
         _report(app.query, echo)
         _datasets(workspace, app.query, echo)
         _curation(workspace, clock, echo)
+        _evaluation(workspace, echo)
     return workspace
 
 
@@ -122,6 +123,31 @@ def _curation(workspace: Workspace, clock: ManualClock, echo: Callable[[str], No
                .select("curator", "interval_start", "status", "rows_in_interval", "rows_selected")
                .tail(4))
     echo(str(history))
+
+
+def _model_v1(inputs: dict[str, object]) -> bool:
+    """The fraud rule in production: big amounts are suspicious."""
+    return float(inputs["amount"]) > 300  # type: ignore[arg-type]
+
+
+def _model_v2(inputs: dict[str, object]) -> bool:
+    """The candidate: weighs foreign cards and online merchants too."""
+    risk = 0.25 * bool(inputs["foreign"]) + 0.15 * (inputs["merchant"] == "online") + min(
+        float(inputs["amount"]) / 4000, 0.3)  # type: ignore[arg-type]
+    return risk > 0.2
+
+
+def _evaluation(workspace: Workspace, echo: Callable[[str], None]) -> None:
+    """Did the candidate model improve? Both versions on the latest curated dataset version."""
+    from .evaluation import evaluate
+
+    echo("\n== Evaluation: fraud rule v1 against candidate v2 on the latest curated version ==")
+    comparison = evaluate("uniform-100", {"v1": _model_v1, "v2": _model_v2},
+                          ["f1", "accuracy", "recall"], reference="feedback.is_fraud",
+                          workspace=workspace, progress=False)
+    echo(str(comparison))
+    echo(f"Rows without a label yet are left out of each metric; stored as evaluation "
+         f"{comparison.id} (gantry-local eval show {comparison.id} --db {workspace.db}).")
 
 
 def _datasets(workspace: Workspace, query: Callable[..., object],

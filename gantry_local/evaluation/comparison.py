@@ -145,15 +145,15 @@ class Comparison:
         head = (f"evaluation {self.id} of {self.dataset}@{self.version_id[:12]}: "
                 f"{self.n_rows:,} rows, baseline {self.baseline}, alpha {self.alpha:g}")
         lines = [head]
-        header = ("metric", "candidate", "value", "diff", f"{100 * (1 - self.alpha):g}% CI",
+        header = ("metric", "candidate", "n", "value", "diff", f"{100 * (1 - self.alpha):g}% CI",
                   "p", "test", "verdict")
         table = [header]
         for r in self.results:
-            table.append((r.metric, r.candidate, _num(r.value), _num(r.difference),
+            table.append((r.metric, r.candidate, f"{r.n:,}", _num(r.value), _num(r.difference),
                           _ci(r.ci_low, r.ci_high), _p(r.p_value), r.test or "",
                           r.verdict or "(baseline)"))
         for pair in self.pairwise:
-            table.append(("pairwise", pair.candidate,
+            table.append(("pairwise", pair.candidate, f"{pair.wins + pair.ties + pair.losses:,}",
                           f"{pair.wins}W {pair.ties}T {pair.losses}L", _num(pair.win_rate),
                           _ci(pair.ci_low, pair.ci_high), _p(pair.p_value), "sign test",
                           pair.verdict))
