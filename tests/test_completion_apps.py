@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import pytest
@@ -90,9 +90,9 @@ def test_missing_variables_and_models_fail_before_any_call(ws: gantry.Workspace,
 class _FakeOpenAI(BaseHTTPRequestHandler):
     """Answers /v1/chat/completions like an OpenAI-compatible server would."""
 
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
                                     "body": body})

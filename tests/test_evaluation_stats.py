@@ -78,7 +78,7 @@ def test_text_metrics() -> None:
 
 
 def test_unknown_metric_lists_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match="accuracy.*rouge_l"):
+    with pytest.raises(ValidationError, match=r"accuracy.*rouge_l"):
         resolve_metrics(["acuracy"])
     with pytest.raises(ValidationError, match="bad pattern"):
         Regex("(")

@@ -152,7 +152,7 @@ def evaluate(
             pair_columns[f"pairwise.{name}"] = winners
             pair_columns[f"pairwise_order.{name}"] = orders
 
-    rows = _rows_frame(row_inputs, references, reference_column, runs, scores, pair_columns)
+    rows = _rows_frame(frame, input_columns, reference_column, runs, scores, pair_columns)
     comparison = Comparison(
         id=uuid.uuid4().hex[:12], created_at=to_utc(ws.clock.now()), dataset=source.name,
         version_id=full_version, candidates={n: key or "callable" for n, (_, key) in models.items()},
@@ -438,29 +438,33 @@ def _pairwise(judge: PairwiseJudge, base: _Run, cand: _Run, row_inputs: list[dic
                            errors), winners, orders)
 
 
-def _rows_frame(row_inputs: list[dict[str, Any]], references: list[Any],
-                reference_column: str | None, runs: dict[str, _Run],
-                scores: dict[str, dict[str, np.ndarray[Any, Any]]],
+def _rows_frame(frame: pl.DataFrame, input_columns: list[str], reference_column: str | None,
+                runs: dict[str, _Run], scores: dict[str, dict[str, np.ndarray[Any, Any]]],
                 pair_columns: dict[str, list[Any]]) -> pl.DataFrame:
-    columns: dict[str, Any] = {
-        "row": list(range(len(row_inputs))),
-        "inputs": [json.dumps(r, sort_keys=True, default=str) for r in row_inputs],
-    }
-    if reference_column is not None:
-        columns["reference"] = [None if r is None else json.dumps(r, default=str)
-                                for r in references]
+    """Per row: the inputs and reference as in the dataset, each candidate's output (typed
+    when all outputs share a type, else JSON text), error, attempts, and every score."""
+    kept = [*input_columns, *([reference_column] if reference_column else [])]
+    columns: dict[str, Any] = {"row": pl.int_range(0, frame.height, eager=True)}
+    columns.update({c: frame[c] for c in kept})
     for name, run in runs.items():
-        columns[f"output.{name}"] = [None if failed else json.dumps(o)
-                                     for o, failed in zip(run.outputs, run.failed, strict=True)]
-        columns[f"error.{name}"] = run.errors
-        columns[f"attempts.{name}"] = run.attempts
-        columns[f"cached.{name}"] = run.cached
+        columns[f"output.{name}"] = _output_column(run)
+        columns[f"error.{name}"] = pl.Series(run.errors, dtype=pl.String)
+        columns[f"attempts.{name}"] = pl.Series(run.attempts, dtype=pl.Int64)
+        columns[f"cached.{name}"] = pl.Series(run.cached, dtype=pl.Boolean)
     for metric, per_candidate in scores.items():
         for name, values in per_candidate.items():
             columns[f"score.{metric}.{name}"] = pl.Series(values, dtype=pl.Float64,
                                                           nan_to_null=True)
-    columns.update(pair_columns)
-    return pl.DataFrame(columns, strict=False)
+    columns.update({k: pl.Series(v, dtype=pl.String) for k, v in pair_columns.items()})
+    return pl.DataFrame(columns)
+
+
+def _output_column(run: _Run) -> pl.Series:
+    values = [None if failed else o for o, failed in zip(run.outputs, run.failed, strict=True)]
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) <= 1 and kinds <= {bool, int, float, str}:
+        return pl.Series(values)
+    return pl.Series([None if v is None else json.dumps(v) for v in values], dtype=pl.String)
 
 
 def list_evaluations(dataset: str | None = None, workspace: Workspace | None = None
