@@ -1,0 +1,123 @@
+"""What monitoring reads: an application's records (feedback joined) by time, field kinds,
+and the interval grid."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from .._db import run, storage_errors
+from ..clock import datetime_to_us, to_utc
+from ..errors import ValidationError
+from ..records._duckdb_sink import table_name
+from ..records._schema import RECORDS
+from ..records.query import Query
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["Grid", "Records", "field_kinds", "grid_for"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_KINDS = {"int": "number", "float": "number", "str": "category", "bool": "bool"}
+
+
+def field_kinds(ws: Workspace, application: str) -> dict[str, str]:
+    """Every monitored field (inputs, outputs, feedback) and its kind: number, category, bool."""
+    schema = ws._app_state(application).schema
+    logical = {**schema.snapshot("records"), **schema.snapshot("feedback")}
+    return {name: _KINDS[kind] for name, kind in sorted(logical.items())
+            if kind in _KINDS and name.split(".", 1)[0] in ("inputs", "outputs", "feedback")}
+
+
+def choose_fields(kinds: Mapping[str, str], fields: Sequence[str] | None,
+                  allowed: Sequence[str] = ("number", "category", "bool")) -> dict[str, str]:
+    """The fields asked for (default: all), with their kinds; unknown ones listed in the error."""
+    if fields is None:
+        chosen = {f: k for f, k in kinds.items() if k in allowed}
+        if not chosen:
+            raise ValidationError("the application has no fields to monitor yet; log some records")
+        return chosen
+    if isinstance(fields, str) or not fields:
+        raise ValidationError("fields must be a non-empty list of field names")
+    out = {}
+    for name in fields:
+        if name not in kinds:
+            raise ValidationError(f"unknown field {name!r}; known fields: {', '.join(kinds)}")
+        if kinds[name] not in allowed:
+            raise ValidationError(f"field {name!r} is a {kinds[name]}; this needs "
+                                  f"{' or '.join(allowed)} fields")
+        out[name] = kinds[name]
+    return out
+
+
+@dataclass(frozen=True)
+class Records:
+    """One application's records in [start, end), filtered, as SQL with bound parameters."""
+
+    sql: str
+    params: list[Any]
+    columns: list[str]
+
+    @classmethod
+    def of(cls, ws: Workspace, application: str, start: datetime | None, end: datetime | None,
+           version: int | str | None = None, tags: Mapping[str, str] | None = None) -> Records:
+        sql, params, columns = Query(ws, application, start, end, version, tags).select_sql(
+            ordered=False)
+        return cls(sql, params, columns)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Intervals ``[origin + k*step, origin + (k+1)*step)`` from `first` to `last`, the last
+    cut at `end` (partial) when `end` does not fall on the grid."""
+
+    origin: datetime
+    step: timedelta
+    first: int
+    last: int
+    end: datetime
+
+    def bounds(self, k: int) -> tuple[datetime, datetime, bool]:
+        start = self.origin + k * self.step
+        stop = start + self.step
+        return start, min(stop, self.end), stop > self.end
+
+    @property
+    def step_us(self) -> int:
+        return self.step // timedelta(microseconds=1)
+
+    def bucket_sql(self, column: str = '"__time"') -> tuple[str, list[Any]]:
+        """The interval number of a row, as SQL and parameters."""
+        return (f"CAST(floor((epoch_us({column}) - ?) / ?) AS BIGINT)",
+                [datetime_to_us(self.origin), self.step_us])
+
+
+def grid_for(ws: Workspace, application: str, interval: timedelta, start: datetime | None,
+             end: datetime | None) -> Grid:
+    """The interval grid over [start, end); defaults: the first and last records' intervals,
+    aligned to the Unix epoch (so days start at midnight UTC)."""
+    if not isinstance(interval, timedelta) or interval <= timedelta(0):
+        raise ValidationError(f"interval must be a positive timedelta, got {interval!r}")
+    start = None if start is None else to_utc(start, "start_time")
+    end = None if end is None else to_utc(end, "end_time")
+    if start is not None and end is not None and end <= start:
+        raise ValidationError(f"end_time {end} is not after start_time {start}")
+    if start is None or end is None:
+        ws.flush()
+        ws._app_state(application)
+        table = table_name(application, RECORDS)
+        with ws._cursor() as con, storage_errors(f"reading {application!r}"):
+            low, high = run(con, f'SELECT min("__time"), max("__time") FROM {table}')[0]
+        if low is None:
+            raise ValidationError(f"application {application!r} has no records yet")
+        origin = start or EPOCH + ((to_utc(low) - EPOCH) // interval) * interval
+        if end is None:
+            last_start = origin + ((to_utc(high) - origin) // interval) * interval
+            end = last_start + interval
+    else:
+        origin = start
+    count = -(-(end - origin) // interval)  # ceiling: a partial last interval counts
+    return Grid(origin, interval, 0, count - 1, end)
