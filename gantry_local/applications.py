@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from .records.query import Query
 
@@ -139,6 +141,55 @@ class Application:
         from .automations.automations import get_automation
 
         return get_automation(self, name)
+
+    # -- monitoring: how the data and the model change over time ------------------------------
+
+    def summarize(self, interval: timedelta = timedelta(days=1), start_time: datetime | None = None,
+                  end_time: datetime | None = None, fields: Sequence[str] | None = None,
+                  version: int | str | None = None, tags: Mapping[str, str] | None = None
+                  ) -> pl.DataFrame:
+        """Per interval and field: count, null rate, and the field's statistics.
+
+        See `gantry_local.monitoring.summarize`.
+        """
+        from .monitoring import summarize
+
+        return summarize(self.workspace, self.name, interval, start_time, end_time, fields,
+                         version, tags)
+
+    def metrics(self, metrics: Sequence[str], output: str | None = None,
+                feedback: str | None = None, interval: timedelta = timedelta(days=1),
+                start_time: datetime | None = None, end_time: datetime | None = None,
+                version: int | str | None = None, tags: Mapping[str, str] | None = None,
+                threshold: float = 0.5) -> pl.DataFrame:
+        """Gantry's metrics (accuracy, f1, roc_auc, mae, percent_null...) per interval, with
+        feedback joined by key. See `gantry_local.monitoring.metrics_over_time`."""
+        from .monitoring import metrics_over_time
+
+        return metrics_over_time(self.workspace, self.name, metrics, output, feedback, interval,
+                                 start_time, end_time, version, tags, threshold)
+
+    def drift(self, reference: Any, current: Any, fields: Sequence[str] | None = None,
+              psi_threshold: float = 0.2, js_threshold: float = 0.1) -> pl.DataFrame:
+        """Per field, how `current` differs from `reference`, and a drift flag.
+
+        Each side is a ``(start, end)`` pair of datetimes, a `Dataset` (its latest version)
+        or ``(dataset, version_id)``. See `gantry_local.monitoring.drift`.
+        """
+        from .monitoring import drift
+
+        return drift(self.workspace, self.name, reference, current, fields, psi_threshold,
+                     js_threshold)
+
+    def drift_over_time(self, reference: Any, interval: timedelta = timedelta(days=1),
+                        start_time: datetime | None = None, end_time: datetime | None = None,
+                        fields: Sequence[str] | None = None, psi_threshold: float = 0.2,
+                        js_threshold: float = 0.1) -> pl.DataFrame:
+        """Every interval against `reference` and against the interval before it."""
+        from .monitoring import drift_over_time
+
+        return drift_over_time(self.workspace, self.name, reference, interval, start_time,
+                               end_time, fields, psi_threshold, js_threshold)
 
     # -- completion applications (prompt versions) --------------------------------------------
 

@@ -20,7 +20,7 @@ __all__ = ["QUANTILES", "TOP_CATEGORIES", "summarize"]
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TOP_CATEGORIES = 5
 
-SCHEMA: dict[str, pl.DataType] = {
+SCHEMA: dict[str, Any] = {
     "interval_start": pl.Datetime("us", "UTC"), "interval_end": pl.Datetime("us", "UTC"),
     "partial": pl.Boolean, "field": pl.String, "kind": pl.String, "count": pl.Int64,
     "null_rate": pl.Float64, "mean": pl.Float64, "std": pl.Float64, "min": pl.Float64,

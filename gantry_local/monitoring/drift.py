@@ -1,0 +1,315 @@
+"""Drift between two samples of an application's fields: time windows or dataset versions.
+
+Numbers: the Kolmogorov-Smirnov statistic and p-value, the Wasserstein distance, and PSI
+and Jensen-Shannon distance over the reference's deciles. Categories (and booleans):
+chi-square and p-value, PSI, JS, L1 (Gantry's d1), L-infinity (dinf) and KL. A field is
+flagged by effect size, never by a p-value (on millions of rows every p-value is tiny):
+PSI > 0.2 and JS > 0.1 by default. Both must agree, since on a few hundred rows either
+alone is noisy.
+
+Each side is reduced in DuckDB to counts per category, or for numbers to 1,001 quantiles
+plus counts in the reference's deciles. Up to 50,000 values a side, numbers are fetched
+and KS and Wasserstein are exact (scipy); above that they come from the quantiles
+(KS within about 0.001).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+from scipy.spatial.distance import jensenshannon
+
+from .._db import storage_errors
+from .._sql import quote_ident
+from ..clock import to_utc
+from ..errors import ValidationError
+from ._source import Records, choose_fields, field_kinds, grid_for
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from ..datasets import Dataset
+    from ..workspace import Workspace
+
+__all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "dataset_drift", "drift",
+           "drift_between", "drift_over_time"]
+
+PSI_THRESHOLD = 0.2
+JS_THRESHOLD = 0.1
+EXACT_LIMIT = 50_000
+_GRID = np.linspace(0.0, 1.0, 1001)
+_DECILES = [i / 10 for i in range(1, 10)]
+_EPS = 1e-4  # floor for empty bins in PSI and KL
+
+DRIFT_SCHEMA: dict[str, Any] = {
+    "field": pl.String, "kind": pl.String, "n_reference": pl.Int64, "n_current": pl.Int64,
+    "ks": pl.Float64, "ks_p": pl.Float64, "wasserstein": pl.Float64, "chi2": pl.Float64,
+    "chi2_p": pl.Float64, "psi": pl.Float64, "js": pl.Float64, "l1": pl.Float64,
+    "linf": pl.Float64, "kl": pl.Float64, "drift": pl.Boolean,
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One sample: rows as SQL with parameters (a time window or a dataset version)."""
+
+    sql: str
+    params: list[Any]
+    columns: list[str]
+    label: str
+    table: Any = None  # an Arrow table to register as ``_gl_side`` (dataset versions)
+
+
+def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
+    """A side from ``(start, end)`` datetimes or a `Dataset` / ``(dataset, version_id)``."""
+    from ..datasets import Dataset
+
+    if isinstance(spec, Dataset):
+        return dataset_side(spec, None)
+    if isinstance(spec, tuple) and len(spec) == 2:
+        first, second = spec
+        if isinstance(first, Dataset):
+            return dataset_side(first, second)
+        if isinstance(first, datetime) and isinstance(second, datetime):
+            start, end = to_utc(first, f"{what} start"), to_utc(second, f"{what} end")
+            if end <= start:
+                raise ValidationError(f"the {what} window ends ({end}) before it starts ({start})")
+            records = Records.of(ws, application, start, end)
+            return Side(records.sql, records.params, records.columns,
+                        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+    raise ValidationError(f"{what} must be a (start, end) pair of datetimes, a Dataset, or "
+                          f"(dataset, version_id); got {spec!r}")
+
+
+def dataset_side(dataset: Dataset, version_id: str | None) -> Side:
+    full = dataset.resolve(version_id)
+    table = dataset.read_arrow(full)
+    return Side("SELECT * FROM _gl_side", [], list(table.column_names),
+                f"{dataset.name}@{full[:12]}", table)
+
+
+def drift(ws: Workspace, application: str, reference: Any, current: Any,
+          fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
+          js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
+    """Per field: the statistics between `reference` and `current` and a drift flag.
+
+    Raises:
+        ValidationError: unknown fields, a malformed side, or a side with no rows.
+    """
+    kinds = choose_fields(field_kinds(ws, application), fields)
+    ref = window_side(ws, application, reference, "reference")
+    cur = window_side(ws, application, current, "current")
+    with ws._cursor() as con:
+        return drift_between(con, ref, cur, kinds, psi_threshold, js_threshold)
+
+
+def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,
+                  kinds: Mapping[str, str], psi_threshold: float = PSI_THRESHOLD,
+                  js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
+    """The drift table between two sides, over `kinds` (field -> number/category/bool)."""
+    with storage_errors("computing drift"):
+        ref_stats = _side_stats(con, ref, kinds, None)
+        edges = {name: s["edges"] for name, s in ref_stats.items() if "edges" in s}
+        cur_stats = _side_stats(con, cur, kinds, edges)
+        ref_stats = _side_stats(con, ref, kinds, edges) if edges else ref_stats
+    for side, stats in ((ref, ref_stats), (cur, cur_stats)):
+        if all(s["n"] == 0 for s in stats.values()):
+            raise ValidationError(f"no values of {', '.join(kinds)} in {side.label}; pick a "
+                                  "window or version with records")
+    rows = [_compare(name, kind, ref_stats[name], cur_stats[name], psi_threshold, js_threshold)
+            for name, kind in kinds.items()]
+    return pl.DataFrame(rows, schema=DRIFT_SCHEMA)
+
+
+def _registered(con: duckdb.DuckDBPyConnection, side: Side) -> None:
+    if side.table is not None:
+        con.register("_gl_side", side.table)
+
+
+def _side_stats(con: duckdb.DuckDBPyConnection, side: Side, kinds: Mapping[str, str],
+                edges: Mapping[str, list[float]] | None) -> dict[str, dict[str, Any]]:
+    """Per field: n, and counts per category, or quantiles (and decile-bin counts)."""
+    out: dict[str, dict[str, Any]] = {}
+    present = set(side.columns)
+    _registered(con, side)
+    try:
+        numbers = [n for n, k in kinds.items() if k == "number"]
+        if numbers:
+            parts = []
+            for name in numbers:
+                col = quote_ident(name) if name in present else "CAST(NULL AS DOUBLE)"
+                parts.append(f"count({col})")
+                parts.append(f"quantile_cont({col}, {_GRID.tolist()})")
+                for edge in (edges or {}).get(name, []):
+                    parts.append(f"count(*) FILTER (WHERE {col} <= {float(edge)!r})")
+            row = con.sql(f"SELECT {', '.join(parts)} FROM ({side.sql})",
+                          params=side.params).fetchall()[0]
+            at = 0
+            for name in numbers:
+                n, quantiles = int(row[at]), row[at + 1]
+                at += 2
+                stats: dict[str, Any] = {"n": n, "quantiles": quantiles}
+                cuts = (edges or {}).get(name)
+                if cuts is not None:
+                    cumulative = [int(c) for c in row[at:at + len(cuts)]]
+                    at += len(cuts)
+                    stats["bins"] = np.diff([0, *cumulative, n]).astype(float)
+                elif quantiles is not None:
+                    stats["edges"] = sorted(set(np.interp(_DECILES, _GRID, quantiles).tolist()))
+                if 0 < n <= EXACT_LIMIT and name in present:
+                    values = con.sql(f"SELECT CAST({quote_ident(name)} AS DOUBLE) FROM "
+                                     f"({side.sql}) WHERE {quote_ident(name)} IS NOT NULL",
+                                     params=side.params).fetchnumpy()
+                    stats["values"] = next(iter(values.values()))
+                out[name] = stats
+        for name, kind in kinds.items():
+            if kind == "number":
+                continue
+            if name not in present:
+                out[name] = {"n": 0, "counts": {}}
+                continue
+            col = quote_ident(name)
+            rows = con.sql(f"SELECT CAST({col} AS VARCHAR), count(*) FROM ({side.sql}) "
+                           f"WHERE {col} IS NOT NULL GROUP BY ALL", params=side.params).fetchall()
+            counts = {str(v): int(c) for v, c in rows}
+            out[name] = {"n": sum(counts.values()), "counts": counts}
+    finally:
+        if side.table is not None:
+            con.unregister("_gl_side")
+    return out
+
+
+def _compare(name: str, kind: str, ref: dict[str, Any], cur: dict[str, Any],
+             psi_threshold: float, js_threshold: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"field": name, "kind": kind, "n_reference": ref["n"],
+                           "n_current": cur["n"]}
+    if ref["n"] == 0 or cur["n"] == 0:
+        return {**row, "drift": None}
+    if kind == "number":
+        row.update(_numeric(ref, cur))
+        p, q = _proportions(ref["bins"]), _proportions(cur["bins"])
+    else:
+        labels = sorted(set(ref["counts"]) | set(cur["counts"]))
+        r = np.array([ref["counts"].get(v, 0) for v in labels], dtype=float)
+        c = np.array([cur["counts"].get(v, 0) for v in labels], dtype=float)
+        p, q = _proportions(r), _proportions(c)
+        if len(labels) > 1:
+            chi2, chi2_p, _, _ = sps.chi2_contingency(np.vstack([r, c]))
+            row.update(chi2=float(chi2), chi2_p=float(chi2_p))
+        else:
+            row.update(chi2=0.0, chi2_p=1.0)
+        row.update(l1=float(np.abs(q - p).sum()), linf=float(np.abs(q - p).max()),
+                   kl=float(np.sum(_floor(q) * np.log(_floor(q) / _floor(p)))))
+    psi = float(np.sum((_floor(q) - _floor(p)) * np.log(_floor(q) / _floor(p))))
+    js = float(jensenshannon(p, q, base=2))
+    row.update(psi=psi, js=0.0 if math.isnan(js) else js)
+    row["drift"] = bool(row["psi"] > psi_threshold and row["js"] > js_threshold)
+    return row
+
+
+def _numeric(ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, float]:
+    if "values" in ref and "values" in cur:
+        ks = sps.ks_2samp(ref["values"], cur["values"])
+        return {"ks": float(ks.statistic), "ks_p": float(ks.pvalue),
+                "wasserstein": float(sps.wasserstein_distance(ref["values"], cur["values"]))}
+    qr, qc = np.asarray(ref["quantiles"]), np.asarray(cur["quantiles"])
+    points = np.union1d(qr, qc)
+    cdf_r = np.interp(points, qr, _GRID, left=0.0, right=1.0)
+    cdf_c = np.interp(points, qc, _GRID, left=0.0, right=1.0)
+    d = float(np.abs(cdf_r - cdf_c).max())
+    en = ref["n"] * cur["n"] / (ref["n"] + cur["n"])
+    return {"ks": d, "ks_p": float(sps.kstwobign.sf(d * math.sqrt(en))),
+            "wasserstein": float(np.trapezoid(np.abs(qr - qc), _GRID))}
+
+
+def _proportions(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    total = float(counts.sum())
+    return np.asarray(counts / total if total else counts, dtype=float)
+
+
+def _floor(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return np.asarray(np.maximum(p, _EPS), dtype=float)
+
+
+def drift_over_time(ws: Workspace, application: str, reference: Any,
+                    interval: timedelta = timedelta(days=1), start_time: datetime | None = None,
+                    end_time: datetime | None = None, fields: Sequence[str] | None = None,
+                    psi_threshold: float = PSI_THRESHOLD, js_threshold: float = JS_THRESHOLD
+                    ) -> pl.DataFrame:
+    """Every interval against `reference`, and against the interval before it.
+
+    One row per (interval, field, ``against``: "reference" or "previous"); intervals
+    without rows are left out; a partial last interval is marked.
+    """
+    kinds = choose_fields(field_kinds(ws, application), fields)
+    ref = window_side(ws, application, reference, "reference")
+    grid = grid_for(ws, application, interval, start_time, end_time)
+    frames = []
+    previous: Side | None = None
+    for k in range(grid.first, grid.last + 1):
+        start, end, partial = grid.bounds(k)
+        records = Records.of(ws, application, start, end)
+        current = Side(records.sql, records.params, records.columns, f"{start:%Y-%m-%d %H:%M}")
+        for against, base in (("reference", ref), ("previous", previous)):
+            if base is None:
+                continue
+            try:
+                with ws._cursor() as con:
+                    table = drift_between(con, base, current, kinds, psi_threshold, js_threshold)
+            except ValidationError:  # an empty interval: nothing to compare
+                continue
+            frames.append(table.with_columns(
+                pl.lit(start).alias("interval_start"), pl.lit(end).alias("interval_end"),
+                pl.lit(partial).alias("partial"), pl.lit(against).alias("against")))
+        previous = current
+    if not frames:
+        raise ValidationError("no interval had records to compare; check the time range")
+    columns = ["interval_start", "interval_end", "partial", "against", *DRIFT_SCHEMA]
+    return pl.concat(frames).select(columns).with_columns(
+        pl.col("interval_start").dt.cast_time_unit("us"),
+        pl.col("interval_end").dt.cast_time_unit("us"))
+
+
+def dataset_drift(dataset: Dataset, a: str | None, b: str | None,
+                  fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
+                  js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
+    """Drift between two versions of a dataset (`b` defaults to the latest)."""
+    ref, cur = dataset_side(dataset, a), dataset_side(dataset, b)
+    kinds = _table_kinds(ref.table)
+    if not any(name.split(".", 1)[0] in ("inputs", "outputs", "feedback") for name in kinds):
+        monitored = kinds
+    else:
+        monitored = {n: k for n, k in kinds.items()
+                     if n.split(".", 1)[0] in ("inputs", "outputs", "feedback")}
+    chosen = choose_fields(kinds, fields) if fields is not None else monitored
+    import duckdb
+
+    con = duckdb.connect()  # a scratch database: both versions are Arrow tables
+    try:
+        return drift_between(con, ref, cur, chosen, psi_threshold, js_threshold)
+    finally:
+        con.close()
+
+
+def _table_kinds(table: Any) -> dict[str, str]:
+    import pyarrow as pa
+
+    kinds = {}
+    for field in table.schema:
+        if field.name.startswith("__"):
+            continue
+        if pa.types.is_boolean(field.type):
+            kinds[field.name] = "bool"
+        elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            kinds[field.name] = "number"
+        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or \
+                pa.types.is_string_view(field.type):
+            kinds[field.name] = "category"
+    return kinds

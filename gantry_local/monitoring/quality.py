@@ -1,0 +1,150 @@
+"""Gantry's metric family per interval: an output field against a feedback field, in DuckDB.
+
+Feedback is joined by key at query time, so late labels count as soon as they arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from .._db import storage_errors
+from .._sql import quote_ident
+from ..errors import ValidationError
+from ._source import Records, field_kinds, grid_for
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["QUALITY_METRICS", "metrics_over_time"]
+
+PAIRED = ("accuracy", "precision", "recall", "f1", "roc_auc", "mse", "mae", "r2")
+SINGLE = ("percent_null", "percent_true", "percent_false")
+QUALITY_METRICS = PAIRED + SINGLE
+_NUMERIC = ("mse", "mae", "r2", "roc_auc")
+_BINARY = ("precision", "recall", "f1", "percent_true", "percent_false")
+
+
+def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
+                      output: str | None = None, feedback: str | None = None,
+                      interval: timedelta = timedelta(days=1),
+                      start_time: datetime | None = None, end_time: datetime | None = None,
+                      version: int | str | None = None, tags: Mapping[str, str] | None = None,
+                      threshold: float = 0.5) -> pl.DataFrame:
+    """One row per interval: rows, rows with feedback, and each metric.
+
+    `output` and `feedback` name the compared fields (default: the only ``outputs.*`` and
+    ``feedback.*`` fields). Precision, recall and f1 treat values as binary: true, 1, or a
+    score >= `threshold` is positive. roc_auc ranks the output score against binary
+    feedback. percent_null/true/false describe the output alone. Metrics over rows with
+    feedback; intervals without any get nulls.
+
+    Raises:
+        ValidationError: an unknown metric, a missing or ill-typed field.
+    """
+    if isinstance(metrics, str) or not metrics:
+        raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
+                              f"{', '.join(QUALITY_METRICS)}")
+    unknown = [m for m in metrics if m not in QUALITY_METRICS]
+    if unknown:
+        raise ValidationError(f"unknown metric(s) {unknown}; known: {', '.join(QUALITY_METRICS)}")
+    kinds = field_kinds(ws, application)
+    output = _pick(kinds, output, "outputs.", "output")
+    needs_feedback = any(m in PAIRED for m in metrics)
+    fb = _pick(kinds, feedback, "feedback.", "feedback") if needs_feedback else None
+    for metric in metrics:
+        for name in ([output] + ([fb] if fb and metric in PAIRED else [])):
+            if metric in _NUMERIC and kinds[name] == "category":
+                raise ValidationError(f"{metric} needs numbers; {name!r} is a category")
+            if metric in _BINARY and kinds[name] == "category":
+                raise ValidationError(f"{metric} needs booleans, 0/1 or scores; {name!r} is a "
+                                      "category")
+    grid = grid_for(ws, application, interval, start_time, end_time)
+    records = Records.of(ws, application, grid.origin, grid.end, version, tags)
+    bucket, bucket_params = grid.bucket_sql()
+    o = quote_ident(output) if output in records.columns else "NULL"
+    f = quote_ident(fb) if fb and fb in records.columns else "NULL"
+    as_number = fb is None or (kinds[output] != "category" and kinds[fb] != "category")
+    parts = _aggregates(metrics, o, f, threshold, as_number)
+    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base) "
+           f"SELECT __b, count(*), count(*) FILTER (WHERE {o} IS NOT NULL AND {f} IS NOT NULL)"
+           f"{''.join(', ' + p for p in parts)} FROM b GROUP BY __b")
+    params = [*records.params, *bucket_params]
+    with ws._cursor() as con, storage_errors(f"computing metrics of {application!r}"):
+        rows = {r[0]: r for r in con.sql(sql, params=params).fetchall()}
+        auc = _roc_auc(con, records, bucket, params, o, f) if "roc_auc" in metrics else {}
+    out = []
+    for k in range(grid.first, grid.last + 1):
+        start, end, partial = grid.bounds(k)
+        row = rows.get(k)
+        record: dict[str, Any] = {"interval_start": start, "interval_end": end,
+                                  "partial": partial, "rows": int(row[1]) if row else 0,
+                                  "rows_with_feedback": int(row[2]) if row else 0}
+        values = iter(row[3:]) if row else iter(())
+        for metric in metrics:
+            record[metric] = auc.get(k) if metric == "roc_auc" else next(values, None)
+        out.append(record)
+    schema: dict[str, Any] = {"interval_start": pl.Datetime("us", "UTC"),
+                              "interval_end": pl.Datetime("us", "UTC"), "partial": pl.Boolean,
+                              "rows": pl.Int64, "rows_with_feedback": pl.Int64,
+                              **{m: pl.Float64 for m in metrics}}
+    return pl.DataFrame(out, schema=schema)
+
+
+def _pick(kinds: Mapping[str, str], name: str | None, prefix: str, what: str) -> str:
+    if name is not None:
+        if name not in kinds:
+            raise ValidationError(f"unknown {what} field {name!r}; known fields: "
+                                  f"{', '.join(kinds)}")
+        return name
+    found = [k for k in kinds if k.startswith(prefix)]
+    if len(found) != 1:
+        raise ValidationError(f"name the {what} field with {what}= (candidates: "
+                              f"{', '.join(found) or 'none'})")
+    return found[0]
+
+
+def _aggregates(metrics: Sequence[str], o: str, f: str, threshold: float, as_number: bool
+                ) -> list[str]:
+    same = "DOUBLE" if as_number else "VARCHAR"  # booleans and numbers compare as numbers
+    labelled = f"{o} IS NOT NULL AND {f} IS NOT NULL"
+    po = f"(CAST({o} AS DOUBLE) >= {float(threshold)!r})"
+    pf = f"(CAST({f} AS DOUBLE) >= {float(threshold)!r})"
+    tp = f"count(*) FILTER (WHERE {labelled} AND {po} AND {pf})"
+    fp = f"count(*) FILTER (WHERE {labelled} AND {po} AND NOT {pf})"
+    fn = f"count(*) FILTER (WHERE {labelled} AND NOT {po} AND {pf})"
+    precision = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fp}, 0)"
+    recall = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fn}, 0)"
+    sql = {
+        "accuracy": f"avg(CASE WHEN {labelled} THEN CAST(CAST({o} AS {same}) = "
+                    f"CAST({f} AS {same}) AS DOUBLE) END)",
+        "precision": precision,
+        "recall": recall,
+        "f1": f"2.0 * {tp} / nullif(2 * {tp} + {fp} + {fn}, 0)",
+        "mse": f"avg(CASE WHEN {labelled} THEN pow(CAST({o} AS DOUBLE) - CAST({f} AS DOUBLE), 2) "
+               "END)",
+        "mae": f"avg(CASE WHEN {labelled} THEN abs(CAST({o} AS DOUBLE) - CAST({f} AS DOUBLE)) END)",
+        "r2": f"1 - sum(CASE WHEN {labelled} THEN pow(CAST({f} AS DOUBLE) - CAST({o} AS DOUBLE), "
+              f"2) END) / nullif(var_pop(CASE WHEN {labelled} THEN CAST({f} AS DOUBLE) END) * "
+              f"count(*) FILTER (WHERE {labelled}), 0)",
+        "percent_null": f"avg(CAST({o} IS NULL AS DOUBLE))",
+        "percent_true": f"avg(CAST({po} AS DOUBLE))",
+        "percent_false": f"avg(CAST(NOT {po} AS DOUBLE))",
+    }
+    return [sql[m] for m in metrics if m != "roc_auc"]
+
+
+def _roc_auc(con: Any, records: Records, bucket: str, params: list[Any], o: str, f: str
+             ) -> dict[int, float | None]:
+    """AUC per interval from average ranks (ties count half): the Mann-Whitney statistic."""
+    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, CAST({o} AS DOUBLE) AS s, "
+           f"CAST({f} AS DOUBLE) >= 0.5 AS y FROM base WHERE {o} IS NOT NULL AND {f} IS NOT NULL), "
+           "r AS (SELECT __b, y, rank() OVER (PARTITION BY __b ORDER BY s) + "
+           "(count(*) OVER (PARTITION BY __b, s) - 1) / 2.0 AS rk FROM b) "
+           "SELECT __b, (sum(rk) FILTER (WHERE y) - count(*) FILTER (WHERE y) * "
+           "(count(*) FILTER (WHERE y) + 1) / 2.0) / nullif(count(*) FILTER (WHERE y) * "
+           "count(*) FILTER (WHERE NOT y), 0) FROM r GROUP BY __b")
+    return {b: (None if v is None else float(v)) for b, v in con.sql(sql, params=params).fetchall()}
