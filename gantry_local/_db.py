@@ -113,6 +113,27 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0005_alerts",
+        [
+            """CREATE TABLE _gl_alerts (
+                id VARCHAR PRIMARY KEY,
+                automation VARCHAR NOT NULL,
+                application VARCHAR NOT NULL,
+                aggregation VARCHAR NOT NULL,
+                fields VARCHAR NOT NULL,
+                lower_bound DOUBLE,
+                upper_bound DOUBLE,
+                value DOUBLE,
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL,
+                fired_at TIMESTAMPTZ NOT NULL,
+                resolved_at TIMESTAMPTZ,
+                resolved_value DOUBLE,
+                action_error VARCHAR
+            )""",
+        ],
+    ),
 ]
 
 

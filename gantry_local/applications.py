@@ -191,6 +191,12 @@ class Application:
         return drift_over_time(self.workspace, self.name, reference, interval, start_time,
                                end_time, fields, psi_threshold, js_threshold)
 
+    def list_alerts(self) -> pl.DataFrame:
+        """This application's alerts, newest first: fired and resolved times, value, bounds."""
+        from .monitoring.alerts import list_alerts
+
+        return list_alerts(self.workspace, self.name)
+
     # -- completion applications (prompt versions) --------------------------------------------
 
     def create_version(self, prompt_template: str, description: str, model: str,

@@ -22,20 +22,23 @@ __all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
 
 
 class Automation:
-    """Run `action` when `trigger` says: a curator on an `IntervalTrigger`, or a test suite
-    (`gantry_local.evaluation.suites.Suite`) on a `DatasetVersionTrigger`.
+    """Run `action` when `trigger` says: a curator on an `IntervalTrigger`; a curator, a
+    callable or a webhook on an `AggregationTrigger` (`gantry_local.monitoring.alerts`); or a
+    test suite (`gantry_local.evaluation.suites.Suite`) on a `DatasetVersionTrigger`.
 
     Raises:
         ValidationError: a bad name, or a trigger and action that do not go together, at
             definition time.
     """
 
-    def __init__(self, name: str, trigger: IntervalTrigger | DatasetVersionTrigger,
-                 action: Any) -> None:
+    def __init__(self, name: str, trigger: Any, action: Any) -> None:
         from ..evaluation.suites import Suite
+        from ..monitoring.alerts import AggregationTrigger, check_action
 
         self.name = check_name(name, "automation name")
-        if isinstance(trigger, DatasetVersionTrigger):
+        if isinstance(trigger, AggregationTrigger):
+            check_action(action)
+        elif isinstance(trigger, DatasetVersionTrigger):
             if not isinstance(action, Suite):
                 raise ValidationError(f"a DatasetVersionTrigger runs a test suite, got "
                                       f"{type(action).__name__}")
@@ -44,8 +47,8 @@ class Automation:
                 raise ValidationError(f"an automation's action must be a curator, got "
                                       f"{type(action).__name__}")
         else:
-            raise ValidationError(f"trigger must be an IntervalTrigger or a "
-                                  f"DatasetVersionTrigger, got {type(trigger).__name__}")
+            raise ValidationError(f"trigger must be an IntervalTrigger, an AggregationTrigger or "
+                                  f"a DatasetVersionTrigger, got {type(trigger).__name__}")
         self.trigger = trigger
         self.action = action
 
@@ -67,6 +70,11 @@ def add_automation(application: Application, automation: Automation) -> Automati
     if not isinstance(automation, Automation):
         raise ValidationError(f"add_automation takes an Automation, got "
                               f"{type(automation).__name__}")
+    from ..monitoring.alerts import AggregationTrigger, add_monitor
+
+    if isinstance(automation.trigger, AggregationTrigger):
+        add_monitor(application, automation)
+        return automation
     curator = automation.action
     if not isinstance(curator, Curator) or not isinstance(automation.trigger, IntervalTrigger):
         raise ValidationError("a test-suite automation holds Python callables, so it runs in "

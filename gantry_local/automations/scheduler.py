@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import schedule
@@ -61,6 +61,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._suites: dict[str, Automation] = {}
+        self.alerts: list[Any] = []  # alerts fired or resolved by the last tick
 
     def due(self) -> list[tuple[Curator, datetime]]:
         """Every (curator, interval start) that is due and has not succeeded, oldest first."""
@@ -84,11 +85,16 @@ class Scheduler:
     def run_pending(self) -> list[Run]:
         """Run everything due now (missed intervals included) and return the curator runs.
 
-        Then each test-suite automation whose dataset has a new latest version runs its
-        suite on it; outcomes go to `suite_runs()`.
+        Then aggregation triggers are evaluated (alerts fired or resolved go to `alerts`
+        and `Application.list_alerts`), and each test-suite automation whose dataset has a
+        new latest version runs its suite on it; outcomes go to `suite_runs()`.
         """
         with self._lock:
             runs = [self._run_once(curator, start) for curator, start in self.due()]
+            if self.workspace._monitors:
+                from ..monitoring.alerts import evaluate_monitors
+
+                self.alerts = evaluate_monitors(self.workspace, self.workspace.clock.now())
             for automation in list(self._suites.values()):
                 if not automation.stopped:
                     self._run_suite(automation)

@@ -1,0 +1,313 @@
+"""Aggregation triggers: an aggregate over a trailing window leaves its bounds, an alert fires.
+
+The scheduler evaluates every aggregation automation on each tick, over ``[now -
+evaluation_window, now)``. When the value leaves ``[lower_bound, upper_bound]`` an alert
+fires (once per breach) and the action runs: a curator curates that window, a Python
+callable is called, or a webhook is posted. When the value returns, the alert resolves
+(callables and webhooks hear about that too). Alerts live in the DuckDB file; the
+automations live in the process that added them (their actions may be Python callables).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from .._db import run, storage_errors
+from .._names import check_name
+from .._sql import quote_ident
+from ..clock import to_utc
+from ..errors import StorageError, ValidationError
+from ._source import Records, field_kinds
+from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
+
+if TYPE_CHECKING:
+    from ..applications import Application
+    from ..workspace import Workspace
+
+__all__ = ["AGGREGATIONS", "AggregationTrigger", "Alert", "SendSlackMessage", "SendWebhook",
+           "evaluate_monitors", "list_alerts"]
+
+_SIMPLE = {"mean": "avg({c})", "min": "min({c})", "max": "max({c})", "sum": "sum({c})",
+           "std": "stddev_samp({c})", "count": "count({c})",
+           "percent_null": "avg(CAST({c} IS NULL AS DOUBLE))",
+           "percent_true": "avg(CAST(CAST({c} AS DOUBLE) >= 0.5 AS DOUBLE))",
+           "percent_false": "avg(CAST(CAST({c} AS DOUBLE) < 0.5 AS DOUBLE))"}
+_DRIFT = ("psi", "js", "ks", "wasserstein", "l1", "linf", "kl", "chi2")
+AGGREGATIONS = tuple(sorted({*_SIMPLE, *QUALITY_METRICS, *_DRIFT}))
+
+
+@dataclass(frozen=True)
+class AggregationTrigger:
+    """Fire when `aggregation` of `fields` over the trailing `evaluation_window` leaves
+    ``[lower_bound, upper_bound]`` (either may be None).
+
+    Aggregations: mean, min, max, sum, std, count, percent_null/true/false of one field;
+    accuracy, precision, recall, f1, roc_auc, mse, mae, r2 of ``[output, feedback]``; and the
+    drift distances psi, js, ks, wasserstein, l1, linf, kl, chi2 of one field, the window
+    against the window before it.
+    """
+
+    name: str
+    aggregation: str
+    fields: Sequence[str]
+    lower_bound: float | None
+    upper_bound: float | None
+    evaluation_window: timedelta
+    tags: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "trigger name")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValidationError(f"unknown aggregation {self.aggregation!r}; known: "
+                                  f"{', '.join(AGGREGATIONS)}")
+        if isinstance(self.fields, str) or not self.fields:
+            raise ValidationError("fields must be a non-empty list of field names")
+        wanted = 2 if self.aggregation in PAIRED else 1
+        if len(self.fields) != wanted:
+            shape = "[output, feedback]" if wanted == 2 else "[field]"
+            raise ValidationError(f"{self.aggregation} takes fields={shape}, got "
+                                  f"{list(self.fields)}")
+        for bound in (self.lower_bound, self.upper_bound):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                                      or math.isnan(bound)):
+                raise ValidationError(f"bounds must be numbers or None, got {bound!r}")
+        if self.lower_bound is None and self.upper_bound is None:
+            raise ValidationError("give a lower_bound, an upper_bound, or both")
+        if self.lower_bound is not None and self.upper_bound is not None and \
+                self.lower_bound > self.upper_bound:
+            raise ValidationError(f"lower_bound {self.lower_bound} is above upper_bound "
+                                  f"{self.upper_bound}")
+        if not isinstance(self.evaluation_window, timedelta) or \
+                self.evaluation_window <= timedelta(0):
+            raise ValidationError(f"evaluation_window must be a positive timedelta, got "
+                                  f"{self.evaluation_window!r}")
+        object.__setattr__(self, "fields", list(self.fields))
+
+    def check_fields(self, workspace: Workspace, application: str) -> None:
+        """Unknown fields fail when the automation is added, not at 3 a.m."""
+        kinds = field_kinds(workspace, application)
+        for name in self.fields:
+            if name not in kinds:
+                raise ValidationError(f"trigger {self.name!r}: unknown field {name!r}; known "
+                                      f"fields: {', '.join(kinds) or 'none yet'}")
+
+    def outside(self, value: float | None) -> bool:
+        if value is None or math.isnan(value):
+            return False  # no data in the window: nothing to judge
+        return (self.lower_bound is not None and value < self.lower_bound) or (
+            self.upper_bound is not None and value > self.upper_bound)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One breach: fired when the value left the bounds, resolved when it came back."""
+
+    id: str
+    automation: str
+    application: str
+    aggregation: str
+    fields: list[str]
+    lower_bound: float | None
+    upper_bound: float | None
+    value: float | None
+    window_start: datetime
+    window_end: datetime
+    fired_at: datetime
+    resolved_at: datetime | None = None
+    resolved_value: float | None = None
+    status: str = "fired"
+
+    def describe(self) -> str:
+        bounds = f"[{_show(self.lower_bound)}, {_show(self.upper_bound)}]"
+        if self.status == "resolved":
+            return (f"resolved: {self.aggregation} of {', '.join(self.fields)} in "
+                    f"{self.application!r} is back in {bounds} ({_show(self.resolved_value)})")
+        return (f"alert {self.automation}: {self.aggregation} of {', '.join(self.fields)} in "
+                f"{self.application!r} is {_show(self.value)}, outside {bounds}, over "
+                f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M}")
+
+
+def _show(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+class SendWebhook:
+    """POST the alert as JSON to `url` (on fire and on resolve), with a timeout and retries."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0,
+                 retries: int = 2, backoff: float = 0.5) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValidationError(f"webhook url must be http(s), got {url!r}")
+        self.url, self.headers = url, dict(headers or {})
+        self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        body = asdict(alert)
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in body.items()} | {
+            "message": alert.describe()}
+
+    def __call__(self, alert: Alert) -> None:
+        data = json.dumps(self.payload(alert)).encode()
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(self.url, data=data, method="POST", headers={
+                "Content-Type": "application/json", **self.headers})
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    response.read()
+                return
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                if attempt == self.retries:
+                    raise StorageError(f"webhook {self.url} failed after {attempt + 1} "
+                                       f"attempts: {exc}") from exc
+                time.sleep(self.backoff * 2 ** attempt)
+
+
+class SendSlackMessage(SendWebhook):
+    """Post the alert to a Slack incoming webhook as a readable message."""
+
+    def __init__(self, name: str, webhook_url: str, **options: Any) -> None:
+        super().__init__(webhook_url, **options)
+        self.name = check_name(name, "Slack action name")
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        icon = ":white_check_mark:" if alert.status == "resolved" else ":rotating_light:"
+        return {"text": f"{icon} {alert.describe()}"}
+
+
+def check_action(action: object) -> None:
+    from ..automations.curators import Curator
+
+    if not (isinstance(action, (Curator, SendWebhook)) or callable(action)):
+        raise ValidationError(f"an aggregation trigger's action must be a curator, a callable "
+                              f"or SendWebhook/SendSlackMessage, got {type(action).__name__}")
+
+
+def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: datetime
+            ) -> float | None:
+    """The trigger's aggregate over ``[now - window, now)`` (None when there is no data)."""
+    start = now - trigger.evaluation_window
+    agg, fields = trigger.aggregation, trigger.fields
+    if agg in _SIMPLE:
+        records = Records.of(ws, application, start, now, tags=trigger.tags)
+        col = quote_ident(fields[0]) if fields[0] in records.columns else "NULL"
+        with ws._cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
+            row = con.sql(f"SELECT count(*), {_SIMPLE[agg].format(c=col)} FROM ({records.sql})",
+                          params=records.params).fetchall()[0]
+        return None if row[0] == 0 or row[1] is None else float(row[1])
+    if agg in QUALITY_METRICS:
+        output, feedback = fields
+        table = metrics_over_time(ws, application, [agg], output, feedback,
+                                  trigger.evaluation_window, start, now, tags=trigger.tags)
+        value = table[agg][0] if table.height else None
+        return None if value is None else float(value)
+    from .drift import drift
+
+    try:
+        table = drift(ws, application, (start - trigger.evaluation_window, start), (start, now),
+                      fields)
+    except ValidationError:  # a window without rows
+        return None
+    value = table[agg][0]
+    return None if value is None else float(value)
+
+
+def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
+    """One tick: every aggregation automation added to the workspace; alerts fired or resolved."""
+    changes = []
+    for name, (application, automation) in sorted(ws._monitors.items()):
+        trigger = automation.trigger
+        value = measure(ws, application, trigger, now)
+        open_alert = _open_alert(ws, name)
+        if trigger.outside(value) and open_alert is None:
+            alert = Alert(uuid.uuid4().hex[:12], name, application, trigger.aggregation,
+                          list(trigger.fields), trigger.lower_bound, trigger.upper_bound, value,
+                          now - trigger.evaluation_window, now, now)
+            error = _act(ws, automation.action, alert, fire=True)
+            _store(ws, alert, error)
+            changes.append(alert)
+        elif open_alert is not None and value is not None and not trigger.outside(value):
+            resolved = Alert(**{**asdict(open_alert), "resolved_at": now,
+                                "resolved_value": value, "status": "resolved"})
+            error = _act(ws, automation.action, resolved, fire=False)
+            with ws._cursor() as con, storage_errors("resolving an alert"):
+                run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error "
+                    "= coalesce(?, action_error) WHERE id = ?", [now, value, error, open_alert.id])
+            changes.append(resolved)
+    return changes
+
+
+def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
+    """Run the action; its failure is recorded on the alert, never raised into the tick."""
+    from ..automations.curators import Curator
+
+    try:
+        if isinstance(action, Curator):
+            if fire:
+                action.curate(ws, alert.window_start, alert.window_end)
+        else:
+            action(alert)
+    except Exception as exc:  # the alert stands; the error is kept beside it
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _store(ws: Workspace, alert: Alert, error: str | None) -> None:
+    with ws._cursor() as con, storage_errors("recording an alert"):
+        run(con, "INSERT INTO _gl_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [alert.id, alert.automation, alert.application, alert.aggregation,
+             json.dumps(alert.fields), alert.lower_bound, alert.upper_bound, alert.value,
+             alert.window_start, alert.window_end, alert.fired_at, None, None, error])
+
+
+_COLUMNS = ("id, automation, application, aggregation, fields, lower_bound, upper_bound, value, "
+            "window_start, window_end, fired_at, resolved_at, resolved_value")
+
+
+def _open_alert(ws: Workspace, automation: str) -> Alert | None:
+    with ws._cursor() as con, storage_errors("reading alerts"):
+        rows = run(con, f"SELECT {_COLUMNS} FROM _gl_alerts WHERE automation = ? AND "
+                   "resolved_at IS NULL ORDER BY fired_at DESC LIMIT 1", [automation])
+    return _alert(rows[0]) if rows else None
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    values = list(row)
+    values[4] = json.loads(values[4])
+    for i in (8, 9, 10, 11):
+        values[i] = None if values[i] is None else to_utc(values[i])
+    values.append("resolved" if values[11] is not None else "fired")
+    return Alert(*values)
+
+
+def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
+    """Every alert (of one application if given), newest first, with any action error."""
+    with ws._cursor() as con, storage_errors("listing alerts"):
+        table = con.sql(f"SELECT {_COLUMNS}, action_error, CASE WHEN resolved_at IS NULL THEN "
+                        "'fired' ELSE 'resolved' END AS status FROM _gl_alerts WHERE ? IS NULL "
+                        "OR application = ? ORDER BY fired_at DESC, id",
+                        params=[application, application]).to_arrow_table()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def add_monitor(application: Application, automation: Any) -> None:
+    """Register an aggregation automation with the application's workspace (this process)."""
+    trigger = automation.trigger
+    trigger.check_fields(application.workspace, application.name)
+    check_action(automation.action)
+    monitors = application.workspace._monitors
+    if automation.name in monitors:
+        raise ValidationError(f"automation {automation.name!r} is already added")
+    monitors[automation.name] = (application.name, automation)

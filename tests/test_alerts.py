@@ -1,0 +1,135 @@
+"""Aggregation triggers: fire once per breach, resolve once, and act (webhook, curator, callable)."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+import gantry_local as gantry
+from gantry_local.automations.automations import Automation
+from gantry_local.automations.curators import UniformCurator
+from gantry_local.errors import ValidationError
+from gantry_local.monitoring.alerts import (
+    AggregationTrigger,
+    Alert,
+    SendSlackMessage,
+    SendWebhook,
+)
+
+S = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append({"path": self.path, "body": body})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    _Hook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def shifting(ws: gantry.Workspace) -> gantry.Application:
+    """20 days; inputs.amount averages 100, but 150 on days 10 to 14."""
+    app = ws.create_application("payments")
+    rng = random.Random(1)
+    for day in range(20):
+        level = 150 if 10 <= day < 15 else 100
+        app.log_records(inputs=[{"amount": rng.gauss(level, 5)} for _ in range(100)],
+                        outputs=[0] * 100,
+                        timestamps=[S + timedelta(days=day, minutes=10 * i) for i in range(100)])
+    return app
+
+
+def test_fires_once_resolves_once_and_acts(ws: gantry.Workspace, clock: gantry.ManualClock,
+                                           shifting: gantry.Application, hook: str) -> None:
+    seen: list[Alert] = []
+    window = timedelta(days=1)
+    high = AggregationTrigger("amount-high", "mean", ["inputs.amount"], None, 120, window)
+    shifting.add_automation(Automation("webhook-on-high", high, SendWebhook(f"{hook}/alerts")))
+    shifting.add_automation(Automation("slack-on-high", high, SendSlackMessage(
+        "oncall", f"{hook}/slack")))
+    shifting.add_automation(Automation("call-on-high", high, seen.append))
+    shifting.add_automation(Automation("curate-on-high", high, UniformCurator(
+        "more-data", "payments", 20)))
+    scheduler = gantry.Scheduler(ws)
+    fired_days, resolved_days = [], []
+    for day in range(1, 21):
+        clock.set(S + timedelta(days=day))
+        scheduler.run_pending()
+        for alert in scheduler.alerts:
+            if alert.automation == "webhook-on-high":
+                (fired_days if alert.status == "fired" else resolved_days).append(day)
+    assert fired_days == [11] and resolved_days == [16]  # once per breach, not every tick
+    alerts = shifting.list_alerts()
+    assert alerts.height == 4 and set(alerts["status"]) == {"resolved"}
+    row = alerts.filter(alerts["automation"] == "webhook-on-high").row(0, named=True)
+    assert row["value"] > 140 and row["upper_bound"] == 120 and row["action_error"] is None
+    assert row["fired_at"] == S + timedelta(days=11) and row["resolved_at"] == S + timedelta(days=16)
+    bodies = [r["body"] for r in _Hook.received if r["path"] == "/alerts"]
+    assert [b["status"] for b in bodies] == ["fired", "resolved"]
+    assert bodies[0]["aggregation"] == "mean" and bodies[0]["fields"] == ["inputs.amount"]
+    slack = [r["body"] for r in _Hook.received if r["path"] == "/slack"]
+    assert len(slack) == 2 and "amount" in slack[0]["text"]
+    assert [a.status for a in seen] == ["fired", "resolved"]
+    curated = ws.get_dataset("more-data")
+    [version] = curated.list_versions()
+    assert curated.read(version["version_id"]).height == 20  # one curation, of the breach window
+
+
+def test_a_failing_action_is_recorded_not_raised(ws: gantry.Workspace,
+                                                 clock: gantry.ManualClock,
+                                                 shifting: gantry.Application) -> None:
+    trigger = AggregationTrigger("low", "count", ["inputs.amount"], 1000, None,
+                                 timedelta(days=1))
+    shifting.add_automation(Automation("unreachable", trigger, SendWebhook(
+        "http://127.0.0.1:9/hook", timeout=0.5, retries=1, backoff=0.01)))
+    clock.set(S + timedelta(days=2))
+    gantry.Scheduler(ws).run_pending()
+    [row] = shifting.list_alerts().rows(named=True)
+    assert row["status"] == "fired" and "webhook" in row["action_error"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"aggregation": "median"}, "unknown aggregation 'median'; known: accuracy"),
+    ({"lower_bound": 5, "upper_bound": 1}, "lower_bound 5 is above upper_bound 1"),
+    ({"evaluation_window": timedelta(0)}, "evaluation_window must be a positive"),
+    ({"aggregation": "accuracy"}, r"accuracy takes fields=\[output, feedback\]"),
+    ({"lower_bound": None, "upper_bound": None}, "give a lower_bound"),
+])
+def test_bad_definitions_fail_at_definition(kwargs: dict[str, Any], match: str) -> None:
+    spec = {"name": "t", "aggregation": "mean", "fields": ["inputs.amount"], "lower_bound": 0,
+            "upper_bound": 1, "evaluation_window": timedelta(hours=1), **kwargs}
+    with pytest.raises(ValidationError, match=match):
+        AggregationTrigger(**spec)
+
+
+def test_unknown_fields_and_actions_fail_when_added(shifting: gantry.Application) -> None:
+    trigger = AggregationTrigger("t", "mean", ["inputs.nope"], 0, 1, timedelta(hours=1))
+    with pytest.raises(ValidationError, match="unknown field 'inputs.nope'"):
+        shifting.add_automation(Automation("a", trigger, print))
+    with pytest.raises(ValidationError, match="must be a curator, a callable"):
+        Automation("b", trigger, 42)
+    with pytest.raises(ValidationError, match="http"):
+        SendWebhook("ftp://nope")
