@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -328,6 +328,72 @@ def _eval_show(args: argparse.Namespace) -> None:
         _say(str(get_evaluation(args.id, workspace=ws)))
 
 
+def _duration(text: str) -> timedelta:
+    """'30m', '6h', '1d', '2w' as a timedelta."""
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in units or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 6h, 1d or 2w")
+    return timedelta(**{units[unit]: value})
+
+
+def _moment(text: str) -> datetime:
+    """An ISO date or datetime (naive means UTC)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date like 2024-01-31 or "
+                                         "2024-01-31T12:00") from None
+
+
+def _print_frame(frame: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, fmt_str_lengths=40,
+                   float_precision=4, tbl_hide_dataframe_shape=True):
+        _say(str(frame))
+
+
+def _summarize(args: argparse.Namespace) -> None:
+    """Per interval and field: count, null rate, and statistics.
+
+    Example: gantry-local summarize fraud-detector --interval 1d --field inputs.amount
+    """
+    with _db_workspace(args) as ws:
+        frame = ws.get_application(args.app).summarize(args.interval, args.start, args.end,
+                                                        args.field or None)
+    columns = [c for c in frame.columns if frame[c].null_count() < frame.height]
+    _print_frame(frame.select(columns).with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M")))
+
+
+def _drift(args: argparse.Namespace) -> None:
+    """Per field, how the current window differs from the reference window.
+
+    Example: gantry-local drift fraud-detector --reference 2024-01-01 2024-01-08
+             --current 2024-01-22 2024-01-29
+    """
+    with _db_workspace(args) as ws:
+        frame = ws.get_application(args.app).drift(tuple(args.reference), tuple(args.current),
+                                                   args.field or None)
+    _print_frame(frame)
+
+
+def _alerts(args: argparse.Namespace) -> None:
+    """Alerts fired by aggregation triggers, newest first.
+
+    Example: gantry-local alerts --app fraud-detector
+    """
+    from .monitoring.alerts import list_alerts
+
+    with _db_workspace(args) as ws:
+        frame = list_alerts(ws, args.app)
+    _say(_table(frame.to_dicts(), ["automation", "application", "aggregation", "value",
+                                   "lower_bound", "upper_bound", "fired_at", "resolved_at",
+                                   "status", "action_error"]))
+
+
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV})")
     parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
@@ -413,6 +479,26 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also run this test suite on each new version of its dataset "
                               "(repeatable)")
     run_cmd.set_defaults(handler=_scheduler_run)
+    for name, handler in (("summarize", _summarize), ("drift", _drift), ("alerts", _alerts)):
+        doc = handler.__doc__ or ""
+        cmd = commands.add_parser(name, help=doc.splitlines()[0], description=doc)
+        _add_db_options(cmd)
+        cmd.set_defaults(handler=handler)
+        if name == "alerts":
+            cmd.add_argument("--app", help="only this application's alerts")
+            continue
+        cmd.add_argument("app", help="the application")
+        cmd.add_argument("--field", action="append", help="a field (repeatable; default: all)")
+        if name == "summarize":
+            cmd.add_argument("--interval", type=_duration, default=timedelta(days=1),
+                             help="interval length: 30m, 6h, 1d, 2w (default 1d)")
+            cmd.add_argument("--start", type=_moment, help="first interval's start (ISO)")
+            cmd.add_argument("--end", type=_moment, help="end of the last interval (ISO)")
+        else:
+            cmd.add_argument("--reference", nargs=2, type=_moment, required=True,
+                             metavar=("START", "END"), help="the reference window")
+            cmd.add_argument("--current", nargs=2, type=_moment, required=True,
+                             metavar=("START", "END"), help="the window compared with it")
     evaluations = commands.add_parser("eval", help="evaluations and test suites")
     eval_commands = evaluations.add_subparsers(dest="eval_command", required=True)
     eval_handlers: tuple[tuple[str, Callable[[argparse.Namespace], int | None]], ...] = (

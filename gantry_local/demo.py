@@ -28,13 +28,21 @@ APP = "fraud-detector"
 MERCHANTS = ("grocery", "travel", "electronics", "restaurants", "online")
 
 
+SHIFT_DAY = 15
+
+
 def _transaction(rng: random.Random, day: int) -> tuple[dict[str, object], float, bool]:
-    """One transaction, the model's fraud score for it, and the truth (drifting over the month)."""
+    """One transaction, the model's fraud score for it, and the truth.
+
+    From day 15 the world moves: amounts grow (a new customer segment) and fraud shifts to
+    electronics, which the model does not know about, so its accuracy drops.
+    """
     merchant = rng.choice(MERCHANTS)
-    amount = round(rng.lognormvariate(3.5 + 0.01 * day, 1.0), 2)
+    shifted = day >= SHIFT_DAY
+    amount = round(rng.lognormvariate(3.5 + (0.8 if shifted else 0.0), 1.0), 2)
     foreign = rng.random() < 0.1 + 0.005 * day
     risk = 0.02 + 0.25 * foreign + 0.15 * (merchant == "online") + min(amount / 4000, 0.3)
-    is_fraud = rng.random() < risk
+    is_fraud = rng.random() < risk + (0.35 if shifted and merchant == "electronics" else 0.0)
     score = min(1.0, max(0.0, risk + rng.gauss(0, 0.12)))
     inputs = {"amount": amount, "merchant": merchant, "foreign": foreign,
               "card": {"age_days": rng.randint(1, 3000), "country": rng.choice(["DE", "US", "FR"])}}
@@ -90,6 +98,7 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
              f"({(logged + len(arrived)) / elapsed:,.0f} records/s).")
         _report(app.query, echo)
         _datasets(workspace, app.query, echo)
+        _monitoring(workspace, clock, echo)
         _curation(workspace, clock, echo)
         _evaluation(workspace, echo)
     return workspace
@@ -123,6 +132,50 @@ def _curation(workspace: Workspace, clock: ManualClock, echo: Callable[[str], No
                .select("curator", "interval_start", "status", "rows_in_interval", "rows_selected")
                .tail(4))
     echo(str(history))
+
+
+def _monitoring(workspace: Workspace, clock: ManualClock, echo: Callable[[str], None]) -> None:
+    """Find the shift: drift against the first week, accuracy by week, and an alert that
+    curates extra data when the amounts move."""
+    from .automations.automations import Automation
+    from .automations.curators import UniformCurator
+    from .automations.scheduler import Scheduler
+    from .monitoring.alerts import AggregationTrigger
+
+    app = workspace.get_application(APP)
+    echo("\n== Monitoring: what moved, and when ==")
+    first_week, last_week = (START, START + timedelta(days=7)), (START + timedelta(days=23),
+                                                                 START + timedelta(days=30))
+    drift = app.drift(first_week, last_week)
+    echo("Drift of the last week against the first (flagged when PSI > 0.2 and JS > 0.1):")
+    with pl.Config(tbl_cols=-1, tbl_width_chars=160, float_precision=3,
+                   tbl_hide_dataframe_shape=True):
+        echo(str(drift.select("field", "kind", "ks", "psi", "js", "wasserstein", "chi2_p",
+                              "drift")))
+    weekly = app.metrics(["accuracy", "recall"], output="outputs.flagged",
+                         feedback="feedback.is_fraud", interval=timedelta(days=7),
+                         start_time=START, end_time=START + timedelta(days=DAYS))
+    echo("Accuracy and recall of the flag by week, as labels arrived:")
+    with pl.Config(tbl_hide_dataframe_shape=True):
+        echo(str(weekly.select(pl.col("interval_start").dt.date().alias("week"), "partial",
+                               "rows", "rows_with_feedback", pl.col("accuracy").round(3),
+                               pl.col("recall").round(3))))
+    trigger = AggregationTrigger("amount-up", "mean", ["inputs.amount"], None, 80.0,
+                                 timedelta(days=1))
+    app.add_automation(Automation("curate-when-amounts-move", trigger,
+                                  UniformCurator("shift-sample", APP, 200)))
+    scheduler = Scheduler(workspace)
+    fired = []
+    for day in range(1, DAYS + 1):  # a tick a day through the month
+        clock.set(START + timedelta(days=day))
+        scheduler.run_pending()
+        fired += [a for a in scheduler.alerts if a.status == "fired"]
+    echo(f"Daily ticks through the month: {len(fired)} alert fired: {fired[0].describe()}"
+         if fired else "Daily ticks through the month: no alert fired")
+    sample = workspace.get_dataset("shift-sample")
+    echo(f"Its action curated {sample.read().height} rows of that day into 'shift-sample' "
+         f"({sample.list_versions()[0]['message'][:60]}...)")
+    clock.set(START + timedelta(days=DAYS))
 
 
 def _model_v1(inputs: dict[str, object]) -> bool:

@@ -127,7 +127,7 @@ def test_bad_definitions_fail_at_definition(kwargs: dict[str, Any], match: str) 
 
 def test_unknown_fields_and_actions_fail_when_added(shifting: gantry.Application) -> None:
     trigger = AggregationTrigger("t", "mean", ["inputs.nope"], 0, 1, timedelta(hours=1))
-    with pytest.raises(ValidationError, match="unknown field 'inputs.nope'"):
+    with pytest.raises(ValidationError, match=r"unknown field 'inputs.nope'"):
         shifting.add_automation(Automation("a", trigger, print))
     with pytest.raises(ValidationError, match="must be a curator, a callable"):
         Automation("b", trigger, 42)
