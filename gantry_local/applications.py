@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -190,6 +191,14 @@ class Application:
 
         return drift_over_time(self.workspace, self.name, reference, interval, start_time,
                                end_time, fields, psi_threshold, js_threshold)
+
+    def report(self, path: str | Path = "report.html", interval: timedelta = timedelta(days=1),
+               start_time: datetime | None = None, end_time: datetime | None = None) -> Path:
+        """Write one self-contained HTML report (opens offline, no JavaScript): traffic,
+        distributions, nulls, drift, metrics, alerts, datasets, the latest evaluation."""
+        from .monitoring.report import write_report
+
+        return write_report(self.workspace, self.name, path, interval, start_time, end_time)
 
     def list_alerts(self) -> pl.DataFrame:
         """This application's alerts, newest first: fired and resolved times, value, bounds."""

@@ -394,6 +394,20 @@ def _alerts(args: argparse.Namespace) -> None:
                                    "status", "action_error"]))
 
 
+def _report(args: argparse.Namespace) -> None:
+    """Write one self-contained HTML report of an application (opens offline).
+
+    Example: gantry-local report --app fraud-detector --out report.html
+    """
+    with _db_workspace(args) as ws:
+        apps = [a.name for a in ws.list_applications()]
+        name = args.app or (apps[0] if len(apps) == 1 else None)
+        if name is None:
+            raise ValidationError(f"give --app NAME (applications: {', '.join(apps) or 'none'})")
+        path = ws.get_application(name).report(args.out, args.interval)
+    _say(f"wrote {path}")
+
+
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV})")
     parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
@@ -479,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also run this test suite on each new version of its dataset "
                               "(repeatable)")
     run_cmd.set_defaults(handler=_scheduler_run)
+    report = commands.add_parser("report", help=(_report.__doc__ or "").splitlines()[0],
+                                 description=_report.__doc__)
+    _add_db_options(report)
+    report.add_argument("--app", help="the application (default: the only one)")
+    report.add_argument("--out", default="report.html", help="the HTML file (default report.html)")
+    report.add_argument("--interval", type=_duration, default=timedelta(days=1),
+                        help="interval length: 30m, 6h, 1d, 2w (default 1d)")
+    report.set_defaults(handler=_report)
     for name, handler in (("summarize", _summarize), ("drift", _drift), ("alerts", _alerts)):
         doc = handler.__doc__ or ""
         cmd = commands.add_parser(name, help=doc.splitlines()[0], description=doc)

@@ -101,6 +101,7 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
         _monitoring(workspace, clock, echo)
         _curation(workspace, clock, echo)
         _evaluation(workspace, echo)
+        _html_report(workspace, root, echo)
     return workspace
 
 
@@ -176,6 +177,12 @@ def _monitoring(workspace: Workspace, clock: ManualClock, echo: Callable[[str], 
     echo(f"Its action curated {sample.read().height} rows of that day into 'shift-sample' "
          f"({sample.list_versions()[0]['message'][:60]}...)")
     clock.set(START + timedelta(days=DAYS))
+
+
+def _html_report(workspace: Workspace, root: Path, echo: Callable[[str], None]) -> None:
+    path = workspace.get_application(APP).report(root / "report.html")
+    echo(f"\n== Report ==\nWrote {path} ({path.stat().st_size // 1024:,} KB): open it in a "
+         "browser, offline; it has no scripts.")
 
 
 def _model_v1(inputs: dict[str, object]) -> bool:
