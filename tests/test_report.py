@@ -8,7 +8,6 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 import gantry_local as gantry
