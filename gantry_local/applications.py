@@ -185,12 +185,13 @@ class Application:
     def drift_over_time(self, reference: Any, interval: timedelta = timedelta(days=1),
                         start_time: datetime | None = None, end_time: datetime | None = None,
                         fields: Sequence[str] | None = None, psi_threshold: float = 0.2,
-                        js_threshold: float = 0.1) -> pl.DataFrame:
-        """Every interval against `reference` and against the interval before it."""
+                        js_threshold: float = 0.1, tests: bool = True) -> pl.DataFrame:
+        """Every interval against `reference` and against the interval before it
+        (``tests=False``: distances and flags only, counted in DuckDB: much faster)."""
         from .monitoring import drift_over_time
 
         return drift_over_time(self.workspace, self.name, reference, interval, start_time,
-                               end_time, fields, psi_threshold, js_threshold)
+                               end_time, fields, psi_threshold, js_threshold, tests)
 
     def report(self, path: str | Path = "report.html", interval: timedelta = timedelta(days=1),
                start_time: datetime | None = None, end_time: datetime | None = None) -> Path:
