@@ -299,55 +299,62 @@ def _fetched_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: A
 
 
 def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: Any,
-                      kinds: Mapping[str, str], ref_stats: Mapping[str, dict[str, Any]]
+                      kinds: Mapping[str, str], ref_stats: dict[str, dict[str, Any]]
                       ) -> dict[int, dict[str, dict[str, Any]]]:
     """Every interval's counts per category, or per reference-decile bin for numbers,
     counted in DuckDB by one grouped query (what the distances need, nothing fetched)."""
     bucket, bucket_params = grid.bucket_sql()
-    selects, params = [], []
     names = list(kinds)
+    values: dict[int, str] = {}  # field position -> its value (category, or bin number)
     for i, name in enumerate(names):
         if name not in records.columns:
             continue
         col = quote_ident(name)
         if kinds[name] == "number":
             edges = _edges(ref_stats[name])
-            value = " + ".join([f"CAST({col} > {float(e)!r} AS INTEGER)" for e in edges] or ["0"])
-            value = f"CAST({value} AS VARCHAR)"
-            where = f"{col} IS NOT NULL AND NOT isnan(CAST({col} AS DOUBLE))"
+            bins = " + ".join([f"CAST({col} > {float(e)!r} AS INTEGER)" for e in edges] or ["0"])
+            values[i] = (f"CASE WHEN {col} IS NULL OR isnan(CAST({col} AS DOUBLE)) THEN NULL "
+                         f"ELSE CAST({bins} AS VARCHAR) END")
         else:
-            value, where = f"CAST({col} AS VARCHAR)", f"{col} IS NOT NULL"
-        selects.append(f"SELECT __b, CAST(? AS INTEGER) AS f, {value} AS v, count(*) AS k "
-                       f"FROM b WHERE {where} GROUP BY ALL")
-        params.append(i)
+            values[i] = f"CAST({col} AS VARCHAR)"
     out: dict[int, dict[str, dict[str, Any]]] = {}
-    if not selects:
+    if not values:
         return out
-    sql = (f"WITH b AS (SELECT {bucket} AS __b, * FROM ({records.sql})) "
-           f"{' UNION ALL '.join(selects)}")
+    # One scan: a grouping set per field, (interval, that field's value).
+    columns = ", ".join(f"{expr} AS v{i}" for i, expr in values.items())
+    sets = ", ".join(f"(__b, v{i})" for i in values)
+    sql = (f"SELECT __b, {', '.join(f'v{i}' for i in values)}, count(*) FROM (SELECT {bucket} "
+           f"AS __b, {columns} FROM ({records.sql})) GROUP BY GROUPING SETS ({sets})")
     counted: dict[tuple[int, int], dict[str, int]] = {}
-    for b, f, v, k in con.sql(sql, params=[*bucket_params, *records.params, *params]).fetchall():
-        counted.setdefault((b, f), {})[v] = int(k)
+    positions = list(values)
+    for row in con.sql(sql, params=[*bucket_params, *records.params]).fetchall():
+        b, keys, k = row[0], row[1:-1], row[-1]
+        filled = [j for j, key in enumerate(keys) if key is not None]
+        if len(filled) == 1:  # rows whose value is NULL in that field's set are left out
+            counted.setdefault((b, positions[filled[0]]), {})[keys[filled[0]]] = int(k)
     for (b, f), counts in counted.items():
         name = names[f]
         stats = out.setdefault(b, {n: {"n": 0, "counts": {}, "values": np.empty(0)}
                                    for n in names})
         if kinds[name] == "number":
-            bins = np.zeros(len(_edges(ref_stats[name])) + 1)
+            histogram = np.zeros(len(_edges(ref_stats[name])) + 1)
             for index, count in counts.items():
-                bins[int(index)] = count
-            stats[name] = {"n": int(bins.sum()), "bins": bins}
+                histogram[int(index)] = count
+            stats[name] = {"n": int(histogram.sum()), "bins": histogram}
         else:
             stats[name] = {"n": sum(counts.values()), "counts": counts}
     return out
 
 
-def _edges(stats: Mapping[str, Any]) -> np.ndarray[Any, Any]:
-    """The bin edges of a numeric field: the reference's deciles (distinct)."""
-    values = stats["values"]
-    if values.size == 0:
-        return np.empty(0)
-    return np.asarray(np.unique(np.quantile(values, _DECILES)), dtype=float)
+def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
+    """The bin edges of a numeric field: the reference's deciles (distinct), kept in
+    `stats` once computed."""
+    if "edges" not in stats:
+        values = stats["values"]
+        stats["edges"] = np.empty(0) if values.size == 0 else np.asarray(
+            np.unique(np.quantile(values, _DECILES)), dtype=float)
+    edges: np.ndarray[Any, Any] = stats["edges"]
+    return edges
 
 
 def _frame_stats(frame: pl.DataFrame, kinds: Mapping[str, str]) -> dict[str, dict[str, Any]]:
