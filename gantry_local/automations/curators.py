@@ -376,9 +376,10 @@ def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, se
         values = [*params, *where_params, seed, selector.limit]
     elif isinstance(method, OrderedSampler):
         direction = "ASC" if method.sort == "ascending" else "DESC"
+        # ties go to the earliest rows (then by key): deterministic, and cheaper than a hash
         sql = (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
-               f"{direction} NULLS LAST, {_BASE_SHUFFLE}, base.{_KEY} LIMIT ?")
-        values = [*params, *where_params, seed, selector.limit]
+               f"{direction} NULLS LAST, base.{_TIME}, base.{_KEY} LIMIT ?")
+        values = [*params, *where_params, selector.limit]
     else:
         sql, values = _stratified(con, source, [*params, *where_params], method, selector.limit,
                                   seed, counts)
