@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from time import time_ns
@@ -20,7 +20,6 @@ from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .._names import check_field_name
 from ..clock import Clock, SystemClock, datetime_to_us
@@ -183,14 +182,18 @@ class RecordLogger:
                 sections[section] = args.as_rows(value, section, scalar_ok=section == "outputs")
         count = _common_length(sections)
         given_keys: list[str] | None = None
-        if join_keys is None:
+        made: list[pa.Array[Any]] = []  # keys made chunk by chunk (frames, no sampling)
+        keys: pa.Array[Any] | None
+        if join_keys is None and frames and rate >= 1.0:
+            keys = None  # made per chunk, so the writer starts before all keys exist
+        elif join_keys is None:
             keys = self._key_array(count)
         else:
             given_keys = [args.check_join_key(k) for k in _sized(join_keys, count, "join_keys")]
             keys = pa.array(given_keys, pa.string())
         times: pa.Array[Any]
         if timestamps is None:
-            times = _repeat(pa.scalar(self._now_us(), TIME_TYPE), count)
+            times = _repeat(self._now_us(), TIME_TYPE, count)
         else:
             times = pa.array([args.time_us(t) for t in _sized(timestamps, count, "timestamps")],
                              TIME_TYPE)
@@ -198,6 +201,7 @@ class RecordLogger:
         all_keys = keys
 
         if rate < 1.0:
+            assert keys is not None
             draw = self._random.random
             kept = [i for i in range(count) if draw() < rate]
             picked = pa.array(kept, pa.int64())
@@ -206,13 +210,18 @@ class RecordLogger:
             tag_rows = None if tag_rows is None else [tag_rows[i] for i in kept]
 
         draft = app.schema.draft()
-        batches: Sequence[RowBatch | ArrowBatch]
+        batches: Iterable[RowBatch | ArrowBatch]
         if frames:
-            batches = self._arrow_batches(app, draft, ver, sections, keys, times, tag_rows)
+            batches = self._arrow_batches(app, draft, ver, sections, keys, times, tag_rows, made)
         else:
+            assert keys is not None
             batches = self._row_batches(app, draft, ver, sections, keys, times, tag_rows)
         self._put_all(batches)
-        return given_keys if given_keys is not None else cast(list[str], all_keys.to_pylist())
+        if given_keys is not None:
+            return given_keys
+        if all_keys is None:
+            all_keys = pa.chunked_array(made, pa.string())  # type: ignore[assignment]
+        return cast(list[str], all_keys.to_pylist())  # type: ignore[union-attr]
 
     def _row_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
@@ -240,8 +249,12 @@ class RecordLogger:
 
     def _arrow_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
-        keys: pa.Array[Any], times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
-    ) -> list[ArrowBatch]:
+        keys: pa.Array[Any] | None, times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
+        made: list[pa.Array[Any]],
+    ) -> Iterator[ArrowBatch]:
+        """The call's chunks, built one at a time after the whole call is validated (so a
+        type clash stores nothing); with `keys` None, fresh keys are made per chunk and
+        appended to `made`."""
         columns: dict[str, dict[str, pa.Array[Any]]] = {}
         for section, value in sections.items():
             if isinstance(value, pa.Table):
@@ -253,24 +266,28 @@ class RecordLogger:
             rows = _check_rows(draft, "tags", tag_rows)
             columns["tags"] = build_section_columns("tags", rows, draft.columns(RECORDS))
         _commit(app, draft)
-        meta: dict[str, pa.Array[Any]] = {"__time": times, "__join_key": keys}
-        records = feedback = None
-        if "inputs" in columns:
-            versions = _repeat(pa.scalar(version, pa.string()), len(keys))
-            records = pa.table({**meta, "__version": versions,
-                                **columns["inputs"], **columns["outputs"],
-                                **columns.get("tags", {})})
-        if "feedback" in columns:
-            feedback = pa.table({**meta, **columns["feedback"]})
-        batches = []
-        for start in range(0, len(keys), self._chunk):
-            batches.append(ArrowBatch(
-                app,
-                None if records is None else records.slice(start, self._chunk),
-                None if feedback is None else feedback.slice(start, self._chunk)))
-        return batches
+        count = len(times)
+        prefix = f"{self._prefix}{next(self._batch_ids):x}." if keys is None else ""
+        versions = _repeat(version, pa.string(), count) if "inputs" in columns else None
+        for start in range(0, count, self._chunk):
+            size = min(self._chunk, count - start)
+            if keys is None:
+                chunk_keys = _numbered(prefix, start, size)
+                made.append(chunk_keys)
+            else:
+                chunk_keys = keys.slice(start, size)
+            meta = {"__time": times.slice(start, size), "__join_key": chunk_keys}
+            records = feedback = None
+            if versions is not None:
+                records = pa.table({**meta, "__version": versions.slice(start, size),
+                                    **_sliced(columns["inputs"], start, size),
+                                    **_sliced(columns["outputs"], start, size),
+                                    **_sliced(columns.get("tags", {}), start, size)})
+            if "feedback" in columns:
+                feedback = pa.table({**meta, **_sliced(columns["feedback"], start, size)})
+            yield ArrowBatch(app, records, feedback)
 
-    def _put_all(self, batches: Sequence[RowBatch | ArrowBatch]) -> None:
+    def _put_all(self, batches: Iterable[RowBatch | ArrowBatch]) -> None:
         accepted = 0
         for batch in batches:
             try:
@@ -282,21 +299,35 @@ class RecordLogger:
             accepted += batch.size
 
     def _key_array(self, count: int) -> pa.Array[Any]:
-        """`count` fresh join keys, built in Arrow: ``<prefix><call>.<n>``.
+        """`count` fresh join keys: ``<prefix><call>.<n>``.
 
         The dot keeps them apart from single-record keys (``<prefix><hex counter>``).
         """
-        prefix = f"{self._prefix}{next(self._batch_ids):x}."
-        numbers = pc.cast(pl.int_range(0, count, eager=True, dtype=pl.Int64).to_arrow(),
-                          pa.string())
-        joined = pc.binary_join_element_wise(  # type: ignore[call-overload]
-            pa.scalar(prefix), numbers, pa.scalar(""))
-        return cast("pa.Array[Any]", joined)
+        return _numbered(f"{self._prefix}{next(self._batch_ids):x}.", 0, count)
 
 
-def _repeat(value: pa.Scalar[Any], count: int) -> pa.Array[Any]:
-    """`count` copies of one scalar (a null scalar gives nulls), built in Arrow."""
-    return cast("pa.Array[Any]", pc.fill_null(pa.nulls(count, value.type), value))
+def _numbered(prefix: str, start: int, count: int) -> pa.Array[Any]:
+    """``prefix + str(n)`` for n in [start, start + count), built by polars (pyarrow's
+    binary_join imports pandas on first use)."""
+    keys = pl.select(pl.lit(prefix) + pl.int_range(start, start + count, dtype=pl.Int64)
+                     .cast(pl.String)).to_series().to_arrow()
+    return cast("pa.Array[Any]", keys.cast(pa.string()))
+
+
+def _sliced(columns: dict[str, pa.Array[Any]], start: int, size: int) -> dict[str, pa.Array[Any]]:
+    return {name: array.slice(start, size) for name, array in columns.items()}
+
+
+def _repeat(value: int | str | None, arrow_type: pa.DataType, count: int) -> pa.Array[Any]:
+    """`count` copies of one value (None gives nulls) as an Arrow array of `arrow_type`.
+
+    Built by polars: pyarrow's first conversion of a Python value imports pandas (0.3 s).
+    """
+    if value is None:
+        return cast("pa.Array[Any]", pa.nulls(count, arrow_type))  # type: ignore[call-overload]
+    series = pl.repeat(value, count, eager=True, dtype=pl.Int64 if isinstance(value, int)
+                       else pl.String).to_arrow()
+    return cast("pa.Array[Any]", series.cast(arrow_type))
 
 
 def _commit(app: AppState, draft: SchemaDraft) -> None:
