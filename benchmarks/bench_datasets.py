@@ -13,13 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import fsspec
 import polars as pl
 import pyarrow.parquet as pq
+from _timing import best
 
 import gantry_local as gantry
 
@@ -50,14 +50,6 @@ def log_frame(n: int, seed: int = 0) -> pl.DataFrame:
         "tags.region": (idx % 2).replace_strict({0: "eu", 1: "us"}, return_dtype=pl.String),
     })
 
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def line(label: str, ours: float, base: float, base_label: str, target: str) -> None:

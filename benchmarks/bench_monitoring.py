@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
+from _timing import best
 
 import gantry_local as gantry
 
@@ -22,14 +22,6 @@ DAYS = 30
 NUMBERS = ["n0", "n1", "n2", "n3", "n4", "n5"]
 CATEGORIES = ["c0", "c1", "c2"]
 
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def load(ws: gantry.Workspace, n: int) -> None:
