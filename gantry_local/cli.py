@@ -474,38 +474,26 @@ def build_parser() -> argparse.ArgumentParser:
                                       ("enable", _curators_enable, True),
                                       ("disable", _curators_disable, True),
                                       ("runs", _curators_runs, None)):
-        doc = handler.__doc__ or ""
-        cmd = curator_commands.add_parser(name, help=doc.splitlines()[0], description=doc)
-        _add_db_options(cmd)
+        cmd = _db_command(curator_commands, name, handler)
         if takes_name:
             cmd.add_argument("name")
         elif takes_name is None:
             cmd.add_argument("name", nargs="?")
-        cmd.set_defaults(handler=handler)
     scheduler = commands.add_parser("scheduler", help="run curators on their schedules")
     scheduler_commands = scheduler.add_subparsers(dest="scheduler_command", required=True)
-    run_cmd = scheduler_commands.add_parser("run", help=(_scheduler_run.__doc__ or "").splitlines()[0],
-                                            description=_scheduler_run.__doc__)
-    _add_db_options(run_cmd)
+    run_cmd = _db_command(scheduler_commands, "run", _scheduler_run)
     run_cmd.add_argument("--once", action="store_true", help="one tick, then exit")
     run_cmd.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
     run_cmd.add_argument("--suite", action="append", metavar="SUITE.toml",
                          help="also run this test suite on each new version of its dataset "
                               "(repeatable)")
-    run_cmd.set_defaults(handler=_scheduler_run)
-    report = commands.add_parser("report", help=(_report.__doc__ or "").splitlines()[0],
-                                 description=_report.__doc__)
-    _add_db_options(report)
+    report = _db_command(commands, "report", _report)
     report.add_argument("--app", help="the application (default: the only one)")
     report.add_argument("--out", default="report.html", help="the HTML file (default report.html)")
     report.add_argument("--interval", type=_duration, default=timedelta(days=1),
                         help="interval length: 30m, 6h, 1d, 2w (default 1d)")
-    report.set_defaults(handler=_report)
     for name, handler in (("summarize", _summarize), ("drift", _drift), ("alerts", _alerts)):
-        doc = handler.__doc__ or ""
-        cmd = commands.add_parser(name, help=doc.splitlines()[0], description=doc)
-        _add_db_options(cmd)
-        cmd.set_defaults(handler=handler)
+        cmd = _db_command(commands, name, handler)
         if name == "alerts":
             cmd.add_argument("--app", help="only this application's alerts")
             continue
@@ -526,10 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_handlers: tuple[tuple[str, Callable[[argparse.Namespace], int | None]], ...] = (
         ("run", _eval_run), ("list", _eval_list), ("show", _eval_show))
     for name, eval_handler in eval_handlers:
-        doc = eval_handler.__doc__ or ""
-        cmd = eval_commands.add_parser(name, help=doc.splitlines()[0], description=doc)
-        _add_db_options(cmd)
-        cmd.set_defaults(handler=eval_handler)
+        cmd = _db_command(eval_commands, name, eval_handler)
         if name == "run":
             cmd.add_argument("suite", help="the suite's TOML file")
             cmd.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
@@ -538,6 +523,17 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             cmd.add_argument("id")
     return parser
+
+
+def _db_command(commands: Any, name: str, handler: Callable[[argparse.Namespace], int | None]
+                ) -> argparse.ArgumentParser:
+    """A command working on the DuckDB file; its docstring is its help and description."""
+    doc = handler.__doc__ or ""
+    cmd: argparse.ArgumentParser = commands.add_parser(name, help=doc.splitlines()[0],
+                                                       description=doc)
+    _add_db_options(cmd)
+    cmd.set_defaults(handler=handler)
+    return cmd
 
 
 def _add_db_options(parser: argparse.ArgumentParser) -> None:
