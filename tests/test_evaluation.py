@@ -209,3 +209,12 @@ def test_stored_listed_and_pushed_for_review(ws: gantry.Workspace,
         gantry.get_evaluation("nope", workspace=ws)
     info = result.push_rows("review", workspace=ws)
     assert ws.get_dataset("review").read(info["version_id"]).height == 500
+
+
+def test_many_slow_calls_time_out_without_exhausting_the_workers() -> None:
+    from gantry_local.evaluation._runner import RunSettings, run_calls
+
+    outcomes = run_calls(lambda i: time.sleep(0.03) or i, list(range(40)),
+                         RunSettings(workers=2, timeout=0.02, retries=0, progress=False))
+    assert [o.error for o in outcomes] == ["timed out after 0.02s"] * 40  # none "not run"
+    assert all(o.attempts == 1 and o.timed_out for o in outcomes)

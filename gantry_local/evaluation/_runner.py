@@ -73,7 +73,8 @@ class _Worker:
     def __init__(self, pool: _Calls) -> None:
         self.pool = pool
         self.current: tuple[int, int, float] | None = None  # (row, attempt, started)
-        self.abandoned = False
+        self.abandoned = False  # set by the supervisor, under the pool's lock
+        self.dropped: int | None = None  # the row the supervisor timed out
         self.thread = threading.Thread(target=self.run, name="gantry-eval", daemon=True)
         self.thread.start()
 
@@ -84,24 +85,24 @@ class _Worker:
             if not batch:
                 return
             results: list[tuple[int, int, Any, str | None]] = []
-            for position, (index, number) in enumerate(batch):
+            for index, number in batch:
                 self.current = (index, number, time.monotonic())
                 try:
                     output, error = pool.fn(pool.args[index]), None
                 except Exception as exc:  # the row's error, never the run's
                     output, error = None, f"{type(exc).__name__}: {exc}"
-                if self.abandoned:  # timed out meanwhile: the supervisor dealt with this row
-                    with pool.cond:
-                        for result in results:
-                            pool.finish(*result, timed_out=False)
-                        pool.todo.extendleft(reversed(batch[position + 1:]))
-                        pool.cond.notify_all()
-                    return
                 results.append((index, number, output, error))
+                if self.abandoned:  # a quick look; the locked accounting below decides
+                    break
             with pool.cond:
                 self.current = None
-                for result in results:
-                    pool.finish(*result, timed_out=False)
+                for result in results:  # the row timed out by the supervisor is its own
+                    if result[0] != self.dropped:
+                        pool.finish(*result, timed_out=False)
+                if self.abandoned:  # rows of the batch never started go back to the queue
+                    pool.todo.extendleft(reversed(batch[len(results):]))
+                    pool.cond.notify_all()
+                    return
 
 
 class _Calls:
@@ -153,12 +154,13 @@ def run_calls(fn: Callable[[Any], Any], args: Sequence[Any], settings: RunSettin
     show = sys.stderr.isatty() if settings.progress is None else settings.progress
     timeout = settings.timeout
     tick = 0.2 if timeout is None else min(0.2, timeout / 4)
-    spares = settings.workers * 4  # replacements for abandoned threads, at most
+    most_hung = settings.workers * 4  # abandoned threads still running, at most
+    hung: list[_Worker] = []
     with tqdm(total=len(args), desc=label, disable=not show, file=sys.stderr,
               leave=False) as bar, calls.cond:
         workers = [_Worker(calls) for _ in range(min(settings.workers, len(args)))]
         shown = 0
-        while calls.remaining:
+        while calls.remaining > 0:
             calls.cond.wait(tick)
             now = time.monotonic()
             for worker in list(workers):
@@ -166,12 +168,14 @@ def run_calls(fn: Callable[[Any], Any], args: Sequence[Any], settings: RunSettin
                 if timeout is None or current is None or now - current[2] <= timeout:
                     continue
                 worker.abandoned = True  # Python cannot stop it; its result is dropped
+                worker.dropped = current[0]
                 workers.remove(worker)
+                hung.append(worker)
                 calls.finish(current[0], current[1], None, f"timed out after {timeout:g}s",
                              timed_out=True)
-                if spares > 0:
-                    spares -= 1
-                    workers.append(_Worker(calls))
+            hung = [w for w in hung if w.thread.is_alive()]
+            while len(workers) < settings.workers and len(hung) < most_hung:
+                workers.append(_Worker(calls))  # a fresh thread takes over
             if not workers and calls.remaining:  # every thread hung: give up on the rest
                 for index, outcome in enumerate(calls.outcomes):
                     if outcome is None:
