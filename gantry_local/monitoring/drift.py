@@ -125,41 +125,22 @@ def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,
     return pl.DataFrame(rows, schema=DRIFT_SCHEMA)
 
 
-def _registered(con: duckdb.DuckDBPyConnection, side: Side) -> None:
-    if side.table is not None:
-        con.register("_gl_side", side.table)
-
-
 def _side_stats(con: duckdb.DuckDBPyConnection, side: Side, kinds: Mapping[str, str]
                 ) -> dict[str, dict[str, Any]]:
-    """Per field: n, and counts per category, or the values (sorted) for numbers."""
-    out: dict[str, dict[str, Any]] = {}
-    present = set(side.columns)
-    _registered(con, side)
+    """Per field: n, and counts per category, or the values (sorted) for numbers; the
+    side's fields are read in one query and reduced like an interval's rows."""
+    present = [quote_ident(name) for name in kinds if name in side.columns]
+    if side.table is not None:
+        con.register("_gl_side", side.table)
     try:
-        numbers = [n for n, k in kinds.items() if k == "number" and n in present]
-        if numbers:
-            select = ", ".join(f"CAST({quote_ident(n)} AS DOUBLE)" for n in numbers)
-            arrays = con.sql(f"SELECT {select} FROM ({side.sql})", params=side.params).fetchnumpy()
-            for name, values in zip(numbers, arrays.values(), strict=True):
-                clean = np.ma.compressed(values) if np.ma.isMaskedArray(values) else values
-                clean = np.sort(clean[~np.isnan(clean)])
-                out[name] = {"n": int(clean.size), "values": clean}
-        for name in kinds:
-            if name in out:
-                continue
-            if name not in present:
-                out[name] = {"n": 0, "counts": {}, "values": np.empty(0)}
-                continue
-            col = quote_ident(name)
-            rows = con.sql(f"SELECT CAST({col} AS VARCHAR), count(*) FROM ({side.sql}) "
-                           f"WHERE {col} IS NOT NULL GROUP BY ALL", params=side.params).fetchall()
-            counts = {str(v): int(c) for v, c in rows}
-            out[name] = {"n": sum(counts.values()), "counts": counts}
+        table = con.sql(f"SELECT {', '.join(present) or '1'} FROM ({side.sql})",
+                        params=side.params).to_arrow_table()
     finally:
         if side.table is not None:
             con.unregister("_gl_side")
-    return out
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return _frame_stats(frame, kinds)
 
 
 def _compare(name: str, kind: str, ref: dict[str, Any], cur: dict[str, Any],
@@ -352,13 +333,23 @@ def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
     if "edges" not in stats:
         values = stats["values"]
         stats["edges"] = np.empty(0) if values.size == 0 else np.asarray(
-            np.unique(np.quantile(values, _DECILES)), dtype=float)
+            np.unique(_sorted_quantiles(values, _DECILES)), dtype=float)
     edges: np.ndarray[Any, Any] = stats["edges"]
     return edges
 
 
+def _sorted_quantiles(values: np.ndarray[Any, Any], probabilities: Sequence[float]
+                      ) -> np.ndarray[Any, Any]:
+    """Linear-interpolated quantiles of already sorted values (np.quantile's default,
+    without its partitioning copy)."""
+    positions = np.asarray(probabilities) * (values.size - 1)
+    low = np.floor(positions).astype(np.int64)
+    high = np.minimum(low + 1, values.size - 1)
+    return np.asarray(values[low] + (positions - low) * (values[high] - values[low]), dtype=float)
+
+
 def _frame_stats(frame: pl.DataFrame, kinds: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """The same reduction as `_side_stats`, from rows already fetched."""
+    """Per field: n, and counts per category (as text), or sorted values for numbers."""
     out: dict[str, dict[str, Any]] = {}
     for name, kind in kinds.items():
         if name not in frame.columns:
