@@ -7,7 +7,8 @@ flagged by effect size, never by a p-value (on millions of rows every p-value is
 PSI > 0.2 and JS > 0.1 by default. Both must agree, since on a few hundred rows either
 alone is noisy.
 
-Categories are counted in DuckDB; numbers are fetched as arrays and sorted. PSI and JS use
+A side's fields are read in one query; categories are counted and numbers sorted in memory
+(``drift_over_time(tests=False)`` counts every interval in DuckDB instead). PSI and JS use
 every value, binned by the reference's deciles. KS and Wasserstein (scipy) are exact up to
 50,000 values a side; above that they use an evenly spaced sample of 50,000 sorted values
 of each side (KS within about 0.005; its p-value uses the sample sizes).
