@@ -7,7 +7,6 @@ no script in it at all.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
 import math
@@ -51,6 +50,12 @@ def write_report(ws: Workspace, application: str, path: str | Path,
         raise ValidationError(f"{str(target)!r} is a folder; give a file such as report.html")
     grid = grid_for(ws, application, interval, start_time, end_time)
     summary = summarize(ws, application, interval, grid.origin, grid.end)
+    datasets: list[dict[str, Any]] = []
+    storage_error = None
+    try:  # read once: both the datasets and the evaluations sections need them
+        datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
+    except GantryLocalError as exc:  # storage unreachable: the sections say so
+        storage_error = str(exc)
     parts = [
         _traffic(summary),
         _distributions(summary),
@@ -58,8 +63,8 @@ def write_report(ws: Workspace, application: str, path: str | Path,
         _drift(ws, application, interval, grid),
         _metrics(ws, application, interval, grid),
         _alerts(ws, application),
-        _datasets(ws, application),
-        _evaluations(ws, application),
+        _datasets(ws, datasets, storage_error),
+        _evaluations(ws, [d["name"] for d in datasets]),
     ]
     title = f"gantry-local report: {application}"
     records = int(summary.group_by("interval_start").agg(pl.col("count").first())["count"].sum())
@@ -258,13 +263,11 @@ def _alerts(ws: Workspace, application: str) -> str:
     return _section("alerts", "Alerts", _html_table(shown))
 
 
-def _datasets(ws: Workspace, application: str) -> str:
-    charts = []
-    try:
-        datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
-    except GantryLocalError as exc:
+def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str | None) -> str:
+    if storage_error is not None:
         return _section("datasets", "Curated datasets",
-                        f"<p class='note'>{html.escape(str(exc))}</p>")
+                        f"<p class='note'>{html.escape(storage_error)}</p>")
+    charts = []
     for info in datasets:
         versions = list(reversed(ws.get_dataset(info["name"]).list_versions()))
         times = [v["created_at"] for v in versions]
@@ -281,12 +284,9 @@ def _datasets(ws: Workspace, application: str) -> str:
     return _section("datasets", "Curated datasets: rows added per version", body)
 
 
-def _evaluations(ws: Workspace, application: str) -> str:
+def _evaluations(ws: Workspace, names: list[str]) -> str:
     from ..evaluation import get_evaluation, list_evaluations
 
-    names: set[str] = set()
-    with contextlib.suppress(GantryLocalError):  # storage unreachable: no evaluations shown
-        names = {d["name"] for d in ws.list_datasets() if d["app_name"] == application}
     listed = list_evaluations(workspace=ws).filter(pl.col("dataset").is_in(sorted(names)))
     if listed.height == 0:
         return _section("evaluations", "Latest evaluation",
