@@ -120,3 +120,29 @@ def dws(storage: Storage, clock: gantry.ManualClock, tmp_path: Path) -> Iterator
     workspace.set_working_directory(tmp_path / "work")
     yield workspace
     workspace.close()
+
+
+# -- a real HTTP server on 127.0.0.1, for webhook and chat-completions tests ----------------------
+
+import threading  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not print every request."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free port of 127.0.0.1; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -23,10 +21,12 @@ from gantry_local.monitoring.alerts import (
     SendWebhook,
 )
 
+from .conftest import QuietHandler, http_server
+
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-class _Hook(BaseHTTPRequestHandler):
+class _Hook(QuietHandler):
     received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
@@ -35,18 +35,12 @@ class _Hook(BaseHTTPRequestHandler):
         self.send_response(204)
         self.end_headers()
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def hook() -> Iterator[str]:
     _Hook.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(_Hook) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import polars as pl
@@ -14,6 +12,8 @@ import pytest
 import gantry_local as gantry
 from gantry_local.errors import NotFoundError, ValidationError
 from gantry_local.evaluation import OpenAICompatible
+
+from .conftest import QuietHandler, http_server
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_missing_variables_and_models_fail_before_any_call(ws: gantry.Workspace,
     assert calls == []
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
+class _FakeOpenAI(QuietHandler):
     """Answers /v1/chat/completions like an OpenAI-compatible server would."""
 
     requests: ClassVar[list[dict[str, Any]]] = []
@@ -115,19 +115,12 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload.encode())
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def server() -> Iterator[str]:
     _FakeOpenAI.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_FakeOpenAI) as url:
+        yield f"{url}/v1"
 
 
 def test_openai_compatible_client_as_model_and_judges(ws: gantry.Workspace,
