@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gantry_local as gantry
-from gantry_local.records._batches import TableWrite
+from gantry_local.records._batches import RowSlot, TableWrite
 from gantry_local.records._buffer import LogBuffer
 
 
@@ -90,27 +90,29 @@ class _State:
         self.schema = AppSchema({"inputs.i": "int"}, {})
 
 
-def _item(state: _State, i: int) -> tuple[object, ...]:
-    return (state.uid, 0, f"k{i}", None, ("i",), (i,), (), (), None, None)
+def _put(buffer: LogBuffer, slot: RowSlot, i: int) -> None:
+    """Log record `i` as `log_record` does: its flat values into the slot of its layout."""
+    buffer.put_row(slot, (0, f"k{i}", None, None, i))
 
 
 def test_full_buffer_waits_then_raises_and_never_grows() -> None:
     sink = _GatedSink()  # the database "hangs" until the gate opens
     state = _State()
+    slot = RowSlot(state, ("i",), ())
     buffer = LogBuffer(sink, capacity=10, put_timeout=0.2, flush_interval=0.01, write_rows=5,
                        resolve=lambda uid: state)
     accepted = 0
     with pytest.raises(gantry.BufferFullError, match="buffer_size or buffer_timeout"):
         for i in range(100):
             started = time.monotonic()
-            buffer.put(_item(state, i))
+            _put(buffer, slot, i)
             accepted += 1
     assert time.monotonic() - started >= 0.2
     # at most `capacity` queued plus two writes' worth converted and staged
     assert 10 <= accepted <= 10 + 2 * 5
     assert buffer.pending == accepted
     sink.gate.set()
-    buffer.put(_item(state, 1000))  # room again once the sink drains
+    _put(buffer, slot, 1000)  # room again once the sink drains
     buffer.flush(timeout=5)
     assert sink.written == [*range(accepted), 1000]
     buffer.close()
@@ -120,10 +122,11 @@ def test_failed_writes_are_retried_in_order_and_reported() -> None:
     sink = _GatedSink(failures=2)
     sink.gate.set()
     state = _State()
+    slot = RowSlot(state, ("i",), ())
     buffer = LogBuffer(sink, capacity=100, put_timeout=1, flush_interval=0.01, write_rows=7,
                        resolve=lambda uid: state)
     for i in range(20):
-        buffer.put(_item(state, i))
+        _put(buffer, slot, i)
     with pytest.raises(gantry.StorageError, match="disk on fire"):
         buffer.flush(timeout=5)
     deadline = time.monotonic() + 10

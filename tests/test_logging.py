@@ -249,3 +249,62 @@ def test_empty_batches_log_nothing(app: gantry.Application) -> None:
     assert app.log_records(inputs=[], outputs=[]) == []
     assert app.log_records(inputs=pl.DataFrame({"x": []}), outputs=pl.DataFrame({"y": []})) == []
     assert app.query().count() == 0
+
+
+def _optional_fields(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Record `n` with a different subset (and order) of optional fields than its neighbours."""
+    inputs: dict[str, Any] = {"n": n}
+    for bit, name in enumerate(("a", "b", "c", "d")):
+        if n >> bit & 1:
+            inputs[name] = n * 10 + bit
+    if n % 3 == 0:
+        inputs = dict(reversed(inputs.items()))
+    return inputs, ({"p": n / 2} if n % 2 else {"p": n / 2, "q": str(n)})
+
+
+def _check_optional_fields(app: gantry.Application, count: int) -> None:
+    rows = app.query().to_polars().sort("inputs.n")
+    assert rows["inputs.n"].to_list() == list(range(count))
+    for bit, name in enumerate(("a", "b", "c", "d")):
+        assert rows[f"inputs.{name}"].to_list() == [
+            n * 10 + bit if n >> bit & 1 else None for n in range(count)]
+    assert rows["outputs.p"].to_list() == [n / 2 for n in range(count)]
+    assert rows["outputs.q"].to_list() == [None if n % 2 else str(n) for n in range(count)]
+
+
+def test_single_records_with_optional_fields_in_any_order(app: gantry.Application) -> None:
+    # 32 layouts in one flush: past the few one table each is built for (dict rows instead)
+    for n in range(64):
+        app.log_record(inputs=_optional_fields(n)[0], outputs=_optional_fields(n)[1])
+    _check_optional_fields(app, 64)
+
+
+def test_few_layouts_per_flush_each_get_their_own_table(app: gantry.Application) -> None:
+    for n in range(64):
+        app.log_record(inputs=_optional_fields(n)[0], outputs=_optional_fields(n)[1])
+        if n % 4 == 3:
+            app.workspace.flush()
+    _check_optional_fields(app, 64)
+
+
+def test_past_the_layout_limit_records_are_padded_not_refused(
+        app: gantry.Application, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gantry_local.records import _logger
+
+    monkeypatch.setattr(_logger, "_MAX_LAYOUTS", 3)
+    for n in range(64):
+        app.log_record(inputs=_optional_fields(n)[0], outputs=_optional_fields(n)[1])
+    state = app.workspace._apps[app.name]
+    assert len(state.layouts) < 16  # 3, then one padded layout per set of known columns
+    _check_optional_fields(app, 64)
+
+
+def test_tags_and_feedback_with_single_predictions(app: gantry.Application) -> None:
+    first = app.log_record(inputs={"x": 1}, outputs=1, tags={"env": "prod"})
+    second = app.log_record(inputs={"x": 2}, outputs=2, feedback={"ok": True})
+    third = app.log_record(inputs={"x": 3}, outputs=3, tags={"env": "dev"}, feedback={"ok": False})
+    app.log_record(feedback={"ok": False}, join_key=second)  # later feedback wins
+    rows = app.query().to_polars().sort("inputs.x")
+    assert rows["__join_key"].to_list() == [first, second, third]
+    assert rows["tags.env"].to_list() == ["prod", None, "dev"]
+    assert rows["feedback.ok"].to_list() == [None, False, False]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+# scipy is imported in the functions that use it: importing it takes 1.5 s.
 
 __all__ = [
     "PairedResult", "aggregate_bootstrap", "mcnemar_exact", "mean_bootstrap", "paired_row_test",
@@ -80,6 +81,7 @@ def mean_bootstrap(diff: FloatArray, n_resamples: int, alpha: float, seed: int
 
 def mcnemar_exact(baseline: FloatArray, candidate: FloatArray) -> float:
     """McNemar's exact test on paired 0/1 scores (a binomial test on the discordant pairs)."""
+    from scipy import stats as sps
     only_baseline = int(np.sum((baseline == 1) & (candidate == 0)))
     only_candidate = int(np.sum((baseline == 0) & (candidate == 1)))
     discordant = only_baseline + only_candidate
@@ -91,6 +93,7 @@ def mcnemar_exact(baseline: FloatArray, candidate: FloatArray) -> float:
 def paired_row_test(baseline: FloatArray, candidate: FloatArray, binary: bool
                     ) -> tuple[str, float]:
     """McNemar (0/1 scores) or Wilcoxon signed-rank (other scores): the test's name and p."""
+    from scipy import stats as sps
     if binary:
         return "McNemar exact", mcnemar_exact(baseline, candidate)
     diff = candidate - baseline
@@ -150,6 +153,7 @@ def aggregate_bootstrap(compute: Compute, reference: np.ndarray[Any, Any],
 
 def wilson_interval(wins: int, n: int, alpha: float) -> tuple[float, float]:
     """Wilson score interval of a proportion."""
+    from scipy import stats as sps
     if n == 0:
         return 0.0, 1.0
     z = float(sps.norm.ppf(1 - alpha / 2))
@@ -161,6 +165,7 @@ def wilson_interval(wins: int, n: int, alpha: float) -> tuple[float, float]:
 
 def sign_test(wins: int, losses: int) -> float:
     """Two-sided sign test of wins against losses (ties left out)."""
+    from scipy import stats as sps
     if wins + losses == 0:
         return 1.0
     return float(sps.binomtest(wins, wins + losses, 0.5).pvalue)

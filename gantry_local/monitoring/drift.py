@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
-from scipy.spatial.distance import jensenshannon
 
 from .._db import storage_errors
 from .._sql import quote_ident
 from ..clock import to_utc
 from ..errors import ValidationError
 from ._source import Records, choose_fields, field_kinds, grid_for
+
+# scipy is imported in the functions that use it: importing it takes 1.5 s.
 
 if TYPE_CHECKING:
     import duckdb
@@ -150,6 +150,8 @@ def _compare(name: str, kind: str, ref: dict[str, Any], cur: dict[str, Any],
     """One field's row; `tests=False` leaves out KS, Wasserstein and chi-square (the flag
     does not use them) for speed. Numbers are binned by `edges` (default: `ref`'s
     deciles)."""
+    from scipy import stats as sps
+    from scipy.spatial.distance import jensenshannon
     row: dict[str, Any] = {"field": name, "kind": kind, "n_reference": ref["n"],
                            "n_current": cur["n"]}
     if ref["n"] == 0 or cur["n"] == 0:
@@ -188,6 +190,7 @@ def _numeric(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> dict[str, 
     """KS and Wasserstein: exact (scipy) up to EXACT_LIMIT values a side, else from a
     systematic sample of EXACT_LIMIT values of each sorted side (the KS p-value then uses
     the sample sizes, so it is not overconfident)."""
+    from scipy import stats as sps
     if ref.size > EXACT_LIMIT:
         ref = ref[np.linspace(0, ref.size - 1, EXACT_LIMIT).astype(np.int64)]
     if cur.size > EXACT_LIMIT:

@@ -24,13 +24,55 @@ TIME_TYPE = pa.timestamp("us", tz="UTC")
 RECORD_META = ("__time", "__join_key", "__version")
 FEEDBACK_META = ("__time", "__join_key")
 
-# A single record: (app uid, time_us, join_key, version, input names, input values,
-# output names, output values, feedback dict, tags dict). Only ids, strings, numbers and
-# tuples of them: once the GC sees such a tuple it stops tracking it, so a full buffer
-# does not slow down garbage collection for the whole process.
-SingleItem = tuple[int, int, str, "str | None", "tuple[str, ...] | None", "tuple[Any, ...] | None",
-                   "tuple[str, ...] | None", "tuple[Any, ...] | None", "dict[str, Any] | None",
-                   "dict[str, str] | None"]
+# Feedback logged by `log_record`: (app uid, time_us, join_key, flat feedback dict). It
+# keeps its place in the queue, since the latest feedback for a key wins.
+FeedbackItem = tuple[int, int, str, dict[str, Any]]
+
+# Where a `RowSlot` keeps each record's metadata, ahead of its input and output values.
+META_WIDTH = 4  # time_us, join_key, version, tags
+
+
+@dataclass(slots=True, eq=False)
+class RowSlot:
+    """Predictions from `log_record` of one application and one field layout, gathered flat.
+
+    Each record adds `width` values to `values`: time, join key, version, tags, then
+    its inputs and outputs in `inputs`/`outputs` order. Only numbers, strings and None
+    (tags aside) sit in the list, so holding records costs the garbage collector
+    nothing, and the flush thread turns each column into Arrow with one strided slice.
+    The buffer's lock guards `values` and `queued`.
+    """
+
+    app: Any
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    values: list[Any] = field(default_factory=list)
+    queued: bool = False  # waiting in the buffer's queue
+
+    @property
+    def width(self) -> int:
+        return META_WIDTH + len(self.inputs) + len(self.outputs)
+
+    def take(self, most: int) -> RowChunk:
+        """The oldest `most` records (or all), removed from the slot."""
+        values, cut = self.values, most * self.width
+        if len(values) <= cut:
+            self.values = []
+        else:
+            self.values, values = values[cut:], values[:cut]
+        return RowChunk(self, values)
+
+
+@dataclass(slots=True)
+class RowChunk:
+    """Records taken out of a `RowSlot` by the flush thread."""
+
+    slot: RowSlot
+    values: list[Any]
+
+    @property
+    def size(self) -> int:
+        return len(self.values) // self.slot.width
 
 
 @dataclass(slots=True)
@@ -174,22 +216,14 @@ def feedback_table(
 def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> list[TableWrite]:
     """Turn buffered items into at most one records and one feedback table per application.
 
-    `resolve` maps a single record's application id to its live state (None once the
-    application was deleted: its records are dropped). This runs for every logged
-    record, so single records are transposed with ``zip(*...)`` in C, not field by field.
+    Feedback keeps its order (the latest for a key wins): single feedbacks of an
+    application are converted before a later batch of the same application. Records
+    of a deleted application are dropped; `resolve` maps a feedback item's application
+    id to its live state, or None once it was deleted.
     """
-    if items and set(map(type, items)) == {tuple}:  # the common case: only log_record calls
-        ids = set(map(itemgetter(0), items))  # type: ignore[arg-type]
-        if len(ids) == 1:
-            app = resolve(ids.pop())
-            if app is None:
-                return []
-            recs: list[pa.Table] = []
-            fbs: list[pa.Table] = []
-            _convert_singles(app, items, recs, fbs)  # type: ignore[arg-type]
-            return _writes({app.name: (app, recs, fbs)})
     parts: dict[str, tuple[Any, list[pa.Table], list[pa.Table]]] = {}
-    singles: dict[int, list[SingleItem]] = {}
+    chunks: dict[str, list[RowChunk]] = {}
+    singles: dict[int, list[FeedbackItem]] = {}
 
     def entry(app: Any) -> tuple[Any, list[pa.Table], list[pa.Table]]:
         found = parts.get(app.name)
@@ -201,12 +235,19 @@ def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> lis
         rows = singles.pop(uid, None)
         app = resolve(uid)
         if rows and app is not None:
-            _, recs, fbs = entry(app)
-            _convert_singles(app, rows, recs, fbs)
+            entry(app)[2].append(feedback_table(app.schema.snapshot(FEEDBACK), _column(rows, 1),
+                                                _column(rows, 2), _column(rows, 3)))
 
     for item in items:
-        if type(item) is tuple:
-            singles.setdefault(item[0], []).append(item)  # type: ignore[arg-type]
+        kind = type(item)
+        if kind is tuple:
+            singles.setdefault(item[0], []).append(item)  # type: ignore[index,arg-type]
+            continue
+        if kind is RowChunk:
+            app = item.slot.app  # type: ignore[attr-defined]
+            if not app.deleted:
+                entry(app)
+                chunks.setdefault(app.name, []).append(item)  # type: ignore[arg-type]
             continue
         app = item.app  # type: ignore[attr-defined]
         if app.deleted:
@@ -222,6 +263,9 @@ def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> lis
                 fbs.append(item.feedback)
     for uid in list(singles):
         close(uid)
+    for name, found in chunks.items():
+        app, recs, _ = parts[name]
+        recs.extend(_chunk_tables(app.schema.snapshot(RECORDS), found))
     return _writes(parts)
 
 
@@ -236,63 +280,63 @@ def _writes(parts: Mapping[str, tuple[Any, list[pa.Table], list[pa.Table]]]) -> 
     return writes
 
 
-def _convert_singles(app: Any, rows: Sequence[SingleItem], recs: list[pa.Table],
-                     fbs: list[pa.Table]) -> None:
-    in_keys = list(map(itemgetter(4), rows))
-    if None in in_keys:  # some are feedback alone
-        picked = [n for n, k in enumerate(in_keys) if k is not None]
-        predictions = [rows[n] for n in picked]
-    else:
-        predictions = list(rows)
-    if predictions:
-        schema = app.schema.snapshot(RECORDS)
-        shapes: dict[tuple[Any, Any], list[SingleItem]] = {}
-        for row in predictions:
-            shapes.setdefault((row[4], row[6]), []).append(row)
-        if len(shapes) <= _MAX_SHAPE_GROUPS:
-            recs.extend(_shape_table(schema, group) for group in shapes.values())
-        else:  # many shapes (optional fields): go through dicts once
-            _, p_times, p_keys, p_versions, ik, iv, ok, ov, _, p_tags = zip(*predictions, strict=True)
-            sections = (("inputs", list(map(dict, map(zip, ik, iv)))),
-                        ("outputs", list(map(dict, map(zip, ok, ov)))), ("tags", p_tags))
-            recs.append(records_table(schema, p_times, p_keys, p_versions, sections))
-    feedback = list(map(itemgetter(8), rows))
-    if feedback.count(None) != len(feedback):
-        with_fb = [row for row in rows if row[8] is not None]
-        fbs.append(feedback_table(app.schema.snapshot(FEEDBACK), _column(with_fb, 1),
-                                  _column(with_fb, 2), _column(with_fb, 8)))
-
-
-_MAX_SHAPE_GROUPS = 8
+_MAX_SLOT_TABLES = 8
 
 
 def _column(rows: Sequence[tuple[Any, ...]], index: int) -> list[Any]:
     return list(map(itemgetter(index), rows))
 
 
-def _same_shape_columns(section: str, names: Sequence[str], values: Sequence[tuple[Any, ...]],
-                        schema: Mapping[str, str]) -> dict[str, pa.Array[Any]]:
-    """Arrow arrays from value tuples sharing one field order: a flat list, strided slices."""
-    flat = list(chain.from_iterable(values))
-    width = len(names)
-    return {f"{section}.{name}": pa.array(flat[offset::width],
-                                          types.arrow_type(schema[f"{section}.{name}"]))
-            for offset, name in enumerate(names)}
+def _chunk_tables(schema: Mapping[str, str], chunks: Sequence[RowChunk]) -> list[pa.Table]:
+    """Tables from single predictions: one per field layout, each column one strided slice.
+
+    Past a few layouts (records with optional fields) the records go through dicts once
+    instead, since every extra table costs more than the rows in it.
+    """
+    groups: dict[RowSlot, list[list[Any]]] = {}
+    for chunk in chunks:
+        groups.setdefault(chunk.slot, []).append(chunk.values)
+    slots = [(slot, parts[0] if len(parts) == 1 else list(chain.from_iterable(parts)))
+             for slot, parts in groups.items()]
+    if len(slots) <= _MAX_SLOT_TABLES:
+        return [_slot_table(schema, slot, values) for slot, values in slots]
+    times: list[Any] = []
+    keys: list[Any] = []
+    versions: list[Any] = []
+    tags: list[Any] = []
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    for slot, values in slots:
+        width, split = slot.width, META_WIDTH + len(slot.inputs)
+        times += values[0::width]
+        keys += values[1::width]
+        versions += values[2::width]
+        tags += values[3::width]
+        inputs += [dict(zip(slot.inputs, values[i + META_WIDTH:i + split], strict=True))
+                   for i in range(0, len(values), width)]
+        outputs += [dict(zip(slot.outputs, values[i + split:i + width], strict=True))
+                    for i in range(0, len(values), width)]
+    return [records_table(schema, times, keys, versions,
+                          (("inputs", inputs), ("outputs", outputs), ("tags", tags)))]
 
 
-def _shape_table(schema: Mapping[str, str], rows: Sequence[SingleItem]) -> pa.Table:
-    """A records table from single records that all share one inputs and one outputs shape."""
+def _slot_table(schema: Mapping[str, str], slot: RowSlot, values: list[Any]) -> pa.Table:
+    """A records table from one slot's flat values."""
+    width = slot.width
     arrays: dict[str, pa.Array[Any]] = {
-        "__time": pa.array(_column(rows, 1), TIME_TYPE),
-        "__join_key": pa.array(_column(rows, 2), pa.string()),
-        "__version": pa.array(_column(rows, 3), pa.string()),
+        "__time": pa.array(values[0::width], pa.int64()).view(TIME_TYPE),
+        "__join_key": pa.array(values[1::width], pa.string()),
+        "__version": pa.array(values[2::width], pa.string()),
     }
-    for section, names_at, values_at in (("inputs", 4, 5), ("outputs", 6, 7)):
-        names: tuple[str, ...] = rows[0][names_at] or ()  # type: ignore[assignment]
-        arrays.update(_same_shape_columns(section, names, _column(rows, values_at), schema))
-    tags = _column(rows, 9)
+    tags = values[3::width]
     if tags.count(None) != len(tags):
         arrays.update(build_section_columns("tags", tags, schema))
+    offset = META_WIDTH
+    for section, names in (("inputs", slot.inputs), ("outputs", slot.outputs)):
+        for name in names:
+            column = f"{section}.{name}"
+            arrays[column] = pa.array(values[offset::width], types.arrow_type(schema[column]))
+            offset += 1
     return pa.table(arrays)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ..errors import BufferFullError, StorageError
-from ._batches import TableWrite, convert_items, item_size, merge_writes
+from ._batches import RowSlot, TableWrite, convert_items, item_size, merge_writes
 
 __all__ = ["LogBuffer", "Sink"]
 
@@ -95,7 +95,30 @@ class LogBuffer:
         if wake and not self._wake.is_set():
             self._wake.set()
 
+    def put_row(self, slot: RowSlot, row: tuple[Any, ...], feedback: object = None) -> None:
+        """Add one record's flat values to `slot` (and queue `feedback` with it, if any).
+
+        The slot joins the queue when it gets its first record; the flush thread takes
+        everything gathered in it by then, so a busy slot costs the queue one entry.
+        """
+        size = 1 if feedback is None else 2
+        with self._lock:
+            if self._held + size > self.capacity or self._stopping:
+                self._wait_for_room(size)
+            slot.values += row
+            if not slot.queued:
+                slot.queued = True
+                self._items.append(slot)
+            if feedback is not None:
+                self._items.append(feedback)
+            self._held += size
+            self._queued_total += size
+            if self._held >= self._convert_records and not self._wake.is_set():
+                self._wake.set()
+
     def _wait_for_room(self, size: int) -> None:
+        if self._stopping:
+            raise StorageError("the workspace is closed; open a new one to log more records")
         deadline = time.monotonic() + self.put_timeout
         self._wake.set()
         while self._held + size > self.capacity:
@@ -157,10 +180,10 @@ class LogBuffer:
     def _run(self) -> None:
         backoff = self._interval
         while True:
-            self._wake.wait(self._interval / 4)
+            woken = self._wake.wait(self._interval / 4)
             self._wake.clear()
             try:
-                self._convert_queued()
+                self._convert_queued(everything=not woken or self._flush_wanted or self._stopping)
                 if self._staged_count and self._write_due():
                     self._write_staged()
                 backoff = self._interval
@@ -175,14 +198,22 @@ class LogBuffer:
                                        or self._error is not None):
                     return
 
-    def _convert_queued(self) -> None:
-        """Turn queued items into staged Arrow tables until the queue or the stage is full."""
+    def _convert_queued(self, everything: bool) -> None:
+        """Turn queued items into staged Arrow tables until the queue or the stage is full.
+
+        Unless `everything` is due (a timer tick, a flush, closing), only whole chunks are
+        converted: a few records at a time would cost more in fixed overhead than in rows.
+        """
         while self._staged_count < 2 * self._write_rows:
             with self._lock:
+                if not everything and self._held < self._convert_records:
+                    return
                 items: list[object] = []
                 count = 0
                 while self._items and count < self._convert_records:
                     item = self._items.popleft()
+                    if type(item) is RowSlot:
+                        item = self._take(item, self._convert_records - count)
                     items.append(item)
                     count += item_size(item)
             if not items:
@@ -202,6 +233,15 @@ class LogBuffer:
                 self._changed.notify_all()
             if self._staged_count >= self._write_rows:
                 self._write_staged()
+
+    def _take(self, slot: RowSlot, most: int) -> object:
+        """Records out of a queued slot (lock held); a slot with more left stays queued."""
+        chunk = slot.take(most)
+        if slot.values:
+            self._items.append(slot)
+        else:
+            slot.queued = False
+        return chunk
 
     def _write_due(self) -> bool:
         return (self._flush_wanted or self._stopping or self._staged_count >= self._write_rows

@@ -26,7 +26,14 @@ from ..clock import Clock, SystemClock, datetime_to_us
 from ..errors import BufferFullError, NotFoundError, ValidationError
 from . import _inputs as args
 from . import _types as types
-from ._batches import TIME_TYPE, ArrowBatch, RowBatch, SameShapeRows, build_section_columns
+from ._batches import (
+    TIME_TYPE,
+    ArrowBatch,
+    RowBatch,
+    RowSlot,
+    SameShapeRows,
+    build_section_columns,
+)
 from ._buffer import LogBuffer
 from ._schema import RECORDS, AppSchema, SchemaDraft, fits, table_of
 
@@ -34,6 +41,8 @@ __all__ = ["AppState", "RecordLogger"]
 
 
 _uids = itertools.count(1)
+_MAX_SHAPES = 4096
+_MAX_LAYOUTS = 1024
 
 
 @dataclass(eq=False)
@@ -49,6 +58,40 @@ class AppState:
     schema: AppSchema
     deleted: bool = field(default=False)
     uid: int = field(default_factory=lambda: next(_uids))
+    # Record shapes known to fit the schema, each with the slot its records gather in.
+    # A shape is the field names, then the exact value types, of inputs and outputs
+    # (names are strings and types are not, so the flat tuple is unambiguous). Types
+    # only widen, so a shape that fitted once fits forever.
+    shapes: dict[tuple[Any, ...], RowSlot] = field(default_factory=dict)
+    # One slot per field layout (names of inputs, names of outputs).
+    layouts: dict[tuple[tuple[str, ...], tuple[str, ...]], RowSlot] = field(default_factory=dict)
+
+    def slot_for(self, inputs: dict[str, Any], outputs: dict[str, Any]
+                 ) -> tuple[RowSlot, dict[str, Any], dict[str, Any]]:
+        """The slot for already-valid inputs and outputs, and the dicts to take values from.
+
+        Past `_MAX_LAYOUTS` layouts (optional fields in every combination) records are
+        padded with None to every known field, so the number of slots stays bounded.
+        """
+        layout = (tuple(inputs), tuple(outputs))
+        slot = self.layouts.get(layout)
+        if slot is None and len(self.layouts) >= _MAX_LAYOUTS:
+            columns = self.schema.snapshot(RECORDS)
+            layout = (tuple(c[7:] for c in columns if c.startswith("inputs.")),
+                      tuple(c[8:] for c in columns if c.startswith("outputs.")))
+            inputs = {name: inputs.get(name) for name in layout[0]}
+            outputs = {name: outputs.get(name) for name in layout[1]}
+            return self._layout_slot(layout), inputs, outputs
+        if slot is None:
+            slot = self._layout_slot(layout)
+        if len(self.shapes) < _MAX_SHAPES:
+            shape = (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values()))
+            self.shapes[shape] = slot
+        return slot, inputs, outputs
+
+    def _layout_slot(self, layout: tuple[tuple[str, ...], tuple[str, ...]]) -> RowSlot:
+        slot = self.layouts.get(layout)
+        return slot if slot is not None else self.layouts.setdefault(layout, RowSlot(self, *layout))
 
 
 class RecordLogger:
@@ -74,6 +117,29 @@ class RecordLogger:
         self, app: AppState, version: object, inputs: Any, outputs: Any, feedback: Any,
         join_key: object, timestamp: object, tags: Any, sample_rate: float,
     ) -> str:
+        # The common call, a familiar prediction without feedback or tags, in a few steps.
+        if (type(inputs) is dict and feedback is None and tags is None and sample_rate == 1.0
+                and join_key is None and timestamp is None and self._system_clock
+                and not app.deleted):
+            if type(outputs) is not dict:
+                outputs = args.wrap_output(outputs)
+            slot = app.shapes.get(
+                (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
+            if slot is not None:
+                key = f"{self._prefix}{next(self._counter):x}"
+                ver = version if version is None or type(version) is str else \
+                    args.check_version(version)
+                self._buffer.put_row(slot, (time_ns() // 1000, key, ver, None, *inputs.values(),
+                                            *outputs.values()))
+                return key
+        return self._log_one(app, version, inputs, outputs, feedback, join_key, timestamp, tags,
+                             sample_rate)
+
+    def _log_one(
+        self, app: AppState, version: object, inputs: Any, outputs: Any, feedback: Any,
+        join_key: object, timestamp: object, tags: Any, sample_rate: float,
+    ) -> str:
+        """`log_one` for every call: all checks, and the schema updated when the call is valid."""
         if app.deleted:
             raise NotFoundError(f"application {app.name!r} was deleted")
         if sample_rate != 1.0 and self._random.random() >= args.check_sample_rate(sample_rate):
@@ -106,35 +172,13 @@ class RecordLogger:
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
-        schema = app.schema
-        in_keys: tuple[str, ...] | None
-        in_vals: tuple[Any, ...] | None
-        out_keys: tuple[str, ...] | None
-        out_vals: tuple[Any, ...] | None
-        if inputs is not None:
-            in_keys, in_vals = tuple(inputs), tuple(inputs.values())
-            out_keys, out_vals = tuple(outputs), tuple(outputs.values())
-            shape = (in_keys, tuple(map(type, in_vals)), out_keys, tuple(map(type, out_vals)))
-            fast = shape in schema.prediction_shapes or schema.fits_prediction(
-                shape, inputs, outputs)
-        else:
-            in_keys = in_vals = out_keys = out_vals = None
-            fast = True
-        if (fast and (feedback is None or schema.fits("feedback", feedback))
-                and (tags is None or schema.fits("tags", tags))):
-            feedback = None if feedback is None else feedback.copy()
-            tags = None if tags is None else tags.copy()
-        else:
-            draft = app.schema.draft()
-            where = "log_record"
-            inputs = None if inputs is None else draft.normalise("inputs", inputs, where)
-            outputs = None if outputs is None else draft.normalise("outputs", outputs, where)
-            feedback = None if feedback is None else draft.normalise("feedback", feedback, where)
-            tags = None if tags is None else draft.normalise("tags", tags, where)
-            _commit(app, draft)
-            if inputs is not None and outputs is not None:
-                in_keys, in_vals = tuple(inputs), tuple(inputs.values())
-                out_keys, out_vals = tuple(outputs), tuple(outputs.values())
+        slot = None if inputs is None else app.shapes.get(
+            (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
+        if slot is None or feedback is not None or tags is not None:
+            inputs, outputs, feedback, tags = self._careful(app, slot, inputs, outputs, feedback,
+                                                            tags)
+            if inputs is not None and slot is None:
+                slot, inputs, outputs = app.slot_for(inputs, outputs)
 
         key = self.new_key() if join_key is None else args.check_join_key(join_key)
         if timestamp is not None:
@@ -143,10 +187,34 @@ class RecordLogger:
             when = time_ns() // 1000
         else:
             when = self._now_us()
+        if slot is None:
+            self._buffer.put((app.uid, when, key, feedback))
+            return key
         ver = version if version is None or type(version) is str else args.check_version(version)
-        self._buffer.put((app.uid, when, key, ver, in_keys, in_vals, out_keys, out_vals, feedback,
-                          tags))
+        self._buffer.put_row(slot, (when, key, ver, tags, *inputs.values(), *outputs.values()),
+                             None if feedback is None else (app.uid, when, key, feedback))
         return key
+
+    @staticmethod
+    def _careful(app: AppState, slot: RowSlot | None, inputs: Any, outputs: Any, feedback: Any,
+                 tags: Any) -> tuple[Any, Any, Any, Any]:
+        """The sections of a call that is not a familiar prediction alone: checked against
+        the schema (new columns committed only if the whole call is valid) and copied."""
+        schema = app.schema
+        if ((slot is not None or inputs is None
+             or (fits(inputs, schema.fast["inputs"]) and fits(outputs, schema.fast["outputs"])))
+                and (feedback is None or schema.fits("feedback", feedback))
+                and (tags is None or schema.fits("tags", tags))):
+            return (inputs, outputs, None if feedback is None else feedback.copy(),
+                    None if tags is None else tags.copy())
+        draft = schema.draft()
+        where = "log_record"
+        inputs = None if inputs is None else draft.normalise("inputs", inputs, where)
+        outputs = None if outputs is None else draft.normalise("outputs", outputs, where)
+        feedback = None if feedback is None else draft.normalise("feedback", feedback, where)
+        tags = None if tags is None else draft.normalise("tags", tags, where)
+        _commit(app, draft)
+        return inputs, outputs, feedback, tags
 
     # -- many records -------------------------------------------------------------------------
 
