@@ -1,8 +1,9 @@
 """What sits in the log buffer, and how the flush thread turns it into Arrow tables.
 
-A single `log_record` call buffers a plain tuple (cheapest to build); `log_records`
-buffers a `RowBatch` (lists of flat dicts) or an `ArrowBatch` (frames, already Arrow).
-The flush thread converts them, in order, into at most two tables per application.
+A `log_record` prediction adds its values to a `RowSlot` (one per field layout) and its
+feedback, if any, is a small tuple; `log_records` buffers a `RowBatch` (lists of flat
+dicts) or an `ArrowBatch` (frames, already Arrow). The flush thread converts them into
+at most two tables per application, feedback in the order it was logged.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The log calls: validate on the caller's thread, buffer, return. Writing happens elsewhere.
 
-`log_one` is the hot path of a model server: when every field already has a known
-type it does a handful of dict look-ups, one lock and one deque append. Anything
-new (a field, a nested dict, a widened type) takes the careful path, which
-validates the whole call against a draft schema and commits it only if all of it
-is valid, so a rejected call stores nothing.
+`log_one` is the hot path of a model server: a prediction whose shape (field names and
+value types) is already known costs one dict look-up, one lock and one list extend: its
+values join the other records of the same layout in a flat list (see `RowSlot`).
+Anything new (a field, a nested dict, a widened type) takes the careful path, which
+validates the whole call against a draft schema and commits it only if all of it is
+valid, so a rejected call stores nothing.
 """
 
 from __future__ import annotations
@@ -58,10 +59,8 @@ class AppState:
     schema: AppSchema
     deleted: bool = field(default=False)
     uid: int = field(default_factory=lambda: next(_uids))
-    # Record shapes known to fit the schema, each with the slot its records gather in.
-    # A shape is the field names, then the exact value types, of inputs and outputs
-    # (names are strings and types are not, so the flat tuple is unambiguous). Types
-    # only widen, so a shape that fitted once fits forever.
+    # Prediction shapes (`shape_of`) known to fit the schema, each with the slot its
+    # records gather in. Types only widen, so a shape that fitted once fits forever.
     shapes: dict[tuple[Any, ...], RowSlot] = field(default_factory=dict)
     # One slot per field layout (names of inputs, names of outputs).
     layouts: dict[tuple[tuple[str, ...], tuple[str, ...]], RowSlot] = field(default_factory=dict)
@@ -85,13 +84,18 @@ class AppState:
         if slot is None:
             slot = self._layout_slot(layout)
         if len(self.shapes) < _MAX_SHAPES:
-            shape = (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values()))
-            self.shapes[shape] = slot
+            self.shapes[shape_of(inputs, outputs)] = slot
         return slot, inputs, outputs
 
     def _layout_slot(self, layout: tuple[tuple[str, ...], tuple[str, ...]]) -> RowSlot:
         slot = self.layouts.get(layout)
         return slot if slot is not None else self.layouts.setdefault(layout, RowSlot(self, *layout))
+
+
+def shape_of(inputs: dict[str, Any], outputs: dict[str, Any]) -> tuple[Any, ...]:
+    """A prediction's shape: the field names, then the exact value types, of inputs and
+    outputs (names are strings and types are not, so the flat tuple is unambiguous)."""
+    return (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values()))
 
 
 class RecordLogger:
@@ -123,7 +127,7 @@ class RecordLogger:
                 and not app.deleted):
             if type(outputs) is not dict:
                 outputs = args.wrap_output(outputs)
-            slot = app.shapes.get(
+            slot = app.shapes.get(  # shape_of and new_key, inlined
                 (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
             if slot is not None:
                 key = f"{self._prefix}{next(self._counter):x}"
@@ -172,8 +176,7 @@ class RecordLogger:
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
-        slot = None if inputs is None else app.shapes.get(
-            (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
+        slot = None if inputs is None else app.shapes.get(shape_of(inputs, outputs))
         if slot is None or feedback is not None or tags is not None:
             inputs, outputs, feedback, tags = self._careful(app, slot, inputs, outputs, feedback,
                                                             tags)

@@ -42,17 +42,6 @@ class AppSchema:
         # widen, so a shape that fitted once fits forever: no invalidation is needed.
         self.shapes: dict[str, set[tuple[tuple[str, ...], tuple[type, ...]]]] = {
             section: set() for section in SECTIONS}
-        # The same for (inputs, outputs) pairs: one look-up per log_record call.
-        self.prediction_shapes: set[tuple[Any, ...]] = set()
-
-    def fits_prediction(self, shape: tuple[Any, ...], inputs: dict[str, Any],
-                        outputs: dict[str, Any]) -> bool:
-        """The slower check behind `prediction_shapes`; remembers the shape when it fits."""
-        if fits(inputs, self.fast["inputs"]) and fits(outputs, self.fast["outputs"]):
-            if len(self.prediction_shapes) < _MAX_SHAPES:
-                self.prediction_shapes.add(shape)
-            return True
-        return False
 
     def fits(self, section: str, record: dict[str, Any]) -> bool:
         """True when `record` needs no schema change: a set look-up for a familiar shape."""
