@@ -308,3 +308,27 @@ def test_tags_and_feedback_with_single_predictions(app: gantry.Application) -> N
     assert rows["__join_key"].to_list() == [first, second, third]
     assert rows["tags.env"].to_list() == ["prod", None, "dev"]
     assert rows["feedback.ok"].to_list() == [None, False, False]
+
+
+def test_ints_beyond_64_bits_are_rejected_on_every_path(app: gantry.Application) -> None:
+    too_big = 2**63
+    key = app.log_record(inputs={"a": 1, "f": 0.5}, outputs=1, feedback={"n": 1})  # shapes known
+    before = stored_counts(app.workspace)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("log_record", {"inputs": {"a": too_big, "f": 0.5}, "outputs": 1}),  # familiar shape
+        ("log_record", {"inputs": {"a": 1, "f": -too_big - 1}, "outputs": 1}),  # int in a float
+        ("log_record", {"inputs": {"a": 1, "f": 0.5}, "outputs": {"value": too_big}}),
+        ("log_record", {"inputs": {"new": too_big}, "outputs": 1}),  # careful path
+        ("log_record", {"inputs": {"a": 1, "l": [1, too_big]}, "outputs": 1}),
+        ("log_record", {"feedback": {"n": too_big}, "join_key": key}),
+        ("log_records", {"inputs": [{"a": 1}, {"a": too_big}], "outputs": [1, 2]}),
+        ("log_records", {"inputs": [{"a": None}, {"a": too_big}], "outputs": [1, 2]}),
+        ("log_records", {"inputs": [{"a": 1.5}, {"a": too_big}], "outputs": [1, 2]}),
+        ("log_records", {"feedbacks": [{"n": too_big}], "join_keys": [key]}),
+    ]
+    for method, kwargs in calls:
+        with pytest.raises(gantry.ValidationError, match="does not fit a 64-bit integer"):
+            getattr(app, method)(**kwargs)
+    assert stored_counts(app.workspace) == before
+    app.log_record(inputs={"a": too_big - 1, "f": 0.5}, outputs=-too_big)  # the edges fit
+    assert app.query().to_polars()["inputs.a"].to_list() == [1, too_big - 1]

@@ -15,7 +15,8 @@ import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from functools import partial
+from operator import is_not, itemgetter
 from time import time_ns
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ from ..errors import BufferFullError, NotFoundError, ValidationError
 from . import _inputs as args
 from . import _types as types
 from ._batches import (
+    META_WIDTH,
     TIME_TYPE,
     ArrowBatch,
     RowBatch,
@@ -37,6 +39,7 @@ from ._batches import (
 )
 from ._buffer import LogBuffer
 from ._schema import RECORDS, AppSchema, SchemaDraft, fits, table_of
+from ._types import INT_MAX, INT_MIN
 
 __all__ = ["AppState", "RecordLogger"]
 
@@ -60,8 +63,11 @@ class AppState:
     deleted: bool = field(default=False)
     uid: int = field(default_factory=lambda: next(_uids))
     # Prediction shapes (`shape_of`) known to fit the schema, each with the slot its
-    # records gather in. Types only widen, so a shape that fitted once fits forever.
-    shapes: dict[tuple[Any, ...], RowSlot] = field(default_factory=dict)
+    # records gather in and a getter of its int values in a row (None without ints),
+    # whose range is still checked per call. Types only widen, so a shape that fitted
+    # once fits forever.
+    shapes: dict[tuple[Any, ...], tuple[RowSlot, Callable[[tuple[Any, ...]], Any] | None]] = \
+        field(default_factory=dict)
     # One slot per field layout (names of inputs, names of outputs).
     layouts: dict[tuple[tuple[str, ...], tuple[str, ...]], RowSlot] = field(default_factory=dict)
 
@@ -84,8 +90,24 @@ class AppState:
         if slot is None:
             slot = self._layout_slot(layout)
         if len(self.shapes) < _MAX_SHAPES:
-            self.shapes[shape_of(inputs, outputs)] = slot
+            values = (*inputs.values(), *outputs.values())
+            ints = [META_WIDTH + n for n, value in enumerate(values) if type(value) is int]
+            # the first position twice: the getter returns a tuple even for one int
+            getter = itemgetter(*ints, ints[0]) if ints else None
+            self.shapes[shape_of(inputs, outputs)] = (slot, getter)
         return slot, inputs, outputs
+
+    def known_slot(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> RowSlot | None:
+        """The slot of a familiar prediction whose ints fit 64 bits, else None."""
+        found = self.shapes.get(shape_of(inputs, outputs))
+        if found is None:
+            return None
+        slot, ints = found
+        if ints is not None:
+            picked = ints((0, 0, 0, 0, *inputs.values(), *outputs.values()))
+            if min(picked) < INT_MIN or max(picked) > INT_MAX:
+                return None
+        return slot
 
     def _layout_slot(self, layout: tuple[tuple[str, ...], tuple[str, ...]]) -> RowSlot:
         slot = self.layouts.get(layout)
@@ -127,15 +149,18 @@ class RecordLogger:
                 and not app.deleted):
             if type(outputs) is not dict:
                 outputs = args.wrap_output(outputs)
-            slot = app.shapes.get(  # shape_of and new_key, inlined
+            found = app.shapes.get(  # known_slot and new_key, inlined
                 (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
-            if slot is not None:
+            if found is not None:
+                slot, ints = found
                 key = f"{self._prefix}{next(self._counter):x}"
                 ver = version if version is None or type(version) is str else \
                     args.check_version(version)
-                self._buffer.put_row(slot, (time_ns() // 1000, key, ver, None, *inputs.values(),
-                                            *outputs.values()))
-                return key
+                row = (time_ns() // 1000, key, ver, None, *inputs.values(), *outputs.values())
+                picked = () if ints is None else ints(row)
+                if not picked or (min(picked) >= INT_MIN and max(picked) <= INT_MAX):
+                    self._buffer.put_row(slot, row)
+                    return key
         return self._log_one(app, version, inputs, outputs, feedback, join_key, timestamp, tags,
                              sample_rate)
 
@@ -176,7 +201,7 @@ class RecordLogger:
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
-        slot = None if inputs is None else app.shapes.get(shape_of(inputs, outputs))
+        slot = None if inputs is None else app.known_slot(inputs, outputs)
         if slot is None or feedback is not None or tags is not None:
             inputs, outputs, feedback, tags = self._careful(app, slot, inputs, outputs, feedback,
                                                             tags)
@@ -427,6 +452,8 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
         except KeyError:
             return None
         seen = set(map(type, column))
+        if int in seen and not _column_ints_fit(column, seen):
+            return None  # the careful path names the value
         allowed = draft.fast[section].get(name)
         if allowed is None or not seen <= allowed:
             logical = types.logical_of_types(seen)
@@ -435,6 +462,18 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
             draft.note(table_of(section), f"{section}.{name}", logical)
         columns.append(column)
     return SameShapeRows(names, columns)
+
+
+def _column_ints_fit(column: list[Any], seen: set[type]) -> bool:
+    """True when every int in a column fits 64 bits; min and max in C where they can."""
+    if seen <= {int, _NONE}:
+        numbers = list(filter(_not_none, column)) if _NONE in seen else column
+        return not numbers or (min(numbers) >= INT_MIN and max(numbers) <= INT_MAX)
+    return types.ints_in_range(column)
+
+
+_NONE = type(None)
+_not_none = partial(is_not, None)
 
 
 def _check_section(draft: SchemaDraft, section: str, rows: list[Any]

@@ -15,6 +15,7 @@ from typing import Any
 from .._names import check_field_name
 from ..errors import ValidationError
 from . import _types as types
+from ._types import INT_MAX, INT_MIN
 
 __all__ = ["SECTIONS", "AppSchema", "SchemaDraft", "table_of"]
 
@@ -48,7 +49,7 @@ class AppSchema:
         shape = (tuple(record), tuple(map(type, record.values())))
         shapes = self.shapes[section]
         if shape in shapes:
-            return True
+            return int not in shape[1] or types.ints_in_range(record.values())
         if fits(record, self.fast[section]):
             if len(shapes) < _MAX_SHAPES:
                 shapes.add(shape)
@@ -156,10 +157,12 @@ def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where:
 
 
 def fits(record: Mapping[str, Any], accepted: Mapping[str, frozenset[type]]) -> bool:
-    """True when every value's exact type is already accepted: the cheap, lock-free check."""
+    """True when every value's exact type is already accepted (and every int fits 64 bits):
+    the cheap, lock-free check."""
     get = accepted.get
-    for key, value in record.items():  # noqa: SIM110 - a plain loop beats all() on the hot path
-        if type(value) not in get(key, _EMPTY):
+    for key, value in record.items():
+        kind = type(value)
+        if kind not in get(key, _EMPTY) or (kind is int and not INT_MIN <= value <= INT_MAX):
             return False
     return True
 

@@ -8,6 +8,7 @@ list's element type widens the same way. Everything else is a clash.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -20,11 +21,13 @@ __all__ = [
     "duckdb_type",
     "from_arrow",
     "from_python",
+    "ints_in_range",
     "python_types",
     "widen",
 ]
 
 NULL = "null"
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # ints are stored as BIGINT
 SCALARS = ("bool", "int", "float", "str", "datetime", "date")
 SUPPORTED = "bool, int, float, str, datetime, date, None, and lists of those"
 
@@ -134,6 +137,8 @@ def from_python(value: Any, where: str) -> tuple[str, Any]:
         return NULL, None
     logical = _PY_TO_LOGICAL.get(type(value))
     if logical is not None:
+        if logical == "int" and not INT_MIN <= value <= INT_MAX:
+            raise out_of_range(where, value)
         return logical, value
     if isinstance(value, (list, tuple)):
         return _from_list(value, where)
@@ -148,6 +153,17 @@ def from_python(value: Any, where: str) -> tuple[str, Any]:
         f"{where}: values of type {type(value).__name__} are not supported; "
         f"supported types are {SUPPORTED} (nested dicts are flattened)"
     )
+
+
+def ints_in_range(values: Iterable[Any]) -> bool:
+    """False when an int among `values` does not fit the stored 64-bit integers."""
+    return all(INT_MIN <= value <= INT_MAX for value in values if type(value) is int)
+
+
+def out_of_range(where: str, value: int) -> ValidationError:
+    return ValidationError(
+        f"{where}: {value} does not fit a 64-bit integer ({INT_MIN} to {INT_MAX}); "
+        "log it as a float or a string")
 
 
 def _from_list(values: list[Any] | tuple[Any, ...], where: str) -> tuple[str, Any]:
