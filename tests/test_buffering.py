@@ -160,3 +160,21 @@ def test_exit_flushes_buffered_records(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script], check=True)
     with gantry.Workspace(db=db) as ws:
         assert ws.query("m").count() == 1000
+
+
+def test_records_that_cannot_be_converted_are_left_out_loudly(tmp_path: Path) -> None:
+    """A lone surrogate passes the type checks but not UTF-8: it must not hold up the rest."""
+    with gantry.Workspace(db=tmp_path / "s.duckdb") as ws:
+        app = ws.create_application("m")
+        for i in range(1000):  # one slot chunk with two bad records in it
+            app.log_record(inputs={"s": "\ud800" if i in (10, 700) else f"r{i}"}, outputs=i)
+        app.log_records(inputs=[{"s": "ok"}, {"s": "\udc80"}, {"s": "fine"}], outputs=[1, 2, 3])
+        with pytest.raises(gantry.StorageError, match=r"3 logged records .*left out.*surrogates"):
+            ws.flush()
+        ws.flush()  # said once
+        assert ws.pending_records == 0
+        values = app.query().to_polars()["inputs.s"].to_list()
+        assert len(values) == 1000 - 2 + 2
+        assert "r9" in values and "r11" in values and "r999" in values and "fine" in values
+        app.log_record(inputs={"s": "after"}, outputs=1)  # the buffer keeps flowing
+        assert app.query().count() == 1001

@@ -19,7 +19,10 @@ import pyarrow as pa
 from . import _types as types
 from ._schema import FEEDBACK, RECORDS
 
-__all__ = ["ArrowBatch", "RowBatch", "TableWrite", "build_section_columns", "convert_items"]
+__all__ = [
+    "ArrowBatch", "RowBatch", "TableWrite", "build_section_columns", "convert_apart",
+    "convert_items",
+]
 
 TIME_TYPE = pa.timestamp("us", tz="UTC")
 RECORD_META = ("__time", "__join_key", "__version")
@@ -268,6 +271,58 @@ def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> lis
         app, recs, _ = parts[name]
         recs.extend(_chunk_tables(app.schema.snapshot(RECORDS), found))
     return _writes(parts)
+
+
+def convert_apart(items: Sequence[object], resolve: Callable[[int], Any]
+                  ) -> tuple[list[TableWrite], int, Exception | None]:
+    """Convert items that failed together: each alone, halving any that still fails.
+
+    Converting is deterministic, so a record that failed once (a string with a lone
+    surrogate, say) would fail forever and hold up every record behind it. This finds
+    such records in a few conversions and leaves them out.
+
+    Returns:
+        The tables, how many records were left out, and why the first one failed.
+    """
+    writes: list[TableWrite] = []
+    dropped = 0
+    cause: Exception | None = None
+    stack = list(reversed(items))
+    while stack:
+        item = stack.pop()
+        try:
+            writes.extend(convert_items([item], resolve))
+        except Exception as exc:
+            halves = _halves(item)
+            if halves is None:
+                dropped += item_size(item)
+                cause = cause or exc
+            else:
+                stack.extend(reversed(halves))
+    return writes, dropped, cause
+
+
+def _halves(item: object) -> list[object] | None:
+    """Two items holding the records of `item`, or None for one record (or a frame's chunk,
+    already Arrow, which cannot fail to convert)."""
+    if isinstance(item, RowChunk) and item.size > 1:
+        cut = item.size // 2 * item.slot.width
+        return [RowChunk(item.slot, item.values[:cut]), RowChunk(item.slot, item.values[cut:])]
+    if isinstance(item, RowBatch) and item.size > 1:
+        middle = item.size // 2
+        return [_batch_part(item, 0, middle), _batch_part(item, middle, item.size)]
+    return None
+
+
+def _batch_part(batch: RowBatch, start: int, end: int) -> RowBatch:
+    def part(rows: Any) -> Any:
+        if rows is None:
+            return None
+        return rows.slice(start, end) if isinstance(rows, SameShapeRows) else rows[start:end]
+
+    return RowBatch(batch.app, batch.times[start:end], batch.keys[start:end], batch.version,
+                    part(batch.inputs), part(batch.outputs), part(batch.feedback),
+                    part(batch.tags))
 
 
 def _writes(parts: Mapping[str, tuple[Any, list[pa.Table], list[pa.Table]]]) -> list[TableWrite]:

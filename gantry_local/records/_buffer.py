@@ -9,6 +9,7 @@ items back at the front and is retried; `flush()` reports the failure.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -16,9 +17,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ..errors import BufferFullError, StorageError
-from ._batches import RowSlot, TableWrite, convert_items, item_size, merge_writes
+from ._batches import (
+    RowSlot,
+    TableWrite,
+    convert_apart,
+    convert_items,
+    item_size,
+    merge_writes,
+)
 
 __all__ = ["LogBuffer", "Sink"]
+
+_log = logging.getLogger("gantry_local")
 
 
 class Sink(Protocol):
@@ -73,6 +83,9 @@ class LogBuffer:
         self._written_total = 0
         self._flush_wanted = False
         self._error: BaseException | None = None
+        # records that could not be converted, until flush() says so
+        self._dropped = 0
+        self._dropped_cause: Exception | None = None
         self._wake = threading.Event()
         self._stopping = False
         self._staged: list[TableWrite] = []
@@ -144,12 +157,17 @@ class LogBuffer:
 
         Raises:
             StorageError: the writes are failing (the records stay buffered and are retried),
-                or `timeout` seconds passed first.
+                `timeout` seconds passed first, or records logged since the last flush could
+                not be converted for storage (once, after the others were written).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._queued_total
-            while self._written_total < target:
+            while self._written_total < target or self._dropped:
+                if self._dropped and self._written_total >= target:
+                    message = _dropped_message(self._dropped, self._dropped_cause)
+                    self._dropped, self._dropped_cause = 0, None
+                    raise StorageError(message)
                 if self._error is not None:
                     raise StorageError(
                         f"{target - self._written_total:,} logged records could not be written "
@@ -218,21 +236,34 @@ class LogBuffer:
                     count += item_size(item)
             if not items:
                 return
+            dropped = 0
             try:
-                converted = convert_items(items, self._resolve)
+                try:
+                    converted = convert_items(items, self._resolve)
+                except Exception:
+                    converted, dropped, cause = convert_apart(items, self._resolve)
             except BaseException:
                 with self._lock:
                     self._items.extendleft(reversed(items))
                 raise
+            if dropped:
+                self._report_dropped(dropped, cause)
             if not self._staged_count:
                 self._staged_since = time.monotonic()
             self._staged.extend(converted)
             with self._lock:
                 self._held -= count
-                self._staged_count += count
+                self._staged_count += count - dropped
+                self._written_total += dropped  # settled: flush() reports them
                 self._changed.notify_all()
             if self._staged_count >= self._write_rows:
                 self._write_staged()
+
+    def _report_dropped(self, count: int, cause: Exception | None) -> None:
+        _log.error(_dropped_message(count, cause))
+        with self._lock:
+            self._dropped += count
+            self._dropped_cause = self._dropped_cause or cause
 
     def _take(self, slot: RowSlot, most: int) -> object:
         """Records out of a queued slot (lock held); a slot with more left stays queued."""
@@ -258,3 +289,9 @@ class LogBuffer:
             if self._written_total >= self._queued_total:
                 self._flush_wanted = False
             self._changed.notify_all()
+
+
+def _dropped_message(count: int, cause: Exception | None) -> str:
+    return (f"{count:,} logged records could not be converted for storage and were left out: "
+            f"{cause!r}. Log only the value types the README lists (strings must be valid "
+            "Unicode, ints must fit 64 bits).")
