@@ -113,6 +113,18 @@ class RowBatch:
     def size(self) -> int:
         return len(self.keys)
 
+    def part(self, start: int, end: int) -> RowBatch:
+        """The records in ``[start, end)``."""
+        def rows(section: Any) -> Any:
+            if section is None:
+                return None
+            return section.slice(start, end) if isinstance(section, SameShapeRows) \
+                else section[start:end]
+
+        return RowBatch(self.app, self.times[start:end], self.keys[start:end], self.version,
+                        rows(self.inputs), rows(self.outputs), rows(self.feedback),
+                        rows(self.tags))
+
 
 @dataclass(slots=True)
 class ArrowBatch:
@@ -310,19 +322,8 @@ def _halves(item: object) -> list[object] | None:
         return [RowChunk(item.slot, item.values[:cut]), RowChunk(item.slot, item.values[cut:])]
     if isinstance(item, RowBatch) and item.size > 1:
         middle = item.size // 2
-        return [_batch_part(item, 0, middle), _batch_part(item, middle, item.size)]
+        return [item.part(0, middle), item.part(middle, item.size)]
     return None
-
-
-def _batch_part(batch: RowBatch, start: int, end: int) -> RowBatch:
-    def part(rows: Any) -> Any:
-        if rows is None:
-            return None
-        return rows.slice(start, end) if isinstance(rows, SameShapeRows) else rows[start:end]
-
-    return RowBatch(batch.app, batch.times[start:end], batch.keys[start:end], batch.version,
-                    part(batch.inputs), part(batch.outputs), part(batch.feedback),
-                    part(batch.tags))
 
 
 def _writes(parts: Mapping[str, tuple[Any, list[pa.Table], list[pa.Table]]]) -> list[TableWrite]:

@@ -3,8 +3,10 @@
 Callers append under one uncontended lock (well under a microsecond); the flush
 thread takes items in order, converts them to Arrow and hands them to a `Sink`.
 Room is freed only once the sink has written a batch, so the buffer bounds the
-memory held by unwritten records. Nothing is dropped: a failed write puts its
-items back at the front and is retried; `flush()` reports the failure.
+memory held by unwritten records. A failed write puts its items back at the front
+and is retried; `flush()` reports the failure. The one exception: a record that
+cannot be converted to Arrow at all would fail forever, so it is left out, logged,
+and reported by the next `flush()`.
 """
 
 from __future__ import annotations

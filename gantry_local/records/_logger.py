@@ -328,20 +328,9 @@ class RecordLogger:
             checked[section] = _check_section(draft, section, rows)
         tags = None if tag_rows is None else _check_rows(draft, "tags", tag_rows)
         _commit(app, draft)
-        batches = []
-        for start in range(0, len(keys), self._chunk):
-            end = start + self._chunk
-
-            def part(rows: Any, s: int = start, e: int = end) -> Any:
-                if rows is None:
-                    return None
-                return rows.slice(s, e) if isinstance(rows, SameShapeRows) else rows[s:e]
-
-            batches.append(RowBatch(
-                app, times[start:end], keys[start:end], version,
-                part(checked.get("inputs")),
-                part(checked.get("outputs")), part(checked.get("feedback")), part(tags)))
-        return batches
+        whole = RowBatch(app, times, keys, version, checked.get("inputs"), checked.get("outputs"),
+                         checked.get("feedback"), tags)
+        return [whole.part(start, start + self._chunk) for start in range(0, len(keys), self._chunk)]
 
     def _arrow_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
