@@ -143,20 +143,25 @@ class RecordLogger:
         self, app: AppState, version: object, inputs: Any, outputs: Any, feedback: Any,
         join_key: object, timestamp: object, tags: Any, sample_rate: float,
     ) -> str:
-        # The common call, a familiar prediction without feedback or tags, in a few steps.
-        if (type(inputs) is dict and feedback is None and tags is None and sample_rate == 1.0
-                and join_key is None and timestamp is None and self._system_clock
-                and not app.deleted):
-            if type(outputs) is not dict:
-                outputs = args.wrap_output(outputs)
+        # The common call, a familiar prediction without feedback, in a few steps.
+        if (type(inputs) is dict and outputs is not None and feedback is None
+                and sample_rate == 1.0 and not app.deleted):
+            outs = outputs if type(outputs) is dict else args.wrap_output(outputs)
             found = app.shapes.get(  # known_slot and new_key, inlined
-                (*inputs, *map(type, inputs.values()), *outputs, *map(type, outputs.values())))
-            if found is not None:
+                (*inputs, *map(type, inputs.values()), *outs, *map(type, outs.values())))
+            if found is not None and (tags is None or (type(tags) is dict
+                                                       and app.schema.fits("tags", tags))):
                 slot, ints = found
-                key = f"{self._prefix}{next(self._counter):x}"
+                key = f"{self._prefix}{next(self._counter):x}" if join_key is None else \
+                    args.check_join_key(join_key)
+                if timestamp is not None:
+                    when = args.time_us(timestamp)
+                else:
+                    when = time_ns() // 1000 if self._system_clock else self._now_us()
                 ver = version if version is None or type(version) is str else \
                     args.check_version(version)
-                row = (time_ns() // 1000, key, ver, None, *inputs.values(), *outputs.values())
+                row = (when, key, ver, None if tags is None else tags.copy(), *inputs.values(),
+                       *outs.values())
                 picked = () if ints is None else ints(row)
                 if not picked or (min(picked) >= INT_MIN and max(picked) <= INT_MAX):
                     self._buffer.put_row(slot, row)
