@@ -103,11 +103,10 @@ class AppState:
         if found is None:
             return None
         slot, ints = found
-        if ints is not None:
-            picked = ints((0, 0, 0, 0, *inputs.values(), *outputs.values()))
-            if min(picked) < INT_MIN or max(picked) > INT_MAX:
-                return None
-        return slot
+        if ints is None:
+            return slot
+        row = (*(None,) * META_WIDTH, *inputs.values(), *outputs.values())  # as `ints` reads it
+        return slot if types.numbers_in_range(ints(row)) else None
 
     def _layout_slot(self, layout: tuple[tuple[str, ...], tuple[str, ...]]) -> RowSlot:
         slot = self.layouts.get(layout)
@@ -147,7 +146,7 @@ class RecordLogger:
         if (type(inputs) is dict and outputs is not None and feedback is None
                 and sample_rate == 1.0 and not app.deleted):
             outs = outputs if type(outputs) is dict else args.wrap_output(outputs)
-            found = app.shapes.get(  # known_slot and new_key, inlined
+            found = app.shapes.get(  # known_slot and _stamp, inlined
                 (*inputs, *map(type, inputs.values()), *outs, *map(type, outs.values())))
             if found is not None and (tags is None or (type(tags) is dict
                                                        and app.schema.fits("tags", tags))):
@@ -162,7 +161,7 @@ class RecordLogger:
                     args.check_version(version)
                 row = (when, key, ver, None if tags is None else tags.copy(), *inputs.values(),
                        *outs.values())
-                picked = () if ints is None else ints(row)
+                picked = () if ints is None else ints(row)  # numbers_in_range, inlined
                 if not picked or (min(picked) >= INT_MIN and max(picked) <= INT_MAX):
                     self._buffer.put_row(slot, row)
                     return key
@@ -213,13 +212,7 @@ class RecordLogger:
             if inputs is not None and slot is None:
                 slot, inputs, outputs = app.slot_for(inputs, outputs)
 
-        key = self.new_key() if join_key is None else args.check_join_key(join_key)
-        if timestamp is not None:
-            when = args.time_us(timestamp)
-        elif self._system_clock:
-            when = time_ns() // 1000
-        else:
-            when = self._now_us()
+        key, when = self._stamp(join_key, timestamp)
         if slot is None:
             self._buffer.put((app.uid, when, key, feedback))
             return key
@@ -227,6 +220,13 @@ class RecordLogger:
         self._buffer.put_row(slot, (when, key, ver, tags, *inputs.values(), *outputs.values()),
                              None if feedback is None else (app.uid, when, key, feedback))
         return key
+
+    def _stamp(self, join_key: object, timestamp: object) -> tuple[str, int]:
+        """A record's join key (a fresh one if None) and time in microseconds."""
+        key = self.new_key() if join_key is None else args.check_join_key(join_key)
+        if timestamp is not None:
+            return key, args.time_us(timestamp)
+        return key, time_ns() // 1000 if self._system_clock else self._now_us()
 
     @staticmethod
     def _careful(app: AppState, slot: RowSlot | None, inputs: Any, outputs: Any, feedback: Any,
@@ -461,8 +461,8 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
 def _column_ints_fit(column: list[Any], seen: set[type]) -> bool:
     """True when every int in a column fits 64 bits; min and max in C where they can."""
     if seen <= {int, _NONE}:
-        numbers = list(filter(_not_none, column)) if _NONE in seen else column
-        return not numbers or (min(numbers) >= INT_MIN and max(numbers) <= INT_MAX)
+        return types.numbers_in_range(list(filter(_not_none, column)) if _NONE in seen
+                                      else column)
     return types.ints_in_range(column)
 
 

@@ -8,7 +8,7 @@ list's element type widens the same way. Everything else is a clash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "from_arrow",
     "from_python",
     "ints_in_range",
+    "numbers_in_range",
     "python_types",
     "widen",
 ]
@@ -158,6 +159,11 @@ def from_python(value: Any, where: str) -> tuple[str, Any]:
 def ints_in_range(values: Iterable[Any]) -> bool:
     """False when an int among `values` does not fit the stored 64-bit integers."""
     return all(INT_MIN <= value <= INT_MAX for value in values if type(value) is int)
+
+
+def numbers_in_range(numbers: Sequence[int | float]) -> bool:
+    """`ints_in_range` for values that are all numbers: min and max in C."""
+    return not numbers or (min(numbers) >= INT_MIN and max(numbers) <= INT_MAX)
 
 
 def out_of_range(where: str, value: int) -> ValidationError:
