@@ -119,7 +119,8 @@ def evaluate(
     models = _candidates(ws, candidates, input_columns)
     row_inputs = [{k.removeprefix("inputs."): v for k, v in row.items()}
                   for row in frame.select(input_columns).to_dicts()]
-    references = frame[reference_column].to_list() if reference_column else [None] * frame.height
+    references = ([None if _is_nan(r) else r for r in frame[reference_column].to_list()]
+                  if reference_column else [None] * frame.height)  # a NaN label is missing
 
     runs = {name: _run_candidate(ws, fn, key, row_inputs, settings, name)
             for name, (fn, key) in models.items()}
@@ -285,8 +286,15 @@ def _run_candidate(ws: Workspace, fn: Callable[[dict[str, Any]], Any], key: str 
                 fresh.append((hashes[index], json.dumps(outcome.output)))
     if key:
         _store.cache_outputs(ws, key, fresh)
+    for index, output in enumerate(outputs):  # NaN is no answer: a row error for every metric
+        if errors[index] is None and _is_nan(output):
+            errors[index] = "output is NaN (not a number)"
     return _Run(outputs, [e is not None for e in errors], errors, attempts, cached,
                 sum(_timed_out(o) for o in outcomes))
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _timed_out(outcome: CallOutcome) -> bool:
@@ -338,8 +346,13 @@ def _valid_for_aggregate(metric: AggregateMetric, run: _Run, references: list[An
         if run.failed[index] or references[index] is None:
             continue
         if numeric:
-            ok[index] = isinstance(output, (int, float)) and not (
-                isinstance(output, float) and math.isnan(output))
+            ok[index] = isinstance(output, (int, float)) and math.isfinite(output)
+            reference = references[index]
+            if ok[index] and not (isinstance(reference, (int, float))
+                                  and math.isfinite(reference)):
+                ok[index] = False
+                _note(run, index, f"{metric.name}: reference {reference!r} is not a finite number")
+                continue
         else:
             ok[index] = isinstance(output, (str, int, float, bool))
         if not ok[index]:

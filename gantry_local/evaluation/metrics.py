@@ -74,7 +74,10 @@ Metric = RowMetric | AggregateMetric
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise RowError(f"{what} must be a number, got {type(value).__name__} {value!r}")
-    return float(value)
+    result = float(value)
+    if not math.isfinite(result):
+        raise RowError(f"{what} must be a finite number, got {result!r}")
+    return result
 
 
 def _text(value: Any, what: str) -> str:
@@ -170,10 +173,7 @@ def Custom(name: str, fn: Callable[[dict[str, Any], Any], float],
 
     def score(row: dict[str, Any], output: Any, reference: Any) -> float:
         value = fn(row, output)
-        result = _number(value, f"metric {name!r}")
-        if math.isnan(result):
-            raise RowError(f"metric {name!r} returned NaN")
-        return result
+        return _number(value, f"metric {name!r}")
 
     return RowMetric(name, score, needs_reference=False, higher_is_better=higher_is_better)
 
@@ -242,11 +242,14 @@ def _roc_auc(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
 def _r2(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
         weights: FloatArray) -> FloatArray:
     y, f = reference.astype(float), output.astype(float)
-    total_w = weights.sum(axis=1)
-    mean = (weights @ y) / total_w
     ss_res = weights @ (y - f) ** 2
-    ss_tot = weights @ (y**2) - total_w * mean**2
+    # Centred sums (never E[y^2] - E[y]^2, which cancels for targets far from zero):
+    # shift by the overall mean, then take each resample's deviations from its own mean.
+    centred = y - y.mean()
+    total_w = weights.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
+        mean = (weights @ centred) / total_w
+        ss_tot = np.einsum("bk,bk->b", weights, (centred[None, :] - mean[:, None]) ** 2)
         return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)  # type: ignore[no-any-return]
 
 

@@ -186,7 +186,7 @@ def _compare(name: str, kind: str, ref: dict[str, Any], cur: dict[str, Any],
     return row
 
 
-def _numeric(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> dict[str, float]:
+def _numeric(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> dict[str, float | None]:
     """KS and Wasserstein: exact (scipy) up to EXACT_LIMIT values a side, else from a
     systematic sample of EXACT_LIMIT values of each sorted side (the KS p-value then uses
     the sample sizes, so it is not overconfident)."""
@@ -196,14 +196,19 @@ def _numeric(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> dict[str, 
     if cur.size > EXACT_LIMIT:
         cur = cur[np.linspace(0, cur.size - 1, EXACT_LIMIT).astype(np.int64)]
     ks = sps.ks_2samp(ref, cur, method="asymp" if max(ref.size, cur.size) > 10_000 else "auto")
-    return {"ks": float(ks.statistic), "ks_p": float(ks.pvalue),
-            "wasserstein": float(sps.wasserstein_distance(ref, cur))}
+    finite = bool(np.isfinite(ref[[0, -1]]).all() and np.isfinite(cur[[0, -1]]).all())
+    return {"ks": float(ks.statistic), "ks_p": float(ks.pvalue),  # KS ranks ±inf like any value
+            "wasserstein": float(sps.wasserstein_distance(ref, cur)) if finite else None}
 
 
 def _binned(values: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Counts in the bins ``(-inf, e1], (e1, e2], ..., (ek, inf)`` of sorted `values`."""
-    cumulative = np.searchsorted(values, edges, side="right")
-    return np.diff(np.concatenate([[0], cumulative, [values.size]])).astype(float)
+    """Counts of sorted `values` in the bins ``[-inf]``, ``(-inf, e1], (e1, e2], ...,
+    (ek, inf)`` and ``[+inf]``: infinities have bins of their own (see `_edges`)."""
+    low = int(np.searchsorted(values, -np.inf, side="right"))
+    high = int(np.searchsorted(values, np.inf, side="left"))
+    cumulative = np.searchsorted(values[low:high], edges, side="right")
+    finite = np.diff(np.concatenate([[0], cumulative, [high - low]]))
+    return np.concatenate([[low], finite, [values.size - high]]).astype(float)
 
 
 def _proportions(counts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -291,17 +296,15 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
     bucket, bucket_params = grid.bucket_sql()
     names = list(kinds)
     values: dict[int, str] = {}  # field position -> its value (category, or bin number)
+    value_params: list[Any] = []
     for i, name in enumerate(names):
         if name not in records.columns:
             continue
-        col = quote_ident(name)
         if kinds[name] == "number":
-            edges = _edges(ref_stats[name])
-            bins = " + ".join([f"CAST({col} > {float(e)!r} AS INTEGER)" for e in edges] or ["0"])
-            values[i] = (f"CASE WHEN {col} IS NULL OR isnan(CAST({col} AS DOUBLE)) THEN NULL "
-                         f"ELSE CAST({bins} AS VARCHAR) END")
+            values[i], params = _bin_sql(quote_ident(name), _edges(ref_stats[name]))
+            value_params.extend(params)
         else:
-            values[i] = f"CAST({col} AS VARCHAR)"
+            values[i] = f"CAST({quote_ident(name)} AS VARCHAR)"
     out: dict[int, dict[str, dict[str, Any]]] = {}
     if not values:
         return out
@@ -312,7 +315,7 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
            f"AS __b, {columns} FROM ({records.sql})) GROUP BY GROUPING SETS ({sets})")
     counted: dict[tuple[int, int], dict[str, int]] = {}
     positions = list(values)
-    for row in con.sql(sql, params=[*bucket_params, *records.params]).fetchall():
+    for row in con.sql(sql, params=[*bucket_params, *value_params, *records.params]).fetchall():
         b, keys, k = row[0], row[1:-1], row[-1]
         filled = [j for j, key in enumerate(keys) if key is not None]
         if len(filled) == 1:  # rows whose value is NULL in that field's set are left out
@@ -322,7 +325,7 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
         stats = out.setdefault(b, {n: {"n": 0, "counts": {}, "values": np.empty(0)}
                                    for n in names})
         if kinds[name] == "number":
-            histogram = np.zeros(len(_edges(ref_stats[name])) + 1)
+            histogram = np.zeros(len(_edges(ref_stats[name])) + 3)
             for index, count in counts.items():
                 histogram[int(index)] = count
             stats[name] = {"n": int(histogram.sum()), "bins": histogram}
@@ -331,13 +334,26 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
     return out
 
 
+def _bin_sql(col: str, edges: np.ndarray[Any, Any]) -> tuple[str, list[Any]]:
+    """A number's bin (as `_binned` counts them) as SQL text, with the edges bound."""
+    value = f"CAST({col} AS DOUBLE)"
+    finite = " + ".join([f"CAST({value} > ? AS INTEGER)" for _ in edges] or ["0"])
+    sql = (f"CASE WHEN {col} IS NULL OR isnan({value}) THEN NULL "
+           f"WHEN isinf({value}) AND {value} < 0 THEN '0' "
+           f"WHEN isinf({value}) THEN CAST(? AS VARCHAR) "
+           f"ELSE CAST(1 + {finite} AS VARCHAR) END")
+    return sql, [len(edges) + 2, *(float(e) for e in edges)]
+
+
 def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
-    """The bin edges of a numeric field: the reference's deciles (distinct), kept in
-    `stats` once computed."""
+    """The bin edges of a numeric field: the deciles (distinct) of the reference's finite
+    values, kept in `stats` once computed. -inf and +inf are binned apart from them, one
+    bin each, so a change in the share of infinities is drift like any other."""
     if "edges" not in stats:
         values = stats["values"]
-        stats["edges"] = np.empty(0) if values.size == 0 else np.asarray(
-            np.unique(_sorted_quantiles(values, _DECILES)), dtype=float)
+        finite = values[np.isfinite(values)]
+        stats["edges"] = np.empty(0) if finite.size == 0 else np.asarray(
+            np.unique(_sorted_quantiles(finite, _DECILES)), dtype=float)
     edges: np.ndarray[Any, Any] = stats["edges"]
     return edges
 

@@ -5,6 +5,7 @@ Feedback is joined by key at query time, so late labels count as soon as they ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,10 +38,11 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     """One row per interval: rows, rows with feedback, and each metric.
 
     `output` and `feedback` name the compared fields (default: the only ``outputs.*`` and
-    ``feedback.*`` fields). Precision, recall and f1 treat values as binary: true, 1, or a
-    score >= `threshold` is positive. roc_auc ranks the output score against binary
-    feedback. percent_null/true/false describe the output alone. Metrics over rows with
-    feedback; intervals without any get nulls.
+    ``feedback.*`` fields). Precision, recall and f1 are binary: a numeric output is
+    positive when >= `threshold`, a boolean one when true; a label (feedback) is positive
+    when true or >= 0.5 (1 of 0/1 labels), whatever the threshold. roc_auc ranks the output
+    score against those labels. percent_null/true/false describe the output alone. NaN
+    counts as missing. Metrics over rows with feedback; intervals without any get nulls.
 
     Raises:
         ValidationError: an unknown metric, a missing or ill-typed field.
@@ -48,7 +50,11 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     if isinstance(metrics, str) or not metrics:
         raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
                               f"{', '.join(QUALITY_METRICS)}")
-    unknown = [m for m in metrics if m not in QUALITY_METRICS]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
+            not math.isfinite(threshold):
+        raise ValidationError(f"threshold must be a finite number (the score from which an "
+                              f"output is positive), got {threshold!r}")
+    unknown = [m for m in metrics if not isinstance(m, str) or m not in QUALITY_METRICS]
     if unknown:
         raise ValidationError(f"unknown metric(s) {unknown}; known: {', '.join(QUALITY_METRICS)}")
     kinds = field_kinds(ws, application)
@@ -65,17 +71,20 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end, version, tags)
     bucket, bucket_params = grid.bucket_sql()
-    o = quote_ident(output) if output in records.columns else "NULL"
-    f = quote_ident(fb) if fb and fb in records.columns else "NULL"
+    o = _value(output, kinds[output], records.columns)
+    f = _value(fb, kinds[fb], records.columns) if fb else "NULL"
+    positives, positive_params = _positives(o, f, kinds[output], kinds[fb] if fb else None,
+                                            threshold)
     as_number = fb is None or (kinds[output] != "category" and kinds[fb] != "category")
-    parts = _aggregates(metrics, o, f, threshold, as_number)
-    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base) "
-           f"SELECT __b, count(*), count(*) FILTER (WHERE {o} IS NOT NULL AND {f} IS NOT NULL)"
-           f"{''.join(', ' + p for p in parts)} FROM b GROUP BY __b")
-    params = [*records.params, *bucket_params]
+    parts = _aggregates(metrics, as_number)
+    source = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, {o} AS __o, "
+              f"{f} AS __f, {positives} FROM base)")
+    sql = (f"{source} SELECT __b, count(*), count(*) FILTER (WHERE __o IS NOT NULL AND __f IS NOT "
+           f"NULL){''.join(', ' + p for p in parts)} FROM b GROUP BY __b")
+    params = [*records.params, *bucket_params, *positive_params]
     with ws._cursor() as con, storage_errors(f"computing metrics of {application!r}"):
         rows = {r[0]: r for r in con.sql(sql, params=params).fetchall()}
-        auc = _roc_auc(con, records, bucket, params, o, f) if "roc_auc" in metrics else {}
+        auc = _roc_auc(con, source, params) if "roc_auc" in metrics else {}
     out = []
     for k in range(grid.first, grid.last + 1):
         start, end, partial = grid.bounds(k)
@@ -107,43 +116,67 @@ def _pick(kinds: Mapping[str, str], name: str | None, prefix: str, what: str) ->
     return found[0]
 
 
-def _aggregates(metrics: Sequence[str], o: str, f: str, threshold: float, as_number: bool
-                ) -> list[str]:
+def _value(name: str | None, kind: str | None, columns: Sequence[str]) -> str:
+    """A field's value in SQL: numbers as DOUBLE with NaN as NULL (NaN counts as missing)."""
+    if name is None or name not in columns:
+        return "NULL"
+    col = quote_ident(name)
+    if kind == "number":
+        return f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS DOUBLE) END"
+    return col
+
+
+def _positives(o: str, f: str, output_kind: str, feedback_kind: str | None, threshold: float
+               ) -> tuple[str, list[Any]]:
+    """Whether the output (``__po``) and the label (``__pf``) are positive, as SQL.
+
+    The threshold applies to a numeric output only: a boolean output is positive when
+    true, a label when true or >= 0.5 (1 of 0/1 labels)."""
+    if output_kind == "number":
+        po, params = f"({o}) >= ?", [threshold]
+    elif output_kind == "bool":
+        po, params = f"CAST({o} AS BOOLEAN)", []
+    else:
+        po, params = "NULL", []
+    pf = {"number": f"({f}) >= 0.5", "bool": f"CAST({f} AS BOOLEAN)"}.get(feedback_kind or "",
+                                                                        "NULL")
+    return f"{po} AS __po, {pf} AS __pf", params
+
+
+def _aggregates(metrics: Sequence[str], as_number: bool) -> list[str]:
     same = "DOUBLE" if as_number else "VARCHAR"  # booleans and numbers compare as numbers
-    labelled = f"{o} IS NOT NULL AND {f} IS NOT NULL"
-    po = f"(CAST({o} AS DOUBLE) >= {float(threshold)!r})"
-    pf = f"(CAST({f} AS DOUBLE) >= {float(threshold)!r})"
-    tp = f"count(*) FILTER (WHERE {labelled} AND {po} AND {pf})"
-    fp = f"count(*) FILTER (WHERE {labelled} AND {po} AND NOT {pf})"
-    fn = f"count(*) FILTER (WHERE {labelled} AND NOT {po} AND {pf})"
+    labelled = "__o IS NOT NULL AND __f IS NOT NULL"
+    tp = f"count(*) FILTER (WHERE {labelled} AND __po AND __pf)"
+    fp = f"count(*) FILTER (WHERE {labelled} AND __po AND NOT __pf)"
+    fn = f"count(*) FILTER (WHERE {labelled} AND NOT __po AND __pf)"
     precision = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fp}, 0)"
     recall = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fn}, 0)"
     sql = {
-        "accuracy": f"avg(CASE WHEN {labelled} THEN CAST(CAST({o} AS {same}) = "
-                    f"CAST({f} AS {same}) AS DOUBLE) END)",
+        "accuracy": f"avg(CASE WHEN {labelled} THEN CAST(CAST(__o AS {same}) = "
+                    f"CAST(__f AS {same}) AS DOUBLE) END)",
         "precision": precision,
         "recall": recall,
         "f1": f"2.0 * {tp} / nullif(2 * {tp} + {fp} + {fn}, 0)",
-        "mse": f"avg(CASE WHEN {labelled} THEN pow(CAST({o} AS DOUBLE) - CAST({f} AS DOUBLE), 2) "
+        "mse": f"avg(CASE WHEN {labelled} THEN pow(CAST(__o AS DOUBLE) - CAST(__f AS DOUBLE), 2) "
                "END)",
-        "mae": f"avg(CASE WHEN {labelled} THEN abs(CAST({o} AS DOUBLE) - CAST({f} AS DOUBLE)) END)",
-        "r2": f"1 - sum(CASE WHEN {labelled} THEN pow(CAST({f} AS DOUBLE) - CAST({o} AS DOUBLE), "
-              f"2) END) / nullif(var_pop(CASE WHEN {labelled} THEN CAST({f} AS DOUBLE) END) * "
+        "mae": f"avg(CASE WHEN {labelled} THEN abs(CAST(__o AS DOUBLE) - CAST(__f AS DOUBLE)) END)",
+        # var_pop is computed from centred sums in DuckDB (no cancellation far from zero)
+        "r2": f"1 - sum(CASE WHEN {labelled} THEN pow(CAST(__f AS DOUBLE) - CAST(__o AS DOUBLE), "
+              f"2) END) / nullif(var_pop(CASE WHEN {labelled} THEN CAST(__f AS DOUBLE) END) * "
               f"count(*) FILTER (WHERE {labelled}), 0)",
-        "percent_null": f"avg(CAST({o} IS NULL AS DOUBLE))",
-        "percent_true": f"avg(CAST({po} AS DOUBLE))",
-        "percent_false": f"avg(CAST(NOT {po} AS DOUBLE))",
+        "percent_null": "avg(CAST(__o IS NULL AS DOUBLE))",
+        "percent_true": "avg(CAST(__po AS DOUBLE))",
+        "percent_false": "avg(CAST(NOT __po AS DOUBLE))",
     }
     return [sql[m] for m in metrics if m != "roc_auc"]
 
 
-def _roc_auc(con: Any, records: Records, bucket: str, params: list[Any], o: str, f: str
-             ) -> dict[int, float | None]:
+def _roc_auc(con: Any, source: str, params: list[Any]) -> dict[int, float | None]:
     """AUC per interval from average ranks (ties count half): the Mann-Whitney statistic."""
-    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, CAST({o} AS DOUBLE) AS s, "
-           f"CAST({f} AS DOUBLE) >= 0.5 AS y FROM base WHERE {o} IS NOT NULL AND {f} IS NOT NULL), "
+    sql = (f"{source}, s AS (SELECT __b, CAST(__o AS DOUBLE) AS s, __pf AS y FROM b "
+           "WHERE __o IS NOT NULL AND __f IS NOT NULL), "
            "r AS (SELECT __b, y, rank() OVER (PARTITION BY __b ORDER BY s) + "
-           "(count(*) OVER (PARTITION BY __b, s) - 1) / 2.0 AS rk FROM b) "
+           "(count(*) OVER (PARTITION BY __b, s) - 1) / 2.0 AS rk FROM s) "
            "SELECT __b, (sum(rk) FILTER (WHERE y) - count(*) FILTER (WHERE y) * "
            "(count(*) FILTER (WHERE y) + 1) / 2.0) / nullif(count(*) FILTER (WHERE y) * "
            "count(*) FILTER (WHERE NOT y), 0) FROM r GROUP BY __b")

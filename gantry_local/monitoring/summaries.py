@@ -23,7 +23,7 @@ TOP_CATEGORIES = 5
 SCHEMA: dict[str, Any] = {
     "interval_start": pl.Datetime("us", "UTC"), "interval_end": pl.Datetime("us", "UTC"),
     "partial": pl.Boolean, "field": pl.String, "kind": pl.String, "count": pl.Int64,
-    "null_rate": pl.Float64, "mean": pl.Float64, "std": pl.Float64, "min": pl.Float64,
+    "null_rate": pl.Float64, "nan_count": pl.Int64, "mean": pl.Float64, "std": pl.Float64, "min": pl.Float64,
     "p5": pl.Float64, "p25": pl.Float64, "p50": pl.Float64, "p75": pl.Float64,
     "p95": pl.Float64, "max": pl.Float64, "distinct": pl.Int64,
     "top": pl.List(pl.Struct({"value": pl.String, "share": pl.Float64})),
@@ -36,8 +36,9 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
               fields: Sequence[str] | None = None, version: int | str | None = None,
               tags: Mapping[str, str] | None = None) -> pl.DataFrame:
     """One row per (interval, field): count (rows in the interval), null rate; for numbers
-    mean, std, min, p5, p25, p50, p75, p95, max; for categories the distinct count and the
-    top categories' shares of non-null values; for booleans the true rate.
+    the NaN count, mean, std, min, p5, p25, p50, p75, p95, max (NaN is left out of every one
+    of them; ±inf are values); for categories the distinct count and the top categories'
+    shares of non-null values; for booleans the true rate.
 
     Intervals with no rows appear with count 0; a last interval cut short by `end_time`
     is marked ``partial``. Naive datetimes are UTC.
@@ -54,13 +55,18 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
     aggregates: list[str] = ["count(*) AS n"]
     tops: list[str] = []
     top_params: list[Any] = []
+    quantile_params: list[Any] = []
     for i, (name, kind) in enumerate(kinds.items()):
         col = quote_ident(name) if name in present else "NULL"
         aggregates.append(f"count({col}) AS c{i}")
-        if kind == "number":
-            aggregates.append(f"avg({col}) AS mean{i}, stddev_samp({col}) AS std{i}, "
-                              f"min({col}) AS min{i}, max({col}) AS max{i}, "
-                              f"quantile_cont({col}, {list(QUANTILES)}) AS q{i}")
+        if kind == "number":  # NaN is left out of every statistic, and counted
+            nan = f"isnan(CAST({col} AS DOUBLE))"
+            value = f"(CASE WHEN {nan} THEN NULL ELSE {col} END)"
+            aggregates.append(f"count(*) FILTER (WHERE {nan}) AS nan{i}, avg({value}) AS mean{i}, "
+                              f"stddev_samp({value}) AS std{i}, min({value}) AS min{i}, "
+                              f"max({value}) AS max{i}, "
+                              f"quantile_cont({value}, ?::DOUBLE[]) AS q{i}")
+            quantile_params.append(list(QUANTILES))
         elif kind == "bool":
             aggregates.append(f"avg(CAST({col} AS INTEGER)) AS true{i}")
         else:
@@ -73,7 +79,7 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
     params = [*records.params, *bucket_params]
     top_rows: list[tuple[Any, ...]] = []
     with ws._cursor() as con, storage_errors(f"summarizing {application!r}"):
-        rows = con.sql(sql, params=params).fetchall()
+        rows = con.sql(sql, params=[*params, *quantile_params]).fetchall()
         if tops:
             top_sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base), "
                        f"t AS ({' UNION ALL '.join(tops)}) SELECT __b, f, v, k FROM t QUALIFY "
@@ -89,7 +95,7 @@ def _long_frame(rows: list[tuple[Any, ...]], top_rows: list[tuple[Any, ...]],
     position = 2
     for kind in kinds.values():
         starts.append(position)
-        position += 6 if kind == "number" else 2
+        position += 7 if kind == "number" else 2
     tops: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for b, f, v, k in top_rows:
         tops.setdefault((b, f), []).append((v, k))
@@ -105,8 +111,8 @@ def _long_frame(rows: list[tuple[Any, ...]], top_rows: list[tuple[Any, ...]],
                                       "partial": partial, "field": name, "kind": kind,
                                       "count": n, "null_rate": (n - count) / n if n else None}
             if row and kind == "number":
-                mean, std, low, high, quantiles = row[at + 1:at + 6]
-                record.update(mean=mean, std=std, min=low, max=high)
+                nans, mean, std, low, high, quantiles = row[at + 1:at + 7]
+                record.update(nan_count=int(nans), mean=mean, std=std, min=low, max=high)
                 if quantiles is not None:
                     record.update(zip(("p5", "p25", "p50", "p75", "p95"), quantiles,
                                       strict=True))

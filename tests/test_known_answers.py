@@ -1,0 +1,215 @@
+"""Every number is right: known answers (numpy/scipy formulas) for the cases issue 11 found wrong."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+import gantry_local as gantry
+
+S = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def _r2(y: np.ndarray[Any, Any], f: np.ndarray[Any, Any]) -> float:
+    """scikit-learn's r2_score, from centred sums."""
+    return float(1 - np.sum((y - f) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def _regression_set(ws: gantry.Workspace, name: str, y: np.ndarray[Any, Any]) -> None:
+    ws.create_dataset(name).push_dataframe(pl.DataFrame({"inputs.i": np.arange(y.size),
+                                                         "feedback.y": y}))
+
+
+# -- 1. r2 far from zero -------------------------------------------------------------------------
+
+
+def test_evaluate_r2_far_from_zero_is_exact(ws: gantry.Workspace) -> None:
+    y = 1e8 + np.arange(5.0)
+    f = y + np.array([0.1, -0.1, 0.2, -0.2, 0.0])
+    _regression_set(ws, "far", y)
+    result = gantry.evaluate("far", {"a": lambda row: float(f[row["i"]])}, ["r2", "rmse"],
+                             workspace=ws, store=False)
+    assert result.value("r2", "a") == pytest.approx(0.99, abs=1e-9)
+    assert result.value("rmse", "a") == pytest.approx(math.sqrt(0.02), rel=1e-9)
+
+
+def test_evaluate_r2_of_noise_far_from_zero_and_its_bootstrap(ws: gantry.Workspace) -> None:
+    rng = np.random.default_rng(3)
+    y = 1e8 + rng.normal(size=300)
+    good = y + rng.normal(scale=0.3, size=300)
+    bad = y + rng.normal(scale=0.6, size=300)
+    _regression_set(ws, "noise", y)
+    result = gantry.evaluate("noise", {"bad": lambda r: float(bad[r["i"]]),
+                                       "good": lambda r: float(good[r["i"]])}, ["r2"],
+                             workspace=ws, store=False, n_resamples=500)
+    assert result.value("r2", "good") == pytest.approx(_r2(y, good), abs=1e-9)
+    assert result.value("r2", "bad") == pytest.approx(_r2(y, bad), abs=1e-9)
+    challenger = next(r for r in result.results if r.candidate == "good")
+    assert challenger.ci_low is not None and challenger.ci_high is not None
+    assert 0 < challenger.ci_low < challenger.difference < challenger.ci_high
+    assert result.verdict == gantry.evaluation.IMPROVED
+
+
+def test_app_metrics_r2_far_from_zero(app: gantry.Application) -> None:
+    y = 1e8 + np.arange(5.0)
+    f = y + np.array([0.1, -0.1, 0.2, -0.2, 0.0])
+    app.log_records(inputs=[{"i": i} for i in range(5)], outputs=[{"y": float(v)} for v in f],
+                    feedbacks=[{"y": float(v)} for v in y], timestamps=[S] * 5)
+    table = app.metrics(["r2", "mse", "mae"])
+    assert table["r2"][0] == pytest.approx(0.99, abs=1e-9)
+    assert table["mse"][0] == pytest.approx(0.02, rel=1e-6)
+    assert table["mae"][0] == pytest.approx(0.12, rel=1e-6)
+
+
+# -- 2. the threshold applies to scores only ------------------------------------------------------
+
+
+def _prf(predicted: np.ndarray[Any, Any], actual: np.ndarray[Any, Any]) -> tuple[float, ...]:
+    tp = float(np.sum(predicted & actual))
+    precision = tp / np.sum(predicted)
+    recall = tp / np.sum(actual)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def test_metrics_threshold_applies_to_scores_not_labels(app: gantry.Application) -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 100, 400)
+    labels = (scores + rng.normal(0, 15, 400)) >= 50
+    app.log_records(inputs=[{"x": 1}] * 400, outputs=[{"score": float(s)} for s in scores],
+                    feedbacks=[{"label": int(v)} for v in labels], timestamps=[S] * 400)
+    table = app.metrics(["precision", "recall", "f1"], threshold=50)
+    expected = _prf(scores >= 50, labels)
+    assert [table[m][0] for m in ("precision", "recall", "f1")] == pytest.approx(expected)
+    assert 0.8 < expected[0] < 0.9  # the issue's 0.83 / 0.85 / 0.84, not 0 / None / 0
+    at_70 = app.metrics(["precision", "recall"], threshold=70)
+    assert [at_70[m][0] for m in ("precision", "recall")] == pytest.approx(
+        _prf(scores >= 70, labels)[:2])
+
+
+def test_metrics_threshold_leaves_boolean_outputs_alone(app: gantry.Application) -> None:
+    outputs = [True, True, False, False, True]
+    labels = [True, False, False, True, True]
+    app.log_records(inputs=[{"x": 1}] * 5, outputs=[{"flag": v} for v in outputs],
+                    feedbacks=[{"fraud": v} for v in labels], timestamps=[S] * 5)
+    table = app.metrics(["precision", "recall", "percent_true"], threshold=50)
+    assert table["precision"][0] == pytest.approx(2 / 3)
+    assert table["recall"][0] == pytest.approx(2 / 3)
+    assert table["percent_true"][0] == pytest.approx(0.6)
+
+
+def test_metrics_leave_nan_out_as_missing(app: gantry.Application) -> None:
+    outputs = [1.0, float("nan"), 3.0, 4.0]
+    labels = [1.5, 2.0, float("nan"), 5.0]
+    app.log_records(inputs=[{"x": 1}] * 4, outputs=[{"y": v} for v in outputs],
+                    feedbacks=[{"y": v} for v in labels], timestamps=[S] * 4)
+    table = app.metrics(["mae", "mse", "percent_null"])
+    assert table["rows_with_feedback"][0] == 2
+    assert table["mae"][0] == pytest.approx(0.75)
+    assert table["mse"][0] == pytest.approx(0.625)
+    assert table["percent_null"][0] == pytest.approx(0.25)
+
+
+# -- 3. infinities in drift: binned, never formatted into SQL -----------------------------------
+
+
+@pytest.fixture
+def infinite_reference(app: gantry.Application) -> gantry.Application:
+    """Day 1: 170 N(0, 1) and 30 +inf; day 2: 200 N(0, 1); day 3: like day 1."""
+    rng = np.random.default_rng(0)
+    days = [[*rng.normal(size=170), *[math.inf] * 30], list(rng.normal(size=200)),
+            [*rng.normal(size=170), *[math.inf] * 30]]
+    for day, values in enumerate(days):
+        app.log_records(inputs=[{"x": float(v)} for v in values], outputs=[{"y": 1}] * 200,
+                        timestamps=[S + timedelta(days=day, minutes=i) for i in range(200)])
+    return app
+
+
+def test_drift_over_time_with_infinities(infinite_reference: gantry.Application,
+                                         tmp_path: Path) -> None:
+    app = infinite_reference
+    reference = (S, S + timedelta(days=1))
+    fast = app.drift_over_time(reference, tests=False, fields=["inputs.x"])
+    full = app.drift_over_time(reference, tests=True, fields=["inputs.x"])
+    assert fast["psi"].to_list() == pytest.approx(full["psi"].to_list())
+    assert fast["js"].to_list() == pytest.approx(full["js"].to_list())
+    by_day = {(r["interval_start"].day, r["against"]): r for r in full.iter_rows(named=True)}
+    # day 2 lost its 15% of +inf: drift, found by the +inf bin; day 3 has it back
+    assert by_day[(2, "reference")]["drift"] is True
+    assert by_day[(3, "reference")]["drift"] is False
+    assert by_day[(2, "reference")]["wasserstein"] is None  # undefined with infinities
+    assert by_day[(2, "reference")]["ks"] == pytest.approx(0.15, abs=0.08)
+    assert app.report(tmp_path / "r.html").exists()
+
+
+def test_infinities_have_bins_of_their_own() -> None:
+    from gantry_local.monitoring.drift import _binned
+
+    values = np.sort(np.array([-math.inf, -math.inf, 0.5, 1.5, 2.5, math.inf]))
+    assert _binned(values, np.array([1.0, 2.0])).tolist() == [2, 1, 1, 1, 1]
+
+
+# -- 4. summaries leave NaN out of every statistic ------------------------------------------------
+
+
+def test_summarize_ignores_nan_in_every_statistic(app: gantry.Application) -> None:
+    for value in (1, 2, float("nan"), 4, None, 10):
+        app.log_record(inputs={"v": value}, outputs=1, timestamp=S)
+    row = app.summarize(fields=["inputs.v"]).row(0, named=True)
+    finite = np.array([1.0, 2.0, 4.0, 10.0])
+    assert row["count"] == 6 and row["nan_count"] == 1
+    assert row["null_rate"] == pytest.approx(1 / 6)
+    assert row["mean"] == pytest.approx(finite.mean())
+    assert row["std"] == pytest.approx(finite.std(ddof=1))
+    assert (row["min"], row["max"]) == (1.0, 10.0)
+    quantiles = np.quantile(finite, [0.05, 0.25, 0.5, 0.75, 0.95])
+    assert [row[p] for p in ("p5", "p25", "p50", "p75", "p95")] == pytest.approx(quantiles)
+
+
+def test_summarize_keeps_infinities_as_values(app: gantry.Application) -> None:
+    for value in (1.0, 2.0, math.inf):
+        app.log_record(inputs={"v": value}, outputs=1, timestamp=S)
+    row = app.summarize(fields=["inputs.v"]).row(0, named=True)
+    assert row["nan_count"] == 0 and row["max"] == math.inf and row["mean"] == math.inf
+    assert row["p50"] == 2.0
+
+
+# -- 6. a NaN output is a row error for every metric ---------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["mae", "mse", "rmse", "r2", "accuracy", "valid_json"])
+def test_nan_output_is_a_row_error_everywhere(ws: gantry.Workspace, metric: str) -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    _regression_set(ws, "nan", y)
+
+    def model(row: dict[str, Any]) -> float:
+        return math.nan if row["i"] == 2 else float(y[row["i"]]) + 0.5
+
+    result = gantry.evaluate("nan", {"a": model}, [metric], workspace=ws, store=False)
+    assert result.errors == {"a": 1}
+    assert next(r for r in result.results if r.metric == metric).n == 4
+    assert "NaN" in result.rows["error.a"][2]
+
+
+def test_infinite_output_is_a_row_error_for_numeric_metrics(ws: gantry.Workspace) -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    _regression_set(ws, "inf", y)
+    result = gantry.evaluate("inf", {"a": lambda r: math.inf if r["i"] == 0 else 1.0},
+                             ["mae", "mse", "rmse"], workspace=ws, store=False)
+    assert result.errors == {"a": 1}
+    assert result.value("mae", "a") == pytest.approx(2.0)
+    assert result.value("rmse", "a") == pytest.approx(math.sqrt((1 + 4 + 9) / 3))
+
+
+def test_nan_reference_is_a_missing_label(ws: gantry.Workspace) -> None:
+    _regression_set(ws, "labels", np.array([1.0, math.nan, 3.0]))
+    result = gantry.evaluate("labels", {"a": lambda r: 1.0}, ["mae", "rmse"], workspace=ws,
+                             store=False)
+    assert result.errors == {"a": 0}
+    assert result.value("mae", "a") == pytest.approx(1.0)
+    assert [r.n for r in result.results] == [2, 2]
