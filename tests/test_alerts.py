@@ -108,7 +108,7 @@ def test_a_failing_action_is_recorded_not_raised(ws: gantry.Workspace,
 @pytest.mark.parametrize("kwargs, match", [
     ({"aggregation": "median"}, "unknown aggregation 'median'; known: accuracy"),
     ({"lower_bound": 5, "upper_bound": 1}, "lower_bound 5 is above upper_bound 1"),
-    ({"evaluation_window": timedelta(0)}, "evaluation_window must be a positive"),
+    ({"evaluation_window": timedelta(0)}, "evaluation_window must be a timedelta from 1 second"),
     ({"aggregation": "accuracy"}, r"accuracy takes fields=\[output, feedback\]"),
     ({"lower_bound": None, "upper_bound": None}, "give a lower_bound"),
 ])

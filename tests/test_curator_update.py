@@ -86,7 +86,7 @@ def test_bad_updates_change_nothing(ws: gantry.Workspace, curated: UniformCurato
         curated.update(new_curator_name="other")
     with pytest.raises(AlreadyExistsError):
         curated.update(new_curated_dataset_name="taken", create_new_dataset=True)
-    with pytest.raises(ValidationError, match="positive timedelta"):
+    with pytest.raises(ValidationError, match="timedelta from 1 second"):
         curated.update(new_curation_interval=timedelta(0))
     with pytest.raises(ValidationError, match="Selector"):
         curated.update(new_selectors=[])

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from .._db import storage_errors
+from .._limits import check_bool, check_limit, check_moment, check_span
 from .._names import check_name
 from .._sql import quote_ident
 from ..clock import to_utc
@@ -100,21 +101,15 @@ class Curator:
     ) -> None:
         self.name = check_name(name, "curator name")
         self.application_name = check_name(application_name, "application name")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValidationError(f"limit must be a positive integer, got {limit!r}")
-        self.limit = limit
-        self.curated_dataset_name = check_name(curated_dataset_name or name, "dataset name")
-        self.start_on = None if start_on is None else to_utc(start_on, "start_on")
-        if not isinstance(curation_interval, timedelta) or curation_interval <= timedelta(0):
-            raise ValidationError(f"curation_interval must be a positive timedelta, got "
-                                  f"{curation_interval!r}")
-        if not isinstance(curation_delay, timedelta) or curation_delay < timedelta(0):
-            raise ValidationError(f"curation_delay must be a non-negative timedelta, got "
-                                  f"{curation_delay!r}")
-        self.curation_interval = curation_interval
-        self.curation_delay = curation_delay
-        self.curate_past_intervals = bool(curate_past_intervals)
-        chosen = self._default_selectors() if selectors is None else list(selectors)
+        self.limit = check_limit(limit)
+        self.curated_dataset_name = check_name(
+            name if curated_dataset_name is None else curated_dataset_name, "dataset name")
+        self.start_on = None if start_on is None else check_moment(start_on, "start_on")
+        self.curation_interval = check_span(curation_interval, "curation_interval")
+        self.curation_delay = check_span(curation_delay, "curation_delay", zero=True)
+        self.curate_past_intervals = check_bool(curate_past_intervals, "curate_past_intervals")
+        chosen = self._default_selectors() if selectors is None else \
+            list(selectors) if isinstance(selectors, (list, tuple)) else []
         if not chosen or not all(isinstance(s, Selector) for s in chosen):
             raise ValidationError("selectors must be a non-empty list of Selector objects")
         self.selectors = chosen
@@ -160,8 +155,9 @@ class Curator:
             AlreadyExistsError: a curator of that name exists.
             NotFoundError: its application does not exist.
         """
+        check_bool(enable, "enable")
         registry = self._registry(workspace)
-        registry.create(self, bool(enable))
+        registry.create(self, enable)
         self._refresh(registry)
         return self
 
@@ -203,20 +199,18 @@ class Curator:
             ValidationError: nothing to change, or a bad new value.
             AlreadyExistsError: the new curator or dataset name is taken.
         """
+        check_bool(create_new_dataset, "create_new_dataset")
         registry = self._registry()
         current = registry.get(self.name)
         changed = copy.copy(current)
         if new_selectors is not None:
-            chosen = list(new_selectors)
+            chosen = list(new_selectors) if isinstance(new_selectors, (list, tuple)) else []
             if not chosen or not all(isinstance(x, Selector) for x in chosen):
                 raise ValidationError("new_selectors must be a non-empty list of Selector objects")
             changed.selectors, changed.kind = chosen, "Curator"
         if new_curation_interval is not None:
-            if not isinstance(new_curation_interval, timedelta) or \
-                    new_curation_interval <= timedelta(0):
-                raise ValidationError(f"new_curation_interval must be a positive timedelta, got "
-                                      f"{new_curation_interval!r}")
-            changed.curation_interval = new_curation_interval
+            changed.curation_interval = check_span(new_curation_interval,
+                                                   "new_curation_interval")
         if new_curated_dataset_name is not None:
             check_name(new_curated_dataset_name, "dataset name")
             if not create_new_dataset:
@@ -486,7 +480,7 @@ class BoundedRangeCurator(Curator):
                  lower_bound: Any, upper_bound: Any, sort_ascending: bool = True,
                  **kwargs: Any) -> None:
         self.bound = BoundsFilter(bound_field, lower_bound, upper_bound, True, True)
-        self.sort_ascending = sort_ascending
+        self.sort_ascending = check_bool(sort_ascending, "sort_ascending")
         super().__init__(name, application_name, limit, **kwargs)
 
     def _default_selectors(self) -> list[Selector]:

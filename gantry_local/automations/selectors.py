@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .._limits import check_bool, check_limit, check_text, check_value
+from .._names import MAX_FIELD_LENGTH
 from .._sql import quote_ident
-from ..clock import to_utc
 from ..errors import ValidationError
 
 __all__ = [
@@ -25,9 +26,10 @@ STRATIFY_MODES = ("strict", "proportional", "balanced")
 
 
 def _field(name: object, what: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValidationError(f"{what} must be a field name such as 'inputs.speed', got {name!r}")
-    return name
+    if not isinstance(name, str) or not name or len(name) > MAX_FIELD_LENGTH:
+        raise ValidationError(f"{what} must be a field name such as 'inputs.speed' (1 to "
+                              f"{MAX_FIELD_LENGTH} characters), got {name!r}")
+    return check_text(name, what)
 
 
 def _bound(value: object, what: str) -> Any:
@@ -35,7 +37,13 @@ def _bound(value: object, what: str) -> Any:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, datetime, date)):
         raise ValidationError(f"{what} must be a number or a datetime, got {value!r}")
-    return to_utc(value, what) if isinstance(value, datetime) else value
+    return check_value(value, what)
+
+
+def _items(value: object, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"{what} must be a list, got {type(value).__name__}")
+    return list(value)
 
 
 class Filter(ABC):
@@ -61,9 +69,14 @@ class BoundsFilter(Filter):
     def __post_init__(self) -> None:
         _field(self.field, "BoundsFilter field")
         lower, upper = _bound(self.lower, "lower bound"), _bound(self.upper, "upper bound")
+        check_bool(self.lower_inclusive, "lower_inclusive")
+        check_bool(self.upper_inclusive, "upper_inclusive")
         if lower is None and upper is None:
             raise ValidationError(f"BoundsFilter on {self.field!r} needs a lower or an upper bound")
-        if lower is not None and upper is not None and type(lower) is type(upper) and lower > upper:
+        if lower is not None and upper is not None and _kind(lower) != _kind(upper):
+            raise ValidationError(f"BoundsFilter on {self.field!r}: bounds {lower!r} and {upper!r} "
+                                  "are not of one kind (numbers, dates or datetimes)")
+        if lower is not None and upper is not None and lower > upper:
             raise ValidationError(f"BoundsFilter on {self.field!r}: lower bound {lower!r} is above "
                                   f"upper bound {upper!r}")
         object.__setattr__(self, "lower", lower)
@@ -90,9 +103,8 @@ class EqualsFilter(Filter):
 
     def __post_init__(self) -> None:
         _field(self.field, "EqualsFilter field")
-        if not isinstance(self.equals, (bool, int, float, str, datetime, date)):
-            raise ValidationError(f"EqualsFilter on {self.field!r}: cannot compare with "
-                                  f"{type(self.equals).__name__}")
+        object.__setattr__(self, "equals", check_value(self.equals, f"EqualsFilter on "
+                                                                     f"{self.field!r}: equals"))
 
     def sql(self) -> tuple[str, list[Any]]:
         return f"base.{quote_ident(self.field)} = ?", [self.equals]
@@ -109,6 +121,7 @@ class ContainsFilter(Filter):
         _field(self.field, "ContainsFilter field")
         if not isinstance(self.contains, str):
             raise ValidationError(f"ContainsFilter on {self.field!r} takes a string")
+        check_text(self.contains, f"ContainsFilter on {self.field!r}: contains", empty=True)
 
     def sql(self) -> tuple[str, list[Any]]:
         return f"contains(base.{quote_ident(self.field)}, ?)", [self.contains]
@@ -124,6 +137,8 @@ class TagFilter(Filter):
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or not isinstance(self.value, str):
             raise ValidationError("TagFilter takes a tag name and a string value")
+        _field(self.name, "TagFilter name")
+        check_text(self.value, f"TagFilter {self.name!r}: value", empty=True)
 
     @property
     def field(self) -> str:  # type: ignore[override]
@@ -164,6 +179,11 @@ class StratifiedSampler:
             raise ValidationError(f"mode must be one of {STRATIFY_MODES}, got {self.mode!r}")
 
 
+def _kind(value: object) -> str:
+    return "datetime" if isinstance(value, datetime) else "date" if isinstance(value, date) \
+        else "number"
+
+
 Sampler = UniformSampler | OrderedSampler | StratifiedSampler
 
 
@@ -180,12 +200,16 @@ class Selector:
         if not isinstance(self.method, (UniformSampler, OrderedSampler, StratifiedSampler)):
             raise ValidationError(f"method must be a UniformSampler, OrderedSampler or "
                                   f"StratifiedSampler, got {type(self.method).__name__}")
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise ValidationError(f"limit must be a positive integer, got {self.limit!r}")
-        for item in [*self.filters, *self.tags]:
-            if not isinstance(item, Filter):
+        check_limit(self.limit, "selector limit")
+        object.__setattr__(self, "filters", _items(self.filters, "filters"))
+        object.__setattr__(self, "tags", _items(self.tags, "tags"))
+        for item in self.filters:
+            if not isinstance(item, (BoundsFilter, EqualsFilter, ContainsFilter, TagFilter)):
                 raise ValidationError(f"filters must be BoundsFilter, EqualsFilter, ContainsFilter "
                                       f"or TagFilter objects, got {type(item).__name__}")
+        for item in self.tags:
+            if not isinstance(item, TagFilter):
+                raise ValidationError(f"tags must be TagFilter objects, got {type(item).__name__}")
 
     def fields(self) -> set[str]:
         """Every field this selector reads."""

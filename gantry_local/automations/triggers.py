@@ -5,27 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .._limits import check_moment, check_span
 from .._names import check_name
-from ..clock import to_utc
-from ..errors import ValidationError
 
 __all__ = ["DatasetVersionTrigger", "IntervalTrigger"]
 
 
 @dataclass(frozen=True)
 class IntervalTrigger:
-    """Every `interval` from `start_on` (naive means UTC); an interval is due at end + `delay`."""
+    """Every `interval` from `start_on` (naive means UTC); an interval is due at end + `delay`.
+
+    Raises:
+        ValidationError: `start_on` outside 1900-2200, an `interval` outside 1 second to
+            3,660 days, or a negative or longer `delay`.
+    """
 
     start_on: datetime
     interval: timedelta
     delay: timedelta = timedelta(0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start_on", to_utc(self.start_on, "start_on"))
-        if not isinstance(self.interval, timedelta) or self.interval <= timedelta(0):
-            raise ValidationError(f"interval must be a positive timedelta, got {self.interval!r}")
-        if not isinstance(self.delay, timedelta) or self.delay < timedelta(0):
-            raise ValidationError(f"delay must be a non-negative timedelta, got {self.delay!r}")
+        object.__setattr__(self, "start_on", check_moment(self.start_on, "start_on"))
+        check_span(self.interval, "interval")
+        check_span(self.delay, "delay", zero=True)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import json
 import math
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import run, storage_errors
-from .._names import check_name
+from .._limits import check_int, check_number, check_span, check_text
+from .._names import MAX_FIELD_LENGTH, check_name
 from .._sql import quote_ident
 from ..clock import to_utc
-from ..errors import StorageError, ValidationError
+from ..errors import GantryLocalError, StorageError, ValidationError
 from ._source import Records, field_kinds
 from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
 
@@ -68,45 +70,84 @@ class AggregationTrigger:
 
     def __post_init__(self) -> None:
         check_name(self.name, "trigger name")
-        if self.aggregation not in AGGREGATIONS:
+        if not isinstance(self.aggregation, str) or self.aggregation not in AGGREGATIONS:
             raise ValidationError(f"unknown aggregation {self.aggregation!r}; known: "
                                   f"{', '.join(AGGREGATIONS)}")
-        if isinstance(self.fields, str) or not self.fields:
+        if not isinstance(self.fields, (list, tuple)) or not self.fields:
             raise ValidationError("fields must be a non-empty list of field names")
+        for name in self.fields:
+            if not isinstance(name, str) or not name or len(name) > MAX_FIELD_LENGTH:
+                raise ValidationError(f"fields must be field names such as 'inputs.amount', "
+                                      f"got {name!r}")
+            check_text(name, "field name")
         wanted = 2 if self.aggregation in PAIRED else 1
         if len(self.fields) != wanted:
             shape = "[output, feedback]" if wanted == 2 else "[field]"
             raise ValidationError(f"{self.aggregation} takes fields={shape}, got "
                                   f"{list(self.fields)}")
-        for bound in (self.lower_bound, self.upper_bound):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
-                                      or math.isnan(bound)):
-                raise ValidationError(f"bounds must be numbers or None, got {bound!r}")
+        for attr in ("lower_bound", "upper_bound"):
+            bound = getattr(self, attr)
+            if bound is not None:
+                object.__setattr__(self, attr, check_number(bound, attr, -_BIG, _BIG))
         if self.lower_bound is None and self.upper_bound is None:
             raise ValidationError("give a lower_bound, an upper_bound, or both")
         if self.lower_bound is not None and self.upper_bound is not None and \
                 self.lower_bound > self.upper_bound:
-            raise ValidationError(f"lower_bound {self.lower_bound} is above upper_bound "
-                                  f"{self.upper_bound}")
-        if not isinstance(self.evaluation_window, timedelta) or \
-                self.evaluation_window <= timedelta(0):
-            raise ValidationError(f"evaluation_window must be a positive timedelta, got "
-                                  f"{self.evaluation_window!r}")
+            raise ValidationError(f"lower_bound {self.lower_bound:g} is above upper_bound "
+                                  f"{self.upper_bound:g}")
+        check_span(self.evaluation_window, "evaluation_window")
         object.__setattr__(self, "fields", list(self.fields))
+        object.__setattr__(self, "tags", _check_tags(self.tags))
 
     def check_fields(self, workspace: Workspace, application: str) -> None:
-        """Unknown fields fail when the automation is added, not at 3 a.m."""
+        """Unknown fields and tags, or fields of the wrong kind, fail when the automation is
+        added, not at 3 a.m.; then the trigger is measured once, so the tick cannot fail."""
         kinds = field_kinds(workspace, application)
         for name in self.fields:
             if name not in kinds:
                 raise ValidationError(f"trigger {self.name!r}: unknown field {name!r}; known "
                                       f"fields: {', '.join(kinds) or 'none yet'}")
+            wanted = _NEEDS.get(self.aggregation)
+            if wanted is not None and kinds[name] not in wanted:
+                raise ValidationError(f"trigger {self.name!r}: {self.aggregation} needs "
+                                      f"{' or '.join(wanted)} fields; {name!r} is a {kinds[name]}")
+        logged = workspace._app_state(application).schema.snapshot("records")
+        known_tags = sorted(n[len("tags."):] for n in logged if n.startswith("tags."))
+        for tag in self.tags or {}:
+            if tag not in known_tags:
+                raise ValidationError(f"trigger {self.name!r}: unknown tag {tag!r}; known tags: "
+                                      f"{', '.join(known_tags) or 'none yet'}")
+        try:
+            measure(workspace, application, self, workspace.clock.now())
+        except GantryLocalError as exc:
+            raise ValidationError(f"trigger {self.name!r} cannot be evaluated on "
+                                  f"{application!r}: {exc}") from exc
 
     def outside(self, value: float | None) -> bool:
         if value is None or math.isnan(value):
             return False  # no data in the window: nothing to judge
         return (self.lower_bound is not None and value < self.lower_bound) or (
             self.upper_bound is not None and value > self.upper_bound)
+
+
+_BIG = 1e300  # bounds are stored as DOUBLE and sent as JSON: finite, with room to spare
+_NEEDS = {**dict.fromkeys(("mean", "min", "max", "sum", "std"), ("number",)),
+          **dict.fromkeys(("percent_true", "percent_false"), ("number", "bool"))}
+
+
+def _check_tags(tags: object) -> dict[str, str] | None:
+    if tags is None:
+        return None
+    if not isinstance(tags, Mapping):
+        raise ValidationError(f"tags must be a dict of tag name to string value, e.g. "
+                              f"{{'env': 'prod'}}, got {type(tags).__name__}")
+    for key, value in tags.items():
+        check_text(key, "tag name")
+        if not isinstance(value, str):
+            raise ValidationError(f"tag {key!r} must be matched against a string, got "
+                                  f"{value!r}")
+        check_text(value, f"tag {key!r} value", empty=True)
+    return dict(tags)
 
 
 @dataclass(frozen=True)
@@ -147,10 +188,11 @@ class SendWebhook:
 
     def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0,
                  retries: int = 2, backoff: float = 0.5) -> None:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ValidationError(f"webhook url must be http(s), got {url!r}")
-        self.url, self.headers = url, dict(headers or {})
-        self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
+        self.url = _check_url(url)
+        self.headers = _check_headers(headers)
+        self.timeout = check_number(timeout, "webhook timeout (seconds)", 0.001, 300)
+        self.retries = check_int(retries, "webhook retries", 0, 10)
+        self.backoff = check_number(backoff, "webhook backoff (seconds)", 0, 60)
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         body = asdict(alert)
@@ -173,12 +215,37 @@ class SendWebhook:
                 time.sleep(self.backoff * 2 ** attempt)
 
 
+def _check_url(url: object) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValidationError(f"webhook url must be http(s), got {url!r}")
+    check_text(url, "webhook url")
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise ValidationError(f"webhook url {url!r} needs a host and no spaces, e.g. "
+                              "https://hooks.example.com/path")
+    return url
+
+
+def _check_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ValidationError(f"headers must be a dict of strings, got {type(headers).__name__}")
+    for key, value in headers.items():
+        for text, what in ((key, "header name"), (value, f"header {key!r}")):
+            check_text(text, what, empty=what != "header name")
+            if any(c in text for c in "\r\n") or not text.isascii():
+                raise ValidationError(f"{what} must be one line of ASCII, got {text!r}")
+    return dict(headers)
+
+
 class SendSlackMessage(SendWebhook):
     """Post the alert to a Slack incoming webhook as a readable message."""
 
-    def __init__(self, name: str, webhook_url: str, **options: Any) -> None:
-        super().__init__(webhook_url, **options)
+    def __init__(self, name: str, webhook_url: str, headers: dict[str, str] | None = None,
+                 timeout: float = 5.0, retries: int = 2, backoff: float = 0.5) -> None:
         self.name = check_name(name, "Slack action name")
+        super().__init__(webhook_url, headers, timeout, retries, backoff)
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         icon = ":white_check_mark:" if alert.status == "resolved" else ":rotating_light:"
