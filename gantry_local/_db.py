@@ -134,6 +134,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "0006_automation_failures",
+        [
+            """CREATE TABLE _gl_automation_failures (
+                automation VARCHAR PRIMARY KEY,
+                kind VARCHAR NOT NULL,
+                application VARCHAR,
+                first_failed_at TIMESTAMPTZ NOT NULL,
+                last_failed_at TIMESTAMPTZ NOT NULL,
+                failures BIGINT NOT NULL,
+                error VARCHAR NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

@@ -283,6 +283,9 @@ def _scheduler_run(args: argparse.Namespace) -> None:
                 _say(_table(scheduler.suite_runs().to_dicts(),
                             ["suite", "dataset", "version_id", "passed", "evaluation_id",
                              "error"]))
+            if scheduler.failures:  # each retried on the next tick
+                _say(_table([f.__dict__ for f in scheduler.failures],
+                            ["automation", "kind", "application", "error"]))
         else:
             scheduler.run_forever()
 

@@ -92,7 +92,8 @@ class Workspace:
         self._load_applications()
         self._sink = DuckDBSink(self._con)
         self._models: dict[str, Callable[..., Any]] = {}  # completion models, by name
-        self._monitors: dict[str, tuple[str, Any]] = {}  # aggregation automations, this process
+        # automations living in this process (monitors, suites): name -> (application, automation)
+        self._monitors: dict[str, tuple[str | None, Any]] = {}
         # application -> (sink generation, (record columns, feedback columns)), for queries
         self._columns_cache: dict[str, tuple[int, tuple[list[str], list[str]]]] = {}
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,

@@ -127,7 +127,7 @@ def test_a_suite_runs_on_each_new_curated_version(ws: gantry.Workspace,
                   thresholds=["accuracy >= 0.9"])
     scheduler = gantry.Scheduler(ws)
     scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), suite))
-    with pytest.raises(ValidationError, match="already added"):
+    with pytest.raises(gantry.AlreadyExistsError, match="already added"):
         scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), suite))
     clock.set(start + timedelta(days=2))
     assert len(scheduler.run_pending()) == 2
@@ -139,7 +139,8 @@ def test_a_suite_runs_on_each_new_curated_version(ws: gantry.Workspace,
     clock.set(start + timedelta(days=3))
     scheduler.run_pending()
     assert scheduler.suite_runs().height == 2
-    with pytest.raises(ValidationError, match="runs in a Scheduler"):
-        app.add_automation(Automation("x", DatasetVersionTrigger("daily"), suite))
+    app.add_automation(Automation("x", DatasetVersionTrigger("daily"), suite))  # one registry
+    assert [(a.name, a.kind) for a in app.list_automations()] == [
+        ("check-daily", "suite"), ("x", "suite")]
     with pytest.raises(ValidationError, match="runs a test suite"):
         Automation("y", DatasetVersionTrigger("daily"), UniformCurator("c", "m", 1))

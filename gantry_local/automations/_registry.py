@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -11,15 +13,16 @@ import polars as pl
 
 from .._db import run, storage_errors, transaction
 from ..clock import to_utc
-from ..errors import AlreadyExistsError, NotFoundError
+from ..errors import AlreadyExistsError, IntegrityError, NotFoundError
 from ._definitions import curator_from_json, curator_to_json
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
     from .curators import Curator
 
-__all__ = ["CuratorRegistry"]
+__all__ = ["BrokenDefinition", "CuratorRegistry"]
 
+log = logging.getLogger("gantry_local.automations")
 
 
 def first_interval(curator: Curator, now: datetime) -> datetime:
@@ -39,6 +42,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _from_us(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True)
+class BrokenDefinition:
+    """A stored curator whose definition cannot be read (written by hand or another version)."""
+
+    name: str
+    application: str
+    automation: str | None
+    error: IntegrityError
+
+
+def _parse(name: str, definition: str) -> Curator:
+    try:
+        return curator_from_json(definition)
+    except Exception as exc:  # anything a hand-edited or older definition can raise
+        raise IntegrityError(
+            f"the stored definition of curator {name!r} cannot be read "
+            f"({type(exc).__name__}: {exc}); delete the curator and create it again") from exc
 
 
 class CuratorRegistry:
@@ -63,20 +85,26 @@ class CuratorRegistry:
 
     def _row(self, name: str) -> tuple[Any, ...]:
         with self.ws._cursor() as con, storage_errors("reading curators"):
-            rows = run(con, "SELECT definition, enabled, first_interval_start, automation "
+            rows = run(con, "SELECT name, definition, enabled, first_interval_start, automation "
                        "FROM _gl_curators WHERE name = ?", [name])
         if not rows:
             raise NotFoundError(f"no curator {name!r}; create it (or add its automation) first")
         return tuple(rows[0])
 
     def get(self, name: str) -> Curator:
+        """A stored curator.
+
+        Raises:
+            NotFoundError: no such curator.
+            IntegrityError: its stored definition cannot be read.
+        """
         return self._build(*self._row(name))
 
-    def _build(self, definition: str, enabled: bool, first: datetime, automation: str | None
-               ) -> Curator:
+    def _build(self, name: str, definition: str, enabled: bool, first: datetime,
+               automation: str | None) -> Curator:
         template = self._parsed.get(definition)
         if template is None:
-            template = self._parsed[definition] = curator_from_json(definition)
+            template = self._parsed[definition] = _parse(name, definition)
         curator = copy.copy(template)  # definitions are immutable; per-call state is set below
         curator.workspace = self.ws
         curator.enabled = bool(enabled)
@@ -84,17 +112,63 @@ class CuratorRegistry:
         curator.automation_name = automation
         return curator
 
-    def list(self, application_name: str | None = None) -> list[Curator]:
+    def list(self, application_name: str | None = None,
+             broken: list[BrokenDefinition] | None = None) -> list[Curator]:
+        """Stored curators by name; one whose definition cannot be read is left out (and
+        added to `broken` when given, else logged), so it never hides the others."""
         with self.ws._cursor() as con, storage_errors("listing curators"):
             # epoch microseconds: converting TIMESTAMPTZ values to datetimes is the slow part
-            columns = ("SELECT definition, enabled, epoch_us(first_interval_start), automation "
-                       "FROM _gl_curators")
+            columns = ("SELECT name, definition, enabled, epoch_us(first_interval_start), "
+                       "automation, application FROM _gl_curators")
             if application_name is None:  # the scheduler's tick: an unprepared query is faster
                 rows = run(con, f"{columns} ORDER BY name")
             else:
                 rows = run(con, f"{columns} WHERE application = ? ORDER BY name",
                            [application_name])
-        return [self._build(*row) for row in rows]
+        out = []
+        for *row, application in rows:
+            try:
+                out.append(self._build(*row))
+            except IntegrityError as exc:
+                if broken is None:
+                    log.warning("%s", exc)
+                else:
+                    broken.append(BrokenDefinition(row[0], application, row[4], exc))
+        return out
+
+    def automation_taken(self, name: str) -> bool:
+        """Whether a stored curator automation has this name."""
+        with self.ws._cursor() as con, storage_errors("reading automations"):
+            return bool(run(con, "SELECT 1 FROM _gl_curators WHERE automation = ?", [name]))
+
+    # -- failures of whole automations (a broken definition, a monitor, a suite) -----------------
+
+    def record_failure(self, automation: str, kind: str, application: str | None,
+                       error: str) -> None:
+        """Remember that `automation` failed in a tick (kept until it next succeeds)."""
+        now = self.ws.clock.now()
+        with self.ws._cursor() as con, storage_errors(f"recording a failure of {automation!r}"):
+            run(con, "INSERT INTO _gl_automation_failures VALUES (?, ?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT (automation) DO UPDATE SET kind = excluded.kind, application = "
+                "excluded.application, last_failed_at = excluded.last_failed_at, failures = "
+                "_gl_automation_failures.failures + 1, error = excluded.error",
+                [automation, kind, application, now, now, error])
+
+    def clear_failure(self, automations: set[str]) -> None:
+        """Forget past failures of automations that succeeded."""
+        if not automations:
+            return
+        with self.ws._cursor() as con, storage_errors("clearing automation failures"):
+            run(con, "DELETE FROM _gl_automation_failures WHERE list_contains(?, automation)",
+                [sorted(automations)])
+
+    def failures(self) -> pl.DataFrame:
+        with self.ws._cursor() as con, storage_errors("reading automation failures"):
+            table = con.sql("SELECT * FROM _gl_automation_failures ORDER BY automation"
+                            ).to_arrow_table()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
     def update(self, current: Curator, changed: Curator) -> None:
         """Store `changed` in place of `current` (a rename carries the run history along)."""
@@ -141,11 +215,13 @@ class CuratorRegistry:
             run(con, "UPDATE _gl_curators SET enabled = ? WHERE name = ?", [enabled, name])
 
     def delete(self, name: str) -> None:
-        self._row(name)
+        automation = self._row(name)[4]
         with self.ws._cursor() as con, storage_errors(f"deleting curator {name!r}"), \
                 transaction(con):
             run(con, "DELETE FROM _gl_curators WHERE name = ?", [name])
             run(con, "DELETE FROM _gl_curator_runs WHERE curator = ?", [name])
+            run(con, "DELETE FROM _gl_automation_failures WHERE automation = ? OR automation = ?",
+                [name, automation])
 
     def succeeded(self) -> dict[str, set[datetime]]:
         """Interval starts of every succeeded run, by curator: one query for a whole tick."""

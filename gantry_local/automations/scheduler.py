@@ -1,32 +1,42 @@
-"""The scheduler: runs every due interval of every enabled curator, exactly once.
+"""The scheduler: runs every due interval of every enabled curator, exactly once, then
+every monitor and test suite of the workspace.
 
 An interval ``[start, start + interval)`` is due when ``now >= end + delay`` by the
 workspace clock. Each (curator, interval) gets one dataset version at most: a run
 first looks for a version whose lineage names that interval (a crash may have
 committed it without recording the run), and a redo after a crash picks the same
-rows. A failing curator is recorded and retried on later ticks; the others go on.
+rows. Each automation is isolated in a tick: whatever it raises (a definition that
+cannot be read, a deleted application, storage down) is recorded as its failure and
+retried on later ticks; the others go on, and `run_pending` does not raise for it. A
+curator whose storage fails gives up for the tick after that interval, so a tick with
+storage down costs one failing call per curator, not one per due interval.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 import schedule
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, StorageError, ValidationError
 from ._registry import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
+    from ..monitoring.alerts import Alert
     from ..workspace import Workspace
     from .automations import Automation
     from .curators import Curator
 
-__all__ = ["Run", "Scheduler"]
+__all__ = ["MAX_DUE_PER_TICK", "Failure", "Run", "Scheduler"]
+
+log = logging.getLogger("gantry_local.scheduler")
+MAX_DUE_PER_TICK = 1_000  # intervals of one curator run in one tick; the rest on the next
 
 
 @dataclass(frozen=True)
@@ -43,41 +53,82 @@ class Run:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An automation that failed in a tick (it is retried on the next one)."""
+
+    automation: str
+    kind: str  # "curator", "monitor", "suite" or "scheduler"
+    application: str | None
+    error: str
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_storage(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a storage or network failure."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, (StorageError, OSError, ConnectionError, TimeoutError)) or \
+                type(seen).__module__.startswith(("botocore", "aiobotocore", "aiohttp")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Scheduler:
-    """Runs due curator intervals for one workspace. Thread-safe; one tick at a time.
+    """Runs due curator intervals, monitors and suites for one workspace. Thread-safe; one
+    tick at a time.
 
     Args:
-        workspace: whose curators to run (its clock decides what is due).
+        workspace: whose automations to run (its clock decides what is due).
         tick: seconds between ticks in `run_forever` / `start`.
     """
 
     def __init__(self, workspace: Workspace, tick: float = 1.0) -> None:
-        if isinstance(tick, bool) or not isinstance(tick, (int, float)) or tick <= 0:
-            raise ValidationError(f"tick must be a positive number of seconds, got {tick!r}")
+        if isinstance(tick, bool) or not isinstance(tick, (int, float)) or \
+                not 0 < tick <= 86_400:
+            raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
+                                  f"{tick!r}")
         self.workspace = workspace
         self.tick = float(tick)
         self._registry = CuratorRegistry(workspace)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._suites: dict[str, Automation] = {}
-        self.alerts: list[Any] = []  # alerts fired or resolved by the last tick
+        self.alerts: list[Alert] = []  # alerts fired or resolved by the last tick
+        self.failures: list[Failure] = []  # automations that failed in the last tick
+
+    @property
+    def _suites(self) -> dict[str, Automation]:
+        """The test-suite automations of the workspace's in-process registry."""
+        return {name: a for name, (_, a) in self.workspace._monitors.items()
+                if isinstance(a.trigger, DatasetVersionTrigger)}
 
     def due(self) -> list[tuple[Curator, datetime]]:
-        """Every (curator, interval start) that is due and has not succeeded, oldest first."""
-        now = self.workspace.clock.now()
+        """Every (curator, interval start) that is due and has not succeeded, oldest first
+        (at most `MAX_DUE_PER_TICK` of each curator)."""
+        return self._due(self._registry.list(), self._registry.succeeded(),
+                         self.workspace.clock.now())
+
+    def _due(self, curators: list[Curator], succeeded: dict[str, set[datetime]], now: datetime
+             ) -> list[tuple[Curator, datetime]]:
         due = []
-        succeeded = self._registry.succeeded()
-        for curator in self._registry.list():
+        for curator in curators:
             if not curator.enabled:
                 continue
             done = succeeded.get(curator.name, set())
             start = curator.first_interval_start
             assert start is not None  # stored curators always have one
-            step, delay = curator.curation_interval, curator.curation_delay
-            while start + step + delay <= now:
+            step, delay, found = curator.curation_interval, curator.curation_delay, 0
+            while start + step + delay <= now and found < MAX_DUE_PER_TICK:
                 if start not in done:
                     due.append((curator, start))
+                    found += 1
                 start += step
         due.sort(key=lambda item: (item[1], item[0].name))
         return due
@@ -87,37 +138,125 @@ class Scheduler:
 
         Then aggregation triggers are evaluated (alerts fired or resolved go to `alerts`
         and `Application.list_alerts`), and each test-suite automation whose dataset has a
-        new latest version runs its suite on it; outcomes go to `suite_runs()`.
+        new latest version runs its suite on it; outcomes go to `suite_runs()`. Whatever
+        one automation raises is recorded (`failures`, and `failed_automations()` until it
+        next succeeds) and never stops the others.
         """
         with self._lock:
-            runs = [self._run_once(curator, start) for curator, start in self.due()]
-            if self.workspace._monitors:
-                from ..monitoring.alerts import evaluate_monitors
-
-                self.alerts = evaluate_monitors(self.workspace, self.workspace.clock.now())
-            for automation in list(self._suites.values()):
-                if not automation.stopped:
-                    self._run_suite(automation)
+            self.failures = []
+            self._ok: set[str] = set()
+            now = self.workspace.clock.now()
+            runs = self._run_curators(now)
+            self.alerts = self._run_in_process(now)
+            self._settle()
             return runs
+
+    def failed_automations(self) -> pl.DataFrame:
+        """Automations failing now: name, kind, application, first and last failure, count,
+        error (an automation leaves it when it next succeeds)."""
+        return self._registry.failures()  # type: ignore[no-any-return]
+
+    def _fail(self, automation: str, kind: str, application: str | None,
+              exc: BaseException | str) -> None:
+        error = exc if isinstance(exc, str) else _describe(exc)
+        self.failures.append(Failure(automation, kind, application, error))
+        log.warning("automation %r failed: %s", automation, error)
+
+    def _settle(self) -> None:
+        """Store this tick's failures; forget earlier ones of automations that succeeded."""
+        failed = {f.automation for f in self.failures}
+        try:
+            for failure in self.failures:
+                self._registry.record_failure(failure.automation, failure.kind,
+                                              failure.application, failure.error)
+            self._registry.clear_failure(self._ok - failed)
+        except Exception as exc:  # the database itself: said, and tried again next tick
+            log.warning("could not record automation failures: %s", _describe(exc))
+
+    def _run_curators(self, now: datetime) -> list[Run]:
+        from ._registry import BrokenDefinition
+
+        broken: list[BrokenDefinition] = []
+        try:
+            curators = self._registry.list(broken=broken)
+            due = self._due(curators, self._registry.succeeded(), now)
+        except Exception as exc:  # the database itself
+            self._fail("curators", "scheduler", None, exc)
+            return []
+        for item in broken:
+            self._fail(item.automation or item.name, "curator", item.application, item.error)
+        runs: list[Run] = []
+        gave_up: set[str] = set()
+        for curator, start in due:
+            if curator.name in gave_up:
+                continue  # its storage failed this tick: the next tick retries
+            name = curator.automation_name or curator.name
+            run: Run | None
+            error: Exception | None
+            try:
+                run, error = self._run_once(curator, start)
+            except Exception as exc:  # recording the run failed
+                run, error = None, exc
+            if run is not None:
+                runs.append(run)
+            if error is None:
+                self._ok.add(name)
+                continue
+            if name not in {f.automation for f in self.failures}:
+                self._fail(name, "curator", curator.application_name, error)
+            if run is None or _is_storage(error):
+                gave_up.add(curator.name)
+        return runs
+
+    def _run_in_process(self, now: datetime) -> list[Alert]:
+        from ..monitoring.alerts import AggregationTrigger, evaluate_monitor
+
+        alerts = []
+        for name, (application, automation) in sorted(self.workspace._monitors.items()):
+            if automation.stopped:
+                continue
+            kind = "monitor" if isinstance(automation.trigger, AggregationTrigger) else "suite"
+            try:
+                if kind == "monitor":
+                    assert application is not None
+                    alert = evaluate_monitor(self.workspace, name, application, automation, now)
+                    if alert is not None:
+                        alerts.append(alert)
+                else:
+                    self._run_suite(automation)
+            except Exception as exc:  # recorded; the other automations go on
+                self._fail(name, kind, application, exc)
+            else:
+                self._ok.add(name)
+        return alerts
 
     def add_automation(self, automation: Automation) -> None:
         """Run a test suite whenever a dataset gets a new version (a `DatasetVersionTrigger`).
 
-        Its callables live in this process, so it is registered here, not stored; each
-        (suite, dataset version) runs once, and its outcome is stored.
+        Its callables live in this process, so it joins the workspace's in-process
+        registry (listed under its dataset's application); each (suite, dataset version)
+        runs once, and its outcome is stored.
+
+        Raises:
+            ValidationError: not a test-suite automation.
+            AlreadyExistsError: an automation of that name exists.
         """
-        from .automations import Automation
+        from .automations import Automation, _dataset_application, register
 
         if not isinstance(automation, Automation) or not isinstance(
                 automation.trigger, DatasetVersionTrigger):
             raise ValidationError("Scheduler.add_automation takes a test-suite Automation (a "
                                   "DatasetVersionTrigger); add curator automations to their "
                                   "application")
-        if automation.name in self._suites:
-            raise ValidationError(f"automation {automation.name!r} is already added")
-        self._suites[automation.name] = automation
+        register(self.workspace, _dataset_application(self.workspace, automation.trigger.dataset),
+                 automation)
 
     def _run_suite(self, automation: Automation) -> None:
+        """Run the suite on its dataset's newest version, once per version.
+
+        Raises:
+            Exception: whatever the suite raised (after its run was recorded).
+        """
         from ..evaluation.suites import Suite
 
         suite, trigger = automation.action, automation.trigger
@@ -130,10 +269,10 @@ class Scheduler:
             return
         try:
             result = suite.run(self.workspace, version_id=head)
-        except Exception as exc:  # recorded; the other automations go on
+        except Exception as exc:  # recorded beside the version, then as the suite's failure
             self._registry.record_suite(suite.name, trigger.dataset, head, False, None,
-                                        f"{type(exc).__name__}: {exc}")
-            return
+                                        _describe(exc))
+            raise
         failed = [c.name for c in result.checks if not c.passed]
         self._registry.record_suite(suite.name, trigger.dataset, head, result.passed,
                                     result.comparison.id,
@@ -143,7 +282,7 @@ class Scheduler:
         """Every stored test-suite run: suite, dataset, version, passed, evaluation, error."""
         return self._registry.suite_runs()  # type: ignore[no-any-return]
 
-    def _run_once(self, curator: Curator, start: datetime) -> Run:
+    def _run_once(self, curator: Curator, start: datetime) -> tuple[Run, Exception | None]:
         end = start + curator.curation_interval
         started = self.workspace.clock.now()
         version_id: str | None
@@ -156,13 +295,13 @@ class Scheduler:
                 version_id, total, selected = (result.version_id, result.rows_in_interval,
                                                result.rows_selected)
         except Exception as exc:  # recorded and retried on a later tick; others go on
-            error = f"{type(exc).__name__}: {exc}"
+            error = _describe(exc)
             self._registry.record(curator.name, start, end, "failed", None, None, None, started,
                                   error)
-            return Run(curator.name, start, end, "failed", None, None, None, error)
+            return Run(curator.name, start, end, "failed", None, None, None, error), exc
         self._registry.record(curator.name, start, end, "succeeded", total, selected, version_id,
                               started, None)
-        return Run(curator.name, start, end, "succeeded", total, selected, version_id)
+        return Run(curator.name, start, end, "succeeded", total, selected, version_id), None
 
     def _committed_version(self, curator: Curator, start: datetime
                            ) -> tuple[str, int, int] | None:
@@ -184,15 +323,23 @@ class Scheduler:
     def run_forever(self) -> None:
         """Tick until `stop()` (or Ctrl-C), using the `schedule` library for the cadence."""
         jobs = schedule.Scheduler()
-        jobs.every(self.tick).seconds.do(self.run_pending)  # type: ignore[arg-type]
+        jobs.every(self.tick).seconds.do(self._tick_safely)  # type: ignore[arg-type]
         self._stop.clear()
-        self.run_pending()
+        self._tick_safely()
         try:
             while not self._stop.is_set():
                 jobs.run_pending()
                 self._stop.wait(min(self.tick, max(jobs.idle_seconds or 0.0, 0.01)))
         except KeyboardInterrupt:
             return
+
+    def _tick_safely(self) -> None:
+        """One tick that never ends the loop: anything left (the database itself failing)
+        is logged, and the next tick tries again."""
+        try:
+            self.run_pending()
+        except Exception:
+            log.exception("scheduler tick failed; retrying on the next tick")
 
     def start(self) -> None:
         """Run `run_forever` in a daemon thread (e.g. inside a model server)."""

@@ -5,7 +5,8 @@ evaluation_window, now)``. When the value leaves ``[lower_bound, upper_bound]`` 
 fires (once per breach) and the action runs: a curator curates that window, a Python
 callable is called, or a webhook is posted. When the value returns, the alert resolves
 (callables and webhooks hear about that too). Alerts live in the DuckDB file; the
-automations live in the process that added them (their actions may be Python callables).
+automations live in the process that added them (their actions may be Python callables),
+in the workspace's registry of automations (listed, got and stopped like any other).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 __all__ = ["AGGREGATIONS", "AggregationTrigger", "Alert", "SendSlackMessage", "SendWebhook",
-           "evaluate_monitors", "list_alerts"]
+           "evaluate_monitor", "evaluate_monitors", "list_alerts"]
 
 _SIMPLE = {"mean": "avg({c})", "min": "min({c})", "max": "max({c})", "sum": "sum({c})",
            "std": "stddev_samp({c})", "count": "count({c})",
@@ -290,28 +291,41 @@ def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: d
 
 
 def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
-    """One tick: every aggregation automation added to the workspace; alerts fired or resolved."""
+    """Every running aggregation automation of the workspace, in turn; alerts fired or
+    resolved. (The scheduler calls `evaluate_monitor` for each, so one failure stays its own.)"""
     changes = []
     for name, (application, automation) in sorted(ws._monitors.items()):
-        trigger = automation.trigger
-        value = measure(ws, application, trigger, now)
-        open_alert = _open_alert(ws, name)
-        if trigger.outside(value) and open_alert is None:
-            alert = Alert(uuid.uuid4().hex[:12], name, application, trigger.aggregation,
-                          list(trigger.fields), trigger.lower_bound, trigger.upper_bound, value,
-                          now - trigger.evaluation_window, now, now)
-            error = _act(ws, automation.action, alert, fire=True)
-            _store(ws, alert, error)
-            changes.append(alert)
-        elif open_alert is not None and value is not None and not trigger.outside(value):
-            resolved = Alert(**{**asdict(open_alert), "resolved_at": now,
-                                "resolved_value": value, "status": "resolved"})
-            error = _act(ws, automation.action, resolved, fire=False)
-            with ws._cursor() as con, storage_errors("resolving an alert"):
-                run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error "
-                    "= coalesce(?, action_error) WHERE id = ?", [now, value, error, open_alert.id])
-            changes.append(resolved)
+        if isinstance(automation.trigger, AggregationTrigger) and not automation.stopped and \
+                application is not None:
+            change = evaluate_monitor(ws, name, application, automation, now)
+            if change is not None:
+                changes.append(change)
     return changes
+
+
+def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any,
+                     now: datetime) -> Alert | None:
+    """One aggregation automation at `now`: the alert it fired or resolved, if any."""
+    trigger = automation.trigger
+    ws._app_state(application)  # a deleted application: NotFoundError, not a missing table
+    value = measure(ws, application, trigger, now)
+    open_alert = _open_alert(ws, name)
+    if trigger.outside(value) and open_alert is None:
+        alert = Alert(uuid.uuid4().hex[:12], name, application, trigger.aggregation,
+                      list(trigger.fields), trigger.lower_bound, trigger.upper_bound, value,
+                      now - trigger.evaluation_window, now, now)
+        error = _act(ws, automation.action, alert, fire=True)
+        _store(ws, alert, error)
+        return alert
+    if open_alert is not None and value is not None and not trigger.outside(value):
+        resolved = Alert(**{**asdict(open_alert), "resolved_at": now,
+                            "resolved_value": value, "status": "resolved"})
+        error = _act(ws, automation.action, resolved, fire=False)
+        with ws._cursor() as con, storage_errors("resolving an alert"):
+            run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error "
+                "= coalesce(?, action_error) WHERE id = ?", [now, value, error, open_alert.id])
+        return resolved
+    return None
 
 
 def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
@@ -369,12 +383,7 @@ def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     return frame
 
 
-def add_monitor(application: Application, automation: Any) -> None:
-    """Register an aggregation automation with the application's workspace (this process)."""
-    trigger = automation.trigger
-    trigger.check_fields(application.workspace, application.name)
+def check_monitor(application: Application, automation: Any) -> None:
+    """Check an aggregation automation against the application it is added to."""
+    automation.trigger.check_fields(application.workspace, application.name)
     check_action(automation.action)
-    monitors = application.workspace._monitors
-    if automation.name in monitors:
-        raise ValidationError(f"automation {automation.name!r} is already added")
-    monitors[automation.name] = (application.name, automation)
