@@ -213,3 +213,46 @@ def test_nan_reference_is_a_missing_label(ws: gantry.Workspace) -> None:
     assert result.errors == {"a": 0}
     assert result.value("mae", "a") == pytest.approx(1.0)
     assert [r.n for r in result.results] == [2, 2]
+
+
+# -- 5. the paired bootstrap on heavy tails ---------------------------------------------------------
+
+
+def _heavy_errors(seed: int, n: int = 20_000) -> tuple[np.ndarray[Any, Any], ...]:
+    """Seeded |t(1.5)| absolute errors of a baseline and of a candidate 20% better."""
+    rng = np.random.default_rng(seed)
+    return np.abs(rng.standard_t(1.5, n)), 0.8 * np.abs(rng.standard_t(1.5, n))
+
+
+def _plain_bootstrap(diff: np.ndarray[Any, Any], resamples: int) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    means = np.concatenate([diff[rng.integers(0, diff.size, (100, diff.size))].mean(axis=1)
+                            for _ in range(resamples // 100)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@pytest.mark.parametrize("seed", [14, 37, 3])  # 14 and 37 flipped the verdict before
+def test_heavy_tailed_bootstrap_agrees_with_the_plain_bootstrap(seed: int) -> None:
+    from gantry_local.evaluation.stats import mean_bootstrap
+
+    baseline, candidate = _heavy_errors(seed)
+    diff = candidate - baseline
+    low, high = mean_bootstrap(diff, 4000, 0.05, seed=1)
+    plain_low, plain_high = _plain_bootstrap(diff, 4000)
+    width = plain_high - plain_low
+    assert abs((high - low) - width) < 0.1 * width
+    assert abs(low - plain_low) < 0.1 * width and abs(high - plain_high) < 0.1 * width
+    assert (low > 0 or high < 0) == (plain_low > 0 or plain_high < 0)
+
+
+def test_heavy_tailed_verdict_through_evaluate(ws: gantry.Workspace) -> None:
+    baseline, candidate = _heavy_errors(14)
+    _regression_set(ws, "heavy", np.zeros(baseline.size))
+    result = gantry.evaluate("heavy", {"a": lambda r: float(baseline[r["i"]]),
+                                       "b": lambda r: float(candidate[r["i"]])}, ["mae"],
+                             workspace=ws, store=False, n_resamples=4000)
+    challenger = next(r for r in result.results if r.candidate == "b")
+    assert challenger.ci_high is not None and challenger.ci_high < 0
+    assert challenger.p_value is not None and challenger.p_value < 1e-3
+    assert result.verdict == gantry.evaluation.IMPROVED  # lower mae: improved

@@ -18,9 +18,11 @@ from ..records.query import Query
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["Grid", "Records", "field_kinds", "grid_for"]
+__all__ = ["MAX_INTERVALS", "Grid", "Records", "check_interval", "field_kinds", "grid_for",
+           "utc_time"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_INTERVALS = 100_000  # intervals one summary, metric or drift table may have
 _KINDS = {"int": "number", "float": "number", "str": "category", "bool": "bool"}
 
 
@@ -82,8 +84,8 @@ class Grid:
 
     def bounds(self, k: int) -> tuple[datetime, datetime, bool]:
         start = self.origin + k * self.step
-        stop = start + self.step
-        return start, min(stop, self.end), stop > self.end
+        partial = self.end - start < self.step  # never computes a time past `end`
+        return start, self.end if partial else start + self.step, partial
 
     @property
     def step_us(self) -> int:
@@ -95,14 +97,52 @@ class Grid:
                 [datetime_to_us(self.origin), self.step_us])
 
 
+def utc_time(value: Any, what: str) -> datetime:
+    """`value` as an aware UTC datetime (naive is UTC), or a `ValidationError` saying why not."""
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__} {value!r}")
+    try:
+        return to_utc(value, what)
+    except OverflowError:
+        raise ValidationError(f"{what} {value.isoformat()} is outside the datetime range once "
+                              "converted to UTC; give a time between years 1 and 9999 UTC"
+                              ) from None
+
+
+def check_interval(interval: Any) -> timedelta:
+    """A positive `timedelta`, or a `ValidationError`."""
+    if not isinstance(interval, timedelta) or interval <= timedelta(0):
+        raise ValidationError(f"interval must be a positive timedelta, got {interval!r}")
+    return interval
+
+
 def grid_for(ws: Workspace, application: str, interval: timedelta, start: datetime | None,
              end: datetime | None) -> Grid:
     """The interval grid over [start, end); defaults: the first and last records' intervals,
-    aligned to the Unix epoch (so days start at midnight UTC)."""
-    if not isinstance(interval, timedelta) or interval <= timedelta(0):
-        raise ValidationError(f"interval must be a positive timedelta, got {interval!r}")
-    start = None if start is None else to_utc(start, "start_time")
-    end = None if end is None else to_utc(end, "end_time")
+    aligned to the Unix epoch (so days start at midnight UTC).
+
+    Raises:
+        ValidationError: a bad interval or time, or more than `MAX_INTERVALS` intervals.
+    """
+    check_interval(interval)
+    start = None if start is None else utc_time(start, "start_time")
+    end = None if end is None else utc_time(end, "end_time")
+    try:
+        grid = _grid(ws, application, interval, start, end)
+    except OverflowError:
+        raise ValidationError(f"interval {interval} is too long: the intervals would run past "
+                              "the datetime range (years 1 to 9999); pick a shorter interval or "
+                              "give start_time and end_time") from None
+    count = grid.last - grid.first + 1
+    if count > MAX_INTERVALS:
+        raise ValidationError(f"interval {interval} makes {count:,} intervals between "
+                              f"{grid.origin} and {grid.end}; at most {MAX_INTERVALS:,} are "
+                              "allowed: pick a longer interval or a shorter time range")
+    return grid
+
+
+def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime | None,
+          end: datetime | None) -> Grid:
     if start is not None and end is not None and end <= start:
         raise ValidationError(f"end_time {end} is not after start_time {start}")
     if start is None or end is None:

@@ -27,9 +27,8 @@ import polars as pl
 
 from .._db import storage_errors
 from .._sql import quote_ident
-from ..clock import to_utc
 from ..errors import ValidationError
-from ._source import Records, choose_fields, field_kinds, grid_for
+from ._source import Records, choose_fields, field_kinds, grid_for, utc_time
 
 # scipy is imported in the functions that use it: importing it takes 1.5 s.
 
@@ -78,7 +77,7 @@ def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
         if isinstance(first, Dataset):
             return dataset_side(first, second)
         if isinstance(first, datetime) and isinstance(second, datetime):
-            start, end = to_utc(first, f"{what} start"), to_utc(second, f"{what} end")
+            start, end = utc_time(first, f"{what} start"), utc_time(second, f"{what} end")
             if end <= start:
                 raise ValidationError(f"the {what} window ends ({end}) before it starts ({start})")
             records = Records.of(ws, application, start, end)
