@@ -148,6 +148,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # DuckDB matches column names without regard to case; fields are case-sensitive, so a
+        # field's column may carry a suffix (see records/_naming.py).
+        "0007_physical_columns",
+        [
+            "ALTER TABLE _gl_columns ADD COLUMN physical_name VARCHAR",
+            "UPDATE _gl_columns SET physical_name = column_name",
+        ],
+    ),
 ]
 
 

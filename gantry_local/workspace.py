@@ -28,7 +28,7 @@ from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
 from .records._logger import AppState, RecordLogger
 from .records._schema import FEEDBACK, RECORDS, AppSchema
-from .records.query import Query
+from .records.query import Columns, Query
 
 if TYPE_CHECKING:
     from .applications import Application
@@ -95,7 +95,7 @@ class Workspace:
         # automations living in this process (monitors, suites): name -> (application, automation)
         self._monitors: dict[str, tuple[str | None, Any]] = {}
         # application -> (sink generation, (record columns, feedback columns)), for queries
-        self._columns_cache: dict[str, tuple[int, tuple[list[str], list[str]]]] = {}
+        self._columns_cache: dict[str, tuple[int, Columns]] = {}
         self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from .selectors import (
     OrderedSampler,
     Selector,
     StratifiedSampler,
+    TagFilter,
     UniformSampler,
 )
 
@@ -262,8 +264,8 @@ class Curator:
         if end <= start:
             raise ValidationError(f"interval end {end} is not after its start {start}")
         state = workspace._app_state(self.application_name)
-        base, params, names = Query(workspace, self.application_name, start, end).select_sql(
-            ordered=False)
+        selection = Query(workspace, self.application_name, start, end).selection(ordered=False)
+        base, params, names = selection.sql, selection.params, selection.fields
         known = set(names)
         logical = {**state.schema.snapshot("records"), **state.schema.snapshot("feedback")}
         for selector in self.selectors:
@@ -276,8 +278,9 @@ class Curator:
                 raise ValidationError(f"curator {self.name!r}: cannot stratify on numeric field "
                                       f"{method.field!r}; stratification is for categories")
         seed = self.seed(start)
+        selectors = [_physical(selector, selection.columns) for selector in self.selectors]
         with workspace._cursor() as con, storage_errors(f"curator {self.name!r}"):
-            single = self.selectors[0] if len(self.selectors) == 1 else None
+            single = selectors[0] if len(selectors) == 1 else None
             counts = None
             if single is not None and isinstance(single.method, StratifiedSampler) and not (
                     single.filters or single.tags):  # the strata's sizes add up to the total
@@ -287,16 +290,17 @@ class Curator:
                 total = int(con.execute(f"SELECT count(*) FROM ({base}) AS base", params)
                             .fetchall()[0][0])
             if single is not None:  # one query, already without duplicates
-                return _run_selector(con, base, params, single, seed, True, counts), total
+                return selection.to_logical(
+                    _run_selector(con, base, params, single, seed, True, counts)), total
             parts = [_run_selector(con, base, params, selector, seed, False)
-                     for selector in self.selectors]
+                     for selector in selectors]
         frames = [_frame(p) for p in parts if p.num_rows]
         if not frames:
             return pa.table({n: pa.array([], pa.null()) for n in names}), total
         merged = pl.concat(frames, how="diagonal_relaxed")
         picked = (merged.unique(subset=["__join_key", "__time"], keep="first", maintain_order=True)
                   .sort(["__time", "__join_key"]))
-        return picked.to_arrow(), total
+        return selection.to_logical(picked.to_arrow()), total
 
     def curate(self, workspace: Workspace, start: datetime, end: datetime) -> CurationResult:
         """Run once over ``[start, end)``: append the picked rows to the curated dataset.
@@ -320,6 +324,23 @@ class Curator:
         info = dataset.append_dataframe(table, message=message, lineage=lineage)
         return CurationResult(self.name, start, end, total, table.num_rows, info["version_id"],
                               message)
+
+
+def _physical(selector: Selector, columns: Mapping[str, str]) -> Selector:
+    """`selector` naming the columns of the interval's query (`Selection.columns`): fields
+    differing only in case have suffixed columns there, as DuckDB ignores case."""
+    if all(columns.get(name, name) == name for name in selector.fields()):
+        return selector
+
+    def moved(item: Any) -> Any:
+        if isinstance(item, TagFilter):
+            return replace(item, name=columns[item.field].removeprefix("tags."))
+        return replace(item, field=columns[item.field])
+
+    method = selector.method
+    return replace(selector, method=method if isinstance(method, UniformSampler) else moved(method),
+                   filters=[moved(f) for f in selector.filters],
+                   tags=[moved(t) for t in selector.tags])
 
 
 def list_curators(application_name: str | None = None,

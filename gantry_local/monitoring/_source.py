@@ -4,11 +4,12 @@ and the interval grid."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._db import run, storage_errors
+from .._sql import quote_ident
 from ..clock import datetime_to_us, to_utc
 from ..errors import ValidationError
 from ..records._duckdb_sink import table_name
@@ -57,18 +58,27 @@ def choose_fields(kinds: Mapping[str, str], fields: Sequence[str] | None,
 
 @dataclass(frozen=True)
 class Records:
-    """One application's records in [start, end), filtered, as SQL with bound parameters."""
+    """One application's records in [start, end), filtered, as SQL with bound parameters.
+
+    `columns` are the fields; refer to one in SQL over ``sql`` with `column` (fields that
+    differ only in case have suffixed columns there, see `records.query.Selection`).
+    """
 
     sql: str
     params: list[Any]
     columns: list[str]
+    physical: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, ws: Workspace, application: str, start: datetime | None, end: datetime | None,
            version: int | str | None = None, tags: Mapping[str, str] | None = None) -> Records:
-        sql, params, columns = Query(ws, application, start, end, version, tags).select_sql(
-            ordered=False)
-        return cls(sql, params, columns)
+        selection = Query(ws, application, start, end, version, tags).selection(ordered=False)
+        return cls(selection.sql, selection.params, selection.fields, selection.columns)
+
+    def column(self, name: str) -> str:
+        """The quoted column of field `name` in the output of `sql`, or ``NULL`` if absent."""
+        physical = self.physical.get(name)
+        return "NULL" if physical is None else quote_ident(physical)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ import polars as pl
 from .._db import run, storage_errors
 from .._limits import check_int, check_number, check_span, check_text
 from .._names import MAX_FIELD_LENGTH, check_name
-from .._sql import quote_ident
 from ..clock import to_utc
 from ..errors import GantryLocalError, StorageError, ValidationError
 from ._source import Records, field_kinds
@@ -268,7 +267,7 @@ def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: d
     agg, fields = trigger.aggregation, trigger.fields
     if agg in _SIMPLE:
         records = Records.of(ws, application, start, now, tags=trigger.tags)
-        col = quote_ident(fields[0]) if fields[0] in records.columns else "NULL"
+        col = records.column(fields[0])
         with ws._cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
             row = con.sql(f"SELECT count(*), {_SIMPLE[agg].format(c=col)} FROM ({records.sql})",
                           params=records.params).fetchall()[0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ import polars as pl
 from .._db import storage_errors
 from .._sql import quote_ident
 from ..errors import ValidationError
+from ..records._naming import to_physical, unique_names
 from ._source import Records, choose_fields, field_kinds, grid_for, utc_time
 
 # scipy is imported in the functions that use it: importing it takes 1.5 s.
@@ -64,6 +66,7 @@ class Side:
     columns: list[str]
     label: str
     table: Any = None  # an Arrow table to register as ``_gl_side`` (dataset versions)
+    physical: dict[str, str] = dataclass_field(default_factory=dict)  # field -> its column in `sql`
 
 
 def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
@@ -82,7 +85,8 @@ def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
                 raise ValidationError(f"the {what} window ends ({end}) before it starts ({start})")
             records = Records.of(ws, application, start, end)
             return Side(records.sql, records.params, records.columns,
-                        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+                        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}",
+                        physical=records.physical)
     raise ValidationError(f"{what} must be a (start, end) pair of datetimes, a Dataset, or "
                           f"(dataset, version_id); got {spec!r}")
 
@@ -90,8 +94,9 @@ def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
 def dataset_side(dataset: Dataset, version_id: str | None) -> Side:
     full = dataset.resolve(version_id)
     table = dataset.read_arrow(full)
+    physical = unique_names(table.column_names)  # DuckDB would merge names differing in case
     return Side("SELECT * FROM _gl_side", [], list(table.column_names),
-                f"{dataset.name}@{full[:12]}", table)
+                f"{dataset.name}@{full[:12]}", to_physical(table, physical), physical)
 
 
 def drift(ws: Workspace, application: str, reference: Any, current: Any,
@@ -129,7 +134,8 @@ def _side_stats(con: duckdb.DuckDBPyConnection, side: Side, kinds: Mapping[str, 
                 ) -> dict[str, dict[str, Any]]:
     """Per field: n, and counts per category, or the values (sorted) for numbers; the
     side's fields are read in one query and reduced like an interval's rows."""
-    present = [quote_ident(name) for name in kinds if name in side.columns]
+    present = [f"{quote_ident(side.physical.get(name, name))} AS {quote_ident(name)}"
+               for name in kinds if name in side.columns]
     if side.table is not None:
         con.register("_gl_side", side.table)
     try:
@@ -277,7 +283,8 @@ def _fetched_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: A
     """Every interval's reduction, from the whole range read in one query."""
     bucket, bucket_params = grid.bucket_sql()
     present = [name for name in kinds if name in records.columns]
-    select = ", ".join([f"{bucket} AS __b", *(quote_ident(n) for n in present)])
+    select = ", ".join([f"{bucket} AS __b", *(f"{records.column(n)} AS {quote_ident(n)}"
+                                                for n in present)])
     table = con.sql(f"SELECT {select} FROM ({records.sql})",
                     params=[*bucket_params, *records.params]).to_arrow_table()
     frame = pl.from_arrow(table)
@@ -299,11 +306,12 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
     for i, name in enumerate(names):
         if name not in records.columns:
             continue
+        col = records.column(name)
         if kinds[name] == "number":
-            values[i], params = _bin_sql(quote_ident(name), _edges(ref_stats[name]))
+            values[i], params = _bin_sql(col, _edges(ref_stats[name]))
             value_params.extend(params)
         else:
-            values[i] = f"CAST({quote_ident(name)} AS VARCHAR)"
+            values[i] = f"CAST({col} AS VARCHAR)"
     out: dict[int, dict[str, dict[str, Any]]] = {}
     if not values:
         return out

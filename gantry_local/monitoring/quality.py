@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import storage_errors
-from .._sql import quote_ident
 from ..errors import ValidationError
 from ._source import Records, field_kinds, grid_for
 
@@ -71,8 +70,8 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end, version, tags)
     bucket, bucket_params = grid.bucket_sql()
-    o = _value(output, kinds[output], records.columns)
-    f = _value(fb, kinds[fb], records.columns) if fb else "NULL"
+    o = _value(output, kinds[output], records)
+    f = _value(fb, kinds[fb], records) if fb else "NULL"
     positives, positive_params = _positives(o, f, kinds[output], kinds[fb] if fb else None,
                                             threshold)
     as_number = fb is None or (kinds[output] != "category" and kinds[fb] != "category")
@@ -116,11 +115,11 @@ def _pick(kinds: Mapping[str, str], name: str | None, prefix: str, what: str) ->
     return found[0]
 
 
-def _value(name: str | None, kind: str | None, columns: Sequence[str]) -> str:
+def _value(name: str | None, kind: str | None, records: Records) -> str:
     """A field's value in SQL: numbers as DOUBLE with NaN as NULL (NaN counts as missing)."""
-    if name is None or name not in columns:
+    if name is None or name not in records.columns:
         return "NULL"
-    col = quote_ident(name)
+    col = records.column(name)
     if kind == "number":
         return f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS DOUBLE) END"
     return col

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import storage_errors
-from .._sql import quote_ident
 from ._source import Records, choose_fields, field_kinds, grid_for
 
 if TYPE_CHECKING:
@@ -51,13 +50,12 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end, version, tags)
     bucket, bucket_params = grid.bucket_sql()
-    present = set(records.columns)
     aggregates: list[str] = ["count(*) AS n"]
     tops: list[str] = []
     top_params: list[Any] = []
     quantile_params: list[Any] = []
     for i, (name, kind) in enumerate(kinds.items()):
-        col = quote_ident(name) if name in present else "NULL"
+        col = records.column(name)
         aggregates.append(f"count({col}) AS c{i}")
         if kind == "number":  # NaN is left out of every statistic, and counted
             nan = f"isnan(CAST({col} AS DOUBLE))"

@@ -1,8 +1,8 @@
 """The default sink: appends flushed Arrow tables to the application's DuckDB tables.
 
 Each `write` is one transaction: columns are added or widened (and recorded in
-``_gl_columns``), then every table is inserted ``BY NAME`` from Arrow. Either all
-tables of a flush land, or none do.
+``_gl_columns`` with the physical name that holds them, see `_naming`), then every
+table is inserted ``BY NAME`` from Arrow. Either all tables of a write land, or none do.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .._db import run, transaction
 from .._sql import quote_ident
 from . import _types as types
 from ._batches import TableWrite
+from ._naming import physical_name, to_physical
 from ._schema import FEEDBACK, RECORDS
 
 __all__ = ["DuckDBSink", "create_app_tables", "drop_app_tables", "table_name"]
@@ -25,6 +26,9 @@ _META_DDL = {
     RECORDS: '"__time" TIMESTAMPTZ, "__join_key" VARCHAR, "__version" VARCHAR',
     FEEDBACK: '"__time" TIMESTAMPTZ, "__join_key" VARCHAR, "__seq" BIGINT',
 }
+
+
+_META_COLUMNS = ("__time", "__join_key", "__version", "__seq")
 
 
 def table_name(app: str, kind: str) -> str:
@@ -48,7 +52,8 @@ class DuckDBSink:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con.cursor()
         self._lock = threading.Lock()
-        self._known: dict[tuple[str, str], dict[str, str]] = {}
+        # (app, kind) -> logical column -> (logical type, physical column)
+        self._known: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         self._next_seq: dict[str, int] = {}
         self.generation = 0  # bumped once a change to a table's columns is visible
         self._altered = False
@@ -64,7 +69,7 @@ class DuckDBSink:
     def write(self, writes: Sequence[TableWrite]) -> None:
         con = self._con
         with self._lock:
-            known_before = {k: dict(v) for k, v in self._known.items()}
+            known_before = {k: dict(v) for k, v in self._known.items()}  # undone on rollback
             seq_before = dict(self._next_seq)
             self._altered = False
             try:
@@ -83,8 +88,8 @@ class DuckDBSink:
 
     def _append(self, con: duckdb.DuckDBPyConnection, write: TableWrite) -> None:
         table = table_name(write.app, write.kind)
-        self._ensure_columns(con, write, table)
-        data = write.table
+        known = self._ensure_columns(con, write, table)
+        data = to_physical(write.table, {name: column for name, (_, column) in known.items()})
         if write.kind == FEEDBACK:
             start = self._seq_start(con, write.app, table)
             data = data.append_column("__seq", pa.array(range(start, start + data.num_rows),
@@ -102,29 +107,35 @@ class DuckDBSink:
             self._next_seq[app] = int(rows[0][0])
         return self._next_seq[app]
 
-    def _ensure_columns(self, con: duckdb.DuckDBPyConnection, write: TableWrite, table: str) -> None:
+    def _ensure_columns(self, con: duckdb.DuckDBPyConnection, write: TableWrite, table: str
+                        ) -> dict[str, tuple[str, str]]:
+        """Add or widen the columns `write` needs; the table's logical columns afterwards."""
         key = (write.app, write.kind)
         known = self._known.get(key)
         if known is None:
             rows = run(
                 con,
-                "SELECT column_name, logical_type FROM _gl_columns "
+                "SELECT column_name, logical_type, physical_name FROM _gl_columns "
                 "WHERE application = ? AND table_kind = ?", [write.app, write.kind],
             )
-            known = self._known[key] = {name: logical for name, logical in rows}
-        for column, logical in write.columns.items():
-            current = known.get(column)
+            known = self._known[key] = {name: (logical, physical)
+                                        for name, logical, physical in rows}
+        for name, logical in write.columns.items():
+            current, physical = known.get(name, (None, ""))
             if current is not None:
                 logical = types.widen(current, logical) or current
             if current == logical:
                 continue
             self._altered = True
             if current is None:
-                run(con, f"ALTER TABLE {table} ADD COLUMN {quote_ident(column)} "
-                            f"{types.duckdb_type(logical)}")
+                physical = physical_name(name, [*_META_COLUMNS, *(p for _, p in known.values())])
+                run(con, f"ALTER TABLE {table} ADD COLUMN {quote_ident(physical)} "
+                         f"{types.duckdb_type(logical)}")
             else:
-                run(con, f"ALTER TABLE {table} ALTER COLUMN {quote_ident(column)} "
-                            f"TYPE {types.duckdb_type(logical)}")
-            run(con, "INSERT OR REPLACE INTO _gl_columns VALUES (?, ?, ?, ?)",
-                        [write.app, write.kind, column, logical])
-            known[column] = logical
+                run(con, f"ALTER TABLE {table} ALTER COLUMN {quote_ident(physical)} "
+                         f"TYPE {types.duckdb_type(logical)}")
+            run(con, "INSERT OR REPLACE INTO _gl_columns (application, table_kind, column_name, "
+                     "logical_type, physical_name) VALUES (?, ?, ?, ?, ?)",
+                [write.app, write.kind, name, logical, physical])
+            known[name] = (logical, physical)
+        return known

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from ..clock import to_utc
 from ..errors import ValidationError
 from ._duckdb_sink import table_name
 from ._inputs import check_version
+from ._naming import to_logical
 from ._schema import FEEDBACK, RECORDS
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..workspace import Workspace
 
-__all__ = ["Query"]
+__all__ = ["Query", "Selection"]
 
 _SECTION_ORDER = {"__time": 0, "__join_key": 1, "__version": 2, "inputs": 3, "outputs": 4,
                   "tags": 5}
@@ -73,10 +75,11 @@ class Query:
     def to_arrow(self) -> pa.Table:
         """The matching records as an Arrow table."""
         self._ws.flush()
-        sql, params = self._sql(self._columns())
+        columns = self._columns()
+        sql, params = self._sql(columns)
         with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
             table = con.sql(sql, params=params).to_arrow_table()
-        return _utc_labels(table)
+        return _utc_labels(to_logical(table, columns.logical))
 
     def to_polars(self) -> pl.DataFrame:
         """The matching records as a polars DataFrame."""
@@ -98,7 +101,7 @@ class Query:
 
     # -- SQL ----------------------------------------------------------------------------------
 
-    def _columns(self) -> tuple[list[str], list[str]]:
+    def _columns(self) -> Columns:
         generation = self._ws._sink.generation
         cached = self._ws._columns_cache.get(self.application)
         if cached is not None and cached[0] == generation:
@@ -108,27 +111,33 @@ class Query:
                     .fetchall()]
             fbs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, FEEDBACK)}")
                    .fetchall()]
+            names = con.execute("SELECT physical_name, column_name FROM _gl_columns WHERE "
+                                "application = ?", [self.application]).fetchall()
         recs.sort(key=lambda c: _SECTION_ORDER.get(c.partition(".")[0] if "." in c else c, 9))
-        columns = recs, [c for c in fbs if c.startswith("feedback.")]
+        columns = Columns(recs, [c for c in fbs if c.startswith("feedback.")], dict(names))
         self._ws._columns_cache[self.application] = (generation, columns)
         return columns
 
-    def select_sql(self, ordered: bool = True) -> tuple[str, list[Any], list[str]]:
-        """The query as SQL with its bound parameters (after a flush), and its column names.
-
-        For composing bigger queries (curators wrap it); identifiers are already quoted.
-        """
+    def selection(self, ordered: bool = True) -> Selection:
+        """The query as SQL with its bound parameters (after a flush), for composing bigger
+        queries (curators and monitoring wrap it); see `Selection`."""
         self._ws.flush()
         columns = self._columns()
         sql, params = self._sql(columns, ordered=ordered)
-        names = [*columns[0], *columns[1], *(["__feedback_time"] if columns[1] else [])]
-        return sql, params, names
+        physical = [*columns.records, *columns.feedback,
+                    *(["__feedback_time"] if columns.feedback else [])]
+        return Selection(sql, params, {columns.logical.get(c, c): c for c in physical})
 
-    def _sql(self, columns: tuple[list[str], list[str]], count: bool = False,
+    def select_sql(self, ordered: bool = True) -> tuple[str, list[Any], list[str]]:
+        """`selection()` as (SQL, parameters, the output's physical column names)."""
+        selection = self.selection(ordered)
+        return selection.sql, selection.params, list(selection.columns.values())
+
+    def _sql(self, columns: Columns, count: bool = False,
              ordered: bool = True) -> tuple[str, list[Any]]:
-        recs, fbs = columns
-        known = {c: f"r.{quote_ident(c)}" for c in recs}
-        known.update({c: f"f.{quote_ident(c)}" for c in fbs})
+        recs, fbs = columns.records, columns.feedback
+        known = {columns.logical.get(c, c): f"r.{quote_ident(c)}" for c in recs}
+        known.update({columns.logical.get(c, c): f"f.{quote_ident(c)}" for c in fbs})
         if fbs:
             known["__feedback_time"] = 'f."__time"'
         logged = set(self._ws._app_state(self.application).schema.snapshot(RECORDS)) | set(
@@ -166,6 +175,52 @@ class Query:
                            + (['f."__time" AS "__feedback_time"'] if fbs else []))
         order = ' ORDER BY r."__time", r."__join_key"' if ordered else ""
         return f"SELECT {select} FROM {source} WHERE {condition}{order}", params
+
+
+@dataclass(frozen=True)
+class Columns:
+    """An application's stored columns (physical names, in output order) and the logical
+    field each holds (physical -> logical; meta columns are absent and keep their names)."""
+
+    records: list[str]
+    feedback: list[str]
+    logical: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A query's SQL for wrapping in a bigger one (as ``(sql) AS base``).
+
+    DuckDB matches names regardless of case, but field names are case-sensitive, so the
+    output columns have physical names (``inputs.amount~2`` beside ``inputs.Amount``):
+    refer to a field with `column` and turn fetched tables back with `to_logical`.
+
+    Attributes:
+        sql: the SELECT, with ``?`` placeholders.
+        params: its bound parameters.
+        columns: each output field's logical name -> its physical output column, in order.
+    """
+
+    sql: str
+    params: list[Any]
+    columns: dict[str, str]
+
+    @property
+    def fields(self) -> list[str]:
+        """The output's logical field names, in order."""
+        return list(self.columns)
+
+    def column(self, field: str, alias: str = "") -> str | None:
+        """The quoted SQL reference to `field`'s output column (``alias.`` prefixed if
+        given), or None when the query has no such column."""
+        physical = self.columns.get(field)
+        if physical is None:
+            return None
+        return f"{alias}.{quote_ident(physical)}" if alias else quote_ident(physical)
+
+    def to_logical(self, table: pa.Table) -> pa.Table:
+        """A table fetched from this query (or a wrapper) with logical column names."""
+        return to_logical(table, {p: f for f, p in self.columns.items()})
 
 
 def _utc_labels(table: pa.Table) -> pa.Table:
