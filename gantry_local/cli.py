@@ -11,11 +11,13 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Any, NoReturn
 
 import polars as pl
 
+from . import __version__
+from . import _cli_args as arg
 from .errors import GantryLocalError, ValidationError
 from .workspace import Workspace
 
@@ -23,6 +25,8 @@ __all__ = ["main"]
 
 STORAGE_ENV = "GANTRY_LOCAL_STORAGE"
 DB_ENV = "GANTRY_LOCAL_DB"
+DEBUG_ENV = "GANTRY_LOCAL_DEBUG"
+MAX_DEMO_RECORDS = 100_000  # 3 million predictions over the demo's month
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -48,10 +52,9 @@ def _storage_workspace(args: argparse.Namespace) -> Workspace:
     if not url:
         raise ValidationError(f"give the dataset storage with --storage URL or ${STORAGE_ENV}")
     options: dict[str, Any] = {}
-    for item in args.storage_option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"--storage-option takes KEY=VALUE, got {item!r}")
+    for key, value in args.storage_option or []:
+        if key in options:
+            raise ValidationError(f"--storage-option {key} is given twice; give it once")
         options[key] = value
     workspace = Workspace(db=":memory:", storage=url, storage_options=options)
     if getattr(args, "working_dir", None):
@@ -184,9 +187,11 @@ def _datasets_gc(args: argparse.Namespace) -> None:
 
 
 def _db_workspace(args: argparse.Namespace) -> Workspace:
-    db = args.db or os.environ.get(DB_ENV) or "gantry.duckdb"
+    db = str(args.db or os.environ.get(DB_ENV) or "gantry.duckdb")
     if db != ":memory:" and not os.path.exists(db):
         raise ValidationError(f"no database {db!r}; give --db PATH or ${DB_ENV}")
+    if os.path.isdir(db):
+        raise ValidationError(f"{db!r} is a folder; give the DuckDB file with --db PATH")
     storage = args.storage or os.environ.get(STORAGE_ENV)
     return Workspace(db=db, storage=storage)
 
@@ -252,9 +257,12 @@ def _curators_runs(args: argparse.Namespace) -> None:
     Example: gantry-local curators runs uniform-100
     """
     from .automations._registry import CuratorRegistry
+    from .automations.curators import get_curator
 
     with _db_workspace(args) as ws:
         frame = CuratorRegistry(ws).runs(args.name)
+        if args.name is not None and frame.is_empty():
+            get_curator(args.name, workspace=ws)  # no runs yet, or no such curator?
         _say(_table(frame.to_dicts(), ["curator", "interval_start", "status", "rows_in_interval",
                                        "rows_selected", "version_id", "error"]))
 
@@ -331,28 +339,6 @@ def _eval_show(args: argparse.Namespace) -> None:
         _say(str(get_evaluation(args.id, workspace=ws)))
 
 
-def _duration(text: str) -> timedelta:
-    """'30m', '6h', '1d', '2w' as a timedelta."""
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    number, unit = text[:-1], text[-1:]
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if unit not in units or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 6h, 1d or 2w")
-    return timedelta(**{units[unit]: value})
-
-
-def _moment(text: str) -> datetime:
-    """An ISO date or datetime (naive means UTC)."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date like 2024-01-31 or "
-                                         "2024-01-31T12:00") from None
-
-
 def _print_frame(frame: pl.DataFrame) -> None:
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, fmt_str_lengths=40,
                    float_precision=4, tbl_hide_dataframe_shape=True):
@@ -392,6 +378,8 @@ def _alerts(args: argparse.Namespace) -> None:
 
     with _db_workspace(args) as ws:
         frame = list_alerts(ws, args.app)
+        if args.app is not None and frame.is_empty():
+            ws.get_application(args.app)  # no alerts yet, or no such application?
     _say(_table(frame.to_dicts(), ["automation", "application", "aggregation", "value",
                                    "lower_bound", "upper_bound", "fired_at", "resolved_at",
                                    "status", "action_error"]))
@@ -412,21 +400,34 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _add_storage_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV})")
+    parser.add_argument("--storage", type=arg.text,
+                        help=f"dataset storage URL (default ${STORAGE_ENV})")
     parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                        type=arg.key_value,
                         help="fsspec option, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (and exit 2), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gantry-local",
-        description="Log production traffic, curate datasets and evaluate models, in-process.")
+        description="Log production traffic, curate datasets and evaluate models, in-process. "
+                    f"Exit status: 0 ok, 1 error, 2 usage error; ${DEBUG_ENV}=1 shows tracebacks.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the end-to-end demo on synthetic traffic",
                                description=_demo.__doc__)
-    demo.add_argument("--path", default="gantry-demo",
-                      help="folder for the demo workspace (wiped first; default ./gantry-demo)")
-    demo.add_argument("--records-per-day", type=int, default=2_000,
+    demo.add_argument("--path", type=arg.path, default="gantry-demo",
+                      help="folder for the demo workspace: new, empty, or made by an earlier "
+                           "demo (wiped first); default ./gantry-demo")
+    demo.add_argument("--records-per-day", type=arg.number(int, 1, MAX_DEMO_RECORDS, "a whole "
+                      "number"), default=2_000,
                       help="predictions logged per simulated day (default 2000)")
     demo.set_defaults(handler=_demo)
 
@@ -444,31 +445,32 @@ def build_parser() -> argparse.ArgumentParser:
     command("versions", _datasets_versions).add_argument("name")
     pull = command("pull", _datasets_pull)
     pull.add_argument("name")
-    pull.add_argument("--version", help="version id or prefix (default: latest)")
-    pull.add_argument("--working-dir", help="default $GANTRY_DATASET_WORKING_DIR or the cwd")
+    pull.add_argument("--version", type=arg.text, help="version id or prefix (default: latest)")
+    pull.add_argument("--working-dir", type=arg.folder, help="default $GANTRY_DATASET_WORKING_DIR or the cwd")
     pull.add_argument("--format", choices=["csv", "parquet"], default="csv")
     pull.add_argument("--forced", action="store_true", help="discard local changes")
     export = command("export", _datasets_export)
     export.add_argument("name")
-    export.add_argument("--version", help="version id or prefix (default: latest)")
-    export.add_argument("--out", default=".", help="folder to write into (default: cwd)")
+    export.add_argument("--version", type=arg.text, help="version id or prefix (default: latest)")
+    export.add_argument("--out", type=arg.path, default=".", help="folder to write into (default: cwd)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    export.add_argument("--file", help="table name, when the version has several")
+    export.add_argument("--file", type=arg.text, help="table name, when the version has several")
     diff = command("diff", _datasets_diff)
     diff.add_argument("name")
     diff.add_argument("a")
     diff.add_argument("b", nargs="?", help="default: the latest version")
-    diff.add_argument("--key", help="column matching rows (default: __join_key if present)")
-    diff.add_argument("--file", help="table name, when the version has several")
+    diff.add_argument("--key", type=arg.text, help="column matching rows (default: __join_key if present)")
+    diff.add_argument("--file", type=arg.text, help="table name, when the version has several")
     rollback = command("rollback", _datasets_rollback)
     rollback.add_argument("name")
     rollback.add_argument("version")
     verify = command("verify", _datasets_verify)
     verify.add_argument("name")
-    verify.add_argument("--version", help="only this version (default: all)")
+    verify.add_argument("--version", type=arg.text, help="only this version (default: all)")
     gc = command("gc", _datasets_gc)
     gc.add_argument("--delete", action="store_true", help="really delete (default: dry run)")
-    gc.add_argument("--grace-minutes", type=float, default=60.0,
+    gc.add_argument("--grace-minutes", default=60.0,
+                    type=arg.number(float, 0, arg.MAX_DURATION.total_seconds() / 60, "minutes"),
                     help="keep objects younger than this, for pushes in flight (default 60)")
     curators = commands.add_parser("curators", help="curators stored in a database")
     curator_commands = curators.add_subparsers(dest="curators_command", required=True)
@@ -486,31 +488,33 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler_commands = scheduler.add_subparsers(dest="scheduler_command", required=True)
     run_cmd = _db_command(scheduler_commands, "run", _scheduler_run)
     run_cmd.add_argument("--once", action="store_true", help="one tick, then exit")
-    run_cmd.add_argument("--tick", type=float, default=1.0, help="seconds between ticks")
-    run_cmd.add_argument("--suite", action="append", metavar="SUITE.toml",
+    run_cmd.add_argument("--tick", type=arg.number(float, 0.01, 86_400, "seconds"), default=1.0,
+                         help="seconds between ticks")
+    run_cmd.add_argument("--suite", action="append", metavar="SUITE.toml", type=arg.existing_file,
                          help="also run this test suite on each new version of its dataset "
                               "(repeatable)")
     report = _db_command(commands, "report", _report)
-    report.add_argument("--app", help="the application (default: the only one)")
-    report.add_argument("--out", default="report.html", help="the HTML file (default report.html)")
-    report.add_argument("--interval", type=_duration, default=timedelta(days=1),
+    report.add_argument("--app", type=arg.text, help="the application (default: the only one)")
+    report.add_argument("--out", type=arg.output_file, default="report.html",
+                        help="the HTML file (default report.html)")
+    report.add_argument("--interval", type=arg.duration, default=timedelta(days=1),
                         help="interval length: 30m, 6h, 1d, 2w (default 1d)")
     for name, handler in (("summarize", _summarize), ("drift", _drift), ("alerts", _alerts)):
         cmd = _db_command(commands, name, handler)
         if name == "alerts":
-            cmd.add_argument("--app", help="only this application's alerts")
+            cmd.add_argument("--app", type=arg.text, help="only this application's alerts")
             continue
         cmd.add_argument("app", help="the application")
-        cmd.add_argument("--field", action="append", help="a field (repeatable; default: all)")
+        cmd.add_argument("--field", type=arg.text, action="append", help="a field (repeatable; default: all)")
         if name == "summarize":
-            cmd.add_argument("--interval", type=_duration, default=timedelta(days=1),
+            cmd.add_argument("--interval", type=arg.duration, default=timedelta(days=1),
                              help="interval length: 30m, 6h, 1d, 2w (default 1d)")
-            cmd.add_argument("--start", type=_moment, help="first interval's start (ISO)")
-            cmd.add_argument("--end", type=_moment, help="end of the last interval (ISO)")
+            cmd.add_argument("--start", type=arg.moment, help="first interval's start (ISO)")
+            cmd.add_argument("--end", type=arg.moment, help="end of the last interval (ISO)")
         else:
-            cmd.add_argument("--reference", nargs=2, type=_moment, required=True,
+            cmd.add_argument("--reference", nargs=2, type=arg.moment, required=True,
                              metavar=("START", "END"), help="the reference window")
-            cmd.add_argument("--current", nargs=2, type=_moment, required=True,
+            cmd.add_argument("--current", nargs=2, type=arg.moment, required=True,
                              metavar=("START", "END"), help="the window compared with it")
     evaluations = commands.add_parser("eval", help="evaluations and test suites")
     eval_commands = evaluations.add_subparsers(dest="eval_command", required=True)
@@ -519,10 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, eval_handler in eval_handlers:
         cmd = _db_command(eval_commands, name, eval_handler)
         if name == "run":
-            cmd.add_argument("suite", help="the suite's TOML file")
-            cmd.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
+            cmd.add_argument("suite", type=arg.existing_file, help="the suite's TOML file")
+            cmd.add_argument("--junit", type=arg.output_file, metavar="PATH",
+                             help="write JUnit XML here")
         elif name == "list":
-            cmd.add_argument("--dataset", help="only evaluations of this dataset")
+            cmd.add_argument("--dataset", type=arg.text, help="only evaluations of this dataset")
         else:
             cmd.add_argument("id")
     return parser
@@ -540,24 +545,66 @@ def _db_command(commands: Any, name: str, handler: Callable[[argparse.Namespace]
 
 
 def _add_db_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help=f"the DuckDB file (default ${DB_ENV} or ./gantry.duckdb)")
-    parser.add_argument("--storage", help=f"dataset storage URL (default ${STORAGE_ENV} or beside "
-                        "the db)")
+    parser.add_argument("--db", type=arg.path,
+                        help=f"the DuckDB file (default ${DB_ENV} or ./gantry.duckdb)")
+    parser.add_argument("--storage", type=arg.text,
+                        help=f"dataset storage URL (default ${STORAGE_ENV} or beside the db)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the console script; returns the exit code (see `build_parser`)."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # the reader went away (`gantry-local ... | head`): stop quietly
+        _silence_stdout()
+        return 141
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error, already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at exit
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
     except GantryLocalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        if debug:
+            raise
+        return _fail(str(exc))
+    except Exception as exc:  # a bug, or an error a library under us did not translate
+        if debug:
+            raise
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the "
+                     "traceback)")
     finally:
         while _PROGRESS:
             _PROGRESS.pop().finish()
     return int(code or 0)
 
+
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _fail(message: str) -> int:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+    return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (e.g. captured by a test)
+        pass
 
 
 if __name__ == "__main__":

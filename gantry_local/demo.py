@@ -51,20 +51,18 @@ def _transaction(rng: random.Random, day: int) -> tuple[dict[str, object], float
 
 def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
              echo: Callable[[str], None] = print) -> Workspace:
-    """Run the demo in `path` (wiped first) and return the closed workspace.
+    """Run the demo in `path` and return the closed workspace.
+
+    `path` is a new or empty folder, or one an earlier demo made (then it is wiped first).
 
     Raises:
-        ValidationError: `records_per_day` is not a positive integer, or `path` is a file.
+        ValidationError: `records_per_day` is not a positive integer, or `path` is a file,
+            a folder holding anything the demo did not make, or cannot be made.
     """
     if isinstance(records_per_day, bool) or not isinstance(records_per_day, int) \
             or records_per_day < 1:
         raise ValidationError(f"records_per_day must be a positive integer, got {records_per_day!r}")
-    root = Path(path)
-    if root.exists() and not root.is_dir():
-        raise ValidationError(f"demo path {str(root)!r} is a file; give a folder")
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
+    root = _prepare(path)
     clock = ManualClock(START)
     rng = random.Random(7)
     started = time.perf_counter()
@@ -103,6 +101,36 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
         _evaluation(workspace, echo)
         _html_report(workspace, root, echo)
     return workspace
+
+
+MARKER = ".gantry-demo"
+
+
+def _prepare(path: str | Path) -> Path:
+    """Make `path` an empty folder marked as the demo's; only ever wipe a marked one."""
+    if not isinstance(path, (str, Path)) or not str(path) or "\x00" in str(path):
+        raise ValidationError(f"demo path must be a folder name, got {path!r}")
+    root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise ValidationError(f"demo path {str(root)!r} is a file; give a folder")
+    if (root / MARKER).is_file():
+        for child in root.iterdir():  # the folder's contents, not the folder: it may be the cwd
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    elif root.is_dir() and any(root.iterdir()):
+        raise ValidationError(
+            f"demo path {str(root)!r} holds files the demo did not make; give a new or empty "
+            f"folder (the demo only wipes folders it made, marked by a {MARKER} file)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / MARKER).write_text("Made by `gantry-local demo`: the next demo run in this "
+                                   "folder deletes everything in it.\n")
+    except OSError as exc:
+        raise ValidationError(f"cannot make the demo folder {str(root)!r}: "
+                              f"{exc.strerror or exc}") from exc
+    return root
 
 
 def _curation(workspace: Workspace, clock: ManualClock, echo: Callable[[str], None]) -> None:

@@ -1,5 +1,11 @@
-"""The CLI: the demo runs end to end; errors become one line and exit status 1."""
+"""The CLI: the demo runs end to end; errors become one line and exit status 1 (2 for usage)."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -21,13 +27,47 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert rows.height == 6_000
     assert 0.3 < rows["feedback.is_fraud"].is_not_null().mean() < 0.7  # type: ignore[operator]
     assert set(rows["__version"].unique()) == {"v1", "v2"}
+    # the demo's own folder (marked) is wiped and reused
+    assert (target / ".gantry-demo").is_file()
+    assert main(["demo", "--path", str(target), "--records-per-day", "10"]) == 0
+    assert "Logged 300 predictions" in capsys.readouterr().out
+    with gantry.Workspace(db=target / "gantry.duckdb") as ws:
+        assert ws.query("fraud-detector").count() == 300
+
+
+def test_demo_never_wipes_a_folder_it_did_not_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("four years of work")
+    (mine / "gantry.duckdb").write_text("not the demo's")
+    monkeypatch.chdir(mine)
+    for path in (str(mine), ".", "./"):
+        assert main(["demo", "--path", path, "--records-per-day", "10"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "holds files the demo did not make" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["gantry.duckdb", "thesis.txt"]
+    assert (mine / "thesis.txt").read_text() == "four years of work"
+    (tmp_path / "blocker").write_text("x")
+    assert main(["demo", "--path", str(tmp_path / "blocker" / "demo")]) == 1
+    assert "cannot make the demo folder" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--path", str(tmp_path), "--records-per-day", "0"]) == 1
+    (tmp_path / "a-file").write_text("x")
+    assert main(["demo", "--path", str(tmp_path / "a-file")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: records_per_day must be a positive integer")
+    assert err.startswith("error: demo path ") and "is a file" in err
     assert err.count("\n") == 1
+
+
+def test_usage_errors_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--records-per-day", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("gantry-local demo: error: argument --records-per-day: '0' is not a whole "
+                   "number from 1 to 100,000 (see gantry-local demo --help)\n")
+    assert main([]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
 
 
 def _leaf_commands() -> dict[str, object]:
@@ -85,7 +125,7 @@ def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "deleted 1 objects" in capsys.readouterr().out
     assert main(["datasets", "versions", "nope", *base]) == 1
     assert "no dataset 'nope'" in capsys.readouterr().err
-    assert main(["datasets", "list", "--storage-option", "oops", *base]) == 1
+    assert main(["datasets", "list", "--storage-option", "oops", *base]) == 2  # a usage error
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
@@ -118,3 +158,87 @@ def test_curators_and_scheduler_commands(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["curators", "show", "nope", *base]) == 1
     assert "no curator 'nope'" in capsys.readouterr().err
     assert main(["curators", "list", "--db", str(tmp_path / "missing.duckdb")]) == 1
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"gantry-local {gantry.__version__}\n"
+    assert gantry.__version__ == version("gantry-local")
+
+
+def test_an_unexpected_exception_is_one_line_unless_debugging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(gantry.Workspace, "list_datasets", broken)
+    argv = ["datasets", "list", "--storage", str(tmp_path)]
+    monkeypatch.delenv("GANTRY_LOCAL_DEBUG", raising=False)
+    assert main(argv) == 1
+    assert capsys.readouterr().err == ("error: unexpected RuntimeError: disk on fire second line "
+                                       "(set GANTRY_LOCAL_DEBUG=1 to see the traceback)\n")
+    monkeypatch.setenv("GANTRY_LOCAL_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        main(argv)
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gantry.Workspace, "list_datasets", interrupted)
+    assert main(["datasets", "list", "--storage", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def _command(*argv: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "gantry-local"), *argv]
+
+
+def test_a_real_ctrl_c_in_the_demo(tmp_path: Path) -> None:
+    proc = subprocess.Popen(_command("demo", "--path", str(tmp_path / "d"), "--records-per-day",
+                                     "100000"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("== gantry-local demo")  # logging has begun
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == "interrupted\n"
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`gantry-local ... | head -1`: the reader leaves early, the command stops without noise."""
+    from datetime import datetime, timedelta, timezone
+
+    db = tmp_path / "p.duckdb"
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    with gantry.Workspace(db=db) as ws:
+        ws.create_application("m").log_records(
+            inputs=[{"x": 1.0}, {"x": 2.0}], outputs=[0, 1],
+            timestamps=[start, start + timedelta(days=30)])
+    argv = _command("summarize", "m", "--interval", "30m", "--db", str(db))  # ~200 KB of table
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
+    full = subprocess.run(argv, capture_output=True, check=True)
+    assert len(full.stdout) > 256 * 1024  # more than any pipe buffer: the early close was felt
+
+
+def test_the_entry_point_runs(tmp_path: Path) -> None:
+    done = subprocess.run(_command("--version"), capture_output=True, text=True, check=True)
+    assert done.stdout == f"gantry-local {gantry.__version__}\n"
+    done = subprocess.run(_command("summarize", "m", "--interval", "infd", "--db",
+                                   str(tmp_path / "x.duckdb")), capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "'infd' is not a duration" in done.stderr
+    env = {**os.environ, "GANTRY_LOCAL_DEBUG": "1"}
+    done = subprocess.run(_command("eval", "show", "x", "--db", str(tmp_path / "x.duckdb")),
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1 and "Traceback" in done.stderr  # the debug switch shows it
