@@ -53,7 +53,7 @@ def number(kind: type[int] | type[float], low: float, high: float, what: str
             value = None
         if value is None or not math.isfinite(value) or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not {what} from {low:,g} to {high:,g}")
+                f"{text!r} is not {what} from {low:,.10g} to {high:,.10g}")
         return value
 
     return parse
