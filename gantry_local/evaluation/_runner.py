@@ -25,6 +25,9 @@ from ..errors import ValidationError
 __all__ = ["CallOutcome", "RunSettings", "run_calls"]
 
 _BATCH = 32  # rows a worker takes at once when there are many left
+MAX_WORKERS = 256
+MAX_RETRIES = 100
+_DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,29 @@ class RunSettings:
     progress: bool | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ValidationError(f"workers must be a positive integer, got {self.workers!r}")
-        if self.timeout is not None and (not isinstance(self.timeout, (int, float))
-                                         or self.timeout <= 0):
-            raise ValidationError(f"timeout must be positive seconds or None, got {self.timeout!r}")
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ValidationError(f"retries must be a non-negative integer, got {self.retries!r}")
-        if not isinstance(self.backoff, (int, float)) or self.backoff < 0:
-            raise ValidationError(f"backoff must be non-negative seconds, got {self.backoff!r}")
+        if not _integer(self.workers, 1, MAX_WORKERS):
+            raise ValidationError(f"workers must be an integer from 1 to {MAX_WORKERS}, got "
+                                  f"{self.workers!r}")
+        if self.timeout is not None and not _seconds(self.timeout, positive=True):
+            raise ValidationError(f"timeout must be positive seconds (at most a day) or None, "
+                                  f"got {self.timeout!r}")
+        if not _integer(self.retries, 0, MAX_RETRIES):
+            raise ValidationError(f"retries must be an integer from 0 to {MAX_RETRIES}, got "
+                                  f"{self.retries!r}")
+        if not _seconds(self.backoff, positive=False):
+            raise ValidationError(f"backoff must be seconds from 0 to a day, got {self.backoff!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValidationError(f"progress must be True, False or None, got {self.progress!r}")
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _seconds(value: Any, positive: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (value > 0 if positive else value >= 0) and value <= _DAY
 
 
 @dataclass(frozen=True)

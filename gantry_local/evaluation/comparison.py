@@ -123,7 +123,10 @@ class Comparison:
         for result in self.results:
             if result.metric == metric and result.candidate == candidate:
                 return result.value
-        raise KeyError(f"no metric {metric!r} for candidate {candidate!r}")
+        from ..errors import NotFoundError
+
+        raise NotFoundError(f"no metric {metric!r} for candidate {candidate!r}; metrics: "
+                            f"{self.metrics}, candidates: {list(self.candidates)}")
 
     def to_polars(self) -> pl.DataFrame:
         """The summary: one row per (metric, candidate), pairwise results after them."""

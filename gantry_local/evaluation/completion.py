@@ -101,6 +101,8 @@ def create_version(workspace: Workspace, application: str, prompt_template: str,
     if not isinstance(description, str):
         raise ValidationError("description must be a string")
     check_name(model, "model name")
+    if model_params is not None and not isinstance(model_params, Mapping):
+        raise ValidationError(f"model_params must be a dict, got {type(model_params).__name__}")
     params = dict(model_params or {})
     try:
         params_json = json.dumps(params, sort_keys=True)

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from ..datasets import Dataset
     from ..workspace import Workspace
 
-__all__ = ["Candidate", "evaluate", "get_evaluation", "list_evaluations"]
+__all__ = ["MAX_RESAMPLES", "Candidate", "evaluate", "get_evaluation", "list_evaluations"]
+
+MAX_RESAMPLES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,10 @@ def evaluate(
     """
     ws = _workspace(workspace)
     _check_settings(alpha, seed, n_resamples)
+    if not isinstance(store, bool):
+        raise ValidationError(f"store must be True or False, got {store!r}")
     settings = RunSettings(workers, timeout, retries, backoff, progress)
-    source = ws.get_dataset(dataset) if isinstance(dataset, str) else dataset
+    source = _dataset(ws, dataset)
     full_version = source.resolve(version_id)
     frame = source.read(full_version)
     if frame.height == 0:
@@ -169,11 +173,26 @@ def evaluate(
 
 
 def _workspace(workspace: Workspace | None) -> Workspace:
+    from ..workspace import Workspace
+
     if workspace is not None:
+        if not isinstance(workspace, Workspace):
+            raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
         return workspace
     from .._default import get_workspace
 
     return get_workspace()
+
+
+def _dataset(ws: Workspace, dataset: Any) -> Dataset:
+    from ..datasets import Dataset
+
+    if isinstance(dataset, str):
+        return ws.get_dataset(dataset)
+    if isinstance(dataset, Dataset):
+        return dataset
+    raise ValidationError(f"dataset must be a dataset name or a Dataset, got "
+                          f"{type(dataset).__name__} {dataset!r}")
 
 
 def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
@@ -181,8 +200,10 @@ def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
         raise ValidationError(f"alpha must be a float between 0 and 0.5, got {alpha!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
-        raise ValidationError(f"n_resamples must be an integer >= 100, got {n_resamples!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or \
+            not 100 <= n_resamples <= MAX_RESAMPLES:
+        raise ValidationError(f"n_resamples must be an integer from 100 to {MAX_RESAMPLES:,}, "
+                              f"got {n_resamples!r}")
 
 
 def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[str]:
@@ -192,8 +213,9 @@ def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[st
             raise ValidationError(f"the dataset has no inputs.* columns; name them with "
                                   f"inputs=[...] (columns: {', '.join(frame.columns)})")
         return found
-    if isinstance(inputs, str) or not inputs:
-        raise ValidationError("inputs must be a non-empty list of column names")
+    if not isinstance(inputs, (list, tuple)) or not inputs or \
+            not all(isinstance(name, str) for name in inputs):
+        raise ValidationError(f"inputs must be a non-empty list of column names, got {inputs!r}")
     out = []
     for name in inputs:
         column = name if name in frame.columns else f"inputs.{name}"
@@ -204,6 +226,8 @@ def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[st
 
 
 def _reference_column(frame: pl.DataFrame, reference: str | None, needed: bool) -> str | None:
+    if reference is not None and not isinstance(reference, str):
+        raise ValidationError(f"reference must be a column name, got {reference!r}")
     if reference is not None:
         column = reference if reference in frame.columns else f"feedback.{reference}"
         if column not in frame.columns:
@@ -483,6 +507,8 @@ def _output_column(run: _Run) -> pl.Series:
 def list_evaluations(dataset: str | None = None, workspace: Workspace | None = None
                      ) -> pl.DataFrame:
     """Stored evaluations (of one dataset if given), newest first: id, dataset, verdict..."""
+    if dataset is not None and not isinstance(dataset, str):
+        raise ValidationError(f"dataset must be a dataset name or None, got {dataset!r}")
     return _store.evaluation_summaries(_workspace(workspace), dataset)
 
 
@@ -492,4 +518,7 @@ def get_evaluation(evaluation_id: str, workspace: Workspace | None = None) -> Co
     Raises:
         NotFoundError: no evaluation has that id.
     """
+    if not isinstance(evaluation_id, str) or not evaluation_id:
+        raise ValidationError(f"evaluation_id must be an id from list_evaluations(), got "
+                              f"{evaluation_id!r}")
     return _store.load_evaluation(_workspace(workspace), evaluation_id)

@@ -46,10 +46,15 @@ class ScoreJudge:
     def __post_init__(self) -> None:
         if not callable(self.fn):
             raise ValidationError("ScoreJudge needs a callable (inputs, output, criteria) -> score")
-        low, high = self.scale
-        if not low < high:
-            raise ValidationError(f"ScoreJudge scale must be (low, high) with low < high, got "
-                                  f"{self.scale!r}")
+        scale = self.scale
+        if not (isinstance(scale, (tuple, list)) and len(scale) == 2
+                and all(_finite(v) for v in scale) and scale[0] < scale[1]):
+            raise ValidationError(f"ScoreJudge scale must be (low, high), finite numbers with "
+                                  f"low < high, got {scale!r}")
+        if not isinstance(self.criteria, str) or not self.criteria.strip():
+            raise ValidationError(f"ScoreJudge criteria must be a non-empty string, got "
+                                  f"{self.criteria!r}")
+        _judge_name(self.name)
 
     def score(self, inputs: Mapping[str, Any], output: Any) -> float:
         raw = self.fn(inputs, output, self.criteria)
@@ -77,6 +82,7 @@ class PairwiseJudge:
     def __post_init__(self) -> None:
         if not callable(self.fn):
             raise ValidationError("PairwiseJudge needs a callable (inputs, a, b) -> 'a'|'b'|'tie'")
+        _judge_name(self.name)
 
     def compare(self, inputs: Mapping[str, Any], output_a: Any, output_b: Any) -> str:
         answer = self.fn(inputs, output_a, output_b)
@@ -85,6 +91,15 @@ class PairwiseJudge:
             raise JudgeError(f"pairwise judge {self.name!r} answered {answer!r}; allowed: "
                              "'a', 'b', 'tie'")
         return choice
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _judge_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(f"a judge's name must be a non-empty string, got {name!r}")
 
 
 def _first_number(text: str) -> float | str:
@@ -113,6 +128,11 @@ class OpenAICompatible:
                                   f"'http://127.0.0.1:8000/v1', got {base_url!r}")
         if not isinstance(model, str) or not model:
             raise ValidationError("model must be the model name the server expects")
+        if api_key is not None and not isinstance(api_key, str):
+            raise ValidationError("api_key must be a string or None")
+        if not _finite(timeout) or not 0 < timeout <= 86_400:
+            raise ValidationError(f"timeout must be positive seconds (at most a day), got "
+                                  f"{timeout!r}")
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key

@@ -139,8 +139,16 @@ def _equal(output: Any, reference: Any) -> float:
     return float(output == reference)
 
 
+def _metric_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(f"{what}: the name must be a non-empty string, got {name!r}")
+    return name
+
+
 def Regex(pattern: str, name: str | None = None) -> RowMetric:
     """1 when the output (a string) matches `pattern` anywhere (``re.search``)."""
+    if name is not None:
+        _metric_name(name, "Regex metric")
     try:
         compiled = re.compile(pattern)
     except (re.error, TypeError) as exc:
@@ -156,6 +164,8 @@ def Contains(substring: str | None = None, name: str | None = None) -> RowMetric
     """1 when the output contains `substring` (default: the row's reference)."""
     if substring is not None and not isinstance(substring, str):
         raise ValidationError(f"Contains takes a string, got {substring!r}")
+    if name is not None:
+        _metric_name(name, "Contains metric")
 
     def score(row: dict[str, Any], output: Any, reference: Any) -> float:
         wanted = substring if substring is not None else _text(reference, "reference")
@@ -168,8 +178,11 @@ def Contains(substring: str | None = None, name: str | None = None) -> RowMetric
 def Custom(name: str, fn: Callable[[dict[str, Any], Any], float],
            higher_is_better: bool = True) -> RowMetric:
     """A user metric: ``fn(row, output) -> float`` per row (higher is better unless said)."""
+    _metric_name(name, "Custom metric")
     if not callable(fn):
         raise ValidationError(f"custom metric {name!r} needs a callable (row, output) -> float")
+    if not isinstance(higher_is_better, bool):
+        raise ValidationError(f"custom metric {name!r}: higher_is_better must be True or False")
 
     def score(row: dict[str, Any], output: Any, reference: Any) -> float:
         value = fn(row, output)
@@ -307,9 +320,11 @@ def resolve_metrics(metrics: Sequence[str | Metric] | str | None) -> list[Metric
     Raises:
         ValidationError: an unknown name (the message lists the known ones), or no metrics.
     """
-    if metrics is None or (not isinstance(metrics, str) and len(metrics) == 0):
-        raise ValidationError(f"metrics are required, e.g. ['accuracy']; known: "
-                              f"{', '.join(known_metrics())}")
+    if isinstance(metrics, (RowMetric, AggregateMetric)):
+        metrics = [metrics]
+    if not isinstance(metrics, (str, list, tuple)) or len(metrics) == 0:
+        raise ValidationError(f"metrics must be a list of names or metric objects, e.g. "
+                              f"['accuracy'], got {metrics!r}; known: {', '.join(known_metrics())}")
     items = [metrics] if isinstance(metrics, str) else list(metrics)
     out: list[Metric] = []
     for item in items:

@@ -90,6 +90,17 @@ class Suite:
         if not isinstance(candidates, Mapping) or not candidates:
             raise ValidationError("a suite needs candidates, e.g. {'v1': model_a, 'v2': model_b}")
         self.candidates = dict(candidates)
+        for candidate, model in self.candidates.items():
+            _check_candidate(self.name, candidate, model)
+        _check_options(self.name, evaluate_options)
+        thresholds = _texts(thresholds, f"suite {name!r}: thresholds", "'accuracy >= 0.9'")
+        no_regression = _texts(no_regression, f"suite {name!r}: no_regression", "'accuracy'")
+        if version_id is not None and not isinstance(version_id, str):
+            raise ValidationError(f"suite {name!r}: version_id must be a version id or None, "
+                                  f"got {version_id!r}")
+        if models is not None and not isinstance(models, Mapping):
+            raise ValidationError(f"suite {name!r}: models must be a dict of name -> callable, "
+                                  f"got {type(models).__name__}")
         judge = evaluate_options.get("judge")
         self.metrics = resolve_metrics(metrics) if metrics is not None or judge is None else []
         names = {m.name for m in self.metrics}
@@ -102,8 +113,11 @@ class Suite:
                 raise ValidationError(f"suite {name!r}: no_regression names {metric!r}, not one "
                                       f"of its metrics {sorted(allowed)}")
         self.no_regression = list(no_regression)
-        if max_error_rate is not None and not 0 <= max_error_rate <= 1:
-            raise ValidationError(f"max_error_rate must be between 0 and 1, got {max_error_rate}")
+        if max_error_rate is not None and (
+                isinstance(max_error_rate, bool) or not isinstance(max_error_rate, (int, float))
+                or not 0 <= max_error_rate <= 1):
+            raise ValidationError(f"max_error_rate must be a number between 0 and 1, got "
+                                  f"{max_error_rate!r}")
         self.max_error_rate = max_error_rate
         self.version_id = version_id
         self.models = dict(models or {})
@@ -118,6 +132,8 @@ class Suite:
             raise ValidationError(f"suite {self.name!r}: cannot read threshold {text!r}; write "
                                   "'accuracy >= 0.9' or 'v2:accuracy >= 0.9'")
         candidate, metric, op, value = match.groups()
+        if not math.isfinite(float(value)):
+            raise ValidationError(f"suite {self.name!r}: threshold {text!r} needs a finite value")
         if metric not in metrics:
             raise ValidationError(f"suite {self.name!r}: threshold {text!r} names metric "
                                   f"{metric!r}, not one of {sorted(metrics)}")
@@ -133,6 +149,8 @@ class Suite:
         Candidates and models are ``"module:attribute"`` import paths (the file's folder is
         importable), or ``{application = "chat", version = "prod"}`` for completion versions.
         """
+        if not isinstance(path, (str, Path)) or not str(path):
+            raise ValidationError(f"a suite file is a path, got {path!r}")
         return _load_toml(cls, Path(path))
 
     def run(self, workspace: Workspace | None = None, version_id: str | None = None
@@ -225,6 +243,54 @@ class SuiteResult:
         Path(path).write_text(self.junit_xml(), encoding="utf-8")
 
 
+_OPTIONS = ("inputs", "reference", "judge", "alpha", "seed", "n_resamples", "workers", "timeout",
+            "retries", "backoff", "progress", "store")
+
+
+def _check_candidate(suite: str, name: str, model: Any) -> None:
+    check_name(name, "candidate name")
+    if isinstance(model, tuple):
+        if len(model) != 2 or not isinstance(model[0], str) or \
+                not isinstance(model[1], (str, int)) or isinstance(model[1], bool):
+            raise ValidationError(f"suite {suite!r}: candidate {name!r} must be a callable or an "
+                                  f"(application, version) pair, got {model!r}")
+    elif not callable(model) and not isinstance(model, Candidate):
+        raise ValidationError(f"suite {suite!r}: candidate {name!r} must be a callable, a "
+                              f"Candidate or an (application, version) pair, got "
+                              f"{type(model).__name__}")
+
+
+def _check_options(suite: str, options: Mapping[str, Any]) -> None:
+    """What `evaluate` would refuse, refused when the suite is made."""
+    from ._runner import RunSettings
+    from .evaluate import _check_settings
+
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ValidationError(f"suite {suite!r}: unknown option(s) {unknown}; known: "
+                              f"{', '.join(_OPTIONS)}")
+    _check_settings(options.get("alpha", 0.05), options.get("seed", 0),
+                    options.get("n_resamples", 10_000))
+    RunSettings(options.get("workers", 8), options.get("timeout", 60.0),
+                options.get("retries", 2), options.get("backoff", 0.5), options.get("progress"))
+    judge = options.get("judge")
+    if judge is not None and not isinstance(judge, (ScoreJudge, PairwiseJudge)):
+        raise ValidationError(f"suite {suite!r}: judge must be a ScoreJudge or a PairwiseJudge")
+    for key in ("reference",):
+        if options.get(key) is not None and not isinstance(options[key], str):
+            raise ValidationError(f"suite {suite!r}: {key} must be a column name")
+    if not isinstance(options.get("store", True), bool):
+        raise ValidationError(f"suite {suite!r}: store must be True or False")
+
+
+def _texts(values: Any, what: str, example: str) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, (list, tuple)) or \
+            not all(isinstance(v, str) for v in values):
+        raise ValidationError(f"{what} must be a list of strings such as [{example}], got "
+                              f"{values!r}")
+    return list(values)
+
+
 def import_object(spec: str, where: str) -> Any:
     """The object named by ``"package.module:attribute"``."""
     module_name, _, attribute = spec.partition(":") if isinstance(spec, str) else ("", "", "")
@@ -236,6 +302,9 @@ def import_object(spec: str, where: str) -> Any:
             target = getattr(target, part)
     except (ImportError, AttributeError) as exc:
         raise NotFoundError(f"{where}: cannot import {spec!r}: {exc}") from exc
+    except Exception as exc:  # a relative name, or the module itself failing as it loads
+        raise ValidationError(f"{where}: cannot import {spec!r}: {type(exc).__name__}: {exc}"
+                              ) from exc
     return target
 
 
@@ -244,8 +313,10 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NotFoundError(f"no suite file {str(path)!r}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"{path}: not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: not valid TOML (UTF-8): {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read the suite file {str(path)!r}: {exc}") from exc
     folder = str(path.resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
@@ -258,6 +329,10 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
     for field in ("name", "dataset", "candidates"):
         if field not in data:
             raise ValidationError(f"{path}: missing {field!r}")
+    for field, kind in (("candidates", dict), ("models", dict), ("metrics", list)):
+        if field in data and not isinstance(data[field], kind):
+            raise ValidationError(f"{path}: {field} must be a "
+                                  f"{'table' if kind is dict else 'list'}, got {data[field]!r}")
     candidates: dict[str, Any] = {}
     for name, spec in dict(data["candidates"]).items():
         where = f"{path}: candidate {name!r}"
@@ -266,8 +341,10 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
         elif isinstance(spec, dict) and "application" in spec:
             candidates[name] = (spec["application"], spec.get("version", "latest"))
         elif isinstance(spec, dict) and "callable" in spec:
-            candidates[name] = Candidate(import_object(spec["callable"], where),
-                                         spec.get("version"))
+            version = spec.get("version")
+            if version is not None and not isinstance(version, str):
+                raise ValidationError(f"{where}: version must be a string, got {version!r}")
+            candidates[name] = Candidate(import_object(spec["callable"], where), version)
         else:
             raise ValidationError(f"{where}: give 'module:function', {{callable = ..., version "
                                   "= ...}} or {application = ..., version = ...}")

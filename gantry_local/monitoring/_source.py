@@ -43,11 +43,11 @@ def choose_fields(kinds: Mapping[str, str], fields: Sequence[str] | None,
         if not chosen:
             raise ValidationError("the application has no fields to monitor yet; log some records")
         return chosen
-    if isinstance(fields, str) or not fields:
-        raise ValidationError("fields must be a non-empty list of field names")
+    if not isinstance(fields, (list, tuple)) or not fields:
+        raise ValidationError(f"fields must be a non-empty list of field names, got {fields!r}")
     out = {}
     for name in fields:
-        if name not in kinds:
+        if not isinstance(name, str) or name not in kinds:
             raise ValidationError(f"unknown field {name!r}; known fields: {', '.join(kinds)}")
         if kinds[name] not in allowed:
             raise ValidationError(f"field {name!r} is a {kinds[name]}; this needs "

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from ..datasets import Dataset
     from ..workspace import Workspace
 
-__all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "dataset_drift", "drift",
-           "drift_between", "drift_over_time"]
+__all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "check_thresholds",
+           "dataset_drift", "drift", "drift_between", "drift_over_time"]
 
 PSI_THRESHOLD = 0.2
 JS_THRESHOLD = 0.1
@@ -78,6 +78,8 @@ def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
     if isinstance(spec, tuple) and len(spec) == 2:
         first, second = spec
         if isinstance(first, Dataset):
+            if second is not None and not isinstance(second, str):
+                raise ValidationError(f"the {what} version must be a version id, got {second!r}")
             return dataset_side(first, second)
         if isinstance(first, datetime) and isinstance(second, datetime):
             start, end = utc_time(first, f"{what} start"), utc_time(second, f"{what} end")
@@ -107,11 +109,22 @@ def drift(ws: Workspace, application: str, reference: Any, current: Any,
     Raises:
         ValidationError: unknown fields, a malformed side, or a side with no rows.
     """
+    check_thresholds(psi_threshold, js_threshold)
     kinds = choose_fields(field_kinds(ws, application), fields)
     ref = window_side(ws, application, reference, "reference")
     cur = window_side(ws, application, current, "current")
     with ws._cursor() as con:
         return drift_between(con, ref, cur, kinds, psi_threshold, js_threshold)
+
+
+def check_thresholds(psi_threshold: Any, js_threshold: Any) -> None:
+    """Drift thresholds are finite numbers >= 0 (JS at most 1)."""
+    for name, value, high in (("psi_threshold", psi_threshold, math.inf),
+                              ("js_threshold", js_threshold, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not (math.isfinite(value) and 0 <= value <= high):
+            raise ValidationError(f"{name} must be a finite number from 0"
+                                  f"{' to 1' if high == 1 else ''}, got {value!r}")
 
 
 def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,
@@ -240,6 +253,9 @@ def drift_over_time(ws: Workspace, application: str, reference: Any,
     in one query and split by interval (with ``tests=False``, counted per interval in
     DuckDB instead); each interval is reduced once.
     """
+    check_thresholds(psi_threshold, js_threshold)
+    if not isinstance(tests, bool):
+        raise ValidationError(f"tests must be True or False, got {tests!r}")
     kinds = choose_fields(field_kinds(ws, application), fields)
     ref = window_side(ws, application, reference, "reference")
     grid = grid_for(ws, application, interval, start_time, end_time)
@@ -395,6 +411,10 @@ def dataset_drift(dataset: Dataset, a: str | None, b: str | None,
                   fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
                   js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
     """Drift between two versions of a dataset (`b` defaults to the latest)."""
+    check_thresholds(psi_threshold, js_threshold)
+    for what, version in (("a", a), ("b", b)):
+        if version is not None and not isinstance(version, str):
+            raise ValidationError(f"version {what} must be a version id, got {version!r}")
     ref, cur = dataset_side(dataset, a), dataset_side(dataset, b)
     kinds = _table_kinds(ref.table)
     if not any(name.split(".", 1)[0] in ("inputs", "outputs", "feedback") for name in kinds):

@@ -103,6 +103,8 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
 
 
 def _pick(kinds: Mapping[str, str], name: str | None, prefix: str, what: str) -> str:
+    if name is not None and not isinstance(name, str):
+        raise ValidationError(f"{what} must be a field name such as {prefix}value, got {name!r}")
     if name is not None:
         if name not in kinds:
             raise ValidationError(f"unknown {what} field {name!r}; known fields: "

@@ -7,10 +7,12 @@ no script in it at all.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import math
 from datetime import datetime, timedelta
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ import polars as pl
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
-from ..errors import GantryLocalError, NotFoundError, ValidationError
+from ..errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from ._source import field_kinds, grid_for
 from .alerts import list_alerts
 from .drift import drift_over_time
@@ -45,9 +47,7 @@ def write_report(ws: Workspace, application: str, path: str | Path,
     Raises:
         ValidationError: the application has no records, or `path` is a folder.
     """
-    target = Path(path)
-    if target.is_dir():
-        raise ValidationError(f"{str(target)!r} is a folder; give a file such as report.html")
+    target = _target(path)
     grid = grid_for(ws, application, interval, start_time, end_time)
     summary = summarize(ws, application, interval, grid.origin, grid.end)
     datasets: list[dict[str, Any]] = []
@@ -75,10 +75,34 @@ def write_report(ws: Workspace, application: str, path: str | Path,
             f"{interval}; generated {ws.clock.now():%Y-%m-%d %H:%M} UTC.</p>"
             f"<nav>{' · '.join(f'<a href=#{s}>{s}</a>' for s in SECTIONS)}</nav>"
             f"{''.join(parts)}</body></html>")
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)  # readers never see half a report
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(target)  # readers never see half a report
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}; "
+                           "give a writable file path such as report.html") from exc
+    return target
+
+
+def _target(path: Any) -> Path:
+    """The report's file path, checked before any work."""
+    if not isinstance(path, (str, PathLike)) or not str(path):
+        raise ValidationError(f"path must be a file path such as 'report.html', got {path!r}")
+    target = Path(path)
+    if "\x00" in str(target):
+        raise ValidationError(f"path {str(target)!r} holds a NUL character")
+    if target.is_dir():
+        raise ValidationError(f"{str(target)!r} is a folder; give a file such as report.html")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValidationError(f"cannot write the report to {str(target)!r}: "
+                                      f"{str(parent)!r} is a file, not a folder")
+            break
     return target
 
 
