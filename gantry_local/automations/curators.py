@@ -396,8 +396,13 @@ def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, se
                f"{direction} NULLS LAST, base.{_TIME}, base.{_KEY} LIMIT ?")
         values = [*params, *where_params, selector.limit]
     else:
-        sql, values = _stratified(con, source, [*params, *where_params], method, selector.limit,
-                                  seed, counts)
+        sql, values, remainder = _stratified(con, source, [*params, *where_params], method,
+                                             selector.limit, seed, counts)
+        if remainder:
+            table = _with_extras(con, con.sql(sql, params=values).to_arrow_table(), source,
+                                 [*params, *where_params], seed, remainder)
+            return table.sort_by([("__time", "ascending"), ("__join_key", "ascending")]) \
+                if in_time_order else table
     if in_time_order:
         sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
     table: pa.Table = con.sql(sql, params=values).to_arrow_table()
@@ -414,27 +419,45 @@ def _stratum_counts(con: Any, source: str, params: list[Any], method: Stratified
 
 
 def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSampler, limit: int,
-                seed: int, counts: list[tuple[str, int]] | None) -> tuple[str, list[Any]]:
-    """The query (and its parameters) picking a stratified sample."""
+                seed: int, counts: list[tuple[str, int]] | None) -> tuple[str, list[Any], int]:
+    """The query (and its parameters) picking each stratum's quota, and how many rows the
+    quotas leave to draw at random from the rest (strict mode)."""
     stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
     if counts is None:
         counts = _stratum_counts(con, source, params, method)
     if not counts:
-        return f"SELECT base.* FROM {source} LIMIT 0", [*params]
+        return f"SELECT base.* FROM {source} LIMIT 0", [*params], 0
     quotas = _quotas([int(c) for _, c in counts], limit, method.mode)
     taken = sum(min(q, c) for q, (_, c) in zip(quotas, counts, strict=True))
     remainder = max(limit - taken, 0) if method.mode == "strict" else 0
-    # Each stratum's first `quota` rows in shuffled order, then (strict) what small strata
-    # left, filled from the rest in shuffled order. Those are all among each stratum's first
-    # max(quota) + remainder rows: a constant bound on row_number lets DuckDB keep a top-N per
-    # stratum instead of ranking the whole interval; only the picked rows leave DuckDB.
+    # Each stratum's first `quota` rows in shuffled order. A constant bound on row_number
+    # lets DuckDB keep a top-N per stratum instead of ranking the whole interval; only the
+    # picked rows leave DuckDB.
     ranked = (f"SELECT base.*, {_BASE_SHUFFLE} AS __gl_h, row_number() OVER (PARTITION BY "
               f"{stratum} ORDER BY {_BASE_SHUFFLE}) AS __gl_rn FROM {source}")
     quota = f"list_extract(?::BIGINT[], list_position(?::VARCHAR[], {stratum.replace('base.', '')}))"
-    sql = (f"SELECT * EXCLUDE (__gl_h, __gl_rn) FROM ({ranked}) WHERE __gl_rn <= ? "
-           f"ORDER BY __gl_rn > {quota}, __gl_h, {_KEY} LIMIT ?")
-    return sql, [seed, seed, *params, max(quotas) + remainder, quotas, [s for s, _ in counts],
-                 taken + remainder]
+    sql = (f"SELECT * EXCLUDE (__gl_h, __gl_rn) FROM ({ranked}) WHERE __gl_rn <= ? AND "
+           f"__gl_rn <= {quota} ORDER BY __gl_h, {_KEY}")
+    return sql, [seed, seed, *params, max(quotas), quotas, [s for s, _ in counts]], remainder
+
+
+def _with_extras(con: Any, picked: pa.Table, source: str, params: list[Any], seed: int,
+                 remainder: int) -> pa.Table:
+    """`picked` and `remainder` more rows drawn uniformly from the rows it left.
+
+    The draw uses a second, independent shuffle: ranking the rest by the quotas' own
+    shuffle would favour small strata (their rest starts lower in that order). The first
+    ``len(picked) + remainder`` rows of the second shuffle hold enough rows not yet picked.
+    """
+    extra_seed = (seed * 2654435761 + 1) % 2**32
+    sql = f"SELECT base.* FROM {source} ORDER BY {_BASE_SHUFFLE}, base.{_KEY} LIMIT ?"
+    candidates: pa.Table = con.sql(sql, params=[*params, extra_seed, picked.num_rows + remainder]
+                                   ).to_arrow_table()
+    taken = set(zip(picked["__join_key"].to_pylist(), picked["__time"].to_pylist(), strict=True))
+    fresh = [(k, t) not in taken for k, t in zip(candidates["__join_key"].to_pylist(),
+                                                  candidates["__time"].to_pylist(), strict=True)]
+    extras = candidates.filter(pa.array(fresh, pa.bool_())).slice(0, remainder)
+    return pa.concat_tables([picked, extras.cast(picked.schema)])
 
 
 def _frame(table: pa.Table) -> pl.DataFrame:
@@ -450,8 +473,10 @@ def _quotas(counts: list[int], limit: int, mode: str) -> list[int]:
         return [round(limit * c / total) for c in counts]
     if mode == "balanced":  # every stratum the size of the smallest, within the limit
         return [min(min(counts), limit // len(counts))] * len(counts)
-    share = limit // len(counts)  # strict: an equal share each, the rest filled at random
-    return [min(share, c) for c in counts]
+    # strict: the integer part of each stratum's exact share of the limit; the rows that
+    # leaves (the fractions) are drawn at random from the rest (see `_stratified`)
+    total = sum(counts)
+    return [min(limit * c // total, c) for c in counts]
 
 
 class UniformCurator(Curator):
@@ -534,7 +559,10 @@ class _StratificationCurator(Curator):
 
 
 class StrictStratificationCurator(_StratificationCurator):
-    """An equal share of `limit` per category; what small categories leave is filled at random."""
+    """Exactly `limit` rows (or all there are): each category gets the integer part of its
+    exact share of `limit`, and the rows the fractions leave are drawn at random from the
+    rest, as in Gantry: 100 records A×51, B×15, C×16, D×17, E×1 with limit 10 give A5 B1 C1
+    D1 E0 plus 2 drawn at random."""
 
     mode = "strict"
 
