@@ -399,10 +399,10 @@ def _run_selector(con: Any, base: str, params: list[Any], selector: Selector, se
         sql, values, remainder = _stratified(con, source, [*params, *where_params], method,
                                              selector.limit, seed, counts)
         if remainder:
-            table = _with_extras(con, con.sql(sql, params=values).to_arrow_table(), source,
+            mixed = _with_extras(con, con.sql(sql, params=values).to_arrow_table(), source,
                                  [*params, *where_params], seed, remainder)
-            return table.sort_by([("__time", "ascending"), ("__join_key", "ascending")]) \
-                if in_time_order else table
+            return mixed.sort_by([("__time", "ascending"), ("__join_key", "ascending")]) \
+                if in_time_order else mixed
     if in_time_order:
         sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
     table: pa.Table = con.sql(sql, params=values).to_arrow_table()
