@@ -8,8 +8,10 @@ committed it without recording the run), and a redo after a crash picks the same
 rows. Each automation is isolated in a tick: whatever it raises (a definition that
 cannot be read, a deleted application, storage down) is recorded as its failure and
 retried on later ticks; the others go on, and `run_pending` does not raise for it. A
-curator whose storage fails gives up for the tick after that interval, so a tick with
-storage down costs one failing call per curator, not one per due interval.
+curator whose storage fails gives up for the tick after that interval; once storage
+proves unreachable, the curators and suites after it skip this tick (each recorded as
+failed). So a tick with storage down costs one failing storage call, not one per due
+interval; the next tick retries everything.
 """
 
 from __future__ import annotations
@@ -80,6 +82,21 @@ def _is_storage(exc: BaseException) -> bool:
     return False
 
 
+def _is_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says storage cannot be reached at all (not one bad object)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        name = type(seen).__name__
+        if isinstance(seen, (ConnectionError, TimeoutError)) or (
+                type(seen).__module__.startswith(("botocore", "aiobotocore", "aiohttp")) and
+                ("Connect" in name or "Timeout" in name)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Scheduler:
     """Runs due curator intervals, monitors and suites for one workspace. Thread-safe; one
     tick at a time.
@@ -145,6 +162,7 @@ class Scheduler:
         with self._lock:
             self.failures = []
             self._ok: set[str] = set()
+            self._unreachable: str | None = None  # set by the first unreachable-storage error
             now = self.workspace.clock.now()
             runs = self._run_curators(now)
             self.alerts = self._run_in_process(now)
@@ -191,6 +209,10 @@ class Scheduler:
             if curator.name in gave_up:
                 continue  # its storage failed this tick: the next tick retries
             name = curator.automation_name or curator.name
+            if self._unreachable is not None:  # every run needs storage: skip, retry next tick
+                gave_up.add(curator.name)
+                self._fail(name, "curator", curator.application_name, self._unreachable)
+                continue
             run: Run | None
             error: Exception | None
             try:
@@ -206,6 +228,9 @@ class Scheduler:
                 self._fail(name, "curator", curator.application_name, error)
             if run is None or _is_storage(error):
                 gave_up.add(curator.name)
+            if _is_unreachable(error):
+                self._unreachable = (f"skipped this tick: storage is unreachable "
+                                     f"({_describe(error)})")
         return runs
 
     def _run_in_process(self, now: datetime) -> list[Alert]:
@@ -222,10 +247,16 @@ class Scheduler:
                     alert = evaluate_monitor(self.workspace, name, application, automation, now)
                     if alert is not None:
                         alerts.append(alert)
+                elif self._unreachable is not None:  # a suite reads its dataset: skip
+                    self._fail(name, kind, application, self._unreachable)
+                    continue
                 else:
                     self._run_suite(automation)
             except Exception as exc:  # recorded; the other automations go on
                 self._fail(name, kind, application, exc)
+                if _is_unreachable(exc):
+                    self._unreachable = (f"skipped this tick: storage is unreachable "
+                                         f"({_describe(exc)})")
             else:
                 self._ok.add(name)
         return alerts
