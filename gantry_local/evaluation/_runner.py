@@ -4,7 +4,9 @@ Each of `workers` threads takes the next row from shared work, so a fast model c
 lock and a deque pop per row. An exception on a row is that row's error, never the
 run's. A call that outruns its timeout is abandoned (Python cannot stop a thread: it
 finishes in the background and its result is dropped), a fresh thread takes over, and
-the row is retried like a failure.
+the row is retried like a failure. A call that returns after its timeout, before the
+supervisor noticed, counts as timed out all the same, so the outcome never depends on
+how busy the machine is.
 """
 
 from __future__ import annotations
@@ -101,21 +103,26 @@ class _Worker:
             batch = pool.next_batch(self)
             if not batch:
                 return
-            results: list[tuple[int, int, Any, str | None]] = []
+            results: list[tuple[int, int, Any, str | None, bool]] = []
+            timeout = pool.settings.timeout
             for index, number in batch:
-                self.current = (index, number, time.monotonic())
+                started = time.monotonic()
+                self.current = (index, number, started)
                 try:
                     output, error = pool.fn(pool.args[index]), None
                 except Exception as exc:  # the row's error, never the run's
                     output, error = None, f"{type(exc).__name__}: {exc}"
-                results.append((index, number, output, error))
+                late = timeout is not None and time.monotonic() - started > timeout
+                if late:  # over its time, whether or not the supervisor saw it yet
+                    output, error = None, f"timed out after {timeout:g}s"
+                results.append((index, number, output, error, late))
                 if self.abandoned:  # a quick look; the locked accounting below decides
                     break
             with pool.cond:
                 self.current = None
-                for result in results:  # the row timed out by the supervisor is its own
-                    if result[0] != self.dropped:
-                        pool.finish(*result, timed_out=False)
+                for index, number, output, error, late in results:
+                    if index != self.dropped:  # the row the supervisor timed out is its own
+                        pool.finish(index, number, output, error, timed_out=late)
                 if self.abandoned:  # rows of the batch never started go back to the queue
                     pool.todo.extendleft(reversed(batch[len(results):]))
                     pool.cond.notify_all()
