@@ -98,7 +98,7 @@ def test_cli_exit_code_and_junit(tmp_path: Path, clock: gantry.ManualClock) -> N
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert failed == ["baseline:f1 >= 0.99 (baseline)"]
     assert main(["eval", "list", "--db", str(db)]) == 0
-    assert main(["eval", "run", str(tmp_path / "missing.toml"), "--db", str(db)]) == 1
+    assert main(["eval", "run", str(tmp_path / "missing.toml"), "--db", str(db)]) == 2  # usage error
 
 
 def test_bad_toml_suites_are_clear_errors(tmp_path: Path) -> None:
