@@ -1,0 +1,489 @@
+"""Bad inputs to monitoring, evaluation and suites: each a GantryLocalError saying what was wrong,
+and nothing stored (no records, no evaluation, no cached output, no version, no file)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import gantry_local as gantry
+from gantry_local.errors import GantryLocalError, NotFoundError, ValidationError
+from gantry_local.evaluation import (
+    Candidate,
+    Contains,
+    Custom,
+    OpenAICompatible,
+    PairwiseJudge,
+    Regex,
+    ScoreJudge,
+)
+from gantry_local.evaluation.suites import Suite
+
+S = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+WINDOW = (S, S + DAY)
+LATER = (S + DAY, S + 2 * DAY)
+HIGH = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))  # past 9999 in UTC
+LOW = datetime(1, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=5)))  # before year 1 in UTC
+NAN, INF = math.nan, math.inf
+
+
+@dataclass
+class Ctx:
+    ws: gantry.Workspace
+    app: gantry.Application
+    dataset: gantry.Dataset
+    folder: Path
+    db: Path
+    prompt: Any
+    question: Any
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
+    folder = tmp_path_factory.mktemp("measuring")
+    ws = gantry.Workspace(db=folder / "m.duckdb", storage=str(folder / "store"),
+                          clock=gantry.ManualClock(S + 3 * DAY))
+    app = ws.create_application("shop")
+    app.log_records(inputs=[{"amount": float(i), "merchant": "abc"[i % 3]} for i in range(96)],
+                    outputs=[{"score": i / 96, "flag": i % 2 == 0} for i in range(96)],
+                    feedbacks=[{"label": i % 2} for i in range(96)],
+                    timestamps=[S + timedelta(hours=i // 2) for i in range(96)])
+    chat = ws.create_application("chat", application_type="Completion")
+    prompt = chat.create_version("Say {{x}}", "unregistered model", "no-such-model")
+    question = chat.create_version("Answer {{question}}", "a variable rows lacks", "m")
+    dataset = ws.create_dataset("rows")
+    dataset.push_dataframe(pl.DataFrame({"inputs.x": [1.0, 2.0, 3.0, 4.0],
+                                         "feedback.y": [1, 0, 1, 0]}))
+    ws.flush()
+    yield Ctx(ws, app, dataset, folder / "out", folder / "m.duckdb", prompt,
+              question)
+    ws.close()
+
+
+def snapshot(c: Ctx) -> dict[str, Any]:
+    """Everything a measuring call could store: rows, evaluations, cache, versions, files."""
+    c.ws.flush()
+    with c.ws._cursor() as con:
+        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+                  for table in ('"records_shop"', '"feedback_shop"', "_gl_evaluations",
+                                "_gl_eval_cache", "_gl_completion_versions", "_gl_alerts")}
+    datasets = {d["name"]: len(c.ws.list_dataset_versions(d["name"]))
+                for d in c.ws.list_datasets()}
+    files = sorted(str(p) for p in c.folder.rglob("*")) if c.folder.exists() else []
+    return {"counts": counts, "datasets": datasets, "files": files}
+
+
+def one(row: dict[str, Any]) -> int:
+    return 1
+
+
+def evaluate(c: Ctx, **overrides: Any) -> Any:
+    arguments: dict[str, Any] = {"dataset": "rows", "candidates": {"a": one, "b": one},
+                                 "metrics": ["accuracy"], "workspace": c.ws, "progress": False}
+    arguments.update(overrides)
+    return gantry.evaluate(**arguments)
+
+
+def suite(**overrides: Any) -> Suite:
+    arguments: dict[str, Any] = {"name": "s", "dataset": "rows", "candidates": {"a": one},
+                                 "metrics": ["accuracy"]}
+    arguments.update(overrides)
+    return Suite(**arguments)
+
+
+def toml(c: Ctx, text: str | bytes) -> Suite:
+    c.folder.mkdir(exist_ok=True)
+    path = c.folder / "suite.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    try:
+        return Suite.from_toml(path)
+    finally:
+        path.unlink()
+
+
+GOOD_TOML = 'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+CANDIDATES = '[candidates]\na = "os:getcwd"\n'
+
+Case = tuple[str, Callable[[Ctx], Any], type[GantryLocalError], str]
+
+CASES: list[Case] = [
+    # -- summarize -------------------------------------------------------------------------------
+    ("summarize interval 999999999 days", lambda c: c.app.summarize(interval=timedelta(
+        days=999_999_999)), ValidationError, r"too long.*past the datetime range"),
+    ("summarize interval 1 microsecond", lambda c: c.app.summarize(
+        interval=timedelta(microseconds=1)), ValidationError, r"intervals.*at most 100,000"),
+    ("summarize 100,001 intervals", lambda c: c.app.summarize(
+        interval=timedelta(seconds=1), start_time=S, end_time=S + timedelta(seconds=100_001)),
+     ValidationError, r"100,001 intervals.*at most 100,000"),
+    ("summarize interval string", lambda c: c.app.summarize(interval="1d"), ValidationError,
+     r"interval must be a positive timedelta"),
+    ("summarize interval None", lambda c: c.app.summarize(interval=None), ValidationError,
+     r"interval must be a positive timedelta"),
+    ("summarize interval negative", lambda c: c.app.summarize(interval=-DAY), ValidationError,
+     r"positive timedelta"),
+    ("summarize start string", lambda c: c.app.summarize(start_time="2024-01-01"),
+     ValidationError, r"start_time must be a datetime"),
+    ("summarize start past 9999 in UTC", lambda c: c.app.summarize(start_time=HIGH),
+     ValidationError, r"start_time .* outside the datetime range"),
+    ("summarize end before year 1 in UTC", lambda c: c.app.summarize(end_time=LOW),
+     ValidationError, r"end_time .* outside the datetime range"),
+    ("summarize end before start", lambda c: c.app.summarize(start_time=S + DAY, end_time=S),
+     ValidationError, r"not after start_time"),
+    ("summarize fields string", lambda c: c.app.summarize(fields="inputs.amount"),
+     ValidationError, r"fields must be a non-empty list"),
+    ("summarize fields number", lambda c: c.app.summarize(fields=5), ValidationError,
+     r"fields must be a non-empty list"),
+    ("summarize fields [None]", lambda c: c.app.summarize(fields=[None]), ValidationError,
+     r"unknown field None; known fields"),
+    ("summarize unknown field", lambda c: c.app.summarize(fields=["inputs.nope"]),
+     ValidationError, r"unknown field 'inputs.nope'"),
+    # -- metrics -----------------------------------------------------------------------------------
+    ("metrics threshold string", lambda c: c.app.metrics(["precision"], "outputs.score",
+                                                          threshold="x"),
+     ValidationError, r"threshold must be a finite number"),
+    ("metrics threshold NaN", lambda c: c.app.metrics(["precision"], "outputs.score",
+                                                      threshold=NAN),
+     ValidationError, r"threshold must be a finite number"),
+    ("metrics threshold inf", lambda c: c.app.metrics(["precision"], "outputs.score",
+                                                      threshold=INF),
+     ValidationError, r"threshold must be a finite number"),
+    ("metrics threshold True", lambda c: c.app.metrics(["precision"], "outputs.score",
+                                                       threshold=True),
+     ValidationError, r"threshold must be a finite number"),
+    ("metrics None", lambda c: c.app.metrics(None), ValidationError,
+     r"metrics must be a non-empty list"),
+    ("metrics string", lambda c: c.app.metrics("accuracy"), ValidationError,
+     r"metrics must be a non-empty list"),
+    ("metrics [1]", lambda c: c.app.metrics([1]), ValidationError, r"unknown metric\(s\) \[1\]"),
+    ("metrics unknown", lambda c: c.app.metrics(["auc"]), ValidationError,
+     r"unknown metric\(s\) \['auc'\]; known: accuracy"),
+    ("metrics output number", lambda c: c.app.metrics(["accuracy"], output=5), ValidationError,
+     r"output must be a field name"),
+    ("metrics feedback list", lambda c: c.app.metrics(["accuracy"], "outputs.score",
+                                                      feedback=[]),
+     ValidationError, r"feedback must be a field name"),
+    ("metrics unknown output", lambda c: c.app.metrics(["accuracy"], "outputs.nope"),
+     ValidationError, r"unknown output field 'outputs.nope'"),
+    ("metrics mae of a category", lambda c: c.app.metrics(["mae"], "inputs.merchant"),
+     ValidationError, r"mae needs numbers"),
+    ("metrics interval zero", lambda c: c.app.metrics(["accuracy"], "outputs.score",
+                                                      interval=timedelta(0)),
+     ValidationError, r"positive timedelta"),
+    ("metrics interval 999999999 days", lambda c: c.app.metrics(
+        ["accuracy"], "outputs.score", interval=timedelta(days=999_999_999)),
+     ValidationError, r"too long"),
+    ("metrics end past 9999 in UTC", lambda c: c.app.metrics(["accuracy"], "outputs.score",
+                                                             end_time=HIGH),
+     ValidationError, r"end_time .* outside the datetime range"),
+    # -- drift -------------------------------------------------------------------------------------
+    ("drift reference window past 9999", lambda c: c.app.drift((HIGH - DAY, HIGH), WINDOW),
+     ValidationError, r"reference end .* outside the datetime range"),
+    ("drift current window before year 1", lambda c: c.app.drift(WINDOW, (LOW, LOW + DAY)),
+     ValidationError, r"current start .* outside the datetime range"),
+    ("drift reference None", lambda c: c.app.drift(None, WINDOW), ValidationError,
+     r"reference must be a \(start, end\) pair"),
+    ("drift reference (None, None)", lambda c: c.app.drift((None, None), WINDOW),
+     ValidationError, r"reference must be a \(start, end\) pair"),
+    ("drift reference strings", lambda c: c.app.drift(("2024-01-01", "2024-01-02"), WINDOW),
+     ValidationError, r"reference must be a \(start, end\) pair"),
+    ("drift window backwards", lambda c: c.app.drift((S + DAY, S), LATER), ValidationError,
+     r"the reference window ends .* before it starts"),
+    ("drift psi_threshold NaN", lambda c: c.app.drift(WINDOW, LATER, psi_threshold=NAN),
+     ValidationError, r"psi_threshold must be a finite number"),
+    ("drift psi_threshold string", lambda c: c.app.drift(WINDOW, LATER, psi_threshold="x"),
+     ValidationError, r"psi_threshold must be a finite number"),
+    ("drift psi_threshold negative", lambda c: c.app.drift(WINDOW, LATER, psi_threshold=-1),
+     ValidationError, r"psi_threshold"),
+    ("drift js_threshold None", lambda c: c.app.drift(WINDOW, LATER, js_threshold=None),
+     ValidationError, r"js_threshold must be a finite number from 0 to 1"),
+    ("drift js_threshold inf", lambda c: c.app.drift(WINDOW, LATER, js_threshold=INF),
+     ValidationError, r"js_threshold"),
+    ("drift dataset version number", lambda c: c.app.drift((c.dataset, 5), WINDOW),
+     ValidationError, r"reference version must be a version id"),
+    ("drift empty window", lambda c: c.app.drift((S - 9 * DAY, S - 8 * DAY), WINDOW),
+     ValidationError, r"no values of .* pick a window"),
+    ("drift fields unknown", lambda c: c.app.drift(WINDOW, LATER, fields=["x"]),
+     ValidationError, r"unknown field 'x'"),
+    ("drift_over_time interval 999999999 days", lambda c: c.app.drift_over_time(
+        WINDOW, interval=timedelta(days=999_999_999)), ValidationError, r"too long"),
+    ("drift_over_time interval 1 microsecond", lambda c: c.app.drift_over_time(
+        WINDOW, interval=timedelta(microseconds=1)), ValidationError, r"at most 100,000"),
+    ("drift_over_time tests string", lambda c: c.app.drift_over_time(WINDOW, tests="no"),
+     ValidationError, r"tests must be True or False"),
+    ("drift_over_time start past 9999", lambda c: c.app.drift_over_time(WINDOW,
+                                                                       start_time=HIGH),
+     ValidationError, r"start_time .* outside the datetime range"),
+    ("drift_over_time psi NaN", lambda c: c.app.drift_over_time(WINDOW, psi_threshold=NAN),
+     ValidationError, r"psi_threshold"),
+    ("dataset drift version number", lambda c: c.dataset.drift(5), ValidationError,
+     r"version a must be a version id"),
+    ("dataset drift fields number", lambda c: c.dataset.drift(None, fields=5), ValidationError,
+     r"fields must be a non-empty list"),
+    ("dataset drift unknown version", lambda c: c.dataset.drift("ffffffffff"), NotFoundError,
+     r"ffffffffff"),
+    # -- report ------------------------------------------------------------------------------------
+    ("report path number", lambda c: c.app.report(path=5), ValidationError,
+     r"path must be a file path"),
+    ("report path None", lambda c: c.app.report(path=None), ValidationError,
+     r"path must be a file path"),
+    ("report path empty", lambda c: c.app.report(path=""), ValidationError,
+     r"path must be a file path"),
+    ("report path NUL", lambda c: c.app.report(path=str(c.folder / "a\x00b.html")),
+     ValidationError, r"NUL"),
+    ("report path a folder", lambda c: c.app.report(path=c.db.parent), ValidationError,
+     r"is a folder"),
+    ("report path under a file", lambda c: c.app.report(path=c.db / "r.html"),
+     ValidationError, r"is a file, not a folder"),
+    ("report interval string", lambda c: c.app.report(path=c.folder / "r.html", interval="x"),
+     ValidationError, r"interval must be a positive timedelta"),
+    ("report interval 999999999 days", lambda c: c.app.report(
+        path=c.folder / "r.html", interval=timedelta(days=999_999_999)), ValidationError,
+     r"too long"),
+    ("report interval 1 microsecond", lambda c: c.app.report(
+        path=c.folder / "r.html", interval=timedelta(microseconds=1)), ValidationError,
+     r"at most 100,000"),
+    ("report start past 9999", lambda c: c.app.report(path=c.folder / "r.html",
+                                                      start_time=HIGH),
+     ValidationError, r"outside the datetime range"),
+    # -- evaluate ----------------------------------------------------------------------------------
+    ("evaluate dataset number", lambda c: evaluate(c, dataset=123), ValidationError,
+     r"dataset must be a dataset name or a Dataset"),
+    ("evaluate dataset None", lambda c: evaluate(c, dataset=None), ValidationError,
+     r"dataset must be a dataset name or a Dataset"),
+    ("evaluate dataset missing", lambda c: evaluate(c, dataset="nope"), NotFoundError,
+     r"no dataset 'nope'"),
+    ("evaluate version number", lambda c: evaluate(c, version_id=5), ValidationError,
+     r"version id"),
+    ("evaluate candidates list", lambda c: evaluate(c, candidates=[one]), ValidationError,
+     r"candidates must be a dict"),
+    ("evaluate candidates empty", lambda c: evaluate(c, candidates={}), ValidationError,
+     r"candidates must be a dict"),
+    ("evaluate candidate name number", lambda c: evaluate(c, candidates={1: one}),
+     ValidationError, r"candidate name must be a string"),
+    ("evaluate candidate not callable", lambda c: evaluate(c, candidates={"a": 5}),
+     ValidationError, r"candidate 'a' must be a callable"),
+    ("evaluate metrics number", lambda c: evaluate(c, metrics=5), ValidationError,
+     r"metrics must be a list of names"),
+    ("evaluate metrics [None]", lambda c: evaluate(c, metrics=[None]), ValidationError,
+     r"unknown metric None"),
+    ("evaluate metrics unknown", lambda c: evaluate(c, metrics=["acc"]), ValidationError,
+     r"unknown metric 'acc'; known metrics: accuracy"),
+    ("evaluate metrics duplicated", lambda c: evaluate(c, metrics=["mae", "mae"]),
+     ValidationError, r"metric names must be unique"),
+    ("evaluate inputs number", lambda c: evaluate(c, inputs=5), ValidationError,
+     r"inputs must be a non-empty list"),
+    ("evaluate inputs [5]", lambda c: evaluate(c, inputs=[5]), ValidationError,
+     r"inputs must be a non-empty list"),
+    ("evaluate inputs unknown", lambda c: evaluate(c, inputs=["z"]), ValidationError,
+     r"no input column 'z'"),
+    ("evaluate reference number", lambda c: evaluate(c, reference=5), ValidationError,
+     r"reference must be a column name"),
+    ("evaluate reference unknown", lambda c: evaluate(c, reference="z"), ValidationError,
+     r"no reference column 'z'"),
+    ("evaluate judge number", lambda c: evaluate(c, judge=5), ValidationError,
+     r"judge must be a ScoreJudge or a PairwiseJudge"),
+    ("evaluate alpha NaN", lambda c: evaluate(c, alpha=NAN), ValidationError, r"alpha"),
+    ("evaluate alpha string", lambda c: evaluate(c, alpha="0.05"), ValidationError, r"alpha"),
+    ("evaluate seed negative", lambda c: evaluate(c, seed=-1), ValidationError, r"seed"),
+    ("evaluate n_resamples huge", lambda c: evaluate(c, n_resamples=10**12), ValidationError,
+     r"n_resamples must be an integer from 100 to 1,000,000"),
+    ("evaluate n_resamples float", lambda c: evaluate(c, n_resamples=1e4), ValidationError,
+     r"n_resamples"),
+    ("evaluate workers huge", lambda c: evaluate(c, workers=10**9), ValidationError,
+     r"workers must be an integer from 1 to 256"),
+    ("evaluate workers zero", lambda c: evaluate(c, workers=0), ValidationError, r"workers"),
+    ("evaluate timeout NaN", lambda c: evaluate(c, timeout=NAN), ValidationError,
+     r"timeout must be positive seconds"),
+    ("evaluate timeout inf", lambda c: evaluate(c, timeout=INF), ValidationError,
+     r"timeout must be positive seconds"),
+    ("evaluate timeout True", lambda c: evaluate(c, timeout=True), ValidationError,
+     r"timeout must be positive seconds"),
+    ("evaluate retries huge", lambda c: evaluate(c, retries=10**9), ValidationError,
+     r"retries must be an integer from 0 to 100"),
+    ("evaluate backoff NaN", lambda c: evaluate(c, backoff=NAN), ValidationError,
+     r"backoff must be seconds"),
+    ("evaluate backoff inf", lambda c: evaluate(c, backoff=INF), ValidationError,
+     r"backoff must be seconds"),
+    ("evaluate progress string", lambda c: evaluate(c, progress="x"), ValidationError,
+     r"progress must be True, False or None"),
+    ("evaluate store string", lambda c: evaluate(c, store="no"), ValidationError,
+     r"store must be True or False"),
+    ("evaluate workspace number", lambda c: evaluate(c, workspace=5), ValidationError,
+     r"workspace must be a Workspace"),
+    ("evaluate completion version, model not registered", lambda c: evaluate(
+        c, candidates={"p": c.prompt}), NotFoundError, r"no model 'no-such-model' is registered"),
+    ("evaluate completion version, variable missing", lambda c: evaluate(
+        c, candidates={"p": c.question}), ValidationError,
+     r"the prompt template needs \['question'\]"),
+    ("get_evaluation number", lambda c: gantry.get_evaluation(5, workspace=c.ws),
+     ValidationError, r"evaluation_id must be an id"),
+    ("get_evaluation None", lambda c: gantry.get_evaluation(None, workspace=c.ws),
+     ValidationError, r"evaluation_id must be an id"),
+    ("get_evaluation unknown", lambda c: gantry.get_evaluation("nope", workspace=c.ws),
+     NotFoundError, r"no evaluation 'nope'"),
+    ("list_evaluations dataset number", lambda c: gantry.list_evaluations(5, workspace=c.ws),
+     ValidationError, r"dataset must be a dataset name or None"),
+    # -- metrics, judges and models as objects -----------------------------------------------------
+    ("Regex pattern number", lambda c: Regex(5), ValidationError, r"bad pattern 5"),
+    ("Regex bad pattern", lambda c: Regex("("), ValidationError, r"bad pattern '\('"),
+    ("Regex name number", lambda c: Regex("a", name=5), ValidationError,
+     r"name must be a non-empty string"),
+    ("Contains number", lambda c: Contains(5), ValidationError, r"Contains takes a string"),
+    ("Custom name number", lambda c: Custom(5, one), ValidationError,
+     r"name must be a non-empty string"),
+    ("Custom fn not callable", lambda c: Custom("m", 5), ValidationError, r"needs a callable"),
+    ("Candidate fn not callable", lambda c: Candidate(5), ValidationError, r"needs a callable"),
+    ("Candidate version number", lambda c: Candidate(one, version=5), ValidationError,
+     r"version must be a non-empty string"),
+    ("ScoreJudge scale string", lambda c: ScoreJudge(one, scale="ab"), ValidationError,
+     r"scale must be \(low, high\)"),
+    ("ScoreJudge scale NaN", lambda c: ScoreJudge(one, scale=(NAN, 5)), ValidationError,
+     r"scale must be \(low, high\)"),
+    ("ScoreJudge scale inf", lambda c: ScoreJudge(one, scale=(1, INF)), ValidationError,
+     r"scale must be \(low, high\)"),
+    ("ScoreJudge scale backwards", lambda c: ScoreJudge(one, scale=(5, 1)), ValidationError,
+     r"low < high"),
+    ("ScoreJudge criteria number", lambda c: ScoreJudge(one, criteria=5), ValidationError,
+     r"criteria must be a non-empty string"),
+    ("ScoreJudge name number", lambda c: ScoreJudge(one, name=5), ValidationError,
+     r"name must be a non-empty string"),
+    ("PairwiseJudge name None", lambda c: PairwiseJudge(one, name=None), ValidationError,
+     r"name must be a non-empty string"),
+    ("OpenAICompatible timeout string", lambda c: OpenAICompatible("http://h", "m",
+                                                                   timeout="x"),
+     ValidationError, r"timeout must be positive seconds"),
+    ("OpenAICompatible timeout NaN", lambda c: OpenAICompatible("http://h", "m", timeout=NAN),
+     ValidationError, r"timeout must be positive seconds"),
+    ("OpenAICompatible api_key number", lambda c: OpenAICompatible("http://h", "m",
+                                                                   api_key=5),
+     ValidationError, r"api_key must be a string"),
+    ("OpenAICompatible base_url", lambda c: OpenAICompatible("ftp://h", "m"), ValidationError,
+     r"base_url must be an http\(s\) URL"),
+    ("create_version model_params number", lambda c: c.ws.get_application("chat").create_version(
+        "Say {{x}}", "d", "m", model_params=5), ValidationError, r"model_params must be a dict"),
+    ("create_version empty template", lambda c: c.ws.get_application("chat").create_version(
+        " ", "d", "m"), ValidationError, r"prompt_template must be a non-empty string"),
+    ("create_version on a non-completion app", lambda c: c.app.create_version("{{x}}", "d", "m"),
+     ValidationError, r"versions need application_type='Completion'"),
+    ("get_version object", lambda c: c.ws.get_application("chat").get_version(object()),
+     ValidationError, r"version must be a number, 'latest' or an environment"),
+    ("register_model not callable", lambda c: c.ws.register_model("m", 5), ValidationError,
+     r"must be a callable"),
+    # -- suites --------------------------------------------------------------------------------------
+    ("Suite max_error_rate string", lambda c: suite(max_error_rate="x"), ValidationError,
+     r"max_error_rate must be a number between 0 and 1"),
+    ("Suite max_error_rate NaN", lambda c: suite(max_error_rate=NAN), ValidationError,
+     r"max_error_rate"),
+    ("Suite max_error_rate 2", lambda c: suite(max_error_rate=2), ValidationError,
+     r"max_error_rate"),
+    ("Suite thresholds number", lambda c: suite(thresholds=5), ValidationError,
+     r"thresholds must be a list of strings"),
+    ("Suite thresholds string", lambda c: suite(thresholds="accuracy >= 0.5"), ValidationError,
+     r"thresholds must be a list of strings"),
+    ("Suite threshold malformed", lambda c: suite(thresholds=["accuracy is high"]),
+     ValidationError, r"cannot read threshold"),
+    ("Suite threshold infinite", lambda c: suite(thresholds=["accuracy >= 1e999"]),
+     ValidationError, r"needs a finite value"),
+    ("Suite threshold unknown metric", lambda c: suite(thresholds=["f1 >= 0.5"]),
+     ValidationError, r"names metric 'f1'"),
+    ("Suite threshold unknown candidate", lambda c: suite(thresholds=["z:accuracy >= 0.5"]),
+     ValidationError, r"names candidate 'z'"),
+    ("Suite no_regression number", lambda c: suite(no_regression=5), ValidationError,
+     r"no_regression must be a list of strings"),
+    ("Suite no_regression unknown", lambda c: suite(no_regression=["f1"]), ValidationError,
+     r"no_regression names 'f1'"),
+    ("Suite models number", lambda c: suite(models=5), ValidationError,
+     r"models must be a dict"),
+    ("Suite version_id number", lambda c: suite(version_id=5), ValidationError,
+     r"version_id must be a version id"),
+    ("Suite alpha string", lambda c: suite(alpha="x"), ValidationError, r"alpha"),
+    ("Suite workers huge", lambda c: suite(workers=10**6), ValidationError, r"workers"),
+    ("Suite unknown option", lambda c: suite(bogus=1), ValidationError,
+     r"unknown option\(s\) \['bogus'\]"),
+    ("Suite candidate pair malformed", lambda c: suite(candidates={"a": ("chat",)}),
+     ValidationError, r"\(application, version\) pair"),
+    ("Suite candidate number", lambda c: suite(candidates={"a": 5}), ValidationError,
+     r"candidate 'a' must be a callable"),
+    ("Suite name bad", lambda c: suite(name="../x"), ValidationError, r"suite name"),
+    ("Suite.from_toml number", lambda c: Suite.from_toml(5), ValidationError,
+     r"a suite file is a path"),
+    ("Suite.from_toml folder", lambda c: Suite.from_toml(c.db.parent), ValidationError,
+     r"cannot read the suite file"),
+    ("Suite.from_toml missing", lambda c: Suite.from_toml(c.db.parent / "no.toml"),
+     NotFoundError, r"no suite file"),
+    ("TOML thresholds = 5", lambda c: toml(c, GOOD_TOML + "thresholds = 5\n" + CANDIDATES),
+     ValidationError, r"thresholds must be a list of strings"),
+    ("TOML candidates = 5", lambda c: toml(c, GOOD_TOML + "candidates = 5\n"), ValidationError,
+     r"candidates must be a table"),
+    ("TOML metrics = 5", lambda c: toml(c, 'name = "s"\ndataset = "rows"\nmetrics = 5\n'
+                                        + CANDIDATES), ValidationError, r"metrics must be a list"),
+    ("TOML models = 5", lambda c: toml(c, GOOD_TOML + "models = 5\n" + CANDIDATES),
+     ValidationError, r"models must be a table"),
+    ("TOML max_error_rate string", lambda c: toml(c, GOOD_TOML + 'max_error_rate = "x"\n'
+                                                  + CANDIDATES),
+     ValidationError, r"max_error_rate must be a number"),
+    ("TOML alpha string", lambda c: toml(c, GOOD_TOML + 'alpha = "x"\n' + CANDIDATES),
+     ValidationError, r"alpha"),
+    ("TOML unknown field", lambda c: toml(c, GOOD_TOML + "colour = 1\n" + CANDIDATES),
+     ValidationError, r"unknown field\(s\) \['colour'\]"),
+    ("TOML missing dataset", lambda c: toml(c, 'name = "s"\n' + CANDIDATES), ValidationError,
+     r"missing 'dataset'"),
+    ("TOML candidate callable number", lambda c: toml(c, GOOD_TOML + "[candidates]\n"
+                                                      "a = { callable = 5 }\n"),
+     ValidationError, r"not an import path"),
+    ("TOML candidate version number", lambda c: toml(
+        c, GOOD_TOML + '[candidates]\na = { callable = "os:getcwd", version = 5 }\n'),
+     ValidationError, r"version must be a string"),
+    ("TOML candidate application number", lambda c: toml(
+        c, GOOD_TOML + "[candidates]\na = { application = 5 }\n"), ValidationError,
+     r"\(application, version\) pair"),
+    ("TOML candidate relative import", lambda c: toml(c, GOOD_TOML + '[candidates]\na = "..:f"\n'),
+     ValidationError, r"cannot import '\.\.:f'"),
+    ("TOML candidate missing module", lambda c: toml(
+        c, GOOD_TOML + '[candidates]\na = "no_such_module_xyz:f"\n'), NotFoundError,
+     r"cannot import 'no_such_module_xyz:f'"),
+    ("TOML not UTF-8", lambda c: toml(c, b"\xff\xfe name"), ValidationError,
+     r"not valid TOML \(UTF-8\)"),
+    ("TOML not TOML", lambda c: toml(c, "name = = 1"), ValidationError, r"not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("fn", "error", "pattern"), [case[1:] for case in CASES],
+                         ids=[case[0] for case in CASES])
+def test_bad_input_is_refused_and_nothing_is_stored(ctx: Ctx, fn: Callable[[Ctx], Any],
+                                                    error: type[GantryLocalError],
+                                                    pattern: str) -> None:
+    before = snapshot(ctx)
+    with pytest.raises(error, match=pattern):
+        fn(ctx)
+    assert snapshot(ctx) == before
+
+
+def test_the_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 60
+    assert len({case[0] for case in CASES}) == len(CASES)
+
+
+def test_legal_edge_inputs_round_trip(ctx: Ctx) -> None:
+    """The edges just inside the rules work: 100,000 intervals, a threshold of 0, bounds at
+    year 9999 in UTC, n_resamples of 100."""
+    start = S + timedelta(hours=1)
+    table = ctx.app.summarize(interval=timedelta(seconds=1), start_time=start,
+                              end_time=start + timedelta(seconds=100_000), fields=["inputs.amount"])
+    assert table.height == 100_000
+    assert ctx.app.metrics(["percent_true"], "outputs.score", threshold=0)["percent_true"][0] == 1
+    far = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    assert ctx.app.summarize(end_time=far, interval=timedelta(days=365_000)).height > 0
+    result = evaluate(ctx, n_resamples=100, store=False)
+    assert result.verdict == "no significant difference"
