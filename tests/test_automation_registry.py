@@ -170,8 +170,7 @@ def test_every_kind_is_listed_got_and_stopped(ws: gantry.Workspace, busy: gantry
                                    UniformCurator("u", "m", 5)))
     busy.add_automation(Automation("b-monitor", _high(), seen.append))
     busy.add_automation(Automation("c-suite", DatasetVersionTrigger("u"),
-                                   Suite("s", "u", {"v1": lambda row: 0}, ["accuracy"],
-                                         output="outputs.value", feedback="feedback.y")))
+                                   Suite("s", "u", {"v1": lambda row: 0}, ["accuracy"])))
     listed = busy.list_automations()
     assert [(a.name, a.kind, a.stopped) for a in listed] == [
         ("a-curator", "curator", False), ("b-monitor", "monitor", False),
