@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._diff import DatasetDiff
+from ._diff import DatasetDiff, TableDiff
 from ._registry import DatasetRegistry
 from .dataset import Dataset
 
-__all__ = ["Dataset", "DatasetDiff", "DatasetRegistry"]
+__all__ = ["Dataset", "DatasetDiff", "DatasetRegistry", "TableDiff"]

@@ -12,24 +12,25 @@ import pyarrow.compute as pc
 
 from .._sql import quote_ident
 from ..errors import ValidationError
+from ._checks import check_filename, check_version_ref
+from ._manifest import TABLE, FileEntry
 
 if TYPE_CHECKING:
     from .dataset import Dataset
 
-__all__ = ["DatasetDiff", "diff_versions"]
+__all__ = ["DatasetDiff", "TableDiff", "diff_versions"]
 
 
 @dataclass
-class DatasetDiff:
-    """What changed from version `a` to version `b` of one table.
+class TableDiff:
+    """What changed in one table from version `a` to version `b`.
 
-    Rows are matched by `key` (``__join_key`` when both versions have it, a column the
-    caller named, or else whole rows). `changed` holds the `b` side of rows whose key
-    exists in both versions with different values in the shared columns.
+    Rows are matched by `key` (``__join_key`` when both sides have it, a column the caller
+    named, or else whole rows). `changed` holds the `b` side of rows whose key exists on
+    both sides with different values in the shared columns. A table only one version has
+    is all added (or all removed).
     """
 
-    a: str
-    b: str
     key: str | None
     added: pl.DataFrame
     removed: pl.DataFrame
@@ -43,10 +44,95 @@ class DatasetDiff:
         return {"added": self.added.height, "removed": self.removed.height,
                 "changed": self.changed.height}
 
+
+@dataclass
+class DatasetDiff:
+    """What changed from version `a` to version `b`: every file, and every table's rows.
+
+    `files_added`, `files_removed` and `files_changed` name the files (tables and
+    artifacts) whose content differs; `tables` holds the row-level `TableDiff` of each
+    table that differs, and `counts` sums them. With one table, `added`, `removed`,
+    `changed`, `key` and ``columns_*`` are that table's; with several, the frames are the
+    tables' rows together with a ``__file`` column (when their columns agree in type) and
+    column names are given as ``file:column``.
+    """
+
+    a: str
+    b: str
+    tables: dict[str, TableDiff]
+    files_added: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        totals = {"added": 0, "removed": 0, "changed": 0}
+        for table in self.tables.values():
+            for kind, n in table.counts.items():
+                totals[kind] += n
+        return totals
+
+    @property
+    def key(self) -> str | None:
+        keys = {t.key for t in self.tables.values()}
+        return keys.pop() if len(keys) == 1 else None
+
+    @property
+    def added(self) -> pl.DataFrame:
+        return self._rows("added")
+
+    @property
+    def removed(self) -> pl.DataFrame:
+        return self._rows("removed")
+
+    @property
+    def changed(self) -> pl.DataFrame:
+        return self._rows("changed")
+
+    def _rows(self, kind: str) -> pl.DataFrame:
+        frames = {name: getattr(t, kind) for name, t in self.tables.items()}
+        if len(frames) <= 1:
+            return next(iter(frames.values()), pl.DataFrame())
+        try:
+            combined: pl.DataFrame = pl.concat(
+                [f.with_columns(pl.lit(name).alias("__file")) for name, f in frames.items()],
+                how="diagonal_relaxed")
+        except pl.exceptions.PolarsError:
+            raise ValidationError(f"the diff spans tables {sorted(frames)} whose columns differ in "
+                                  f"type; use diff.tables[name].{kind}") from None
+        return combined
+
+    def _columns(self, kind: str) -> list[str]:
+        if len(self.tables) == 1:
+            return list(getattr(next(iter(self.tables.values())), kind))
+        return [f"{name}:{c}" for name, t in self.tables.items() for c in getattr(t, kind)]
+
+    @property
+    def columns_added(self) -> list[str]:
+        return self._columns("columns_added")
+
+    @property
+    def columns_removed(self) -> list[str]:
+        return self._columns("columns_removed")
+
+    @property
+    def columns_retyped(self) -> dict[str, tuple[str, str]]:
+        if len(self.tables) == 1:
+            return dict(next(iter(self.tables.values())).columns_retyped)
+        return {f"{name}:{c}": types for name, t in self.tables.items()
+                for c, types in t.columns_retyped.items()}
+
     def __str__(self) -> str:
-        lines = [f"diff {self.a[:12]} -> {self.b[:12]} (matched by "
-                 f"{self.key or 'whole rows'}): {self.counts['added']:,} added, "
-                 f"{self.counts['removed']:,} removed, {self.counts['changed']:,} changed"]
+        counts = self.counts
+        keys = sorted({t.key or "whole rows" for t in self.tables.values()}) or ["whole rows"]
+        lines = [f"diff {self.a[:12]} -> {self.b[:12]} (matched by {', '.join(keys)}): "
+                 f"{counts['added']:,} added, {counts['removed']:,} removed, "
+                 f"{counts['changed']:,} changed"]
+        for label, names in (("files added", self.files_added),
+                             ("files removed", self.files_removed),
+                             ("files changed", self.files_changed)):
+            if names and (len(self.tables) > 1 or label != "files changed"):
+                lines.append(f"{label}: {', '.join(names)}")
         if self.columns_added:
             lines.append(f"columns added: {', '.join(self.columns_added)}")
         if self.columns_removed:
@@ -58,31 +144,87 @@ class DatasetDiff:
 
 def diff_versions(dataset: Dataset, a: str, b: str | None, key: str | None = None,
                   filename: str | None = None) -> DatasetDiff:
+    """Diff every file of two versions (or only table `filename`)."""
+    check_version_ref(a, "a", optional=False)
+    check_version_ref(b, "b")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ValidationError(f"key must be a column name, got {key!r}")
+    if filename is not None:
+        check_filename(filename)
     full_a, full_b = dataset.resolve(a), dataset.resolve(b)
-    left = dataset.read_arrow(full_a, filename)
-    right = dataset.read_arrow(full_b, filename)
-    types_a = {f.name: str(f.type) for f in left.schema}
-    types_b = {f.name: str(f.type) for f in right.schema}
+    files_a, files_b = dataset.manifest(full_a).files, dataset.manifest(full_b).files
+    if filename is not None:
+        left, right = files_a.get(filename), files_b.get(filename)
+        if not _is_table(left) and not _is_table(right):
+            raise ValidationError(f"neither version has a table {filename!r}")
+        files_a = {filename: left} if left is not None else {}
+        files_b = {filename: right} if right is not None else {}
+    result = DatasetDiff(
+        full_a, full_b, {},
+        files_added=sorted(n for n in files_b if n not in files_a),
+        files_removed=sorted(n for n in files_a if n not in files_b),
+        files_changed=sorted(n for n in files_a if n in files_b and files_a[n] != files_b[n]))
+    for name in sorted(set(files_a) | set(files_b)):
+        left, right = files_a.get(name), files_b.get(name)
+        if (_is_table(left) or _is_table(right)) and (left != right or filename is not None):
+            result.tables[name] = _table_diff(dataset, full_a, full_b, name, left, right, key)
+    return result
+
+
+def _is_table(entry: FileEntry | None) -> bool:
+    return entry is not None and entry.kind == TABLE
+
+
+def _table_diff(dataset: Dataset, full_a: str, full_b: str, name: str, left: FileEntry | None,
+                right: FileEntry | None, key: str | None) -> TableDiff:
+    """The row-level diff of one table; a side without the table counts as empty."""
+    table_a = dataset._read_table(full_a, name, left, True) \
+        if left is not None and left.kind == TABLE else None
+    table_b = dataset._read_table(full_b, name, right, True) \
+        if right is not None and right.kind == TABLE else None
+    if table_a is None or table_b is None:
+        only = table_b if table_a is None else table_a
+        assert only is not None
+        rows = _frame(only)
+        empty = rows.clear()
+        return TableDiff(key, rows if table_a is None else empty,
+                         empty if table_a is None else rows, empty)
+    types_a = {f.name: str(f.type) for f in table_a.schema}
+    types_b = {f.name: str(f.type) for f in table_b.schema}
     shared = [c for c in types_b if c in types_a and types_a[c] == types_b[c]]
+    table_key = key
     if key is None and "__join_key" in types_a and "__join_key" in types_b:
-        key = "__join_key"
-    if key is not None and (key not in types_a or key not in types_b):
-        raise ValidationError(f"key {key!r} is not a column of both versions")
-    added, removed, changed = _row_differences(left, right, shared, key)
-    return DatasetDiff(
-        full_a, full_b, key, added, removed, changed,
+        table_key = "__join_key"
+    if table_key is not None and (table_key not in types_a or table_key not in types_b):
+        raise ValidationError(f"key {table_key!r} is not a column of both versions of table "
+                              f"{name!r}")
+    added, removed, changed = _row_differences(table_a, table_b, shared, table_key)
+    return TableDiff(
+        table_key, added, removed, changed,
         columns_added=[c for c in types_b if c not in types_a],
         columns_removed=[c for c in types_a if c not in types_b],
         columns_retyped={c: (types_a[c], types_b[c]) for c in types_b
                          if c in types_a and types_a[c] != types_b[c]})
 
 
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def _row_differences(left: pa.Table, right: pa.Table, shared: list[str], key: str | None
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """One DuckDB pass: a full outer join on the key of (key, row hash, row number)."""
-    left_rows = left.append_column(_ROW, pl.int_range(0, left.num_rows, eager=True).to_arrow())
-    right_rows = right.append_column(_ROW, pl.int_range(0, right.num_rows, eager=True).to_arrow())
-    row_hash = f"hash({', '.join(quote_ident(c) for c in shared)})" if shared else "0"
+    """One DuckDB pass: a full outer join on the key of (key, row hash, row number).
+
+    DuckDB sees the columns under positional names (``c0``, ``c1`` ...): column names that
+    differ only in case, or hold any character, cannot confuse it.
+    """
+    names = {column: f"c{i}" for i, column in enumerate(shared)}
+    if key is not None and key not in names:
+        names[key] = "k"
+    left_rows, right_rows = (_positional(t, names) for t in (left, right))
+    row_hash = f"hash({', '.join(quote_ident(names[c]) for c in shared)})" if shared else "0"
     con = duckdb.connect()
     try:
         con.register("a", left_rows)
@@ -94,7 +236,7 @@ def _row_differences(left: pa.Table, right: pa.Table, shared: list[str], key: st
                 SELECT x.r AS ra, y.r AS rb FROM ({numbered} a) x FULL OUTER JOIN ({numbered} b) y
                 ON x.h = y.h AND x.n = y.n WHERE x.h IS NULL OR y.h IS NULL""").to_arrow_table()
         else:
-            k = quote_ident(key)
+            k = quote_ident(names[key])
             part = f"SELECT {k} AS k, {row_hash} AS h, {quote_ident(_ROW)} AS r FROM"
             rows = con.sql(f"""
                 SELECT x.r AS ra, y.r AS rb FROM ({part} a) x FULL OUTER JOIN ({part} b) y
@@ -107,11 +249,16 @@ def _row_differences(left: pa.Table, right: pa.Table, shared: list[str], key: st
     changed = pc.filter(in_b, pc.and_(pc.is_valid(in_a), pc.is_valid(in_b)))
 
     def take(table: pa.Table, positions: pa.ChunkedArray[Any]) -> pl.DataFrame:
-        frame = pl.from_arrow(table.take(positions.take(pc.sort_indices(positions))))
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+        return _frame(table.take(positions.take(pc.sort_indices(positions))))
 
     return take(right, added), take(left, removed), take(right, changed)
+
+
+def _positional(table: pa.Table, names: dict[str, str]) -> pa.Table:
+    """The columns DuckDB needs, renamed positionally, plus each row's number."""
+    columns: list[Any] = [table.column(c) for c in names]
+    columns.append(pl.int_range(0, table.num_rows, eager=True).to_arrow())
+    return pa.Table.from_arrays(columns, names=[*names.values(), _ROW])
 
 
 _ROW = "__gl_diff_row"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntegrityError
+from ._checks import check_digest, check_filename, corrupt, load_json, stored, stored_time
+from ._checks import field as stored_field
 from ._store import sha256_hex
 
 __all__ = ["FileEntry", "Manifest", "Part"]
@@ -53,9 +55,30 @@ class FileEntry:
                 "schema": [list(col) for col in self.schema]}
 
     @staticmethod
-    def from_json(data: dict[str, Any]) -> FileEntry:
-        return FileEntry(data["kind"], tuple(Part(**p) for p in data["parts"]),
-                         tuple((name, kind) for name, kind in data["schema"]))
+    def from_json(data: object, source: str) -> FileEntry:
+        """An entry read from a stored manifest, every field checked (IntegrityError)."""
+        if not isinstance(data, dict):
+            raise corrupt(source, "it is not a JSON object")
+        kind = stored_field(data, "kind", str, source)
+        if kind not in (TABLE, ARTIFACT):
+            raise corrupt(source, f"its kind is {kind[:40]!r}, not {TABLE!r} or {ARTIFACT!r}")
+        parts = stored_field(data, "parts", list, source)
+        schema = stored_field(data, "schema", list, source, optional=True) or []
+        if not all(isinstance(c, list) and len(c) == 2 and all(isinstance(x, str) for x in c)
+                   for c in schema):
+            raise corrupt(source, "its schema is not a list of [name, type] pairs")
+        return FileEntry(kind, tuple(_part(p, source) for p in parts),
+                         tuple((name, type_) for name, type_ in schema))
+
+
+def _part(data: object, source: str) -> Part:
+    if not isinstance(data, dict):
+        raise corrupt(source, "a part is not a JSON object")
+    digest = stored(source, check_digest, stored_field(data, "object", str, source))
+    rows, size = (stored_field(data, key, int, source) for key in ("rows", "bytes"))
+    if rows < 0 or size < 0:
+        raise corrupt(source, "a part has a negative row or byte count")
+    return Part(digest, rows, size)
 
 
 @dataclass(frozen=True)
@@ -85,13 +108,30 @@ class Manifest:
         return {name: e.rows for name, e in sorted(self.files.items()) if e.kind == TABLE}
 
     @staticmethod
-    def from_bytes(data: bytes, expected_id: str, context: str) -> Manifest:
-        """Parse a stored manifest, checking that it hashes to `expected_id`."""
+    def from_bytes(data: bytes, expected_id: str, context: str, dataset: str | None = None,
+                   source: str | None = None) -> Manifest:
+        """Parse a stored manifest, checking that it hashes to `expected_id`.
+
+        Every name and hash in it is checked as strictly as a user's (they reach paths):
+        anything else is an `IntegrityError` naming the file (`source`).
+        """
         actual = sha256_hex(data)
         if actual != expected_id:
             raise IntegrityError(f"{context}: manifest {expected_id} is corrupt (hashes to "
                                  f"{actual})")
-        body = json.loads(data)
-        return Manifest(body["dataset"], body["parent"],
-                        {name: FileEntry.from_json(e) for name, e in body["files"].items()},
-                        body["message"], body["created_at"], body.get("lineage", {}))
+        where = source or f"{context}: manifest {expected_id}"
+        body = load_json(data, where)
+        name = stored_field(body, "dataset", str, where)
+        if dataset is not None and name != dataset:
+            raise corrupt(where, f"it belongs to dataset {name[:60]!r}, not {dataset!r}")
+        parent = stored_field(body, "parent", str, where, optional=True)
+        if parent is not None:
+            stored(where, check_digest, parent)
+        files = stored_field(body, "files", dict, where)
+        entries = {}
+        for file_name, raw in files.items():
+            entry = FileEntry.from_json(raw, f"{where} (file {str(file_name)[:60]!r})")
+            entries[stored(where, check_filename, file_name, entry.kind)] = entry
+        lineage = stored_field(body, "lineage", dict, where, optional=True) or {}
+        return Manifest(name, parent, entries, stored_field(body, "message", str, where),
+                        stored_time(body, "created_at", where), lineage)

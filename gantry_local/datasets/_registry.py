@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
-from ..errors import AlreadyExistsError, NotFoundError, ValidationError
-from ._store import ObjectStore
+from ..errors import AlreadyExistsError, IntegrityError, NotFoundError, ValidationError
+from ._checks import check_flag, check_path, corrupt, field, load_json, stored_dataset_name
+from ._store import ObjectStore, object_path
 from .dataset import Dataset, validate_dataset_name
 
 __all__ = ["DatasetRegistry"]
@@ -29,7 +31,10 @@ class DatasetRegistry:
 
     def set_working_directory(self, path: str | Path) -> None:
         """Where `pull` materialises datasets (else ``$GANTRY_DATASET_WORKING_DIR``, else cwd)."""
-        self._working_dir = Path(path)
+        folder = check_path(path, "working directory")
+        if folder.exists() and not folder.is_dir():
+            raise ValidationError(f"working directory {str(folder)!r} is a file, not a folder")
+        self._working_dir = folder
 
     def working_directory(self) -> Path:
         if self._working_dir is not None:
@@ -57,11 +62,21 @@ class DatasetRegistry:
         return self._dataset(name, app_name)
 
     def _info(self, name: str) -> dict[str, Any]:
+        """The checked ``dataset.json`` of `name` (IntegrityError naming it when corrupt)."""
         validate_dataset_name(name)
+        relpath = f"datasets/{name}/dataset.json"
         try:
-            info: dict[str, Any] = json.loads(self.store.read(f"datasets/{name}/dataset.json"))
+            data = self.store.read(relpath)
         except FileNotFoundError:
             raise NotFoundError(f"no dataset {name!r} in {self.store.url!r}") from None
+        source = f"{relpath} in {self.store.url!r}"
+        info = load_json(data, source)
+        if stored_dataset_name(field(info, "name", str, source), source) != name:
+            raise corrupt(source, f"it names dataset {str(info['name'])[:60]!r}, not {name!r}")
+        app_name = field(info, "app_name", str, source, optional=True)
+        if app_name is not None:
+            stored_dataset_name(app_name, source)
+        field(info, "created_at", str, source, optional=True)
         return info
 
     def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
@@ -70,6 +85,7 @@ class DatasetRegistry:
         Raises:
             NotFoundError: there is none, or it is deleted (unless `include_deleted`).
         """
+        check_flag(include_deleted, "include_deleted")
         info = self._info(name)
         dataset = self._dataset(name, info.get("app_name"))
         if not include_deleted and dataset.deleted:
@@ -78,21 +94,43 @@ class DatasetRegistry:
         return dataset
 
     def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
-        """Every dataset, sorted by name: name, app_name, created_at, latest version, deleted."""
+        """Every dataset, sorted by name: name, app_name, created_at, latest version, deleted.
+
+        A dataset whose stored files are corrupt (or whose folder name is not a dataset
+        name) is listed with ``error`` saying which file, its other fields None, and a
+        warning is issued; ``error`` is None for every readable dataset.
+        """
+        check_flag(include_deleted, "include_deleted")
         out = []
         for name in self.store.listdir("datasets"):
             if not self.store.exists(f"datasets/{name}/dataset.json"):
                 continue
-            dataset = self._dataset(name, None)
-            deleted = dataset.deleted
-            if deleted and not include_deleted:
-                continue
-            info = self._info(name)
-            seq, head = dataset._head()
-            out.append({"name": name, "app_name": info.get("app_name"),
-                        "created_at": info.get("created_at"), "latest_version_id": head,
-                        "versions": seq, "deleted": deleted})
+            try:
+                entry = self._listing(name, include_deleted)
+            except IntegrityError as exc:
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+                entry = {"name": name, "app_name": None, "created_at": None,
+                         "latest_version_id": None, "versions": None, "deleted": None,
+                         "error": str(exc)}
+            if entry is not None:
+                out.append(entry)
         return out
+
+    def _listing(self, name: str, include_deleted: bool) -> dict[str, Any] | None:
+        source = f"datasets/{name}/ in {self.store.url!r}"
+        try:
+            validate_dataset_name(name)
+        except ValidationError as exc:
+            raise corrupt(source, f"its folder name is not a dataset name ({exc})") from None
+        dataset = self._dataset(name, None)
+        deleted = dataset.deleted
+        if deleted and not include_deleted:
+            return None
+        info = self._info(name)
+        seq, head = dataset._head()
+        return {"name": name, "app_name": info.get("app_name"),
+                "created_at": info.get("created_at"), "latest_version_id": head,
+                "versions": seq, "deleted": deleted, "error": None}
 
     def delete_dataset(self, name: str) -> None:
         """Soft-delete a dataset: hidden from lists, its data kept, restorable."""
@@ -106,34 +144,33 @@ class DatasetRegistry:
         return dataset
 
     def list_dataset_versions(self, name: str) -> list[dict[str, Any]]:
+        """The versions of a dataset, newest first (see `Dataset.list_versions`)."""
         return self.get_dataset(name).list_versions()
 
     def gc(self, dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
-        """Delete objects that no committed version of any dataset references.
+        """Delete objects that no committed version references, and temp files of failed writes.
 
         Deleted datasets count as referencing their objects (they can be restored). Objects
-        younger than `grace` (by the storage's own timestamps) are kept, so a push that has
-        written its objects but not yet committed is never robbed of them.
+        and temp files younger than `grace` (by the storage's own timestamps) are kept, so a
+        push in flight is never robbed of them.
 
         Returns:
-            ``{"unreferenced": [hashes], "bytes": n, "deleted": bool}``: what was (or, in a
-            dry run, would be) deleted.
+            ``{"unreferenced": [hashes], "bytes": n, "temp_files": [paths], "temp_bytes": n,
+            "deleted": bool}``: what was (or, in a dry run, would be) deleted.
+
+        Raises:
+            IntegrityError: a commit record or manifest is unreadable, so what it references
+                is unknown: nothing is deleted until it is restored or removed.
         """
-        if not isinstance(dry_run, bool):
-            raise ValidationError("dry_run must be True or False")
+        check_flag(dry_run, "dry_run")
         if not isinstance(grace, timedelta) or grace < timedelta(0):
             raise ValidationError(f"grace must be a non-negative timedelta, got {grace!r}")
-        referenced: set[str] = set()
-        for name in self.store.listdir("datasets"):
-            dataset = self._dataset(name, None)
-            for _, vid in dataset._log():
-                for entry in dataset.manifest(vid).files.values():
-                    referenced.update(p.object for p in entry.parts)
+        referenced = self._referenced()
         cutoff = time.time() - grace.total_seconds()
         unreferenced: list[str] = []
         size = 0
         for digest in sorted(set(self.store.walk_objects()) - referenced):
-            path = f"objects/{digest[:2]}/{digest}"
+            path = object_path(digest)
             info = self.store.info(path)
             if _modified(info) > cutoff:
                 continue
@@ -141,7 +178,24 @@ class DatasetRegistry:
             size += int(info.get("size") or 0)
             if not dry_run:
                 self.store.delete(path)
-        return {"unreferenced": unreferenced, "bytes": size, "deleted": not dry_run}
+        temps = {p: i for p, i in sorted(self.store.temp_files().items())
+                 if _modified(i) <= cutoff}
+        if not dry_run:
+            for path in temps:
+                self.store.delete(path)
+        return {"unreferenced": unreferenced, "bytes": size, "temp_files": list(temps),
+                "temp_bytes": sum(int(i.get("size") or 0) for i in temps.values()),
+                "deleted": not dry_run}
+
+    def _referenced(self) -> set[str]:
+        """Every object any committed version of any dataset (deleted ones too) references."""
+        referenced: set[str] = set()
+        for name in self.store.listdir("datasets"):
+            dataset = self._dataset(name, None)
+            for _, vid in dataset._log():
+                for entry in dataset.manifest(vid).files.values():
+                    referenced.update(p.object for p in entry.parts)
+        return referenced
 
 
 def _modified(info: dict[str, Any]) -> float:

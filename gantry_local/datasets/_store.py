@@ -8,22 +8,25 @@ and every storage failure is a `StorageError` naming the URL and the cause.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import fsspec
 
-from ..errors import IntegrityError, StorageError
+from ..errors import IntegrityError, StorageError, ValidationError
+from ._checks import check_digest
 
-__all__ = ["ObjectStore", "sha256_hex"]
+__all__ = ["ObjectStore", "object_path", "sha256_hex"]
 
 _MEMORY_LOCK = threading.Lock()
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -71,10 +74,18 @@ class ObjectStore:
                 raise
             raise StorageError(f"{what} on {self.url!r} failed: the bucket or folder does not "
                                "exist; create it first") from None
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise self._failure(what, exc) from exc
+            raise StorageError(f"{what} on {self.url!r} failed: the disk is full or a file-size "
+                               f"limit was reached ({exc.strerror}). Nothing was committed by "
+                               "this write; free space and try again.") from exc
         except Exception as exc:
-            raise StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: {exc}. "
-                               "Check the URL, the bucket, the credentials and the endpoint.") \
-                from exc
+            raise self._failure(what, exc) from exc
+
+    def _failure(self, what: str, exc: Exception) -> StorageError:
+        return StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: {exc}. "
+                            "Check the URL, the bucket, the credentials and the endpoint.")
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -147,11 +158,15 @@ class ObjectStore:
         """An object's bytes, checked against its hash.
 
         Raises:
-            IntegrityError: the object is missing or its bytes do not match (`context` says
-                which dataset, version and file needed it).
+            IntegrityError: the hash is not a sha256, the object is missing or its bytes do
+                not match (`context` says which dataset, version and file needed it).
         """
         try:
-            data = self.read(object_path(digest))
+            relpath = object_path(digest)
+        except ValidationError as exc:
+            raise IntegrityError(f"{context}: {exc}") from None
+        try:
+            data = self.read(relpath)
         except FileNotFoundError:
             raise IntegrityError(f"{context}: object {digest} is missing from {self.url!r}") \
                 from None
@@ -180,23 +195,50 @@ class ObjectStore:
         return sorted(n for n in names if not n.endswith(".tmp"))
 
     def walk_objects(self) -> list[str]:
-        """Every object hash in the store."""
-        digests = []
+        """Every object hash in the store (files under ``objects/`` named otherwise are left)."""
+        digests: list[str] = []
         for prefix in self.listdir("objects"):
-            digests.extend(self.listdir(f"objects/{prefix}"))
+            digests.extend(n for n in self.listdir(f"objects/{prefix}")
+                           if n.startswith(prefix) and _is_digest(n))
         return digests
+
+    def temp_files(self) -> dict[str, dict[str, Any]]:
+        """Every temporary file a write left behind (``*.tmp``), relative path -> details."""
+        with self._errors("listing temporary files", missing_ok=True):
+            try:
+                found: dict[str, dict[str, Any]] = self.fs.find(self.root, detail=True)
+            except FileNotFoundError:
+                return {}
+        prefix = self.root.rstrip("/") + "/"
+        return {path[len(prefix):]: info for path, info in found.items()
+                if path.endswith(".tmp") and path.startswith(prefix)}
 
 
 def _durable_temp(target: str, data: bytes) -> str:
     """Write `data` to a fsynced temporary file beside `target`; return its path."""
     os.makedirs(os.path.dirname(target), exist_ok=True)
     temp = f"{target}.{uuid.uuid4().hex}.tmp"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with suppress(OSError):  # a full disk: leave no partial file behind
+            os.unlink(temp)
+        raise
     return temp
 
 
+def _is_digest(name: str) -> bool:
+    try:
+        check_digest(name)
+    except ValidationError:
+        return False
+    return True
+
+
 def object_path(digest: str) -> str:
+    """Where the object `digest` lives; ValidationError unless it is a sha256."""
+    check_digest(digest)
     return f"objects/{digest[:2]}/{digest}"

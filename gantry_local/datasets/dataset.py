@@ -16,6 +16,8 @@ so two writers never take the same slot and a crash leaves no visible partial ve
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,30 +28,37 @@ import pyarrow as pa
 
 from .._names import check_name
 from ..clock import Clock
-from ..errors import ConflictError, NotFoundError, ValidationError
+from ..errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from . import _tables
+from ._checks import (
+    check_digest,
+    check_filename,
+    check_lineage,
+    check_message,
+    check_path,
+    check_version_ref,
+    corrupt,
+    load_json,
+    stored,
+)
+from ._checks import field as stored_field
 from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
-from ._store import ObjectStore
+from ._store import ObjectStore, object_path
 
 if TYPE_CHECKING:
     import pandas
 
     from ._diff import DatasetDiff
 
-__all__ = ["DEFAULT_TABLE", "Dataset"]
+__all__ = ["DEFAULT_TABLE", "FILE_COLUMN", "Dataset", "check_filename"]
 
 DEFAULT_TABLE = "data"
+FILE_COLUMN = "__file"  # which table a row came from, when a read combines several
 MIN_PREFIX = 6
 _MAX_RETRIES = 1000
-
-
-def check_filename(name: object) -> str:
-    """A file name inside a version: no separators, no ``..``, no NUL, not empty."""
-    if not isinstance(name, str) or not name or name in {".", ".."} or "\x00" in name \
-            or "/" in name or "\\" in name or len(name) > 255:
-        raise ValidationError(f"file name {name!r} is not allowed: give a plain name without "
-                              "path separators, '..' or NUL bytes")
-    return name
+_LOG_ENTRY = re.compile(r"[0-9]+\.json")
+_VERSION_KEYS = ("version_id", "dataset", "message", "created_at", "parent_version_id", "rows",
+                 "files", "lineage", "is_latest_version", "error")
 
 
 class Dataset:
@@ -75,22 +84,52 @@ class Dataset:
 
     # -- versions -----------------------------------------------------------------------------
 
-    def _log(self) -> list[tuple[int, str]]:
-        """(sequence, version id) of every committed version, oldest first.
+    def _source(self, relpath: str) -> str:
+        """How an error names a stored file."""
+        return f"{relpath} in {self.store.url!r}"
+
+    def _log_entries(self) -> list[tuple[int, str | IntegrityError]]:
+        """(sequence, version id or the reason its commit record is unreadable), oldest first.
 
         Log entries never change once written, so each is read once per process: a
         commit costs one listing plus the entries that are new since the last look.
         """
         cache = self.store.log_cache.setdefault(self.name, {})
-        entries = []
+        entries: list[tuple[int, str | IntegrityError]] = []
         for entry in self.store.listdir(f"datasets/{self.name}/log"):
-            if not entry.endswith(".json") or not entry[:-5].isdigit():
+            if not _LOG_ENTRY.fullmatch(entry):
                 continue
             seq = int(entry[:-5])
             if seq not in cache:
-                body = json.loads(self.store.read(f"datasets/{self.name}/log/{entry}"))
-                cache[seq] = body["version_id"]
+                try:
+                    cache[seq] = self._read_log_entry(f"datasets/{self.name}/log/{entry}")
+                except IntegrityError as exc:
+                    entries.append((seq, exc))
+                    continue
             entries.append((seq, cache[seq]))
+        return entries
+
+    def _read_log_entry(self, relpath: str) -> str:
+        source = self._source(relpath)
+        try:
+            body = load_json(self.store.read(relpath), source)
+        except FileNotFoundError:
+            raise corrupt(source, "it vanished while being read") from None
+        version_id: str = stored(source, check_digest, stored_field(body, "version_id", str,
+                                                                      source))
+        return version_id
+
+    def _log(self) -> list[tuple[int, str]]:
+        """(sequence, version id) of every committed version, oldest first.
+
+        Raises:
+            IntegrityError: a commit record is unreadable (naming its file).
+        """
+        entries = []
+        for seq, vid in self._log_entries():
+            if isinstance(vid, IntegrityError):
+                raise vid
+            entries.append((seq, vid))
         return entries
 
     def _head(self) -> tuple[int, str | None]:
@@ -105,10 +144,20 @@ class Dataset:
         cached = self.store.manifest_cache.get(full)
         if isinstance(cached, Manifest):
             return cached
-        data = self.store.read(f"datasets/{self.name}/manifests/{full}.json")
-        manifest = Manifest.from_bytes(data, full, f"dataset {self.name!r} version {full}")
+        manifest = self._load_manifest(full)
         self.store.remember_manifest(full, manifest)
         return manifest
+
+    def _load_manifest(self, full: str) -> Manifest:
+        """Read and check a manifest from storage (never from the cache)."""
+        relpath = f"datasets/{self.name}/manifests/{full}.json"
+        try:
+            data = self.store.read(relpath)
+        except FileNotFoundError:
+            raise IntegrityError(f"dataset {self.name!r} version {full}: its manifest "
+                                 f"{self._source(relpath)} is missing") from None
+        return Manifest.from_bytes(data, full, f"dataset {self.name!r} version {full}",
+                                   self.name, self._source(relpath))
 
     def resolve(self, version_id: str | None = None) -> str:
         """The full id of a version given by a unique prefix of at least 6 characters.
@@ -137,15 +186,25 @@ class Dataset:
         return matches[0]
 
     def list_versions(self) -> list[dict[str, Any]]:
-        """Every version, newest first: version_id, message, created_at, rows, is_latest_version."""
-        log = self._log()
+        """Every version, newest first: version_id, message, created_at, rows, is_latest_version.
+
+        A version whose commit record or manifest is unreadable is listed with its other
+        fields None and ``error`` saying which file is corrupt (a warning is issued too);
+        ``error`` is None for every readable version.
+        """
         out = []
-        for position, (_, vid) in enumerate(reversed(log)):
-            manifest = self._manifest(vid)
-            out.append({"version_id": vid, "dataset": self.name, "message": manifest.message,
-                        "created_at": datetime.fromisoformat(manifest.created_at),
-                        "parent_version_id": manifest.parent, "rows": manifest.rows,
-                        "files": sorted(manifest.files), "lineage": manifest.lineage,
+        for position, (_, vid) in enumerate(reversed(self._log_entries())):
+            try:
+                if isinstance(vid, IntegrityError):
+                    raise vid
+                manifest = self._manifest(vid)
+            except IntegrityError as exc:
+                warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+                out.append({**dict.fromkeys(_VERSION_KEYS), "dataset": self.name,
+                            "version_id": None if isinstance(vid, IntegrityError) else vid,
+                            "is_latest_version": position == 0, "error": str(exc)})
+                continue
+            out.append({**self._version_info(vid, manifest), "lineage": manifest.lineage,
                         "is_latest_version": position == 0})
         return out
 
@@ -159,8 +218,7 @@ class Dataset:
         Without `parent_version_id` a lost race is retried on the new head (the change is
         re-applied); with one, a head that moved raises `ConflictError`.
         """
-        if not isinstance(message, str):
-            raise ValidationError(f"message must be a string, got {type(message).__name__}")
+        check_message(message)
         expected = None if parent_version_id is None else self.resolve(parent_version_id)
         cache = self.store.log_cache.setdefault(self.name, {})
         for attempt in range(_MAX_RETRIES):
@@ -196,14 +254,14 @@ class Dataset:
         return {"version_id": version_id, "dataset": self.name, "message": manifest.message,
                 "created_at": datetime.fromisoformat(manifest.created_at),
                 "parent_version_id": manifest.parent, "rows": manifest.rows,
-                "files": sorted(manifest.files), "is_latest_version": True}
+                "files": sorted(manifest.files), "is_latest_version": True, "error": None}
 
-    def _check_push(self, message: object, parent_version_id: str | None) -> None:
+    def _check_push(self, message: object, parent_version_id: object) -> None:
         """Reject a bad message or parent before any object is uploaded."""
-        if message is not None and not isinstance(message, str):
-            raise ValidationError(f"message must be a string, got {type(message).__name__}")
-        if parent_version_id is not None:
-            self.resolve(parent_version_id)
+        check_message(message)
+        parent = check_version_ref(parent_version_id, "parent_version_id")
+        if parent is not None:
+            self.resolve(parent)
 
     def _table_entry(self, table: pa.Table) -> FileEntry:
         data = _tables.parquet_bytes(table)
@@ -217,6 +275,10 @@ class Dataset:
 
         Other files of the version are kept. Accepts polars or pandas DataFrames and Arrow
         tables; an empty frame is a valid table. Returns the new version's details.
+
+        Raises:
+            ValidationError: a bad argument, or a frame that could not be read back (duplicate
+                or unnamed columns, Python objects, unions ...); nothing is stored.
         """
         name = check_filename(DEFAULT_TABLE if filename is None else filename)
         self._check_push(message, parent_version_id)
@@ -231,54 +293,69 @@ class Dataset:
         """Append rows to table `filename` as one new Parquet object: cost independent of size.
 
         The new rows must have the table's columns and types (a new table is created
-        if there is none of that name).
+        if there is none of that name). `lineage` maps names to JSON values.
         """
         name = check_filename(DEFAULT_TABLE if filename is None else filename)
         self._check_push(message, parent_version_id)
+        stored_lineage = check_lineage(lineage)
         table = _tables.frame_to_table(dataframe)
+        self._check_append(name, _tables.schema_of(table))
         entry = self._table_entry(table)
 
         def change(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
             old = files.get(name)
             if old is None:
                 return {**files, name: entry}
-            if old.kind != TABLE or (old.rows and old.schema != entry.schema):
-                raise ValidationError(
-                    f"cannot append to {name!r}: its schema is {dict(old.schema)}, the new rows "
-                    f"have {dict(entry.schema)}")
+            _appendable(name, old, entry.schema)
             parts = old.parts + entry.parts if old.rows else entry.parts
             return {**files, name: FileEntry(TABLE, parts, entry.schema)}
 
         return self._commit(change, message or f"Appended {entry.rows:,} rows to {name}",
-                            parent_version_id, lineage)
+                            parent_version_id, stored_lineage)
+
+    def _check_append(self, name: str, schema: tuple[tuple[str, str], ...]) -> None:
+        """Refuse rows that do not fit the head's table before any object is written."""
+        cache = self.store.log_cache.get(self.name)
+        head = cache[max(cache)] if cache else self._head()[1]  # _commit re-checks on a race
+        old = None if head is None else self._manifest(head).files.get(name)
+        if old is not None:
+            _appendable(name, old, schema)
 
     def push_file(self, file: str | Path, filename: str | None = None, message: str | None = None,
                   parent_version_id: str | None = None) -> dict[str, Any]:
         """Push a file: CSV, Parquet and JSONL become tables, anything else an artifact."""
-        path = Path(file)
+        path = check_path(file, "file")
+        is_table = path.suffix.lower() in _tables.SUPPORTED_TABLE_SUFFIXES
+        name = check_filename((path.stem if is_table else path.name) if filename is None
+                              else filename, TABLE if is_table else ARTIFACT)
+        if path.is_dir():
+            raise ValidationError(f"{str(path)!r} is a folder; push_file() takes one file")
         if not path.is_file():
             raise NotFoundError(f"no file {str(path)!r} to push")
         self._check_push(message, parent_version_id)
-        parquet = _tables.parquet_entry(path)
-        table = None if parquet is not None else _tables.file_to_table(path)
-        if parquet is not None:  # stored byte for byte: no decode, no re-encode
-            name = check_filename(path.stem if filename is None else filename)
-            data, rows, schema = parquet
-            entry = FileEntry(TABLE, (Part(self.store.put_object(data), rows, len(data)),), schema)
-        elif table is not None:
-            name = check_filename(path.stem if filename is None else filename)
-            entry = self._table_entry(table)
+        if is_table:
+            entry = self._file_table_entry(path)
         else:
-            name = check_filename(path.name if filename is None else filename)
-            data = path.read_bytes()
+            data = _tables.read_file(path)
             entry = FileEntry(ARTIFACT, (Part(self.store.put_object(data), 0, len(data)),))
         return self._commit(lambda files: {**files, name: entry},
                             message or f"Pushed file {name}", parent_version_id)
+
+    def _file_table_entry(self, path: Path) -> FileEntry:
+        """A CSV, JSONL or Parquet file as a table (Parquet is stored byte for byte)."""
+        parquet = _tables.parquet_entry(path)
+        if parquet is None:
+            table = _tables.file_to_table(path)
+            assert table is not None
+            return self._table_entry(table)
+        data, rows, schema = parquet
+        return FileEntry(TABLE, (Part(self.store.put_object(data), rows, len(data)),), schema)
 
     def delete_file(self, filename: str, message: str | None = None,
                     parent_version_id: str | None = None) -> dict[str, Any]:
         """A new version without `filename`."""
         name = check_filename(filename)
+        self._check_push(message, parent_version_id)
 
         def change(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
             if name not in files:
@@ -289,6 +366,7 @@ class Dataset:
 
     def rollback(self, version_id: str) -> dict[str, Any]:
         """A new version whose content is that of `version_id` (history is kept)."""
+        check_version_ref(version_id, optional=False)
         full = self.resolve(version_id)
         files = self.manifest(full).files
         return self._commit(lambda _: dict(files), f"Rollback dataset to version: {full}", None)
@@ -297,31 +375,68 @@ class Dataset:
 
     def read_arrow(self, version_id: str | None = None, filename: str | None = None,
                    verify: bool = True) -> pa.Table:
-        """A table of a version as Arrow; objects are hash-checked unless `verify` is False."""
+        """A table of a version as Arrow; objects are hash-checked unless `verify` is False.
+
+        Without `filename`, a version's only table; several tables of one schema are read
+        together with a ``__file`` column naming each row's table.
+
+        Raises:
+            ValidationError: the version has no table, or tables of different schemas (named).
+            NotFoundError: no table `filename`.
+        """
+        check_version_ref(version_id)
+        if filename is not None:
+            check_filename(filename)
         full = self.resolve(version_id)
-        manifest = self.manifest(full)
-        tables = {k: v for k, v in manifest.files.items() if v.kind == TABLE}
-        if filename is None:
-            if len(tables) != 1:
-                raise ValidationError(f"version {full[:12]} of {self.name!r} has tables "
-                                      f"{sorted(tables)}; name one with filename=")
-            filename = next(iter(tables))
-        entry = tables.get(filename)
-        if entry is None:
-            raise NotFoundError(f"version {full[:12]} of {self.name!r} has no table {filename!r} "
-                                f"(tables: {sorted(tables)})")
-        context = f"dataset {self.name!r} version {full} file {filename!r}"
+        tables = {k: v for k, v in self.manifest(full).files.items() if v.kind == TABLE}
+        if filename is not None:
+            if filename not in tables:
+                raise NotFoundError(f"version {full[:12]} of {self.name!r} has no table "
+                                    f"{filename!r} (tables: {sorted(tables)})")
+            return self._read_table(full, filename, tables[filename], verify)
+        if not tables:
+            raise ValidationError(f"version {full[:12]} of {self.name!r} has no tables; read its "
+                                  "artifacts with read_artifact()")
+        if len(tables) == 1:
+            name, entry = next(iter(tables.items()))
+            return self._read_table(full, name, entry, verify)
+        return self._read_combined(full, tables, verify)
+
+    def _read_table(self, full: str, name: str, entry: FileEntry, verify: bool) -> pa.Table:
+        context = f"dataset {self.name!r} version {full} file {name!r}"
         parts = []
         for part in entry.parts:
             data = (self.store.read_object(part.object, context) if verify
-                    else self.store.read(f"objects/{part.object[:2]}/{part.object}"))
-            parts.append(_tables.read_parquet(data))
+                    else self.store.read(object_path(part.object)))
+            parts.append(_tables.read_parquet(data, context))
         if not parts:
             return pa.table({})
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
+    def _read_combined(self, full: str, tables: dict[str, FileEntry], verify: bool) -> pa.Table:
+        """Tables of one schema as one, with a ``__file`` column (sorted by file name)."""
+        schemas = {name: entry.schema for name, entry in sorted(tables.items())}
+        if len(set(schemas.values())) > 1:
+            listing = "; ".join(f"{n} ({', '.join(f'{c}: {t}' for c, t in s) or 'no columns'})"
+                                for n, s in schemas.items())
+            raise ValidationError(f"version {full[:12]} of {self.name!r} has tables of different "
+                                  f"schemas: {listing}; read one with filename=")
+        if any(column == FILE_COLUMN for column, _ in next(iter(schemas.values()))):
+            raise ValidationError(f"version {full[:12]} of {self.name!r} has tables "
+                                  f"{sorted(tables)} with a {FILE_COLUMN!r} column of their own; "
+                                  "read one with filename=")
+        parts = []
+        for name in schemas:
+            table = self._read_table(full, name, tables[name], verify).replace_schema_metadata()
+            parts.append(table.append_column(FILE_COLUMN, pa.array([name] * table.num_rows,
+                                                                   pa.string())))
+        return pa.concat_tables(parts)
+
     def read(self, version_id: str | None = None, filename: str | None = None) -> pl.DataFrame:
-        """A table of a version (default: the latest version, its only table) as polars."""
+        """A table of a version (default: the latest version, its only table) as polars.
+
+        Several tables of one schema come back together (see `read_arrow`).
+        """
         frame = pl.from_arrow(self.read_arrow(version_id, filename))
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -333,8 +448,10 @@ class Dataset:
 
     def read_artifact(self, filename: str, version_id: str | None = None) -> bytes:
         """The bytes of an artifact (or of any file's single object), hash-checked."""
+        name = check_filename(filename)
+        check_version_ref(version_id)
         full = self.resolve(version_id)
-        entry = self.manifest(full).files.get(check_filename(filename))
+        entry = self.manifest(full).files.get(name)
         if entry is None:
             raise NotFoundError(f"version {full[:12]} of {self.name!r} has no file {filename!r}")
         return b"".join(self.store.read_object(p.object, f"dataset {self.name!r} version {full}")
@@ -347,15 +464,14 @@ class Dataset:
             ``{"versions": n, "objects": n, "bytes": n}`` when everything is intact.
 
         Raises:
-            IntegrityError: naming the dataset, version and object that failed.
+            IntegrityError: naming the dataset, version and object (or stored file) that failed.
         """
+        check_version_ref(version_id)
         ids = [self.resolve(version_id)] if version_id is not None else [v for _, v in self._log()]
         seen: set[str] = set()
         total = 0
         for vid in ids:  # manifests are re-read from storage, not trusted from the cache
-            manifest = Manifest.from_bytes(
-                self.store.read(f"datasets/{self.name}/manifests/{vid}.json"), vid,
-                f"dataset {self.name!r} version {vid}")
+            manifest = self._load_manifest(vid)
             for name, entry in sorted(manifest.files.items()):
                 for part in entry.parts:
                     if part.object in seen:
@@ -437,6 +553,12 @@ class Dataset:
     @property
     def deleted(self) -> bool:
         return self.store.exists(f"datasets/{self.name}/deleted.json")
+
+
+def _appendable(name: str, old: FileEntry, schema: tuple[tuple[str, str], ...]) -> None:
+    if old.kind != TABLE or (old.rows and old.schema != schema):
+        raise ValidationError(f"cannot append to {name!r}: its schema is {dict(old.schema)}, the "
+                              f"new rows have {dict(schema)}")
 
 
 def validate_dataset_name(name: object) -> str:
