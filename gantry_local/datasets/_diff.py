@@ -159,6 +159,8 @@ def diff_versions(dataset: Dataset, a: str, b: str | None, key: str | None = Non
             raise ValidationError(f"neither version has a table {filename!r}")
         files_a = {filename: left} if left is not None else {}
         files_b = {filename: right} if right is not None else {}
+    if key is not None:
+        _check_key(key, files_a, files_b)
     result = DatasetDiff(
         full_a, full_b, {},
         files_added=sorted(n for n in files_b if n not in files_a),
@@ -169,6 +171,16 @@ def diff_versions(dataset: Dataset, a: str, b: str | None, key: str | None = Non
         if (_is_table(left) or _is_table(right)) and (left != right or filename is not None):
             result.tables[name] = _table_diff(dataset, full_a, full_b, name, left, right, key)
     return result
+
+
+def _check_key(key: str, files_a: dict[str, FileEntry], files_b: dict[str, FileEntry]) -> None:
+    """An explicit key must be a column of every table both versions have."""
+    for name, left in files_a.items():
+        right = files_b.get(name)
+        if _is_table(left) and right is not None and _is_table(right) and not (
+                key in dict(left.schema) and key in dict(right.schema)):
+            raise ValidationError(f"key {key!r} is not a column of both versions of table "
+                                  f"{name!r}")
 
 
 def _is_table(entry: FileEntry | None) -> bool:

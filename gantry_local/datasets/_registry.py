@@ -127,10 +127,15 @@ class DatasetRegistry:
         if deleted and not include_deleted:
             return None
         info = self._info(name)
-        seq, head = dataset._head()
-        return {"name": name, "app_name": info.get("app_name"),
-                "created_at": info.get("created_at"), "latest_version_id": head,
-                "versions": seq, "deleted": deleted, "error": None}
+        entry = {"name": name, "app_name": info.get("app_name"),
+                 "created_at": info.get("created_at"), "latest_version_id": None,
+                 "versions": None, "deleted": deleted, "error": None}
+        try:
+            entry["versions"], entry["latest_version_id"] = dataset._head()
+        except IntegrityError as exc:  # what dataset.json says is still worth listing
+            warnings.warn(str(exc), RuntimeWarning, stacklevel=3)
+            entry["error"] = str(exc)
+        return entry
 
     def delete_dataset(self, name: str) -> None:
         """Soft-delete a dataset: hidden from lists, its data kept, restorable."""

@@ -162,7 +162,9 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
     elif not forced and folder.is_dir() and _local_files(folder) and _record(dataset) is None:
         raise ConflictError(f"{str(folder)!r} holds files gantry-local did not pull; move them "
                             "or pull(forced=True)")
+    dataset.manifest(full)  # checked before anything is written
     with _local("pulling", folder):
+        created = not folder.exists()
         incoming = folder / META / "incoming"
         shutil.rmtree(incoming, ignore_errors=True)
         incoming.mkdir(parents=True)
@@ -172,8 +174,10 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
                 path.unlink()
             for name in files:
                 (incoming / name).replace(folder / name)
-        finally:
-            shutil.rmtree(incoming, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(folder if created else incoming, ignore_errors=True)
+            raise
+        shutil.rmtree(incoming, ignore_errors=True)
         _write_record(folder, {"version_id": full, "format": format, "files": files})
     return folder
 
