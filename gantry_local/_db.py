@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -171,14 +171,15 @@ def storage_errors(what: str) -> Iterator[None]:
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, rolling back on any error."""
+    """BEGIN ... COMMIT, rolling back on any error (the original error is what is raised)."""
     run(con, "BEGIN TRANSACTION")
     try:
         yield con
+        run(con, "COMMIT")
     except BaseException:
-        run(con, "ROLLBACK")
+        with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
+            run(con, "ROLLBACK")
         raise
-    run(con, "COMMIT")
 
 
 def open_database(path: str, clock_now: Callable[[], datetime]) -> duckdb.DuckDBPyConnection:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["APPLICATION_TYPES", "Workspace"]
 
 APPLICATION_TYPES = ("Custom", "Completion")
+_MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL = 0.001, 3600.0  # below: a busy loop; above: pointless
+_MAX_BUFFER_TIMEOUT = 86_400.0
 _OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
 
 
@@ -73,8 +75,8 @@ class Workspace:
         if not isinstance(self.clock, Clock):
             raise ValidationError(f"clock must have a now() method, got {type(clock).__name__}")
         _check_positive(buffer_size, "buffer_size", integer=True)
-        _check_positive(buffer_timeout, "buffer_timeout")
-        _check_positive(flush_interval, "flush_interval")
+        _check_range(buffer_timeout, "buffer_timeout", 0.0, _MAX_BUFFER_TIMEOUT)
+        _check_range(flush_interval, "flush_interval", _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL)
         if not isinstance(db, (str, Path)):
             raise ValidationError(f"db must be a path or ':memory:', got {type(db).__name__}")
         if storage is not None and (not isinstance(storage, str) or not storage.strip()):
@@ -389,6 +391,14 @@ def _default_storage(db: str) -> str:
         return f"memory://gantry-local-{uuid.uuid4().hex[:12]}"
     path = Path(db).expanduser().resolve()
     return str(path.with_name(path.stem + "-storage"))
+
+
+def _check_range(value: object, what: str, low: float, high: float) -> None:
+    """`value` must be a number in (`low`, `high`] seconds (finite: a thread waits on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not low < value <= high:
+        raise ValidationError(f"{what} must be a number of seconds above {low:g} and at most "
+                              f"{high:g}, got {value!r}")
 
 
 def _check_positive(value: object, what: str, integer: bool = False) -> None:

@@ -150,6 +150,15 @@ class TableWrite:
     columns: dict[str, str] = field(default_factory=dict)
     schema: Any = None  # the application's AppSchema, to conform to its latest columns
 
+    def rows(self, start: int, end: int) -> TableWrite:
+        """The rows ``[start, end)``, without the fields none of them has a value for (so
+        a column that cannot be added holds up only the rows with a value in it)."""
+        table = self.table.slice(start, end - start)
+        empty = [name for name, column in zip(table.column_names, table.columns, strict=True)
+                 if name in self.columns and column.null_count == len(column)]
+        columns = {name: logical for name, logical in self.columns.items() if name not in empty}
+        return TableWrite(self.app, self.kind, table.drop_columns(empty), columns, self.schema)
+
 
 def merge_writes(writes: Sequence[TableWrite]) -> list[TableWrite]:
     """One write per (application, table), every part cast to the schema's latest columns."""

@@ -3,10 +3,13 @@
 Callers append under one uncontended lock (well under a microsecond); the flush
 thread takes items in order, converts them to Arrow and hands them to a `Sink`.
 Room is freed only once the sink has written a batch, so the buffer bounds the
-memory held by unwritten records. A failed write puts its items back at the front
-and is retried; `flush()` reports the failure. The one exception: a record that
-cannot be converted to Arrow at all would fail forever, so it is left out, logged,
-and reported by the next `flush()`.
+memory held by unwritten records.
+
+Whatever fails in the flush thread is isolated to the records that caused it: a
+record that cannot be converted to Arrow, or rows the database refuses, are found by
+halving, left out, logged and reported once by the next `flush()`; every other record
+is written. A failure of the database itself (a full disk, an I/O error) keeps every
+record buffered and retries; `flush()` reports it until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import BufferFullError, StorageError
 from ._batches import (
@@ -27,18 +30,12 @@ from ._batches import (
     item_size,
     merge_writes,
 )
+from ._isolation import Sink, Unwritten, describe, write_isolated
 
 __all__ = ["LogBuffer", "Sink"]
 
 _log = logging.getLogger("gantry_local")
-
-
-class Sink(Protocol):
-    """Where flushed records go: DuckDB today, spooled Parquet segments later."""
-
-    def write(self, writes: Sequence[TableWrite]) -> None:
-        """Append every table atomically, or raise and append none."""
-        ...
+_MAX_BACKOFF = 5.0
 
 
 class LogBuffer:
@@ -47,9 +44,10 @@ class LogBuffer:
     The thread converts queued items to Arrow in small chunks (freeing their room
     at once, since Arrow is about ten times smaller than Python dicts) and writes
     the staged tables in one transaction when two DuckDB row groups' worth has
-    gathered, when the oldest staged record is `flush_interval` old, or when
-    `flush()` asks. Big appends are what make DuckDB fast (a 10k-row append costs
-    about four times what a 250k-row one does per row, in checkpoints).
+    gathered, when the oldest of them was logged half a `flush_interval` ago, or
+    when `flush()` asks. Big appends are what make DuckDB fast (a 10k-row append
+    costs about four times what a 250k-row one does per row, in checkpoints); the
+    age limit keeps what a crash can lose to about one `flush_interval` at any rate.
 
     Args:
         sink: receives the converted tables.
@@ -85,11 +83,13 @@ class LogBuffer:
         self._written_total = 0
         self._flush_wanted = False
         self._error: BaseException | None = None
-        # records that could not be converted, until flush() says so
+        self._attempts = 0  # writes tried (or nothing to write) so far: flush() waits for one
+        # records left out (unconvertible, or refused by the database), until flush() says so
         self._dropped = 0
-        self._dropped_cause: Exception | None = None
+        self._dropped_message = ""
         self._wake = threading.Event()
         self._stopping = False
+        self._queued_since = 0.0  # when the oldest queued item was logged (about)
         self._staged: list[TableWrite] = []
         self._staged_count = 0
         self._staged_since = 0.0
@@ -103,6 +103,8 @@ class LogBuffer:
                 raise StorageError("the workspace is closed; open a new one to log more records")
             if self._held + size > self.capacity:
                 self._wait_for_room(size)
+            if not self._items:
+                self._queued_since = time.monotonic()
             self._items.append(item)
             self._held += size
             self._queued_total += size
@@ -123,6 +125,8 @@ class LogBuffer:
             slot.values += row
             if not slot.queued:
                 slot.queued = True
+                if not self._items:
+                    self._queued_since = time.monotonic()
                 self._items.append(slot)
             if feedback is not None:
                 self._items.append(feedback)
@@ -157,23 +161,26 @@ class LogBuffer:
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record queued before this call has been written.
 
+        A failing database gets one more try first, so an error is never stale: it is
+        reported only if a write tried after this call began failed too.
+
         Raises:
             StorageError: the writes are failing (the records stay buffered and are retried),
-                `timeout` seconds passed first, or records logged since the last flush could
-                not be converted for storage (once, after the others were written).
+                `timeout` seconds passed first, or records logged since the last flush were
+                left out (once, after the others were written; the message says why).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            target = self._queued_total
+            target, attempts = self._queued_total, self._attempts
             while self._written_total < target or self._dropped:
                 if self._dropped and self._written_total >= target:
-                    message = _dropped_message(self._dropped, self._dropped_cause)
-                    self._dropped, self._dropped_cause = 0, None
+                    message = self._dropped_message
+                    self._dropped, self._dropped_message = 0, ""
                     raise StorageError(message)
-                if self._error is not None:
+                if self._error is not None and self._attempts > attempts:
                     raise StorageError(
                         f"{target - self._written_total:,} logged records could not be written "
-                        f"yet: {self._error}. They stay buffered and are retried."
+                        f"yet: {describe(self._error)}. They stay buffered and are retried."
                     ) from self._error
                 if not self._thread.is_alive():
                     raise StorageError("the flush thread has stopped; records cannot be written")
@@ -181,7 +188,9 @@ class LogBuffer:
                 self._wake.set()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise StorageError(f"flush() timed out after {timeout}s")
+                    cause = f" (the last write failed: {describe(self._error)})" \
+                        if self._error is not None else ""
+                    raise StorageError(f"flush() timed out after {timeout}s{cause}")
                 self._changed.wait(0.05 if remaining is None else min(remaining, 0.05))
 
     def close(self, timeout: float | None = None) -> None:
@@ -198,28 +207,53 @@ class LogBuffer:
     # -- the flush thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        """The flush thread: it never dies while the buffer is open. Anything unexpected is
+        logged and reported by `flush()`, and the thread retries after a pause."""
         backoff = self._interval
         while True:
-            woken = self._wake.wait(self._interval / 4)
-            self._wake.clear()
             try:
-                self._convert_queued(everything=not woken or self._flush_wanted or self._stopping)
-                if self._staged_count and self._write_due():
-                    self._write_staged()
-                backoff = self._interval
-            except Exception as exc:  # retried later; reported by flush() and BufferFullError
-                with self._lock:
-                    self._error = exc
-                    self._changed.notify_all()
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            with self._lock:
-                if self._stopping and ((not self._items and not self._staged_count)
-                                       or self._error is not None):
+                if self._cycle():
                     return
+                backoff = self._interval
+            except BaseException as exc:  # the thread must survive anything
+                if not isinstance(exc, Unwritten):
+                    _log.exception("gantry-local flush thread: unexpected error, retrying")
+                self._failed(exc.cause if isinstance(exc, Unwritten) else exc)
+                self._wake.wait(backoff)  # flush() cuts the pause short
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def _cycle(self) -> bool:
+        """One pass: convert, write what is due; True once closing and nothing is left."""
+        woken = self._wake.wait(self._interval / 4)
+        self._wake.clear()
+        with self._lock:
+            if self._stopping and self._error is not None:
+                return True  # closing while the database fails: flush() has said so
+            wanted = self._flush_wanted
+        self._convert_queued(everything=not woken or wanted or self._stopping)
+        if self._staged_count and self._write_due():
+            self._write_staged()
+        elif not self._staged_count:
+            self._settle_attempt()
+        with self._lock:
+            return self._stopping and not self._items and not self._staged_count
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._error = exc
+            self._attempts += 1
+            self._changed.notify_all()
+
+    def _settle_attempt(self) -> None:
+        """A pass that left nothing unwritten: no error stands."""
+        with self._lock:
+            self._error = None
+            self._attempts += 1
+            self._changed.notify_all()
 
     def _convert_queued(self, everything: bool) -> None:
-        """Turn queued items into staged Arrow tables until the queue or the stage is full.
+        """Turn queued items into staged Arrow tables until the queue or the stage is full,
+        writing whenever a write is due.
 
         Unless `everything` is due (a timer tick, a flush, closing), only whole chunks are
         converted: a few records at a time would cost more in fixed overhead than in rows.
@@ -230,12 +264,15 @@ class LogBuffer:
                     return
                 items: list[object] = []
                 count = 0
+                since = self._queued_since
                 while self._items and count < self._convert_records:
                     item = self._items.popleft()
                     if type(item) is RowSlot:
                         item = self._take(item, self._convert_records - count)
                     items.append(item)
                     count += item_size(item)
+                if self._items:  # what is left was logged before now, after `since`
+                    self._queued_since = time.monotonic()
             if not items:
                 return
             dropped = 0
@@ -249,23 +286,23 @@ class LogBuffer:
                     self._items.extendleft(reversed(items))
                 raise
             if dropped:
-                self._report_dropped(dropped, cause)
+                self._report_dropped(dropped, _unconvertible(dropped, cause))
             if not self._staged_count:
-                self._staged_since = time.monotonic()
+                self._staged_since = since
             self._staged.extend(converted)
             with self._lock:
                 self._held -= count
                 self._staged_count += count - dropped
                 self._written_total += dropped  # settled: flush() reports them
                 self._changed.notify_all()
-            if self._staged_count >= self._write_rows:
+            if self._staged_count >= self._write_rows or self._too_old():
                 self._write_staged()
 
-    def _report_dropped(self, count: int, cause: Exception | None) -> None:
-        _log.error(_dropped_message(count, cause))
+    def _report_dropped(self, count: int, message: str) -> None:
+        _log.error(message)
         with self._lock:
             self._dropped += count
-            self._dropped_cause = self._dropped_cause or cause
+            self._dropped_message = self._dropped_message or message
 
     def _take(self, slot: RowSlot, most: int) -> object:
         """Records out of a queued slot (lock held); a slot with more left stays queued."""
@@ -276,24 +313,45 @@ class LogBuffer:
             slot.queued = False
         return chunk
 
+    def _too_old(self) -> bool:
+        return bool(self._staged_count) and \
+            time.monotonic() - self._staged_since >= self._interval / 2
+
     def _write_due(self) -> bool:
         return (self._flush_wanted or self._stopping or self._staged_count >= self._write_rows
-                or time.monotonic() - self._staged_since >= self._interval)
+                or self._too_old())
 
     def _write_staged(self) -> None:
+        """Write the staged tables, leaving out only rows the database refuses; a failure of
+        the database itself keeps what was not written staged (raised as `Unwritten`)."""
         staged, count = self._staged, self._staged_count
+        outcome = None
         if staged:
-            self._sink.write(merge_writes(staged))
+            try:
+                outcome = write_isolated(self._sink, merge_writes(staged))
+            except Unwritten as exc:
+                self._staged = exc.remaining
+                raise
+        if outcome is not None and outcome.dropped:
+            self._report_dropped(outcome.dropped, _refused(outcome.dropped, outcome.cause,
+                                                           outcome.keys))
         with self._lock:
             self._staged, self._staged_count = [], 0
             self._written_total += count
             self._error = None
+            self._attempts += 1
             if self._written_total >= self._queued_total:
                 self._flush_wanted = False
             self._changed.notify_all()
 
 
-def _dropped_message(count: int, cause: Exception | None) -> str:
+def _unconvertible(count: int, cause: BaseException | None) -> str:
     return (f"{count:,} logged records could not be converted for storage and were left out: "
             f"{cause!r}. Log only the value types the README lists (strings must be valid "
             "Unicode, ints must fit 64 bits).")
+
+
+def _refused(count: int, cause: BaseException | None, keys: list[str]) -> str:
+    return (f"{count:,} logged rows were refused by the database and left out (join keys "
+            f"{', '.join(map(repr, keys))}{', ...' if count > len(keys) else ''}): {cause!r}. "
+            "Every other record was written.")

@@ -89,8 +89,9 @@ class AppState:
             return self._layout_slot(layout), inputs, outputs
         if slot is None:
             slot = self._layout_slot(layout)
-        if len(self.shapes) < _MAX_SHAPES:
-            values = (*inputs.values(), *outputs.values())
+        values = (*inputs.values(), *outputs.values())
+        # a list's element types are not in its shape: lists always take the careful path
+        if len(self.shapes) < _MAX_SHAPES and list not in map(type, values):
             ints = [META_WIDTH + n for n, value in enumerate(values) if type(value) is int]
             # the first position twice: the getter returns a tuple even for one int
             getter = itemgetter(*ints, ints[0]) if ints else None
@@ -131,6 +132,7 @@ class RecordLogger:
         self._batch_ids = itertools.count(1)
         self._random = random.Random()
         self._chunk = max(1, min(chunk_records, buffer.capacity))
+        self.careful_calls = 0  # log_record calls that missed the fast path (for tests)
 
     def new_key(self) -> str:
         """A join key unique across processes: a random per-process prefix and a counter."""
@@ -173,6 +175,7 @@ class RecordLogger:
         join_key: object, timestamp: object, tags: Any, sample_rate: float,
     ) -> str:
         """`log_one` for every call: all checks, and the schema updated when the call is valid."""
+        self.careful_calls += 1
         if app.deleted:
             raise NotFoundError(f"application {app.name!r} was deleted")
         if sample_rate != 1.0 and self._random.random() >= args.check_sample_rate(sample_rate):
