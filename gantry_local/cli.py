@@ -12,12 +12,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import polars as pl
 
 from . import __version__
 from . import _cli_args as arg
+from .datasets._registry import WORKING_DIR_ENV
 from .errors import GantryLocalError, ValidationError
 from .workspace import Workspace
 
@@ -57,13 +59,24 @@ def _storage_workspace(args: argparse.Namespace) -> Workspace:
             raise ValidationError(f"--storage-option {key} is given twice; give it once")
         options[key] = value
     workspace = Workspace(db=":memory:", storage=url, storage_options=options)
-    if getattr(args, "working_dir", None):
-        workspace.set_working_directory(args.working_dir)
+    if "working_dir" in args:
+        working_dir = args.working_dir or _env_folder(WORKING_DIR_ENV)
+        if working_dir is not None:
+            workspace.set_working_directory(working_dir)
     if sys.stderr.isatty():
         progress = _Progress(url)
         _PROGRESS.append(progress)
         workspace.datasets.store.on_transfer = progress
     return workspace
+
+
+def _env_folder(name: str) -> Path | None:
+    """A folder named by an environment variable, checked like --working-dir."""
+    value = os.environ.get(name)
+    try:
+        return arg.folder(value) if value else None
+    except argparse.ArgumentTypeError as exc:
+        raise ValidationError(f"${name}: {exc}") from None
 
 
 class _Progress:
@@ -446,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     pull = command("pull", _datasets_pull)
     pull.add_argument("name")
     pull.add_argument("--version", type=arg.text, help="version id or prefix (default: latest)")
-    pull.add_argument("--working-dir", type=arg.folder, help="default $GANTRY_DATASET_WORKING_DIR or the cwd")
+    pull.add_argument("--working-dir", type=arg.folder, help=f"default ${WORKING_DIR_ENV} or the cwd")
     pull.add_argument("--format", choices=["csv", "parquet"], default="csv")
     pull.add_argument("--forced", action="store_true", help="discard local changes")
     export = command("export", _datasets_export)

@@ -122,7 +122,8 @@ def _prepare(path: str | Path) -> Path:
     elif root.is_dir() and any(root.iterdir()):
         raise ValidationError(
             f"demo path {str(root)!r} holds files the demo did not make; give a new or empty "
-            f"folder (the demo only wipes folders it made, marked by a {MARKER} file)")
+            f"folder, or delete this one yourself (the demo only wipes folders it made, marked "
+            f"by a {MARKER} file)")
     try:
         root.mkdir(parents=True, exist_ok=True)
         (root / MARKER).write_text("Made by `gantry-local demo`: the next demo run in this "

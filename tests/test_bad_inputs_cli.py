@@ -249,7 +249,8 @@ def _case_id(case: tuple[list[str], int, str]) -> str:
 
 @pytest.fixture
 def quiet_env(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("GANTRY_LOCAL_DB", "GANTRY_LOCAL_STORAGE", "GANTRY_LOCAL_DEBUG"):
+    for name in ("GANTRY_LOCAL_DB", "GANTRY_LOCAL_STORAGE", "GANTRY_LOCAL_DEBUG",
+                 "GANTRY_DATASET_WORKING_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(world.cwd)
     monkeypatch.syspath_prepend(str(world.root / "suites"))
@@ -277,6 +278,32 @@ def test_bad_invocation(world: World, capsys: pytest.CaptureFixture[str], argv: 
     assert out == ""
     assert _state(world) == before
     assert list(world.cwd.iterdir()) == []
+
+
+ENV_CASES: list[tuple[dict[str, str], list[str], str]] = [
+    ({"GANTRY_DATASET_WORKING_DIR": "{root}/a-file"}, ["datasets", "pull", "train", *ST],
+     r"\$GANTRY_DATASET_WORKING_DIR: .*a-file' is a file, not a folder"),
+    ({"GANTRY_DATASET_WORKING_DIR": "{root}/a-file/sub"}, ["datasets", "pull", "train", *ST],
+     r"\$GANTRY_DATASET_WORKING_DIR: .*a-file' is a file"),
+    ({"GANTRY_LOCAL_DB": "{root}"}, ["curators", "list"], r"is a folder; give the DuckDB file"),
+    ({"GANTRY_LOCAL_DB": "{root}/missing.duckdb"}, ["eval", "list"], r"no database"),
+    ({"GANTRY_LOCAL_STORAGE": "{root}/a-file"}, ["datasets", "list"], r"a-file"),
+]
+
+
+@pytest.mark.parametrize(("env", "argv", "pattern"), ENV_CASES,
+                         ids=[f"{next(iter(e))} {' '.join(a[:2])}" for e, a, _ in ENV_CASES])
+@pytest.mark.usefixtures("quiet_env")
+def test_bad_environment(world: World, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str],
+                         pattern: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, world.fill(value))
+    before = _state(world)
+    assert main([world.fill(a) for a in argv]) == ERROR
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and err.count("\n") == 1 and re.search(pattern, err), err
+    assert out == "" and _state(world) == before and list(world.cwd.iterdir()) == []
 
 
 def test_the_world_is_usable(world: World, capsys: pytest.CaptureFixture[str],
