@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import gantry_local as gantry
-from gantry_local.errors import GantryLocalError, NotFoundError, ValidationError
+from gantry_local.errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from gantry_local.evaluation import (
     Candidate,
     Contains,
@@ -44,6 +44,8 @@ class Ctx:
     db: Path
     prompt: Any
     question: Any
+    comparison: Any = None
+    suite_result: Any = None
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,10 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     dataset.push_dataframe(pl.DataFrame({"inputs.x": [1.0, 2.0, 3.0, 4.0],
                                          "feedback.y": [1, 0, 1, 0]}))
     ws.flush()
-    yield Ctx(ws, app, dataset, folder / "out", folder / "m.duckdb", prompt,
-              question)
+    c = Ctx(ws, app, dataset, folder / "out", folder / "m.duckdb", prompt, question)
+    c.comparison = evaluate(c, store=False)
+    c.suite_result = suite(store=False, progress=False).run(ws)
+    yield c
     ws.close()
 
 
@@ -334,6 +338,32 @@ CASES: list[Case] = [
      NotFoundError, r"no evaluation 'nope'"),
     ("list_evaluations dataset number", lambda c: gantry.list_evaluations(5, workspace=c.ws),
      ValidationError, r"dataset must be a dataset name or None"),
+    ("Comparison.value unknown metric", lambda c: c.comparison.value("f1", "a"), NotFoundError,
+     r"no metric 'f1' for candidate 'a'"),
+    ("Comparison.push_rows workspace number", lambda c: c.comparison.push_rows(
+        "review", workspace=5), ValidationError, r"workspace must be a Workspace"),
+    ("Comparison.push_rows message number", lambda c: c.comparison.push_rows(
+        "review", workspace=c.ws, message=5), ValidationError, r"message must be a string"),
+    ("Comparison.push_rows bad name", lambda c: c.comparison.push_rows("../x", workspace=c.ws),
+     ValidationError, r"name"),
+    ("SuiteResult.write_junit number", lambda c: c.suite_result.write_junit(5), ValidationError,
+     r"path must be a file path"),
+    ("SuiteResult.write_junit folder", lambda c: c.suite_result.write_junit(c.db.parent),
+     StorageError, r"cannot write JUnit XML"),
+    ("Suite.run workspace number", lambda c: suite().run(5), ValidationError,
+     r"workspace must be a Workspace"),
+    ("Suite.run application missing", lambda c: suite(candidates={"a": ("nope", "latest")}).run(
+        c.ws), NotFoundError, r"nope"),
+    ("CompletionVersion.render number", lambda c: c.prompt.render(5), ValidationError,
+     r"rendered from a dict of inputs"),
+    ("CompletionVersion.render missing variable", lambda c: c.prompt.render({"y": 1}),
+     ValidationError, r"needs \['x'\]"),
+    ("deploy_version env bad", lambda c: c.ws.get_application("chat").deploy_version(
+        c.prompt.id, "../prod"), ValidationError, r"environment"),
+    ("deploy_version unknown id", lambda c: c.ws.get_application("chat").deploy_version(
+        "nope", "prod"), NotFoundError, r"has no version with id 'nope'"),
+    ("get_version unknown env", lambda c: c.ws.get_application("chat").get_version("staging"),
+     NotFoundError, r"has no version 'staging'"),
     # -- metrics, judges and models as objects -----------------------------------------------------
     ("Regex pattern number", lambda c: Regex(5), ValidationError, r"bad pattern 5"),
     ("Regex bad pattern", lambda c: Regex("("), ValidationError, r"bad pattern '\('"),
@@ -487,3 +517,13 @@ def test_legal_edge_inputs_round_trip(ctx: Ctx) -> None:
     assert ctx.app.summarize(end_time=far, interval=timedelta(days=365_000)).height > 0
     result = evaluate(ctx, n_resamples=100, store=False)
     assert result.verdict == "no significant difference"
+
+
+def test_unstorable_outputs_are_row_errors(ctx: Ctx) -> None:
+    """An output that cannot be stored (a lone surrogate, an object) is that row's error."""
+    before = snapshot(ctx)
+    result = evaluate(ctx, candidates={"a": lambda r: "\ud800", "b": lambda r: object()},
+                      metrics=["exact_match"], store=False)
+    assert result.errors == {"a": 4, "b": 4}
+    assert "not valid Unicode" in result.rows["error.a"][0]
+    assert snapshot(ctx) == before

@@ -183,12 +183,17 @@ class Comparison:
     def push_rows(self, dataset: str, workspace: Workspace | None = None,
                   message: str | None = None) -> dict[str, Any]:
         """Push the per-row results as a new version of `dataset` (created if missing)."""
-        from ..errors import NotFoundError
+        from ..errors import NotFoundError, ValidationError
+        from ..workspace import Workspace
 
         if workspace is None:
             from .._default import get_workspace
 
             workspace = get_workspace()
+        if not isinstance(workspace, Workspace):
+            raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
+        if message is not None and not isinstance(message, str):
+            raise ValidationError(f"message must be a string, got {message!r}")
         try:
             target = workspace.get_dataset(dataset)
         except NotFoundError:

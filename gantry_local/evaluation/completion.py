@@ -68,6 +68,9 @@ class CompletionVersion:
         Raises:
             ValidationError: a template variable is missing from `inputs`.
         """
+        if not isinstance(inputs, Mapping):
+            raise ValidationError(f"a prompt is rendered from a dict of inputs, got "
+                                  f"{type(inputs).__name__}")
         absent = self.missing(inputs)
         if absent:
             raise ValidationError(f"prompt version {self.number} of {self.application!r} needs "

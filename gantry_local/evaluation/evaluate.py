@@ -278,8 +278,11 @@ def _row_hash(inputs: dict[str, Any]) -> str:
 
 def _json_output(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
-    json.dumps(value)  # raises TypeError for what cannot be stored
+        value = value.item()
+    try:  # what cannot be stored is the row's error
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the output is not valid Unicode (a lone surrogate)") from None
     return value
 
 

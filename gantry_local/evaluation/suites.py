@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._names import check_name
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, StorageError, ValidationError
 from .comparison import REGRESSED, Comparison
 from .evaluate import Candidate, evaluate
 from .judges import PairwiseJudge, ScoreJudge
@@ -156,11 +156,9 @@ class Suite:
     def run(self, workspace: Workspace | None = None, version_id: str | None = None
             ) -> SuiteResult:
         """Evaluate and check. Row errors never raise; they count against `max_error_rate`."""
-        ws = workspace
-        if ws is None:
-            from .._default import get_workspace
+        from .evaluate import _workspace
 
-            ws = get_workspace()
+        ws = _workspace(workspace)
         for name, fn in self.models.items():
             ws.register_model(name, fn)
         comparison = evaluate(self.dataset, self._resolved(ws), self.metrics or None,
@@ -240,7 +238,17 @@ class SuiteResult:
         return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
     def write_junit(self, path: str | Path) -> None:
-        Path(path).write_text(self.junit_xml(), encoding="utf-8")
+        """Write `junit_xml()` to `path`.
+
+        Raises:
+            ValidationError: `path` is not a path. StorageError: it cannot be written.
+        """
+        if not isinstance(path, (str, Path)) or not str(path):
+            raise ValidationError(f"path must be a file path such as 'eval.xml', got {path!r}")
+        try:
+            Path(path).write_text(self.junit_xml(), encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot write JUnit XML to {str(path)!r}: {exc}") from exc
 
 
 _OPTIONS = ("inputs", "reference", "judge", "alpha", "seed", "n_resamples", "workers", "timeout",
