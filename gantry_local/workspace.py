@@ -286,7 +286,7 @@ class Workspace:
     def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
         """Create an empty dataset on the storage root (see `DatasetRegistry.create_dataset`)."""
         if app_name is not None:
-            self._app_state(app_name)
+            app_name = self._app_state(app_name).name  # a name or an Application
         return self.datasets.create_dataset(name, app_name)
 
     def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:

@@ -199,6 +199,8 @@ INPUT_CASES = [
          "file must be a path.*int"),
     Case("file-none", lambda e: e.ds.push_file(None), gantry.ValidationError, "file must be a path"),
     Case("file-empty", lambda e: e.ds.push_file(""), gantry.ValidationError, "not a usable path"),
+    Case("file-bytes", lambda e: e.ds.push_file(b"/tmp/x.csv"), gantry.ValidationError,
+         "file must be a path.*bytes"),
     Case("file-nul", lambda e: e.ds.push_file("a\x00b"), gantry.ValidationError, "NUL"),
     Case("file-folder", lambda e: e.ds.push_file(e.tmp), gantry.ValidationError, "is a folder"),
     Case("file-missing", lambda e: e.ds.push_file(e.tmp / "missing.bin"), gantry.NotFoundError,
@@ -258,6 +260,8 @@ INPUT_CASES = [
          "no version"),
     Case("read-version-float", lambda e: e.ds.read(1.5), gantry.ValidationError,
          "version_id must be a version id"),
+    Case("read-verify-str", lambda e: e.ds.read_arrow(verify="no"), gantry.ValidationError,
+         "verify must be True or False"),
     Case("read-filename-int", lambda e: e.ds.read(filename=7), gantry.ValidationError,
          "file name must be a string"),
     Case("read-filename-missing", lambda e: e.ds.read(filename="nope"), gantry.NotFoundError,
@@ -401,11 +405,11 @@ STORAGE_CASES = [
     Case("manifest-rows-negative", lambda e: e.ds.read(), gantry.IntegrityError,
          "negative row", lambda e: craft(e, _files(_part(rows=-1)))),
     Case("manifest-rows-bool", lambda e: e.ds.read(), gantry.IntegrityError,
-         "'rows' is 'True', not a int", lambda e: craft(e, _files(_part(rows=True)))),
+         "'rows' is 'True', expected int", lambda e: craft(e, _files(_part(rows=True)))),
     Case("manifest-kind", lambda e: e.ds.read(), gantry.IntegrityError, "kind is 'weird'",
          lambda e: craft(e, _files(lambda d: {"data": {**d, "kind": "weird"}}))),
     Case("manifest-files-list", lambda e: e.ds.read(), gantry.IntegrityError,
-         "'files' is .* not a dict", lambda e: craft(e, _files([]))),
+         "'files' is .*, expected dict", lambda e: craft(e, _files([]))),
     Case("manifest-artifact-table-suffix", lambda e: e.ds.pull(), gantry.IntegrityError,
          "artifact may not end", lambda e: craft(e, _files(lambda d: {
              "data.csv": {**d, "kind": "artifact"}}))),
@@ -416,7 +420,7 @@ STORAGE_CASES = [
     Case("manifest-created-at", lambda e: e.ds.read(), gantry.IntegrityError,
          "not an ISO timestamp", lambda e: craft(e, _set("created_at", "yesterday"))),
     Case("manifest-message-int", lambda e: e.ds.read(), gantry.IntegrityError,
-         "'message' is '5', not a str", lambda e: craft(e, _set("message", 5))),
+         "'message' is '5', expected str", lambda e: craft(e, _set("message", 5))),
     Case("manifest-not-json", lambda e: e.ds.read(), gantry.IntegrityError,
          MANIFEST + ".*not valid JSON", lambda e: craft(e, raw=b"\xff not json")),
     Case("manifest-json-array", lambda e: e.ds.read(), gantry.IntegrityError,
@@ -427,6 +431,9 @@ STORAGE_CASES = [
          LOG + ".*has no 'version_id'", lambda e: commit(e, {"parent": None})),
     Case("log-version-escapes", lambda e: e.ds.read(), gantry.IntegrityError,
          LOG + r".*'\.\./\.\./x' is not a sha256", lambda e: commit(e, {"version_id": "../../x"})),
+    Case("log-parent-escapes", lambda e: e.ds.read(), gantry.IntegrityError,
+         LOG + r".*'\.\./x' is not a sha256", lambda e: commit(e, {"version_id": e.version,
+                                                                  "parent": "../x"})),
     Case("log-not-json", lambda e: e.ws.list_datasets() and e.ds.read(), gantry.IntegrityError,
          LOG + ".*not valid JSON", lambda e: commit(e, b"{")),
     Case("log-corrupt-blocks-pull", lambda e: e.ds.pull(), gantry.IntegrityError,
@@ -505,3 +512,15 @@ def test_a_corrupt_commit_log_blocks_pushes(storage_env: Env) -> None:
     env.store.delete("datasets/d/log/000000000002.json")
     assert len(env.ws.gc(dry_run=False, grace=timedelta(0))["unreferenced"]) == 1
     assert env.ds.read()["x"].to_list() == [1]
+
+
+def test_paths_and_applications_are_taken_in_every_form(env: Env, tmp_path: Path) -> None:
+    class Where:
+        def __fspath__(self) -> str:
+            return str(tmp_path / "inputs" / "n.txt")
+
+    _write(env, "n.txt", "notes")
+    assert env.ds.push_file(Where())["files"] == ["data", "n.txt"]
+    app = env.ws.create_application("model")
+    assert env.ws.create_dataset("for-app", app_name=app).app_name == "model"
+    assert env.ws.get_dataset("for-app").app_name == "model"

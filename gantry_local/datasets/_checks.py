@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -108,14 +109,16 @@ def check_version_ref(version_id: object, what: str = "version_id",
 
 def check_path(path: object, what: str) -> Path:
     """A local path given as a string or path object (not empty, no NUL)."""
-    if not isinstance(path, (str, Path)) or isinstance(path, bool):
+    if not isinstance(path, (str, os.PathLike)):
         raise ValidationError(f"{what} must be a path (str or pathlib.Path), got "
                               f"{type(path).__name__}")
-    text = str(path)
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise ValidationError(f"{what} must be a text path, got bytes")
     if not text or "\x00" in text or not encodable(text):
         raise ValidationError(f"{what} {text[:60]!r} is not a usable path (empty, NUL byte or "
                               "not valid text)")
-    return Path(path)
+    return Path(text)
 
 
 def check_lineage(lineage: object) -> dict[str, Any]:
@@ -176,7 +179,7 @@ def field(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], sour
         if isinstance(value, float) and not math.isfinite(value):
             raise corrupt(source, f"{key!r} is not finite")
         return value
-    raise corrupt(source, f"{key!r} is {str(value)[:60]!r}, not a {_kind_name(kind)}")
+    raise corrupt(source, f"{key!r} is {str(value)[:60]!r}, expected {_kind_name(kind)}")
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

@@ -33,6 +33,7 @@ from . import _tables
 from ._checks import (
     check_digest,
     check_filename,
+    check_flag,
     check_lineage,
     check_message,
     check_path,
@@ -43,7 +44,7 @@ from ._checks import (
 )
 from ._checks import field as stored_field
 from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
-from ._store import ObjectStore, object_path
+from ._store import ObjectStore
 
 if TYPE_CHECKING:
     import pandas
@@ -117,6 +118,9 @@ class Dataset:
             raise corrupt(source, "it vanished while being read") from None
         version_id: str = stored(source, check_digest, stored_field(body, "version_id", str,
                                                                       source))
+        parent = stored_field(body, "parent", str, source, optional=True)
+        if parent is not None:
+            stored(source, check_digest, parent)
         return version_id
 
     def _log(self) -> list[tuple[int, str]]:
@@ -385,6 +389,7 @@ class Dataset:
             NotFoundError: no table `filename`.
         """
         check_version_ref(version_id)
+        check_flag(verify, "verify")
         if filename is not None:
             check_filename(filename)
         full = self.resolve(version_id)
@@ -406,8 +411,7 @@ class Dataset:
         context = f"dataset {self.name!r} version {full} file {name!r}"
         parts = []
         for part in entry.parts:
-            data = (self.store.read_object(part.object, context) if verify
-                    else self.store.read(object_path(part.object)))
+            data = self.store.read_object(part.object, context, verify)
             parts.append(_tables.read_parquet(data, context))
         if not parts:
             return pa.table({})
