@@ -89,9 +89,14 @@ def moment(text: str) -> datetime:
 
 
 def text(value: str) -> str:
-    """A non-empty string without NUL characters (a URL, a name)."""
-    if not value or "\x00" in value:
-        raise argparse.ArgumentTypeError(f"{value!r} is empty or holds a NUL character")
+    """A non-empty UTF-8 string without NUL characters (a name, a URL, a path)."""
+    problem = "is empty" if not value else "holds a NUL character" if "\x00" in value else None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the locale could not decode, kept as surrogates
+        problem = "is not valid UTF-8"
+    if problem:
+        raise argparse.ArgumentTypeError(f"{value!r} {problem}")
     return value
 
 

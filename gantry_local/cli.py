@@ -455,30 +455,30 @@ def build_parser() -> argparse.ArgumentParser:
         return cmd
 
     command("list", _datasets_list).add_argument("--include-deleted", action="store_true")
-    command("versions", _datasets_versions).add_argument("name")
+    command("versions", _datasets_versions).add_argument("name", type=arg.text)
     pull = command("pull", _datasets_pull)
-    pull.add_argument("name")
+    pull.add_argument("name", type=arg.text)
     pull.add_argument("--version", type=arg.text, help="version id or prefix (default: latest)")
     pull.add_argument("--working-dir", type=arg.folder, help=f"default ${WORKING_DIR_ENV} or the cwd")
     pull.add_argument("--format", choices=["csv", "parquet"], default="csv")
     pull.add_argument("--forced", action="store_true", help="discard local changes")
     export = command("export", _datasets_export)
-    export.add_argument("name")
+    export.add_argument("name", type=arg.text)
     export.add_argument("--version", type=arg.text, help="version id or prefix (default: latest)")
     export.add_argument("--out", type=arg.path, default=".", help="folder to write into (default: cwd)")
     export.add_argument("--format", choices=["csv", "parquet"], default="csv")
     export.add_argument("--file", type=arg.text, help="table name, when the version has several")
     diff = command("diff", _datasets_diff)
-    diff.add_argument("name")
-    diff.add_argument("a")
-    diff.add_argument("b", nargs="?", help="default: the latest version")
+    diff.add_argument("name", type=arg.text)
+    diff.add_argument("a", type=arg.text)
+    diff.add_argument("b", type=arg.text, nargs="?", help="default: the latest version")
     diff.add_argument("--key", type=arg.text, help="column matching rows (default: __join_key if present)")
     diff.add_argument("--file", type=arg.text, help="table name, when the version has several")
     rollback = command("rollback", _datasets_rollback)
-    rollback.add_argument("name")
-    rollback.add_argument("version")
+    rollback.add_argument("name", type=arg.text)
+    rollback.add_argument("version", type=arg.text)
     verify = command("verify", _datasets_verify)
-    verify.add_argument("name")
+    verify.add_argument("name", type=arg.text)
     verify.add_argument("--version", type=arg.text, help="only this version (default: all)")
     gc = command("gc", _datasets_gc)
     gc.add_argument("--delete", action="store_true", help="really delete (default: dry run)")
@@ -494,9 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       ("runs", _curators_runs, None)):
         cmd = _db_command(curator_commands, name, handler)
         if takes_name:
-            cmd.add_argument("name")
+            cmd.add_argument("name", type=arg.text)
         elif takes_name is None:
-            cmd.add_argument("name", nargs="?")
+            cmd.add_argument("name", type=arg.text, nargs="?")
     scheduler = commands.add_parser("scheduler", help="run curators on their schedules")
     scheduler_commands = scheduler.add_subparsers(dest="scheduler_command", required=True)
     run_cmd = _db_command(scheduler_commands, "run", _scheduler_run)
@@ -517,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "alerts":
             cmd.add_argument("--app", type=arg.text, help="only this application's alerts")
             continue
-        cmd.add_argument("app", help="the application")
+        cmd.add_argument("app", type=arg.text, help="the application")
         cmd.add_argument("--field", type=arg.text, action="append", help="a field (repeatable; default: all)")
         if name == "summarize":
             cmd.add_argument("--interval", type=arg.duration, default=timedelta(days=1),
@@ -542,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "list":
             cmd.add_argument("--dataset", type=arg.text, help="only evaluations of this dataset")
         else:
-            cmd.add_argument("id")
+            cmd.add_argument("id", type=arg.text)
     return parser
 
 

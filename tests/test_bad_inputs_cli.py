@@ -130,6 +130,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["demo", "--records-per-day", "2.5"], USAGE, r"'2.5' is not a whole number"),
     (["demo", "--path", ""], USAGE, r"--path: '' is empty"),
     (["demo", "--path", "a\x00b"], USAGE, r"--path: .* NUL"),
+    (["demo", "--path", "{root}/\udcff"], USAGE, r"--path: .* is not valid UTF-8"),
     (["demo", "--path", "{root}/a-file"], ERROR, r"demo path .*a-file' is a file"),
     (["demo", "--path", "{root}/a-file/demo"], ERROR, r"cannot make the demo folder"),
     (["demo", "--path", "{root}/users-folder"], ERROR, r"holds files the demo did not make"),
@@ -146,7 +147,9 @@ CASES: list[tuple[list[str], int, str]] = [
     (["datasets", "list", "--storage", "{root}/a-file"], ERROR, r"a-file"),
     (["datasets", "versions", "nope", *ST], ERROR, r"no dataset 'nope'"),
     (["datasets", "versions", "../x", *ST], ERROR, r"dataset name '\.\./x' is not allowed"),
-    (["datasets", "versions", "", *ST], ERROR, r"dataset name must not be empty"),
+    (["datasets", "versions", "", *ST], USAGE, r"argument name: '' is empty"),
+    (["datasets", "versions", "a\udcffb", *ST], USAGE, r"is not valid UTF-8"),
+    (["datasets", "versions", "a\x00b", *ST], USAGE, r"holds a NUL character"),
     (["datasets", "pull", "train", "--format", "xml", *ST], USAGE, r"invalid choice: 'xml'"),
     (["datasets", "pull", "train", "--working-dir", "{root}/a-file", *ST], USAGE,
      r"a-file' is a file, not a folder"),
@@ -175,7 +178,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["curators", "list", "--db", "{root}"], ERROR, r"is a folder; give the DuckDB file"),
     (["curators", "show", "nope", *DB], ERROR, r"no curator 'nope'"),
     (["curators", "enable", "nope", *DB], ERROR, r"no curator 'nope'"),
-    (["curators", "disable", "", *DB], ERROR, r"no curator ''"),
+    (["curators", "disable", "", *DB], USAGE, r"argument name: '' is empty"),
+    (["curators", "show", "\udcff", *DB], USAGE, r"is not valid UTF-8"),
     (["curators", "runs", "nope", *DB], ERROR, r"no curator 'nope'"),
     (["scheduler", "run", "--once", "--tick", "nan", *DB], USAGE, r"'nan' is not seconds"),
     (["scheduler", "run", "--tick", "inf", *DB], USAGE, r"'inf' is not seconds"),
@@ -205,6 +209,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["summarize", "model", "--field", "", *DB], USAGE, r"--field: '' is empty"),
     (["summarize", "model", "--field", "nope", *DB], ERROR, r"unknown field 'nope'"),
     (["summarize", "nope", *DB], ERROR, r"no application 'nope'"),
+    (["summarize", "", *DB], USAGE, r"argument app: '' is empty"),
+    (["summarize", "\udcff", *DB], USAGE, r"argument app: .* is not valid UTF-8"),
     (["drift", "model", "--reference", "0001-01-01T00:00+05:00", "2024-01-08", *CUR, *DB], USAGE,
      r"--reference: .* outside the years"),
     (["drift", "model", *REF, "--current", "2024-01-08", "9999-12-31T23:59-05:00", *DB], USAGE,
@@ -239,12 +245,15 @@ CASES: list[tuple[list[str], int, str]] = [
     (["eval", "run", "{root}/suites/no-dataset.toml", *DBS], ERROR, r"no dataset 'nope'"),
     (["eval", "list", "--dataset", "", *DB], USAGE, r"--dataset: '' is empty"),
     (["eval", "show", "nope", *DB], ERROR, r"no evaluation 'nope'"),
+    (["eval", "show", "", *DB], USAGE, r"argument id: '' is empty"),
+    (["curators", "list", "--db", "{root}/\udcff.duckdb"], USAGE, r"not valid UTF-8"),
 ]
 
 
 def _case_id(case: tuple[list[str], int, str]) -> str:
     argv = [a for a in case[0] if not a.startswith("{") and a not in ("--db", "--storage")]
-    return " ".join(argv)[:60].replace("\x00", "NUL") or "(nothing)"
+    text = " ".join(argv)[:60].replace("\x00", "NUL").replace("\udcff", "xFF")
+    return text or "(nothing)"
 
 
 @pytest.fixture
