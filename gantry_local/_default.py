@@ -162,7 +162,7 @@ def set_working_directory(path: str | Path) -> None:
 
 
 def gc(dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
-    """Delete storage objects that no dataset version references (dry run by default)."""
+    """Delete unreferenced storage objects and old temp files (dry run by default)."""
     return get_workspace().gc(dry_run, grace)
 
 

@@ -329,7 +329,7 @@ class Workspace:
         self.datasets.set_working_directory(path)
 
     def gc(self, dry_run: bool = True, grace: timedelta = timedelta(hours=1)) -> dict[str, Any]:
-        """Delete storage objects no dataset version references, older than `grace`.
+        """Delete unreferenced storage objects and failed writes' temp files older than `grace`.
 
         A dry run by default; see `DatasetRegistry.gc`.
         """

@@ -18,6 +18,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import gantry_local as gantry
@@ -293,3 +295,27 @@ def test_an_arrow_table_with_duplicate_columns_is_refused_before_any_write(
     with pytest.raises(gantry.ValidationError, match=r"duplicate columns \['a'\]"):
         ds.push_dataframe(table)
     assert dws.datasets.store.walk_objects() == [] and ds.list_versions() == []
+
+
+nested_rows = st.lists(st.tuples(
+    st.one_of(st.none(), st.lists(st.text(max_size=6), max_size=3)),
+    st.one_of(st.none(), st.lists(st.one_of(st.none(), st.integers(-2**62, 2**62)), max_size=3)),
+    st.one_of(st.none(), st.fixed_dictionaries({"a": st.one_of(st.none(), st.floats(
+        allow_nan=False, allow_infinity=False)), "b": st.one_of(st.none(), st.text(max_size=5))})),
+), min_size=1, max_size=12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=nested_rows)
+def test_nested_columns_round_trip_through_an_edited_csv(rows: list[Any], tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        [(i, *row) for i, row in enumerate(rows)], orient="row",
+        schema={"id": pl.Int64, "words": pl.List(pl.String), "ints": pl.List(pl.Int64),
+                "pair": pl.Struct({"a": pl.Float64, "b": pl.String})})
+    with gantry.Workspace(db=":memory:", storage=f"memory://nested-{time.monotonic_ns()}") as ws:
+        ws.set_working_directory(tmp_path / f"w{time.monotonic_ns()}")
+        ds = ws.create_dataset("n")
+        ds.push_dataframe(frame)
+        csv = ds.pull() / "data.csv"
+        csv.write_text(csv.read_text() + "\n")  # modified: push_version parses it again
+        assert_frame_equal(ds.read(ds.push_version("touched")["version_id"]), frame)

@@ -117,8 +117,8 @@ class Manifest:
         """
         actual = sha256_hex(data)
         if actual != expected_id:
-            raise IntegrityError(f"{context}: manifest {expected_id} is corrupt (hashes to "
-                                 f"{actual})")
+            raise IntegrityError(f"{context}: manifest {source or expected_id} is corrupt (its "
+                                 f"bytes hash to {actual}); restore it from a copy")
         where = source or f"{context}: manifest {expected_id}"
         body = load_json(data, where)
         name = stored_field(body, "dataset", str, where)

@@ -188,13 +188,13 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
     temp.replace(folder / META / "pulled.json")
 
 
-def _nested_types(dataset: Dataset, version_id: str, entry: FileEntry | None
-                  ) -> dict[str, pa.DataType]:
+def _nested_types(dataset: Dataset, version_id: str, source: str | None,
+                  entry: FileEntry | None) -> dict[str, pa.DataType]:
     """The Arrow types of a pulled table's list/struct columns (read only when it has some)."""
     if entry is None or entry.kind != TABLE or not any(
             t.startswith(_NESTED) for _, t in entry.schema):
         return {}
-    table = dataset._read_table(version_id, "", entry, True)
+    table = dataset._read_table(version_id, str(source), entry, True)
     return {f.name: f.type for f in table.schema if _tables.is_nested(f.type)}
 
 
@@ -249,7 +249,7 @@ def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
         for _, kind, path, source in plan:  # every table is read and checked before any upload
             if kind == TABLE:
                 table = _tables.file_to_table(path, _nested_types(
-                    dataset, pulled, base.get(source) if source else None))
+                    dataset, pulled, source, base.get(source) if source else None))
                 assert table is not None
                 tables[path] = table
         files: dict[str, FileEntry] = {}
