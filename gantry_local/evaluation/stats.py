@@ -134,7 +134,7 @@ def _tail_sums(tails: FloatArray, taken: np.ndarray[Any, Any], rng: np.random.Ge
     step = max(1, _CHUNK_CELLS // tails.size)
     for start in range(0, taken.size, step):
         counts = taken[start:start + step]
-        picked = tails[rng.integers(0, tails.size, int(counts.sum()))]
+        picked = tails[rng.integers(0, tails.size, int(counts.sum()), dtype=np.int32)]
         ends = np.cumsum(counts)
         filled = counts > 0
         part = np.zeros(counts.size)
