@@ -24,6 +24,7 @@ from gantry_local.automations.curators import (
     StrictStratificationCurator,
     UniformCurator,
     get_curator,
+    list_curators,
 )
 from gantry_local.automations.selectors import (
     BoundsFilter,
@@ -195,6 +196,17 @@ CASES: list[Case] = [
     ("update new_selectors a string", lambda a: get_curator(
         "existing-curator", workspace=a.workspace).update(new_selectors="x"), V,
      r"new_selectors must be a non-empty list"),
+    ("list_curators of a number", lambda a: list_curators(5, workspace=a.workspace), V,
+     r"application name must be a string"),
+    ("get_curator of a number", lambda a: get_curator(5, workspace=a.workspace), V,
+     r"curator name must be a string"),
+    ("get an unknown curator", lambda a: get_curator("nope", workspace=a.workspace),
+     NotFoundError, r"no curator 'nope'"),
+    ("select an interval in year 9999", lambda a: UniformCurator("c", "m", 5).select(
+        a.workspace, datetime(9999, 1, 1), datetime(9999, 1, 2)), V,
+     r"interval start must lie between"),
+    ("select an empty interval", lambda a: UniformCurator("c", "m", 5).select(
+        a.workspace, S, S), V, r"interval end .* is not after its start"),
     # -- selectors, samplers and filters ------------------------------------------------------
     ("selector limit 2**64", lambda a: selector(a, limit=2**64), V,
      r"selector limit must not exceed 10,000"),

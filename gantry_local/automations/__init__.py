@@ -1,5 +1,6 @@
-"""Curation: curators (SQL sampling of intervals into datasets) and their selectors.
+"""Automations: curators (SQL sampling of intervals into datasets) and their selectors,
+triggers, the one registry of automations of every kind, and the scheduler.
 
-Import paths follow Gantry's: ``gantry_local.automations.curators``. Triggers,
-automations and the scheduler are still to come (issue 4 is open).
+Import paths follow Gantry's: ``gantry_local.automations.curators``, ``.triggers``,
+``.automations``.
 """

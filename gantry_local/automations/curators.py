@@ -260,7 +260,7 @@ class Curator:
         Raises:
             ValidationError: a selector names an unknown field, or stratifies a numeric one.
         """
-        start, end = to_utc(start, "interval start"), to_utc(end, "interval end")
+        start, end = check_moment(start, "interval start"), check_moment(end, "interval end")
         if end <= start:
             raise ValidationError(f"interval end {end} is not after its start {start}")
         state = workspace._app_state(self.application_name)
@@ -352,6 +352,8 @@ def list_curators(application_name: str | None = None,
         from .._default import get_workspace
 
         workspace = get_workspace()
+    if application_name is not None:
+        check_name(application_name, "application name")
     return CuratorRegistry(workspace).list(application_name)  # type: ignore[no-any-return]
 
 
@@ -363,7 +365,8 @@ def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
         from .._default import get_workspace
 
         workspace = get_workspace()
-    return CuratorRegistry(workspace).get(name)  # type: ignore[no-any-return]
+    curator: Curator = CuratorRegistry(workspace).get(check_name(name, "curator name"))
+    return curator
 
 
 # A seeded shuffle: DuckDB's two-argument hash only XORs the seed in, so the order by it
