@@ -89,3 +89,43 @@ def test_batches_round_trip(batch: list[dict[str, Any]]) -> None:
     assert [r["__join_key"] for r in rows] == keys
     for record, row in zip(batch, rows, strict=True):
         _check_row(record, row)
+
+
+flat_kinds = st.dictionaries(st.one_of(st.text("aAbBzZ", min_size=1, max_size=3), names),
+                             st.sampled_from([*scalars, "none"]), min_size=1, max_size=6)
+
+
+@st.composite
+def cased(draw: st.DrawFn, kinds: st.SearchStrategy[dict[str, str]]) -> dict[str, str]:
+    """Field kinds where some names come twice, in two cases (``Amount`` and ``amount``)."""
+    drawn = draw(kinds)
+    twins = {name.swapcase(): kind for name, kind in drawn.items()
+             if name.swapcase() not in drawn and draw(st.booleans())}
+    return {**drawn, **twins}
+
+
+@settings(max_examples=60, deadline=None)
+@given(record=cased(flat_kinds).flatmap(record_of),
+       tags=st.dictionaries(st.sampled_from(["env", "Env", "ENV", "region"]),
+                            st.text("abcXYZ", max_size=4), max_size=3))
+def test_fast_path_stores_what_the_careful_path_stores(record: dict[str, Any],
+                                                       tags: dict[str, str]) -> None:
+    """The same record logged twice: first the careful way (the schema is new), then the
+    fast way (a familiar shape); both rows are identical, case-differing names included."""
+    when = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    with gantry.Workspace(db=":memory:") as ws:
+        app = ws.create_application("m")
+        app.log_record(inputs=record, outputs={"o": 1}, tags=tags or None, join_key="careful",
+                       timestamp=when)
+        careful = ws._logger.careful_calls
+        assert careful == 1
+        app.log_record(inputs=record, outputs={"o": 1}, tags=tags or None, join_key="fast",
+                       timestamp=when)
+        assert ws._logger.careful_calls == careful, "the second call missed the fast path"
+        rows = {row.pop("__join_key"): row for row in app.query().to_polars().rows(named=True)}
+    assert set(rows) == {"careful", "fast"}
+    for name in rows["careful"]:
+        assert _same(rows["careful"][name], rows["fast"][name]), name
+    _check_row(record, rows["fast"])
+    for name, value in tags.items():
+        assert rows["fast"][f"tags.{name}"] == value

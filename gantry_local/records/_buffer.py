@@ -44,7 +44,7 @@ class LogBuffer:
     The thread converts queued items to Arrow in small chunks (freeing their room
     at once, since Arrow is about ten times smaller than Python dicts) and writes
     the staged tables in one transaction when two DuckDB row groups' worth has
-    gathered, when the oldest of them was logged half a `flush_interval` ago, or
+    gathered, when the oldest of them was logged a quarter `flush_interval` ago, or
     when `flush()` asks. Big appends are what make DuckDB fast (a 10k-row append
     costs about four times what a 250k-row one does per row, in checkpoints); the
     age limit keeps what a crash can lose to about one `flush_interval` at any rate.
@@ -315,7 +315,7 @@ class LogBuffer:
 
     def _too_old(self) -> bool:
         return bool(self._staged_count) and \
-            time.monotonic() - self._staged_since >= self._interval / 2
+            time.monotonic() - self._staged_since >= self._interval / 4
 
     def _write_due(self) -> bool:
         return (self._flush_wanted or self._stopping or self._staged_count >= self._write_rows
