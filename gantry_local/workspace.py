@@ -27,6 +27,7 @@ from .errors import AlreadyExistsError, NotFoundError, StorageError, ValidationE
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
 from .records._logger import AppState, RecordLogger
+from .records._naming import fold
 from .records._schema import FEEDBACK, RECORDS, AppSchema
 from .records.query import Columns, Query
 
@@ -52,10 +53,12 @@ class Workspace:
         clock: where "now" comes from; `SystemClock` by default.
         buffer_size: most records held in memory before log calls wait (about a
             second of heavy traffic by default).
-        buffer_timeout: seconds a log call waits for room before `BufferFullError`.
-        flush_interval: most seconds a logged record waits before it is written (writes
-            also happen whenever a DuckDB row group's worth of records has gathered, and
-            on `flush()`, `close()`, and before every query).
+        buffer_timeout: seconds a log call waits for room before `BufferFullError` (at
+            most a day).
+        flush_interval: most seconds a logged record waits before it is written, and so
+            what a crash can lose (0.001 to 3,600; writes also happen whenever two DuckDB
+            row groups' worth of records has gathered, and on `flush()`, `close()`, and
+            before every query).
 
     Raises:
         StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
@@ -160,6 +163,11 @@ class Workspace:
             if name in self._apps:
                 raise AlreadyExistsError(f"application {name!r} already exists; use "
                                          "get_application() to open it")
+            twin = next((other for other in self._apps if fold(other) == fold(name)), None)
+            if twin is not None:  # its tables would be the same to DuckDB
+                raise AlreadyExistsError(f"application {name!r} differs from {twin!r} only in "
+                                         "case, and DuckDB table names ignore case; pick "
+                                         "another name")
             with storage_errors(f"creating application {name!r}"), transaction(self._con):
                 run(self._con, "INSERT INTO _gl_applications VALUES (?, ?, ?)",
                                   [name, application_type, self.clock.now()])

@@ -333,3 +333,15 @@ def test_a_refused_write_loses_only_its_culprits(ws: gantry.Workspace, fault: Fa
         assert row["__feedback_time"] is None  # only the refused feedback is missing
     if "other" in fault.extra:
         assert set(ws.query("other").to_polars()["__join_key"]) == fault.extra["other"]
+
+
+@pytest.mark.parametrize("name", ["APP", "App", "aPp"])
+def test_application_names_differing_only_in_case_are_refused(ws: gantry.Workspace,
+                                                              name: str) -> None:
+    ws.create_application("app").log_record(inputs={"x": 1}, outputs=0)
+    before = stored_counts(ws, "app")
+    with pytest.raises(gantry.AlreadyExistsError, match=f"{name!r} differs from 'app' only in "
+                                                        "case"):
+        ws.create_application(name)
+    assert [a.name for a in ws.list_applications()] == ["app"]
+    assert stored_counts(ws, "app") == before
