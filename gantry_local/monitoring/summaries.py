@@ -54,13 +54,15 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
     tops: list[str] = []
     top_params: list[Any] = []
     quantile_params: list[Any] = []
+    cleaned: list[str] = []
     for i, (name, kind) in enumerate(kinds.items()):
         col = records.column(name)
         aggregates.append(f"count({col}) AS c{i}")
         if kind == "number":  # NaN is left out of every statistic, and counted
-            nan = f"isnan(CAST({col} AS DOUBLE))"
-            value = f"(CASE WHEN {nan} THEN NULL ELSE {col} END)"
-            aggregates.append(f"count(*) FILTER (WHERE {nan}) AS nan{i}, avg({value}) AS mean{i}, "
+            value = f"__v{i}"  # the value with NaN as NULL, computed once per row
+            cleaned.append(f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE {col} END "
+                           f"AS {value}")
+            aggregates.append(f"count({col}) - count({value}) AS nan{i}, avg({value}) AS mean{i}, "
                               f"stddev_samp({value}) AS std{i}, min({value}) AS min{i}, "
                               f"max({value}) AS max{i}, "
                               f"quantile_cont({value}, ?::DOUBLE[]) AS q{i}")
@@ -72,7 +74,8 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
             tops.append(f"SELECT __b, CAST(? AS BIGINT) AS f, CAST({col} AS VARCHAR) AS v, "
                         f"count(*) AS k FROM b WHERE {col} IS NOT NULL GROUP BY ALL")
             top_params.append(i)
-    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base) "
+    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, "
+           f"{''.join(c + ', ' for c in cleaned)}* FROM base) "
            f"SELECT __b, {', '.join(aggregates)} FROM b GROUP BY __b")
     params = [*records.params, *bucket_params]
     top_rows: list[tuple[Any, ...]] = []
