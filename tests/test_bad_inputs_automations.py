@@ -205,6 +205,14 @@ CASES: list[Case] = [
     ("select an interval in year 9999", lambda a: UniformCurator("c", "m", 5).select(
         a.workspace, datetime(9999, 1, 1), datetime(9999, 1, 2)), V,
      r"interval start must lie between"),
+    ("create in a workspace given as a path", lambda a: UniformCurator("c", "m", 5).create(
+        workspace="gantry.duckdb"), V, r"workspace must be a gantry_local Workspace, got str"),
+    ("select with no workspace", lambda a: UniformCurator("c", "m", 5).select(None, S, S + DAY),
+     V, r"workspace must be a gantry_local Workspace, got NoneType"),
+    ("scheduler of a path", lambda a: gantry.Scheduler("gantry.duckdb"), V,
+     r"Scheduler takes a gantry_local Workspace, got str"),
+    ("scheduler stop timeout 'x'", lambda a: gantry.Scheduler(a.workspace).stop(timeout="x"), V,
+     r"timeout must be a finite number"),
     ("select an empty interval", lambda a: UniformCurator("c", "m", 5).select(
         a.workspace, S, S), V, r"interval end .* is not after its start"),
     # -- selectors, samplers and filters ------------------------------------------------------

@@ -136,12 +136,12 @@ class Curator:
     def _registry(self, workspace: Workspace | None = None) -> Any:
         from ._registry import CuratorRegistry
 
-        target = workspace or self.workspace
+        target = workspace if workspace is not None else self.workspace
         if target is None:
             from .._default import get_workspace
 
             target = get_workspace()
-        return CuratorRegistry(target)
+        return CuratorRegistry(_check_workspace(target))
 
     def _refresh(self, registry: Any) -> None:
         stored = registry.get(self.name)
@@ -260,6 +260,7 @@ class Curator:
         Raises:
             ValidationError: a selector names an unknown field, or stratifies a numeric one.
         """
+        _check_workspace(workspace)
         start, end = check_moment(start, "interval start"), check_moment(end, "interval end")
         if end <= start:
             raise ValidationError(f"interval end {end} is not after its start {start}")
@@ -343,6 +344,13 @@ def _physical(selector: Selector, columns: Mapping[str, str]) -> Selector:
                    tags=[moved(t) for t in selector.tags])
 
 
+def _check_workspace(workspace: Any) -> Workspace:
+    if not (hasattr(workspace, "_app_state") and hasattr(workspace, "_cursor")):
+        raise ValidationError(f"workspace must be a gantry_local Workspace, got "
+                              f"{type(workspace).__name__}")
+    return workspace  # type: ignore[no-any-return]
+
+
 def list_curators(application_name: str | None = None,
                   workspace: Workspace | None = None) -> list[Curator]:
     """Stored curators, by name (of one application if given), in the default workspace."""
@@ -354,7 +362,7 @@ def list_curators(application_name: str | None = None,
         workspace = get_workspace()
     if application_name is not None:
         check_name(application_name, "application name")
-    return CuratorRegistry(workspace).list(application_name)  # type: ignore[no-any-return]
+    return CuratorRegistry(_check_workspace(workspace)).list(application_name)  # type: ignore[no-any-return]
 
 
 def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
@@ -365,7 +373,7 @@ def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
         from .._default import get_workspace
 
         workspace = get_workspace()
-    curator: Curator = CuratorRegistry(workspace).get(check_name(name, "curator name"))
+    curator: Curator = CuratorRegistry(_check_workspace(workspace)).get(check_name(name, "curator name"))
     return curator
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import schedule
 
+from .._limits import check_number
 from ..errors import NotFoundError, StorageError, ValidationError
 from ._registry import CuratorRegistry
 from .triggers import DatasetVersionTrigger
@@ -111,6 +112,9 @@ class Scheduler:
                 not 0 < tick <= 86_400:
             raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
                                   f"{tick!r}")
+        if not (hasattr(workspace, "_monitors") and hasattr(workspace, "clock")):
+            raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
+                                  f"{type(workspace).__name__}")
         self.workspace = workspace
         self.tick = float(tick)
         self._registry = CuratorRegistry(workspace)
@@ -381,7 +385,8 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the background loop after the current tick."""
+        """Stop the background loop after the current tick (waiting up to `timeout` seconds)."""
+        check_number(timeout, "timeout", 0, 86_400)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
