@@ -319,3 +319,16 @@ def test_nested_columns_round_trip_through_an_edited_csv(rows: list[Any], tmp_pa
         csv = ds.pull() / "data.csv"
         csv.write_text(csv.read_text() + "\n")  # modified: push_version parses it again
         assert_frame_equal(ds.read(ds.push_version("touched")["version_id"]), frame)
+
+
+def test_the_report_skips_a_corrupt_version_of_a_curated_dataset(ws: gantry.Workspace,
+                                                                 tmp_path: Path) -> None:
+    app = ws.create_application("model")
+    app.log_records(inputs=[{"x": 1.0}, {"x": 2.0}], outputs=[1, 0])
+    ds = ws.create_dataset("curated", app_name=app)
+    ds.push_dataframe(pl.DataFrame({"x": [1.0]}))
+    ds.push_dataframe(pl.DataFrame({"x": [1.0, 2.0]}))
+    ws.datasets.store.put_atomic("datasets/curated/log/000000000003.json", b"[]")
+    with pytest.warns(RuntimeWarning, match=r"curated/log/000000000003\.json"):
+        page = app.report(tmp_path / "r.html").read_text()
+    assert "curated: 2 versions" in page

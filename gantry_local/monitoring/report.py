@@ -293,7 +293,8 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
                         f"<p class='note'>{html.escape(storage_error)}</p>")
     charts = []
     for info in datasets:
-        versions = list(reversed(ws.get_dataset(info["name"]).list_versions()))
+        versions = [v for v in reversed(ws.get_dataset(info["name"]).list_versions())
+                    if v.get("error") is None]  # a corrupt version was warned about; skip it
         times = [v["created_at"] for v in versions]
         totals = [sum(v["rows"].values()) for v in versions]
         added = [t - p for t, p in zip(totals, [0, *totals[:-1]], strict=True)]
