@@ -332,3 +332,27 @@ def test_the_report_skips_a_corrupt_version_of_a_curated_dataset(ws: gantry.Work
     with pytest.warns(RuntimeWarning, match=r"curated/log/000000000003\.json"):
         page = app.report(tmp_path / "r.html").read_text()
     assert "curated: 2 versions" in page
+
+
+PULL_DISK_FULL = textwrap.dedent("""
+    import resource, sys
+    import gantry_local as gantry
+    ws = gantry.Workspace(db=":memory:", storage=sys.argv[1])
+    ws.set_working_directory(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+    try:
+        ws.get_dataset("full").pull()
+    except gantry.StorageError as exc:
+        print("StorageError:", exc)
+""")
+
+
+def test_a_full_disk_while_pulling_leaves_the_working_copy_as_it_was(tmp_path: Path) -> None:
+    store, work = tmp_path / "store", tmp_path / "work"
+    with gantry.Workspace(db=":memory:", storage=str(store)) as ws:
+        ws.create_dataset("full").push_dataframe(pl.DataFrame({"x": list(range(100_000))}))
+    child = subprocess.run([sys.executable, "-c", PULL_DISK_FULL, str(store), str(work)],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert "StorageError:" in child.stdout and "File too large" in child.stdout
+    assert not (work / "full").exists()
