@@ -524,3 +524,23 @@ def test_paths_and_applications_are_taken_in_every_form(env: Env, tmp_path: Path
     app = env.ws.create_application("model")
     assert env.ws.create_dataset("for-app", app_name=app).app_name == "model"
     assert env.ws.get_dataset("for-app").app_name == "model"
+
+
+def test_a_symlink_in_a_local_store_is_never_followed(env: Env, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("top secret")
+    digest = env.ds.manifest().files["data"].parts[0].object
+    obj = tmp_path / "store" / "objects" / digest[:2] / digest
+    obj.unlink()
+    obj.symlink_to(outside)
+    secret_sha = hashlib.sha256(b"top secret").hexdigest()
+    with pytest.raises(gantry.IntegrityError, match="symbolic link") as caught:
+        env.ds.read()
+    assert secret_sha not in str(caught.value)
+    log = tmp_path / "store" / "datasets" / "d" / "log"
+    elsewhere = tmp_path / "elsewhere"
+    log.rename(elsewhere)
+    log.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(gantry.IntegrityError, match="symbolic link"):
+        env.ds.delete_file("data")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["000000000001.json"]

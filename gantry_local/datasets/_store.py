@@ -62,6 +62,19 @@ class ObjectStore:
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 
+    def _local_path(self, relpath: str) -> str:
+        """The path of `relpath`, refusing one that a symlink leads outside the root."""
+        target = self.path(relpath)
+        if self.is_local:
+            real_root = os.path.realpath(self.root)
+            real = os.path.realpath(os.path.dirname(target))
+            outside = real != real_root and not real.startswith(real_root + os.sep)
+            if outside or os.path.islink(target):
+                raise IntegrityError(f"{relpath} in {self.url!r} is a symbolic link, or lies "
+                                     "under one leading out of the storage root; gantry-local "
+                                     "does not follow it: remove the link")
+        return target
+
     @contextmanager
     def _errors(self, what: str, missing_ok: bool = False) -> Iterator[None]:
         """Translate storage failures; a missing file stays `FileNotFoundError` if `missing_ok`."""
@@ -91,7 +104,7 @@ class ObjectStore:
 
     def put_atomic(self, relpath: str, data: bytes) -> None:
         """Write `data` so that readers see all of it or nothing (temp file + rename locally)."""
-        target = self.path(relpath)
+        target = self._local_path(relpath)
         with self._errors(f"writing {relpath}"):
             if self.is_local:
                 os.replace(_durable_temp(target, data), target)
@@ -100,7 +113,7 @@ class ObjectStore:
 
     def create_exclusive(self, relpath: str, data: bytes) -> bool:
         """Create `relpath` holding `data` unless it exists; True when this call created it."""
-        target = self.path(relpath)
+        target = self._local_path(relpath)
         with self._errors(f"creating {relpath}"):
             if self.is_local:
                 temp = _durable_temp(target, data)
@@ -144,14 +157,14 @@ class ObjectStore:
 
     def delete(self, relpath: str) -> None:
         with self._errors(f"deleting {relpath}"):
-            self.fs.rm(self.path(relpath))
+            self.fs.rm(self._local_path(relpath))
 
     # -- reading ------------------------------------------------------------------------------
 
     def read(self, relpath: str) -> bytes:
         """The bytes of `relpath`; `FileNotFoundError` when it does not exist."""
         with self._errors(f"reading {relpath}", missing_ok=True):
-            data: bytes = self.fs.cat_file(self.path(relpath))
+            data: bytes = self.fs.cat_file(self._local_path(relpath))
             return data
 
     def read_object(self, digest: str, context: str, verify: bool = True) -> bytes:
