@@ -184,8 +184,12 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
 
 def _write_record(folder: Path, record: dict[str, Any]) -> None:
     temp = folder / META / "pulled.json.tmp"
-    temp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    temp.replace(folder / META / "pulled.json")
+    try:
+        temp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        temp.replace(folder / META / "pulled.json")
+    finally:
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
 
 
 def _nested_types(dataset: Dataset, version_id: str, source: str | None,
