@@ -401,3 +401,36 @@ def test_bad_input_is_refused_and_nothing_is_stored(
 
 def test_the_corpus_is_large_enough() -> None:
     assert len(CASES) >= 60
+
+
+LEGAL: list[tuple[str, Callable[[], Curator]]] = [
+    ("limit 10,000", lambda: UniformCurator("c", "m", 10_000)),
+    ("interval 1 second, delay 3,660 days", lambda: UniformCurator(
+        "c", "m", 1, curation_interval=timedelta(seconds=1), curation_delay=timedelta(days=3660))),
+    ("interval 3,660 days from 1900", lambda: UniformCurator(
+        "c", "m", 1, start_on=datetime(1900, 1, 1), curation_interval=timedelta(days=3660))),
+    ("start_on just before 2200, another zone", lambda: UniformCurator(
+        "c", "m", 1, start_on=datetime(2199, 12, 31, 23, tzinfo=timezone(timedelta(hours=1))))),
+    ("equals the largest int64", lambda: EqualityCurator("c", "m", 5, field="inputs.x",
+                                                         equals=2**63 - 1)),
+    ("equals text with accents and emoji", lambda: EqualityCurator(
+        "c", "m", 5, field="inputs.s", equals="café ☕ \U0001F600")),
+    ("bounds of datetimes", lambda: BoundedRangeCurator(
+        "c", "m", 5, bound_field="__time", lower_bound=S, upper_bound=S + DAY)),
+    ("filters of every kind", lambda: Curator("c", "m", 5, selectors=[Selector(
+        StratifiedSampler("inputs.s", "balanced"), 10_000,
+        [BoundsFilter("inputs.x", -1.5, 2**62, True, False), ContainsFilter("inputs.s", ""),
+         EqualsFilter("inputs.s", "t1")], [TagFilter("env", "prod")])])),
+]
+
+
+@pytest.mark.parametrize("build", [pytest.param(b, id=i) for i, b in LEGAL])
+def test_legal_edges_round_trip(ws: gantry.Workspace, seeded: App,
+                                build: Callable[[], Curator]) -> None:
+    made = build()
+    made.create(workspace=ws)
+    stored = get_curator("c", workspace=ws)
+    assert (stored.limit, stored.start_on, stored.curation_interval, stored.curation_delay,
+            stored.selectors) == (made.limit, made.start_on, made.curation_interval,
+                                  made.curation_delay, made.selectors)
+    stored.select(ws, S, S + DAY)  # runs
