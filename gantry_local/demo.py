@@ -106,10 +106,19 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
 MARKER = ".gantry-demo"
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _prepare(path: str | Path) -> Path:
     """Make `path` an empty folder marked as the demo's; only ever wipe a marked one."""
-    if not isinstance(path, (str, Path)) or not str(path) or "\x00" in str(path):
-        raise ValidationError(f"demo path must be a folder name, got {path!r}")
+    if not isinstance(path, (str, Path)) or not str(path) or "\x00" in str(path) \
+            or not _utf8(str(path)):
+        raise ValidationError(f"demo path must be a folder name in UTF-8, got {path!r}")
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise ValidationError(f"demo path {str(root)!r} is a file; give a folder")

@@ -243,3 +243,15 @@ def test_the_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run(_command("eval", "show", "x", "--db", str(tmp_path / "x.duckdb")),
                           capture_output=True, text=True, env=env)
     assert done.returncode == 1 and "Traceback" in done.stderr  # the debug switch shows it
+
+
+@pytest.mark.parametrize("path", ["", "a\x00b", "x\udcff", 5], ids=["empty", "nul", "not-utf8", "int"])
+def test_run_demo_refuses_a_path_that_is_not_a_folder_name(path: object, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from gantry_local.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(gantry.ValidationError, match="demo path must be a folder name"):
+        run_demo(path, records_per_day=10)  # type: ignore[arg-type]
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
