@@ -199,14 +199,21 @@ def _command(*argv: str) -> list[str]:
 
 
 def test_a_real_ctrl_c_in_the_demo(tmp_path: Path) -> None:
+    def default_sigint() -> None:  # a shell's background job ignores SIGINT; Ctrl-C does not
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(_command("demo", "--path", str(tmp_path / "d"), "--records-per-day",
                                      "100000"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("== gantry-local demo")  # logging has begun
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+                            text=True, preexec_fn=default_sigint)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("== gantry-local demo")  # logging has begun
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 130
     assert err == "interrupted\n"
 
