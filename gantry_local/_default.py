@@ -11,7 +11,7 @@ from typing import Any
 from .applications import Application
 from .clock import Clock
 from .datasets import Dataset
-from .errors import GantryLocalError
+from .errors import GantryLocalError, ValidationError
 from .records.query import Query
 from .workspace import Workspace
 
@@ -30,17 +30,40 @@ class NotInitializedError(GantryLocalError, RuntimeError):
     """A module-level function was called before `gantry_local.init`."""
 
 
+_WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval")
+
+
 def init(
     db: str | Path = "gantry.duckdb",
     storage: str | None = None,
     clock: Clock | None = None,
+    api_key: str | None = None,
+    environment: str | None = None,
+    logging_level: str | int | None = None,
+    send_in_background: bool | None = None,
     **options: Any,
 ) -> Workspace:
     """Open the default workspace used by the module-level functions and return it.
 
-    Calling it again closes the previous default workspace first. Extra keyword
-    arguments go to `Workspace` (``storage_options``, ``buffer_size`` ...).
+    Calling it again closes the previous default workspace first. Gantry's service
+    arguments (`api_key`, `environment`, `logging_level`, `send_in_background`) are
+    accepted and unused. Extra keyword arguments go to `Workspace` (``storage_options``,
+    ``buffer_size``, ``buffer_timeout``, ``flush_interval``).
+
+    Raises:
+        ValidationError: an unknown option or a bad value (an unknown option or service
+            argument leaves the previous default workspace open).
     """
+    unknown = sorted(set(options) - set(_WORKSPACE_OPTIONS))
+    if unknown:
+        raise ValidationError(f"init() got unknown options {unknown}; it takes db, storage, "
+                              f"clock, Gantry's service arguments and {', '.join(_WORKSPACE_OPTIONS)}")
+    for name, value, kinds in (("api_key", api_key, (str,)), ("environment", environment, (str,)),
+                               ("logging_level", logging_level, (str, int)),
+                               ("send_in_background", send_in_background, (bool,))):
+        if value is not None and not isinstance(value, kinds):
+            raise ValidationError(f"{name} must be {' or '.join(k.__name__ for k in kinds)} or "
+                                  f"None, got {type(value).__name__}")
     global _default
     with _lock:
         previous, _default = _default, None

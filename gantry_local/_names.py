@@ -6,10 +6,12 @@ import re
 
 from .errors import ValidationError
 
-__all__ = ["MAX_FIELD_LENGTH", "MAX_NAME_LENGTH", "check_field_name", "check_name"]
+__all__ = ["MAX_FIELD_DEPTH", "MAX_FIELD_LENGTH", "MAX_NAME_LENGTH", "check_field_name",
+           "check_name", "is_valid_text"]
 
 MAX_NAME_LENGTH = 128
 MAX_FIELD_LENGTH = 255
+MAX_FIELD_DEPTH = 32  # levels of nested dicts (or Arrow structs) in one logged value
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
@@ -36,13 +38,27 @@ def check_name(name: object, what: str = "name") -> str:
     return name
 
 
+def is_valid_text(text: str) -> bool:
+    """True when `text` can be stored: it encodes to UTF-8 (no lone surrogates)."""
+    if text.isascii():  # O(1) in CPython
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_field_name(name: object, where: str) -> str:
-    """Return `name` if it can be a logged field (a column): a non-empty string without NUL."""
-    if not isinstance(name, str):
-        raise ValidationError(f"{where}: field names must be strings, got {name!r}")
-    if not name or "\x00" in name or len(name) > MAX_FIELD_LENGTH:
+    """Return `name` if it can be a logged field (a column): a non-empty string of valid
+    Unicode (no lone surrogates) without NUL, at most `MAX_FIELD_LENGTH` characters."""
+    if type(name) is not str:
+        if not isinstance(name, str):
+            raise ValidationError(f"{where}: field names must be strings, got {name!r}")
+        name = str(name)
+    if not name or "\x00" in name or len(name) > MAX_FIELD_LENGTH or not is_valid_text(name):
         raise ValidationError(
             f"{where}: field name {name[:40]!r} must be 1 to {MAX_FIELD_LENGTH} characters "
-            "without NUL bytes"
+            "of valid Unicode (no NUL bytes, no lone surrogates)"
         )
     return name

@@ -10,21 +10,37 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
-from .errors import ValidationError
+from .errors import GantryLocalError, ValidationError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "to_utc"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "read_clock", "to_utc"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
+_RANGE = "years 1 to 9999 in UTC"
 
 
 def to_utc(value: datetime, what: str = "time") -> datetime:
-    """Return `value` as an aware UTC datetime; a naive datetime is read as UTC."""
+    """Return `value` as an aware UTC datetime; a naive datetime is read as UTC.
+
+    Raises:
+        ValidationError: not a datetime, its time zone fails, or it falls outside years
+            1 to 9999 once converted to UTC (e.g. ``datetime.min`` at +05:00).
+    """
     if not isinstance(value, datetime):
         raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value != value:  # pandas.NaT
+        raise ValidationError(f"{what} must be a datetime, got {value!r}")
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        if value.utcoffset() is None:  # a tzinfo without an offset: naive in Python's terms
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValidationError(f"{what} {value.isoformat()} is out of range ({_RANGE}); "
+                              "give a datetime inside it") from exc
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what}: the time zone of {value!r} fails: {exc}") from exc
 
 
 def datetime_to_us(value: datetime) -> int:
@@ -34,9 +50,30 @@ def datetime_to_us(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_US
 
 
-def us_to_datetime(value: int) -> datetime:
-    """Inverse of `datetime_to_us`: an aware UTC datetime."""
-    return _EPOCH + timedelta(microseconds=value)
+def read_clock(clock: object) -> datetime:
+    """`clock.now()` as an aware UTC datetime, checked (a naive result is read as UTC).
+
+    Raises:
+        ValidationError: `clock` has no callable ``now``, it failed, or it returned
+            something other than a datetime in range.
+    """
+    try:
+        value = clock.now()  # type: ignore[attr-defined]
+    except GantryLocalError:
+        raise
+    except Exception as exc:
+        name = type(clock).__name__
+        if not callable(getattr(clock, "now", None)):
+            raise ValidationError(f"clock must have a now() method returning a datetime, got "
+                                  f"{name}") from exc
+        raise ValidationError(f"clock {name}: now() raised {exc!r}") from exc
+    if type(value) is datetime and value.tzinfo is timezone.utc:
+        return value
+    if not isinstance(value, datetime):
+        raise ValidationError(f"clock {type(clock).__name__}: now() returned "
+                              f"{type(value).__name__} {value!r}; a clock's now() must return a "
+                              "datetime (UTC)")
+    return to_utc(value, f"clock {type(clock).__name__}: now()")
 
 
 @runtime_checkable

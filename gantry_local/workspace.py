@@ -7,6 +7,7 @@ in `gantry_local` act on the default one set by `gantry_local.init`.
 from __future__ import annotations
 
 import atexit
+import numbers
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,10 +18,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 
 from ._db import open_database, run, storage_errors, transaction
-from ._names import check_name
-from .clock import Clock, SystemClock
+from ._names import check_name, is_valid_text
+from .clock import Clock, SystemClock, read_clock
 from .datasets import Dataset, DatasetRegistry
 from .datasets._store import ObjectStore
 from .errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
@@ -77,15 +79,12 @@ class Workspace:
         self.clock: Clock = clock if clock is not None else SystemClock()
         if not isinstance(self.clock, Clock):
             raise ValidationError(f"clock must have a now() method, got {type(clock).__name__}")
+        read_clock(self.clock)  # a clock whose now() fails or returns a non-datetime: say so now
         _check_positive(buffer_size, "buffer_size", integer=True)
         _check_range(buffer_timeout, "buffer_timeout", 0.0, _MAX_BUFFER_TIMEOUT)
         _check_range(flush_interval, "flush_interval", _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL)
-        if not isinstance(db, (str, Path)):
-            raise ValidationError(f"db must be a path or ':memory:', got {type(db).__name__}")
-        if storage is not None and (not isinstance(storage, str) or not storage.strip()):
-            raise ValidationError(f"storage must be a folder path or an fsspec URL, got {storage!r}")
-        if storage_options is not None and not isinstance(storage_options, Mapping):
-            raise ValidationError("storage_options must be a dict of fsspec options")
+        _check_db(db)
+        _check_storage(storage, storage_options)
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})
@@ -101,7 +100,7 @@ class Workspace:
         self._monitors: dict[str, tuple[str | None, Any]] = {}
         # application -> (sink generation, (record columns, feedback columns)), for queries
         self._columns_cache: dict[str, tuple[int, Columns]] = {}
-        self._buffer = LogBuffer(self._sink, buffer_size, buffer_timeout,
+        self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)
         _OPEN.add(self)
@@ -136,8 +135,19 @@ class Workspace:
             _OPEN.discard(self)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every record logged before this call is in the database."""
+        """Block until every record logged before this call is in the database.
+
+        Raises:
+            ValidationError: `timeout` is not None or a non-negative number of seconds.
+            StorageError: the writes fail, or `timeout` passed first.
+        """
         self._check_open()
+        if timeout is not None:
+            if isinstance(timeout, (bool, np.bool_)) or not isinstance(timeout, numbers.Real) \
+                    or not 0 <= float(timeout) <= threading.TIMEOUT_MAX:
+                raise ValidationError(f"timeout must be None or a number of seconds from 0 to "
+                                      f"{threading.TIMEOUT_MAX:g}, got {timeout!r}")
+            timeout = float(timeout)
         self._buffer.flush(timeout)
 
     @property
@@ -410,10 +420,35 @@ def _check_range(value: object, what: str, low: float, high: float) -> None:
 
 
 def _check_positive(value: object, what: str, integer: bool = False) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:  # type: ignore[operator]
-        raise ValidationError(f"{what} must be a positive {'integer' if integer else 'number'}, "
-                              f"got {value!r}")
+    """A positive integer (numpy integers too; not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or not int(value) > 0:
+        raise ValidationError(f"{what} must be a positive integer, got {value!r}")
+
+
+def _check_db(db: object) -> None:
+    """`db` must name a DuckDB file (or be ``":memory:"``): a non-empty path without NUL."""
+    if not isinstance(db, (str, Path)):
+        raise ValidationError(f"db must be a path or ':memory:', got {type(db).__name__}")
+    text = str(db)
+    if not text.strip() or (isinstance(db, Path) and text == "."):
+        raise ValidationError(f"db must be a file path, got {text!r}; pass db=':memory:' for an "
+                              "in-memory database")
+    if "\x00" in text or not is_valid_text(text):
+        raise ValidationError(f"db {text!r} is not a usable path (it holds a NUL byte or a lone "
+                              "surrogate)")
+    if text != ":memory:" and Path(text).expanduser().is_dir():
+        raise ValidationError(f"db {text!r} is a folder; name a DuckDB file in it, e.g. "
+                              f"{str(Path(text) / 'gantry.duckdb')!r}")
+
+
+def _check_storage(storage: object, options: object) -> None:
+    if storage is not None and (not isinstance(storage, str) or not storage.strip()
+                                or "\x00" in storage or not is_valid_text(storage)):
+        raise ValidationError(f"storage must be a folder path or an fsspec URL, got {storage!r}")
+    if options is not None and (not isinstance(options, Mapping)
+                                or not all(isinstance(k, str) for k in options)):
+        raise ValidationError("storage_options must be a dict of fsspec options (string keys)")
 
 
 @atexit.register

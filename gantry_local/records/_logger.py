@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from .._names import check_field_name
-from ..clock import Clock, SystemClock, datetime_to_us
+from ..clock import Clock, SystemClock
 from ..errors import BufferFullError, NotFoundError, ValidationError
 from . import _inputs as args
 from . import _types as types
@@ -126,7 +126,7 @@ class RecordLogger:
     def __init__(self, buffer: LogBuffer, clock: Clock, chunk_records: int = 50_000) -> None:
         self._buffer = buffer
         self._system_clock = type(clock) is SystemClock
-        self._now_us: Callable[[], int] = lambda: datetime_to_us(clock.now())
+        self._now_us: Callable[[], int] = partial(args.clock_us, clock)
         self._prefix = os.urandom(8).hex() + "-"
         self._counter = itertools.count(1)
         self._batch_ids = itertools.count(1)
@@ -146,7 +146,7 @@ class RecordLogger:
     ) -> str:
         # The common call, a familiar prediction without feedback, in a few steps.
         if (type(inputs) is dict and outputs is not None and feedback is None
-                and sample_rate == 1.0 and not app.deleted):
+                and sample_rate == 1.0 and type(sample_rate) is float and not app.deleted):
             outs = outputs if type(outputs) is dict else args.wrap_output(outputs)
             found = app.shapes.get(  # known_slot and _stamp, inlined
                 (*inputs, *map(type, inputs.values()), *outs, *map(type, outs.values())))
@@ -159,8 +159,9 @@ class RecordLogger:
                     when = args.time_us(timestamp)
                 else:
                     when = time_ns() // 1000 if self._system_clock else self._now_us()
-                ver = version if version is None or type(version) is str else \
-                    args.check_version(version)
+                ver = version if version is None or (type(version) is str and version.isascii()
+                                                     and 0 < len(version) <= args.MAX_VERSION) \
+                    else args.check_version(version)
                 row = (when, key, ver, None if tags is None else tags.copy(), *inputs.values(),
                        *outs.values())
                 picked = () if ints is None else ints(row)  # numbers_in_range, inlined
@@ -178,8 +179,9 @@ class RecordLogger:
         self.careful_calls += 1
         if app.deleted:
             raise NotFoundError(f"application {app.name!r} was deleted")
-        if sample_rate != 1.0 and self._random.random() >= args.check_sample_rate(sample_rate):
-            return self.new_key() if join_key is None else args.check_join_key(join_key)
+        keep = True  # validated in full either way: a dropped call is refused like a kept one
+        if sample_rate != 1.0 or type(sample_rate) is not float:
+            keep = self._random.random() < args.check_sample_rate(sample_rate)
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValidationError(
@@ -208,18 +210,21 @@ class RecordLogger:
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
+        key, when = self._stamp(join_key, timestamp)
+        ver = args.check_version(version)
         slot = None if inputs is None else app.known_slot(inputs, outputs)
+        if slot is not None and not _texts_ok(inputs, outputs):
+            slot = None  # the careful path names the bad string
         if slot is None or feedback is not None or tags is not None:
             inputs, outputs, feedback, tags = self._careful(app, slot, inputs, outputs, feedback,
-                                                            tags)
-            if inputs is not None and slot is None:
+                                                            tags, commit=keep)
+            if keep and inputs is not None and slot is None:
                 slot, inputs, outputs = app.slot_for(inputs, outputs)
-
-        key, when = self._stamp(join_key, timestamp)
+        if not keep:
+            return key
         if slot is None:
             self._buffer.put((app.uid, when, key, feedback))
             return key
-        ver = version if version is None or type(version) is str else args.check_version(version)
         self._buffer.put_row(slot, (when, key, ver, tags, *inputs.values(), *outputs.values()),
                              None if feedback is None else (app.uid, when, key, feedback))
         return key
@@ -233,14 +238,16 @@ class RecordLogger:
 
     @staticmethod
     def _careful(app: AppState, slot: RowSlot | None, inputs: Any, outputs: Any, feedback: Any,
-                 tags: Any) -> tuple[Any, Any, Any, Any]:
+                 tags: Any, commit: bool = True) -> tuple[Any, Any, Any, Any]:
         """The sections of a call that is not a familiar prediction alone: checked against
-        the schema (new columns committed only if the whole call is valid) and copied."""
+        the schema (new columns committed only if the whole call is valid, and `commit`) and
+        copied."""
         schema = app.schema
         if ((slot is not None or inputs is None
              or (fits(inputs, schema.fast["inputs"]) and fits(outputs, schema.fast["outputs"])))
                 and (feedback is None or schema.fits("feedback", feedback))
-                and (tags is None or schema.fits("tags", tags))):
+                and (tags is None or schema.fits("tags", tags))
+                and _texts_ok(inputs, outputs, feedback, tags)):
             return (inputs, outputs, None if feedback is None else feedback.copy(),
                     None if tags is None else tags.copy())
         draft = schema.draft()
@@ -249,7 +256,8 @@ class RecordLogger:
         outputs = None if outputs is None else draft.normalise("outputs", outputs, where)
         feedback = None if feedback is None else draft.normalise("feedback", feedback, where)
         tags = None if tags is None else draft.normalise("tags", tags, where)
-        _commit(app, draft)
+        if commit:
+            _commit(app, draft)
         return inputs, outputs, feedback, tags
 
     # -- many records -------------------------------------------------------------------------
@@ -304,8 +312,9 @@ class RecordLogger:
         tag_rows = _tag_rows(tags, count)
         all_keys = keys
 
-        if rate < 1.0:
+        if rate < 1.0:  # the whole call is validated first: a dropped record is checked too
             assert keys is not None
+            self._validate(app, sections, tag_rows)
             draw = self._random.random
             kept = [i for i in range(count) if draw() < rate]
             picked = pa.array(kept, pa.int64())
@@ -326,6 +335,19 @@ class RecordLogger:
         if all_keys is None:
             all_keys = pa.chunked_array(made, pa.string())  # type: ignore[assignment]
         return cast(list[str], all_keys.to_pylist())  # type: ignore[union-attr]
+
+    @staticmethod
+    def _validate(app: AppState, sections: dict[str, Any],
+                  tag_rows: list[dict[str, str]] | None) -> None:
+        """Check every record of a call against a draft schema that is then thrown away."""
+        draft = app.schema.draft()
+        for section, value in sections.items():
+            if isinstance(value, pa.Table):
+                _check_frame(draft, section, value)
+            else:
+                _check_section(draft, section, value)
+        if tag_rows is not None:
+            _check_rows(draft, "tags", tag_rows)
 
     def _row_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
@@ -451,6 +473,8 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
         seen = set(map(type, column))
         if int in seen and not _column_ints_fit(column, seen):
             return None  # the careful path names the value
+        if not types.column_texts_valid(column, seen):
+            return None
         allowed = draft.fast[section].get(name)
         if allowed is None or not seen <= allowed:
             logical = types.logical_of_types(seen)
@@ -459,6 +483,11 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
             draft.note(table_of(section), f"{section}.{name}", logical)
         columns.append(column)
     return SameShapeRows(names, columns)
+
+
+def _texts_ok(*sections: dict[str, Any] | None) -> bool:
+    """True when every string value of the given sections is valid Unicode."""
+    return all(section is None or types.texts_valid(section.values()) for section in sections)
 
 
 def _column_ints_fit(column: list[Any], seen: set[type]) -> bool:
@@ -484,7 +513,7 @@ def _check_rows(draft: SchemaDraft, section: str, rows: list[Any]) -> list[dict[
     accepted = draft.fast[section]
     out = []
     for index, row in enumerate(rows):
-        if type(row) is dict and fits(row, accepted):
+        if type(row) is dict and fits(row, accepted) and types.texts_valid(row.values()):
             out.append(row.copy())
         else:
             out.append(draft.normalise(section, row, f"record {index}"))
@@ -496,6 +525,11 @@ def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str,
     """Arrow columns of a frame section, flattened, typed and noted in the draft."""
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
+    names = table.column_names
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValidationError(f"{section}: columns {twice} are given twice (a dotted column name "
+                              "and a struct column flatten to the same field); keep one of them")
     out: dict[str, pa.Array[Any]] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         full = f"{section}.{name}"

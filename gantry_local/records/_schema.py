@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .._names import check_field_name
+from .._names import MAX_FIELD_DEPTH, check_field_name, is_valid_text
 from ..errors import ValidationError
 from . import _types as types
 from ._types import INT_MAX, INT_MIN
@@ -122,6 +122,8 @@ class SchemaDraft:
                         f"{where}: tag {key!r} must be a string, got {type(value).__name__}; "
                         "tags are string-to-string maps"
                     )
+                if not is_valid_text(value):
+                    raise types.invalid_text(f"{where}: tag {key!r}", value)
                 logical = "str"
             else:
                 logical, flat[key] = types.from_python(value, f"{where} field {column!r}")
@@ -144,16 +146,31 @@ class SchemaDraft:
             self.fast.setdefault(section, {})[key] = _accepted(section, merged)
 
 
-def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where: str) -> None:
+def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where: str,
+             parents: tuple[Mapping[str, Any], ...] = ()) -> None:
+    if len(parents) >= MAX_FIELD_DEPTH or any(record is p for p in parents):
+        raise _too_deep(where, prefix, parents, record)
     for key, value in record.items():
         check_field_name(key, where)
         name = prefix + key
         if isinstance(value, Mapping):
             if not value:
                 continue
-            _flatten(value, name + ".", out, where)
+            _flatten(value, name + ".", out, where, (*parents, record))
+        elif name in out:
+            raise ValidationError(f"{where}: field {name!r} is given twice (a dotted name and a "
+                                  "nested dict flatten to the same column); keep one of them")
         else:
             out[name] = list(value) if isinstance(value, tuple) else value
+
+
+def _too_deep(where: str, prefix: str, parents: tuple[Mapping[str, Any], ...],
+              record: Mapping[str, Any]) -> ValidationError:
+    if any(record is p for p in parents):
+        return ValidationError(f"{where}: the dict at {prefix[:-1][:60]!r} contains itself (a "
+                               "cycle); log a copy without the reference")
+    return ValidationError(f"{where}: dicts nest more than {MAX_FIELD_DEPTH} levels deep (at "
+                           f"{prefix[:60]!r}...); flatten the value or log it as a string")
 
 
 def fits(record: Mapping[str, Any], accepted: Mapping[str, frozenset[type]]) -> bool:

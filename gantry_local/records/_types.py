@@ -8,22 +8,28 @@ list's element type widens the same way. Everything else is a clash.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from .._names import is_valid_text
 from ..errors import ValidationError
 
 __all__ = [
     "arrow_type",
+    "column_texts_valid",
     "duckdb_type",
     "from_arrow",
+    "from_numpy_datetime",
     "from_python",
     "ints_in_range",
     "numbers_in_range",
     "python_types",
+    "texts_valid",
     "widen",
 ]
 
@@ -129,10 +135,13 @@ def logical_of_types(seen: set[type]) -> str | None:
 def from_python(value: Any, where: str) -> tuple[str, Any]:
     """The logical type of one Python value and the value normalised for storage.
 
-    numpy scalars become Python scalars; a list's elements must share one type.
+    numpy scalars become Python scalars, ``datetime64`` a datetime (NaT: None) and a
+    1-dimensional array a list; subclasses of int, float and str (enums ...) become the
+    plain type; a list's elements must share one type.
 
     Raises:
-        ValidationError: the value is of an unsupported type, or a list mixes types.
+        ValidationError: the value is of an unsupported type, out of range, a string
+            that is not valid Unicode, or a list that mixes types.
     """
     if value is None:
         return NULL, None
@@ -140,20 +149,100 @@ def from_python(value: Any, where: str) -> tuple[str, Any]:
     if logical is not None:
         if logical == "int" and not INT_MIN <= value <= INT_MAX:
             raise out_of_range(where, value)
+        if logical == "str" and not is_valid_text(value):
+            raise invalid_text(where, value)
         return logical, value
     if isinstance(value, (list, tuple)):
         return _from_list(value, where)
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item) and type(value).__module__ == "numpy":
-        return from_python(item(), where)
-    for py, name in _PY_TO_LOGICAL.items():  # subclasses, e.g. pandas.Timestamp
-        if isinstance(value, py):
-            converted = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-            return name, converted
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _from_numpy(value, where)
+    return _from_subclass(value, where)
+
+
+def _from_subclass(value: Any, where: str) -> tuple[str, Any]:
+    """Subclasses of the supported types (IntEnum, StrEnum, pandas.Timestamp ...)."""
+    if isinstance(value, int):  # bool cannot be subclassed
+        return from_python(int(value), where)
+    if isinstance(value, float):
+        return "float", float(value)
+    if isinstance(value, str):
+        return from_python(str(value), where)
+    if isinstance(value, datetime):
+        if value != value:  # pandas.NaT
+            return NULL, None
+        convert = getattr(value, "to_pydatetime", None)
+        plain = convert(warn=False) if callable(convert) else value
+        return "datetime", datetime.combine(plain.date(), plain.timetz())
+    if isinstance(value, date):
+        return "date", date(value.year, value.month, value.day)
     raise ValidationError(
         f"{where}: values of type {type(value).__name__} are not supported; "
         f"supported types are {SUPPORTED} (nested dicts are flattened)"
     )
+
+
+def _from_numpy(value: Any, where: str) -> tuple[str, Any]:
+    """numpy scalars and arrays: 0-d as their scalar, 1-d as a list, more dimensions refused."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return from_python(value[()], where)
+        if value.ndim > 1:
+            raise ValidationError(
+                f"{where}: a {value.ndim}-dimensional numpy array {value.shape} is not supported; "
+                "1-dimensional arrays are stored as lists (lists of lists are not supported): "
+                "log each row under its own name, or flatten it")
+        return _from_list(list(value) if value.dtype.kind in "mMgG" else value.tolist(), where)
+    if isinstance(value, np.datetime64):
+        converted = from_numpy_datetime(value, where)
+        return (NULL, None) if converted is None else ("datetime", converted)
+    if isinstance(value, np.floating):
+        number = float(value)  # a longdouble's item() is itself
+        if math.isinf(number) and not np.isinf(value):
+            raise ValidationError(f"{where}: {value!r} does not fit a 64-bit float")
+        return "float", number
+    if isinstance(value, (np.bool_, np.integer, np.str_)):
+        return from_python(value.item(), where)
+    raise ValidationError(
+        f"{where}: numpy values of type {type(value).__name__} are not supported; "
+        f"supported types are {SUPPORTED}"
+    )
+
+
+def from_numpy_datetime(value: np.datetime64, where: str) -> datetime | None:
+    """A numpy datetime64 of any unit as a naive UTC datetime (microseconds); NaT as None.
+
+    Raises:
+        ValidationError: the time is outside years 1 to 9999.
+    """
+    if np.isnat(value):
+        return None
+    unit = np.datetime_data(value.dtype)[0]
+    if unit in ("ns", "ps", "fs", "as"):  # finer than stored: truncate to microseconds
+        value = value.astype("datetime64[us]")
+    item = value.item()  # a datetime, a date, or an int when outside Python's range
+    if isinstance(item, datetime):
+        return item
+    if isinstance(item, date):
+        return datetime(item.year, item.month, item.day)
+    raise ValidationError(f"{where}: {value!r} is outside the stored range (years 1 to 9999)")
+
+
+def invalid_text(where: str, value: str) -> ValidationError:
+    return ValidationError(f"{where}: the string {value[:40]!r} is not valid Unicode (it holds a "
+                           "lone surrogate); strings must encode to UTF-8")
+
+
+def texts_valid(values: Iterable[Any]) -> bool:
+    """True when every str among `values` is valid Unicode (`is_valid_text`)."""
+    return all(value.isascii() or is_valid_text(value) for value in values if type(value) is str)
+
+
+def column_texts_valid(column: list[Any], seen: set[type]) -> bool:
+    """`texts_valid` for a column whose value types are `seen`: one join, checked in C."""
+    if str not in seen:
+        return True
+    return is_valid_text("".join(column if seen == {str} else
+                                 [value for value in column if type(value) is str]))
 
 
 def ints_in_range(values: Iterable[Any]) -> bool:
@@ -176,9 +265,11 @@ def _from_list(values: list[Any] | tuple[Any, ...], where: str) -> tuple[str, An
     inner = NULL
     out = []
     for item in values:
-        if isinstance(item, (list, tuple, dict)):
+        if isinstance(item, (list, tuple, dict, np.ndarray)):
             raise ValidationError(f"{where}: lists may hold only scalars, got a {type(item).__name__}")
         kind, norm = from_python(item, where)
+        if is_list(kind):
+            raise ValidationError(f"{where}: lists may hold only scalars, got a {type(item).__name__}")
         merged = widen(inner, kind)
         if merged is None:
             raise ValidationError(f"{where}: a list mixes {inner} and {kind} values; use one type")
