@@ -55,7 +55,7 @@ def check_field_name(name: object, where: str) -> str:
     if type(name) is not str:
         if not isinstance(name, str):
             raise ValidationError(f"{where}: field names must be strings, got {name!r}")
-        name = str(name)
+        name = str.__str__(name)
     if not name or "\x00" in name or len(name) > MAX_FIELD_LENGTH or not is_valid_text(name):
         raise ValidationError(
             f"{where}: field name {name[:40]!r} must be 1 to {MAX_FIELD_LENGTH} characters "

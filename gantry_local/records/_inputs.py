@@ -31,7 +31,7 @@ def check_version(version: object) -> str | None:
     if version is None:
         return None
     if isinstance(version, str):
-        text = str(version)
+        text = str.__str__(version)
         if 0 < len(text) <= MAX_VERSION and is_valid_text(text):
             return text
         raise ValidationError(f"version must be 1 to {MAX_VERSION} characters of valid Unicode "
@@ -97,6 +97,8 @@ def as_list(value: object, what: str) -> list[Any]:
     """A list argument (a list, tuple, or a polars/pandas Series)."""
     if isinstance(value, (list, tuple)):
         return list(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "mM":
+        return list(value)  # datetime64 scalars: tolist() would give nanoseconds as ints
     to_list = getattr(value, "to_list", None) or getattr(value, "tolist", None)
     if callable(to_list) and type(value).__module__.split(".")[0] in {"polars", "pandas", "numpy"}:
         return list(to_list())
@@ -193,12 +195,21 @@ def _too_deep(what: str) -> ValidationError:
                            "flatten them")
 
 
+def as_dict(value: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """A plain dict copy of a Mapping; one that fails to be read is a `ValidationError`."""
+    try:
+        return dict(value)
+    except Exception as exc:
+        raise ValidationError(f"{what}: the {type(value).__name__} could not be read as a dict: "
+                              f"{exc!r}") from exc
+
+
 def wrap_output(value: object) -> dict[str, Any]:
     """Outputs as a dict: a bare value (number, string, list ...) is stored as ``outputs.value``."""
     if type(value) is dict:
         return value
     if isinstance(value, Mapping):
-        return dict(value)
+        return as_dict(value, "outputs")
     return {"value": value}
 
 

@@ -15,6 +15,7 @@ import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from operator import is_not, itemgetter
 from time import time_ns
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._names import check_field_name
 from ..clock import Clock, SystemClock
@@ -150,8 +152,9 @@ class RecordLogger:
             outs = outputs if type(outputs) is dict else args.wrap_output(outputs)
             found = app.shapes.get(  # known_slot and _stamp, inlined
                 (*inputs, *map(type, inputs.values()), *outs, *map(type, outs.values())))
-            if found is not None and (tags is None or (type(tags) is dict
-                                                       and app.schema.fits("tags", tags))):
+            if found is not None and (tags is None or (
+                    type(tags) is dict and app.schema.fits("tags", tags)
+                    and all(map(str.isascii, tags.values())))):  # else checked carefully
                 slot, ints = found
                 key = f"{self._prefix}{next(self._counter):x}" if join_key is None else \
                     args.check_join_key(join_key)
@@ -194,7 +197,7 @@ class RecordLogger:
                         f"inputs must be a dict of field to value, got {type(inputs).__name__}; "
                         "use log_records() for lists and frames"
                     )
-                inputs = dict(inputs)
+                inputs = args.as_dict(inputs, "inputs")
             outputs = args.wrap_output(outputs)
         elif feedback is None:
             raise ValidationError("nothing to log: pass inputs and outputs, or feedback with a "
@@ -206,7 +209,7 @@ class RecordLogger:
         if feedback is not None and type(feedback) is not dict:
             if not isinstance(feedback, Mapping):
                 raise ValidationError(f"feedback must be a dict, got {type(feedback).__name__}")
-            feedback = dict(feedback)
+            feedback = args.as_dict(feedback, "feedback")
         if tags is not None and type(tags) is not dict:
             raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
 
@@ -541,13 +544,45 @@ def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str,
         try:
             if pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
-            timestamps = pa.types.is_timestamp(column.type)
+            timestamps = _check_time_range(column, f"{section} column {name!r}")
+            # unsafe only for timestamps (nanoseconds truncate), whose range was just checked
             column = column.cast(target, safe=not timestamps) if column.type != target else column
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise ValidationError(f"{section} column {name!r} cannot be stored as {logical}: "
                                   f"{exc}") from exc
         out[full] = column.combine_chunks()
     return out
+
+
+_US_PER_UNIT = {"s": 1_000_000, "ms": 1000, "us": 1}
+_DAY_RANGE = (date.min - date(1970, 1, 1)).days, (date.max - date(1970, 1, 1)).days
+
+
+def _check_time_range(column: pa.ChunkedArray[Any], where: str) -> bool:
+    """True for a column of timestamps (or lists of them), after checking that its dates and
+    times lie in years 1 to 9999: Arrow's unsafe cast to microseconds would wrap them."""
+    values: Any = column
+    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+        values = pc.list_flatten(values)
+    kind = values.type
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return False
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":  # int64 nanoseconds: 1677 to 2262
+        return True
+    ints = values.cast(pa.int64() if pa.types.is_date64(kind) or pa.types.is_timestamp(kind)
+                       else pa.int32())
+    low, high = (v.as_py() for v in pc.min_max(ints).values())
+    if low is None:
+        return pa.types.is_timestamp(kind)
+    if pa.types.is_timestamp(kind):
+        scale = _US_PER_UNIT[kind.unit]
+        inside = low * scale >= args.MIN_US and high * scale <= args.MAX_US
+    else:
+        per_day = 86_400_000 if pa.types.is_date64(kind) else 1
+        inside = _DAY_RANGE[0] * per_day <= low and high < (_DAY_RANGE[1] + 1) * per_day
+    if not inside:
+        raise ValidationError(f"{where} holds dates or times outside years 1 to 9999")
+    return pa.types.is_timestamp(kind)
 
 
 def _common_length(sections: Mapping[str, Any]) -> int:

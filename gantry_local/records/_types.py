@@ -166,7 +166,7 @@ def _from_subclass(value: Any, where: str) -> tuple[str, Any]:
     if isinstance(value, float):
         return "float", float(value)
     if isinstance(value, str):
-        return from_python(str(value), where)
+        return from_python(str.__str__(value), where)
     if isinstance(value, datetime):
         if value != value:  # pandas.NaT
             return NULL, None

@@ -294,7 +294,7 @@ def _filter_sql(spec: object, known: Mapping[str, str], logged: set[str],
             raise ValidationError("string_query must be a string of valid Unicode (matched as a "
                                   f"substring), got {value!r}")
         _expect(field_type, ("str",), kind, name)
-        return f"contains({column}, ?)", [str(value)]
+        return f"contains({column}, ?)", [str.__str__(value)]
     if isinstance(value, np.bool_):
         value = bool(value)
     if not isinstance(value, bool):
