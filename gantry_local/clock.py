@@ -37,8 +37,8 @@ def to_utc(value: datetime, what: str = "time") -> datetime:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
     except OverflowError as exc:
-        raise ValidationError(f"{what} {value.isoformat()} is out of range ({_RANGE}); "
-                              "give a datetime inside it") from exc
+        raise ValidationError(f"{what} {value.isoformat()} is outside the datetime range once "
+                              f"converted to UTC ({_RANGE}); give a datetime inside it") from exc
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what}: the time zone of {value!r} fails: {exc}") from exc
 

@@ -88,7 +88,7 @@ class Workspace:
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})
-        self._con = open_database(self.db, self.clock.now)
+        self._con = open_database(self.db, lambda: read_clock(self.clock))
         self._lock = threading.RLock()
         self._closed = False
         self._apps: dict[str, AppState] = {}
@@ -180,7 +180,7 @@ class Workspace:
                                          "another name")
             with storage_errors(f"creating application {name!r}"), transaction(self._con):
                 run(self._con, "INSERT INTO _gl_applications VALUES (?, ?, ?)",
-                                  [name, application_type, self.clock.now()])
+                                  [name, application_type, read_clock(self.clock)])
                 create_app_tables(self._con, name)
             self._apps[name] = AppState(name, application_type, AppSchema({}, {}))
         return self.get_application(name)

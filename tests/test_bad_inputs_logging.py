@@ -771,9 +771,9 @@ def _filter(**spec: Any) -> dict[str, Any]:
 
 
 BAD_QUERIES: list[tuple[str, dict[str, Any], str]] = [
-    ("start-earliest+05", {"start_time": EARLIEST}, "out of range"),
-    ("end-latest-05", {"end_time": LATEST}, "out of range"),
-    ("start-latest-05", {"start_time": LATEST}, "out of range"),
+    ("start-earliest+05", {"start_time": EARLIEST}, "outside the datetime range"),
+    ("end-latest-05", {"end_time": LATEST}, "outside the datetime range"),
+    ("start-latest-05", {"start_time": LATEST}, "outside the datetime range"),
     ("start-str", {"start_time": "2024-01-01"}, "start_time must be a datetime"),
     ("start-date", {"start_time": date(2024, 1, 1)}, "start_time must be a datetime"),
     ("start-nat", {"start_time": pd.NaT}, "start_time must be a datetime"),
@@ -798,9 +798,9 @@ BAD_QUERIES: list[tuple[str, dict[str, Any], str]] = [
     ("filter-field-list", {"filters": [_filter(f=["x"], null_value=True)]},
      "feature_name must be a string"),
     ("bound-earliest+05", {"filters": [_filter(f="__time", lower_bound=EARLIEST)]},
-     "out of range"),
+     "outside the datetime range"),
     ("bound-latest-05", {"filters": [_filter(f="__time", upper_bound=LATEST)]},
-     "out of range"),
+     "outside the datetime range"),
     ("bound-nan", {"filters": [_filter(lower_bound=float("nan"))]}, "must not be NaN"),
     ("bound-str", {"filters": [_filter(lower_bound="1")]}, "must be a number or a datetime"),
     ("bound-bool", {"filters": [_filter(upper_bound=True)]}, "must be a number or a datetime"),
@@ -827,7 +827,7 @@ BAD_QUERIES: list[tuple[str, dict[str, Any], str]] = [
      "string_query must be a string"),
     ("string-surrogate", {"filters": [_filter(f="inputs.s", string_query="\ud800")]},
      "valid Unicode"),
-    ("boolean-on-int", {"filters": [_filter(boolean_query=True)]}, "holds int values"),
+    ("boolean-on-str", {"filters": [_filter(f="inputs.s", boolean_query=True)]}, "holds str values"),
     ("boolean-str", {"filters": [_filter(f="inputs.b", boolean_query="yes")]},
      "must be True or False"),
     ("null-int", {"filters": [_filter(null_value=1)]}, "must be True or False"),
@@ -851,7 +851,7 @@ def test_query_refuses(ws: gantry.Workspace, app: gantry.Application, case: str,
 def test_module_query_refuses(app: gantry.Application) -> None:
     default = _default_workspace()
     default.create_application(app.name)
-    with pytest.raises(gantry.ValidationError, match="out of range"):
+    with pytest.raises(gantry.ValidationError, match="outside the datetime range"):
         gantry.query(app.name, start_time=EARLIEST)
 
 

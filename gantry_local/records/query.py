@@ -301,7 +301,7 @@ def _filter_sql(spec: object, known: Mapping[str, str], logged: set[str],
         raise ValidationError(f"{kind} must be True or False, got {value!r}")
     if kind == "null_value":
         return f"{column} IS {'' if value else 'NOT '}NULL", []
-    _expect(field_type, ("bool",), kind, name)
+    _expect(field_type, ("bool", "int"), kind, name)  # 0/1 labels are booleans too
     return f"{column} = ?", [value]
 
 
