@@ -90,18 +90,22 @@ def test_a_monitor_of_a_deleted_application_fails_alone(ws: gantry.Workspace,
     other = ws.create_application("other")
     _fill(other)
     other.add_automation(Automation("watch-other", _high(), lambda alert: None))
+    other.add_automation(Automation("curate-other", IntervalTrigger(S, DAY),
+                                    UniformCurator("o", "other", 3)))
     busy.add_automation(Automation("watch-m", _high(), lambda alert: None))
     busy.add_automation(Automation("nightly", IntervalTrigger(S, DAY), UniformCurator("u", "m", 3)))
     ws.delete_application("other")
     clock.set(S + DAY)
     scheduler = gantry.Scheduler(ws)
     runs = scheduler.run_pending()
-    assert [r.status for r in runs] == ["succeeded"]
+    assert sorted((r.curator, r.status) for r in runs) == [("o", "failed"), ("u", "succeeded")]
     assert [a.automation for a in scheduler.alerts] == ["watch-m"]  # mean 11.5 > 5
-    [failure] = scheduler.failures
-    assert (failure.automation, failure.kind, failure.application) == (
-        "watch-other", "monitor", "other")
+    failures = {f.automation: f for f in scheduler.failures}
+    assert set(failures) == {"watch-other", "curate-other"}
+    failure = failures["watch-other"]
+    assert (failure.kind, failure.application) == ("monitor", "other")
     assert "NotFoundError" in failure.error and "other" in failure.error
+    assert "no application 'other'" in failures["curate-other"].error
 
 
 def test_a_suite_that_raises_fails_alone(ws: gantry.Workspace, busy: gantry.Application,
