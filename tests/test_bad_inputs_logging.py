@@ -222,6 +222,10 @@ BAD_SINGLE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("sample-str", {**OK, "sample_rate": "0.5"}, gantry.ValidationError, "sample_rate"),
     ("sample-none", {**OK, "sample_rate": None}, gantry.ValidationError, "sample_rate"),
     ("sample-np-bool", {**OK, "sample_rate": np.True_}, gantry.ValidationError, "sample_rate"),
+    ("sample-array", {**OK, "sample_rate": np.array([1.0, 1.0])}, gantry.ValidationError,
+     "sample_rate"),
+    ("sample-timedelta64", {**OK, "sample_rate": np.timedelta64(1, "D")},
+     gantry.ValidationError, "sample_rate"),
     ("tiny-sample-bad-value", {"inputs": {"o": object()}, "outputs": 1, "sample_rate": 1e-12},
      gantry.ValidationError, "not supported"),
     ("tiny-sample-bad-name", {"inputs": {"\ud800": 1}, "outputs": 1, "sample_rate": 1e-12},
@@ -263,6 +267,10 @@ BAD_SINGLE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("version-long", {**OK, "version": "v" * 1025}, gantry.ValidationError,
      "version must be 1 to"),
     ("version-list", {**OK, "version": [1]}, gantry.ValidationError, "version must be"),
+    ("version-timedelta64", {**OK, "version": np.timedelta64(1, "D")}, gantry.ValidationError,
+     "version must be"),
+    ("join-key-timedelta64", {**OK, "join_key": np.timedelta64(1, "D")},
+     gantry.ValidationError, "must be strings"),
     # shapes of the call
     ("inputs-list", {"inputs": [1], "outputs": 1}, gantry.ValidationError, "inputs must be a dict"),
     ("inputs-str", {"inputs": "a", "outputs": 1}, gantry.ValidationError, "inputs must be a dict"),
@@ -290,7 +298,8 @@ WARM: dict[str, dict[str, Any]] = {
     "surrogate-tag-value": {**OK, "tags": {"env": "prod"}},
     "surrogate-tag-name": {**OK, "tags": {"env": "prod"}},
     "sample-true": OK, "sample-false": OK, "sample-nan": OK, "sample-str": OK,
-    "sample-none": OK, "sample-np-bool": OK, "tiny-sample-bad-timestamp": OK,
+    "sample-none": OK, "sample-np-bool": OK, "sample-array": OK, "sample-timedelta64": OK,
+    "tiny-sample-bad-timestamp": OK,
     "tiny-sample-bad-version": OK,
     "timestamp-earliest+05": OK, "timestamp-latest-05": OK, "timestamp-str": OK,
     "timestamp-nat": OK, "timestamp-numpy-nat": OK,
@@ -556,6 +565,13 @@ def test_a_dropped_record_adds_no_columns(ws: gantry.Workspace, app: gantry.Appl
     app.log_record(inputs={"new": 1}, outputs={"fresh": 2}, sample_rate=1e-12)
     app.log_records(inputs=[{"other": 1}] * 20, outputs=[1] * 20, sample_rate=1e-12)
     assert stored_counts(ws, app.name) == before
+
+
+def test_rows_without_fields_are_stored(ws: gantry.Workspace, app: gantry.Application) -> None:
+    app.log_records(inputs=[{"a": 1.5}], outputs=[{}])  # no output fields at all
+    app.log_records(inputs=[{"a": 2.5}, {"a": 3.5}], outputs=[{}, {}])
+    ws.flush()  # nothing left out
+    assert app.query().to_polars()["inputs.a"].to_list() == [1.5, 2.5, 3.5]
 
 
 def test_version_and_join_key_as_numpy_ints(ws: gantry.Workspace, app: gantry.Application) -> None:

@@ -19,6 +19,7 @@ from ._types import from_numpy_datetime
 __all__ = ["check_join_key", "check_sample_rate", "check_version", "frame_to_arrow", "time_us"]
 
 MAX_JOIN_KEY = 1024
+_NOT_INTS = (bool, np.bool_, np.timedelta64)  # int subclasses (timedelta64 is a numpy integer)
 MAX_VERSION = 1024
 _UTC = timezone.utc
 # the stored time range: what a Python datetime can hold, in UTC
@@ -36,7 +37,7 @@ def check_version(version: object) -> str | None:
             return text
         raise ValidationError(f"version must be 1 to {MAX_VERSION} characters of valid Unicode "
                               f"(no lone surrogates), got {text[:40]!r}")
-    if isinstance(version, (int, np.integer)) and not isinstance(version, (bool, np.bool_)):
+    if isinstance(version, (int, np.integer)) and not isinstance(version, _NOT_INTS):
         return str(int(version))
     raise ValidationError(f"version must be an int or a string, got {type(version).__name__}")
 
@@ -46,7 +47,7 @@ def check_join_key(key: object) -> str:
     if type(key) is str and 0 < len(key) <= MAX_JOIN_KEY and (key.isascii()
                                                                or is_valid_text(key)):
         return key
-    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+    if isinstance(key, (int, np.integer)) and not isinstance(key, _NOT_INTS):
         return str(int(key))
     if isinstance(key, str):
         raise ValidationError(f"join keys must be 1 to {MAX_JOIN_KEY} characters of valid "
@@ -57,7 +58,7 @@ def check_join_key(key: object) -> str:
 
 def check_sample_rate(rate: object) -> float:
     """`rate` as a float in (0, 1]; bools, NaN, strings and anything outside are refused."""
-    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
+    if isinstance(rate, _NOT_INTS) or not isinstance(rate, numbers.Real):
         raise ValidationError(f"sample_rate must be a number in (0, 1], got {rate!r}")
     number = float(rate)
     if math.isnan(number) or not 0 < number <= 1:

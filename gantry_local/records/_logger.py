@@ -148,7 +148,7 @@ class RecordLogger:
     ) -> str:
         # The common call, a familiar prediction without feedback, in a few steps.
         if (type(inputs) is dict and outputs is not None and feedback is None
-                and sample_rate == 1.0 and type(sample_rate) is float and not app.deleted):
+                and type(sample_rate) is float and sample_rate == 1.0 and not app.deleted):
             outs = outputs if type(outputs) is dict else args.wrap_output(outputs)
             found = app.shapes.get(  # known_slot and _stamp, inlined
                 (*inputs, *map(type, inputs.values()), *outs, *map(type, outs.values())))
@@ -183,7 +183,7 @@ class RecordLogger:
         if app.deleted:
             raise NotFoundError(f"application {app.name!r} was deleted")
         keep = True  # validated in full either way: a dropped call is refused like a kept one
-        if sample_rate != 1.0 or type(sample_rate) is not float:
+        if type(sample_rate) is not float or sample_rate != 1.0:
             keep = self._random.random() < args.check_sample_rate(sample_rate)
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -464,8 +464,8 @@ def _check_same_shape(draft: SchemaDraft, section: str, rows: list[Any]) -> Same
     if not rows or set(map(type, rows)) != {dict}:
         return None
     names = tuple(rows[0])
-    if set(map(len, rows)) != {len(names)}:
-        return None
+    if not names or set(map(len, rows)) != {len(names)}:
+        return None  # (rows without fields: columns alone would not say how many there are)
     columns = []
     for name in names:
         check_field_name(name, f"{section} of record 0")
