@@ -256,3 +256,25 @@ def test_heavy_tailed_verdict_through_evaluate(ws: gantry.Workspace) -> None:
     assert challenger.ci_high is not None and challenger.ci_high < 0
     assert challenger.p_value is not None and challenger.p_value < 1e-3
     assert result.verdict == gantry.evaluation.IMPROVED  # lower mae: improved
+
+
+def test_every_spread_statistic_far_from_zero(ws: gantry.Workspace,
+                                              app: gantry.Application) -> None:
+    """No E[x^2] - E[x]^2 anywhere: std, mse, mae, rmse and r2 of values near 1e8 match numpy."""
+    rng = np.random.default_rng(11)
+    y = 1e8 + rng.normal(size=200)
+    f = y + rng.normal(scale=0.5, size=200)
+    app.log_records(inputs=[{"v": float(v)} for v in y], outputs=[{"y": float(v)} for v in f],
+                    feedbacks=[{"y": float(v)} for v in y], timestamps=[S] * 200)
+    row = app.summarize(fields=["inputs.v"]).row(0, named=True)
+    assert row["std"] == pytest.approx(np.std(y, ddof=1), rel=1e-6)
+    table = app.metrics(["mse", "mae", "r2"])
+    assert table["mse"][0] == pytest.approx(np.mean((f - y) ** 2), rel=1e-6)
+    assert table["mae"][0] == pytest.approx(np.mean(np.abs(f - y)), rel=1e-6)
+    assert table["r2"][0] == pytest.approx(_r2(y, f), abs=1e-6)
+    _regression_set(ws, "spread", y)
+    result = gantry.evaluate("spread", {"a": lambda r: float(f[r["i"]])},
+                             ["mse", "mae", "rmse", "r2"], workspace=ws, store=False)
+    assert result.value("mse", "a") == pytest.approx(np.mean((f - y) ** 2), rel=1e-6)
+    assert result.value("rmse", "a") == pytest.approx(np.sqrt(np.mean((f - y) ** 2)), rel=1e-6)
+    assert result.value("r2", "a") == pytest.approx(_r2(y, f), abs=1e-9)
