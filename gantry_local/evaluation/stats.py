@@ -203,7 +203,7 @@ def aggregate_bootstrap(compute: Compute, reference: np.ndarray[Any, Any],
     chunk = max(1, _CHUNK_CELLS // max(len(keys), 1))
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
-        weights = rng.multinomial(n, sizes / n, size=size).astype(float)
+        weights = _resampled_weights(rng, group, sizes, size)
         diffs[start:start + size] = (compute(ref_u, cand_u, weights)
                                      - compute(ref_u, base_u, weights))
     low, high = _percentiles(diffs, alpha)
@@ -214,6 +214,22 @@ def aggregate_bootstrap(compute: Compute, reference: np.ndarray[Any, Any],
         tail = min(np.mean(finite <= 0), np.mean(finite >= 0))
         p_value = float(min(1.0, max(2 * tail, 1 / finite.size)))  # never below 1 / resamples
     return PairedResult(float(point[0]), low, high, p_value, "paired bootstrap", n)
+
+
+def _resampled_weights(rng: np.random.Generator, group: np.ndarray[Any, Any],
+                       sizes: FloatArray, resamples: int) -> FloatArray:
+    """How often each group is drawn when n rows are resampled, `resamples` times.
+
+    Few groups: a multinomial draw (resamples x groups). Many (continuous outputs): the
+    rows are drawn as indices and counted per group, which is the same distribution at a
+    fraction of the cost of a binomial per group."""
+    n, groups = group.size, sizes.size
+    if groups <= _EXACT_LEVELS:
+        return rng.multinomial(n, sizes / n, size=resamples).astype(float)
+    rows = group[rng.integers(0, n, size=(resamples, n))]
+    rows += np.arange(resamples)[:, None] * groups
+    counts = np.bincount(rows.ravel(), minlength=resamples * groups)
+    return counts.reshape(resamples, groups).astype(float)
 
 
 def wilson_interval(wins: int, n: int, alpha: float) -> tuple[float, float]:
