@@ -209,12 +209,12 @@ class LogBuffer:
     def _run(self) -> None:
         """The flush thread: it never dies while the buffer is open. Anything unexpected is
         logged and reported by `flush()`, and the thread retries after a pause."""
-        backoff = self._interval
+        first = backoff = min(self._interval, _MAX_BACKOFF)
         while True:
             try:
                 if self._cycle():
                     return
-                backoff = self._interval
+                backoff = first
             except BaseException as exc:  # the thread must survive anything
                 if not isinstance(exc, Unwritten):
                     _log.exception("gantry-local flush thread: unexpected error, retrying")
