@@ -335,6 +335,12 @@ class LogBuffer:
         if outcome is not None and outcome.dropped:
             self._report_dropped(outcome.dropped, _refused(outcome.dropped, outcome.cause,
                                                            outcome.keys))
+        if outcome is not None and outcome.unresolved:  # failing everywhere: kept, retried
+            _log.error("gantry-local: %d logged rows keep failing to be written and are kept "
+                       "for a later try: %r", sum(w.table.num_rows for w in outcome.unresolved),
+                       outcome.cause)
+            self._staged = outcome.unresolved
+            raise Unwritten(outcome.unresolved, outcome.cause or RuntimeError("write failed"))
         with self._lock:
             self._staged, self._staged_count = [], 0
             self._written_total += count

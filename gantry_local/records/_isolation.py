@@ -27,6 +27,9 @@ _ENVIRONMENTAL = (
 )
 _FULL = ("File too large", "No space left", "Disk quota exceeded", "disk is full")
 _MAX_KEYS = 5
+# Failed tries spent searching one table per write: about ten bad rows among 245,760 (each
+# costs two tries per halving); a table failing everywhere stops there and is retried later.
+_MAX_FAILURES = 256
 
 
 class Sink(Protocol):
@@ -53,8 +56,11 @@ def describe(exc: BaseException) -> str:
 
 @dataclass
 class Isolated:
-    """What a write left out: how many rows, the first error, and some of their join keys."""
+    """What a write left out: the rows that failed alone (how many, some of their join keys,
+    the first error), and the parts of tables failing too often to search (kept)."""
 
+    bad: list[TableWrite] = field(default_factory=list)
+    unresolved: list[TableWrite] = field(default_factory=list)
     dropped: int = 0
     cause: BaseException | None = None
     keys: list[str] = field(default_factory=list)
@@ -73,6 +79,10 @@ def write_isolated(sink: Sink, writes: list[TableWrite]) -> Isolated:
     """Write `writes` in one transaction; if the records make that fail, write all but the
     rows that fail alone (in the original order, so later feedback still wins).
 
+    Each table is searched on its own, with at most `_MAX_FAILURES` failed tries: a table
+    failing beyond that (every row of it, say) is `Isolated.unresolved`, kept for a later
+    try, while the other tables are written.
+
     Raises:
         Unwritten: the database failed (`is_environmental`): nothing was left out, and the
             writes not made yet are kept in it.
@@ -84,40 +94,59 @@ def write_isolated(sink: Sink, writes: list[TableWrite]) -> Isolated:
         if is_environmental(exc):
             raise Unwritten(writes, exc) from exc
         first = exc
+    outcome = Isolated()
+    for index, write in enumerate(writes):
+        try:
+            bad, unresolved, cause = _isolate(sink, write)
+        except Unwritten as exc:  # keep all not written, the rows found bad included
+            exc.remaining = [*outcome.bad, *outcome.unresolved, *exc.remaining,
+                             *writes[index + 1:]]
+            raise
+        outcome.bad += bad
+        outcome.unresolved += unresolved
+        outcome.cause = outcome.cause or cause
+    outcome.cause = outcome.cause or first
+    outcome.dropped = sum(w.table.num_rows for w in outcome.bad)
+    keys = [str(key) for w in outcome.bad for key in w.table.column("__join_key").to_pylist()]
+    outcome.keys = keys[:_MAX_KEYS]
+    return outcome
+
+
+def _isolate(sink: Sink, write: TableWrite
+             ) -> tuple[list[TableWrite], list[TableWrite], BaseException | None]:
+    """One table's rows that fail alone, the parts left unsearched, and the first error."""
     bad: list[TableWrite] = []
     cause: BaseException | None = None
-    stack = [[write] for write in reversed(writes)]
+    failures = 0
+    stack = [write]
     while stack:
         part = stack.pop()
         try:
-            sink.write(part)
+            sink.write([part])
             continue
         except Exception as exc:
             if is_environmental(exc):
-                remaining = [w for p in reversed(stack) for w in p]
-                raise Unwritten([*bad, *part, *remaining], exc) from exc
+                raise Unwritten([*bad, part, *reversed(stack)], exc) from exc
+            failures += 1
+            cause = cause or exc
             halves = _halves(part)
             if halves is None:
-                bad.extend(part)
-                cause = cause or exc
+                bad.append(part)
+            elif failures >= _MAX_FAILURES:  # failing everywhere: suspect the table, keep all
+                return [], [*bad, part, *reversed(stack)], cause
             else:
                 stack.extend(reversed(halves))
-    keys = [str(key) for w in bad for key in w.table.column("__join_key").to_pylist()]
-    return Isolated(sum(w.table.num_rows for w in bad), cause or first, keys[:_MAX_KEYS])
+    return bad, [], cause
 
 
-def _halves(part: list[TableWrite]) -> list[list[TableWrite]] | None:
-    """Smaller parts of `part`: each table alone, then the table without the columns none
-    of its rows has a value for, then halves of its rows; None for a single row."""
-    if len(part) > 1:
-        middle = len(part) // 2
-        return [part[:middle], part[middle:]]
-    write = part[0]
-    rows = write.table.num_rows
-    pruned = write.rows(0, rows)
-    if pruned.table.num_columns < write.table.num_columns:
-        return [[pruned]]
+def _halves(part: TableWrite) -> list[TableWrite] | None:
+    """Smaller parts of one table's write: without the columns none of its rows has a value
+    for, else halves of its rows; None for a single row."""
+    rows = part.table.num_rows
+    pruned = part.rows(0, rows)
+    if pruned.table.num_columns < part.table.num_columns:
+        return [pruned]
     if rows <= 1:
         return None
     middle = rows // 2
-    return [[write.rows(0, middle)], [write.rows(middle, rows)]]
+    return [part.rows(0, middle), part.rows(middle, rows)]
