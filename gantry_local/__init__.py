@@ -5,6 +5,7 @@ Public names follow the Gantry Python SDK, so ``import gantry_local as gantry`` 
 
 from __future__ import annotations
 
+from . import query
 from ._default import (
     NotInitializedError,
     create_application,
@@ -22,7 +23,8 @@ from ._default import (
     list_datasets,
     log_record,
     log_records,
-    query,
+    ping,
+    ready,
     register_model,
     restore_dataset,
     set_working_directory,
@@ -87,7 +89,9 @@ __all__ = [
     "list_evaluations",
     "log_record",
     "log_records",
+    "ping",
     "query",
+    "ready",
     "register_model",
     "restore_dataset",
     "set_working_directory",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ._names import is_valid_text
 from .applications import Application
 from .clock import Clock
 from .datasets import Dataset
@@ -15,10 +17,13 @@ from .errors import GantryLocalError, ValidationError
 from .records.query import Query
 from .workspace import Workspace
 
+_log = logging.getLogger("gantry_local")
+
 __all__ = [
     "create_application", "create_dataset", "delete_application", "delete_dataset", "flush", "gc",
     "get_application", "get_dataset", "get_workspace", "init", "list_applications",
-    "list_dataset_versions", "list_datasets", "log_record", "log_records", "query",
+    "list_dataset_versions", "list_datasets", "log_record", "log_records", "ping", "query",
+    "ready",
     "register_model", "restore_dataset", "set_working_directory",
 ]
 
@@ -34,21 +39,23 @@ _WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush
 
 
 def init(
+    api_key: str | None = None,
+    logging_level: str | int | None = None,
+    environment: str | None = None,
+    send_in_background: bool | None = None,
     db: str | Path = "gantry.duckdb",
     storage: str | None = None,
     clock: Clock | None = None,
-    api_key: str | None = None,
-    environment: str | None = None,
-    logging_level: str | int | None = None,
-    send_in_background: bool | None = None,
     **options: Any,
 ) -> Workspace:
     """Open the default workspace used by the module-level functions and return it.
 
-    Calling it again closes the previous default workspace first. Gantry's service
-    arguments (`api_key`, `environment`, `logging_level`, `send_in_background`) are
-    accepted and unused. Extra keyword arguments go to `Workspace` (``storage_options``,
-    ``buffer_size``, ``buffer_timeout``, ``flush_interval``).
+    Gantry's arguments come first, in Gantry's order: `api_key` is accepted and unused
+    (said once in the ``gantry_local`` log), `logging_level` sets that logger's level,
+    `environment` becomes the ``env`` tag of predictions logged without one, and
+    `send_in_background` is accepted (logging is always buffered). Calling it again closes
+    the previous default workspace first. Extra keyword arguments go to `Workspace`
+    (``storage_options``, ``buffer_size``, ``buffer_timeout``, ``flush_interval``).
 
     Raises:
         ValidationError: an unknown option or a bad value (an unknown option or service
@@ -64,13 +71,55 @@ def init(
         if value is not None and not isinstance(value, kinds):
             raise ValidationError(f"{name} must be {' or '.join(k.__name__ for k in kinds)} or "
                                   f"None, got {type(value).__name__}")
+    level = _logging_level(logging_level)
+    if environment is not None and (not environment or not is_valid_text(environment)):
+        raise ValidationError(f"environment must be a non-empty string of valid Unicode (it "
+                              f"becomes the 'env' tag), got {environment!r}")
     global _default
     with _lock:
         previous, _default = _default, None
         if previous is not None:
             previous.close()
         _default = Workspace(db=db, storage=storage, clock=clock, **options)
+        _default._default_env = environment
+        if level is not None:
+            _log.setLevel(level)
+        _say_api_key_unused(api_key)
         return _default
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "CRITICAL", "ERROR")
+_api_key_said = False
+
+
+def _logging_level(level: str | int | None) -> int | None:
+    """Gantry's level names (or a logging number) as a `logging` level."""
+    if level is None:
+        return None
+    if isinstance(level, bool) or (isinstance(level, str) and level.upper() not in _LEVELS):
+        raise ValidationError(f"logging_level must be one of {', '.join(_LEVELS)} (or a logging "
+                              f"level number), got {level!r}")
+    if isinstance(level, int) and not 0 <= level <= 50:
+        raise ValidationError(f"logging_level numbers run from 0 to 50, got {level}")
+    return level if isinstance(level, int) else int(getattr(logging, level.upper()))
+
+
+def _say_api_key_unused(api_key: str | None) -> None:
+    """Say once per process that an API key has no use here."""
+    global _api_key_said
+    if api_key is not None and not _api_key_said:
+        _api_key_said = True
+        _log.info("gantry_local.init: api_key is not used (everything stays on this machine)")
+
+
+def ping() -> bool:
+    """Gantry's service check: always True, as there is no service to reach."""
+    return True
+
+
+def ready() -> bool:
+    """Gantry's readiness check: always True, as there is no service to wait for."""
+    return True
 
 
 def get_workspace() -> Workspace:

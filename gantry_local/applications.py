@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from .errors import ValidationError
 from .records.query import Query
 
 if TYPE_CHECKING:
     from .evaluation.completion import CompletionVersion
+    from .query.time_window import RelativeTimeWindow, TimeWindow
     from .workspace import Workspace
 
 __all__ = ["Application"]
@@ -99,31 +101,53 @@ class Application:
 
     def query(
         self,
+        time_window: TimeWindow | RelativeTimeWindow | None = None,
+        version: int | str | None = None,
+        env: str | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        tags: Mapping[str, str] | None = None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
-        version: int | str | None = None,
-        tags: Mapping[str, str] | None = None,
-        filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Query:
-        """Records in ``[start_time, end_time)`` (no bounds: all), optionally narrowed.
+        """Records of this application, as Gantry's `GantryDataFrame` (also a `Query`).
+
+        Gantry's form: ``app.query(time_window, version, env, filters, tags)`` with a
+        `TimeWindow` or `RelativeTimeWindow` (from ``gantry_local.query.time_window``) gives
+        a `GantryDataFrame` over that window (``env`` matches the ``env`` tag). Our form,
+        without `time_window` or `env`: `start_time`/`end_time` bound ``__time`` (inclusive,
+        exclusive; none means all records) and the result is a `Query`.
 
         Args:
-            start_time: inclusive lower bound on ``__time``; naive means UTC.
-            end_time: exclusive upper bound on ``__time``; naive means UTC.
+            time_window: Gantry's window; cannot be combined with `start_time`/`end_time`.
             version: only records of this model version (``10`` and ``"10"`` are the same).
-            tags: only records carrying all these tag values.
+            env: only records whose ``env`` tag is this.
             filters: Gantry-style filter dicts, all of which must hold, e.g.
                 ``{"feature_name": "inputs.speed", "lower_bound": 0, "upper_bound": 3}``
                 (bounds inclusive), ``{"feature_name": "inputs.color", "category_query":
                 ["red", "blue"]}``, ``{"feature_name": "inputs.city", "string_query": "san"}``
                 (substring), ``{"feature_name": "feedback.label", "null_value": True}``,
-                ``{"feature_name": "inputs.flag", "boolean_query": False}``.
+                ``{"feature_name": "inputs.flag", "boolean_query": False}``; with a
+                time window also ``equals`` and tag filters (``"dtype": "tag"``).
+            tags: only records carrying all these tag values.
+            start_time: inclusive lower bound on ``__time``; naive means UTC.
+            end_time: exclusive upper bound on ``__time``; naive means UTC.
 
         Raises:
             ValidationError: bad bounds, malformed filters, or unknown field names (the
                 message lists the known ones).
         """
-        return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
+        if time_window is None and env is None:
+            return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
+        from .query import window_frame
+
+        if time_window is not None and (start_time is not None or end_time is not None):
+            raise ValidationError("give either time_window or start_time/end_time, not both")
+        if time_window is None:
+            from .query._frame import GantryDataFrame
+
+            return GantryDataFrame(self.workspace, self.name, start_time, end_time, version,
+                                   env, filters, tags)
+        return window_frame(self.workspace, self.name, time_window, version, env, filters, tags)
 
     def add_automation(self, automation: Any) -> Any:
         """Add an `Automation`: its curator takes the trigger's schedule and is turned on."""

@@ -105,6 +105,9 @@ class Workspace:
         self._logger = RecordLogger(self._buffer, self.clock)
         _OPEN.add(self)
 
+    # `init(environment=...)`: the ``env`` tag of records logged without one (Gantry's rule)
+    _default_env: str | None = None
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"Workspace(db={self.db!r}, storage={self.storage!r}, {state})"
@@ -245,6 +248,8 @@ class Workspace:
         state = self._apps.get(application) if type(application) is str else None
         if state is None:
             state = self._app_state(application)
+        if self._default_env is not None and (inputs is not None or outputs is not None):
+            tags = _with_env(tags, self._default_env)
         return self._logger.log_one(state, version, inputs, outputs, feedback, join_key,
                                     timestamp, tags, sample_rate)
 
@@ -273,6 +278,8 @@ class Workspace:
             NotFoundError: no such application.
             BufferFullError: the buffer stayed full; `accepted` says how many were kept.
         """
+        if self._default_env is not None and (inputs is not None or outputs is not None):
+            tags = _with_env(tags, self._default_env)
         return self._logger.log_many(self._app_state(application), version, inputs, outputs,
                                      feedbacks, join_keys, timestamps, tags, sample_rate)
 
@@ -460,3 +467,16 @@ def _close_open_workspaces() -> None:
             import traceback
 
             traceback.print_exc()
+
+
+def _with_env(tags: Any, env: str) -> Any:
+    """`tags` with ``env`` added where absent (one dict, a list of dicts, or None); any
+    other value is returned as is, for the logger to reject."""
+    if tags is None:
+        return {"env": env}
+    if isinstance(tags, Mapping):
+        return tags if "env" in tags else {**tags, "env": env}
+    if isinstance(tags, Sequence) and not isinstance(tags, (str, bytes)) and all(
+            isinstance(t, Mapping) for t in tags):
+        return [t if "env" in t else {**t, "env": env} for t in tags]
+    return tags

@@ -13,8 +13,8 @@ def test_top_level_names_are_pinned() -> None:
         "create_application", "create_dataset", "delete_application", "delete_dataset",
         "evaluate", "flush", "gc", "get_application", "get_dataset", "get_evaluation",
         "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",
-        "list_evaluations", "log_record", "log_records", "query", "register_model",
-        "restore_dataset", "set_working_directory",
+        "list_evaluations", "log_record", "log_records", "ping", "query", "ready",
+        "register_model", "restore_dataset", "set_working_directory",
     ]
     for name in gantry_local.__all__:
         assert hasattr(gantry_local, name), name
@@ -36,3 +36,15 @@ def test_evaluation_names_are_pinned() -> None:
     ]
     for name in evaluation.__all__:
         assert hasattr(evaluation, name), name
+
+
+def test_query_module_names_are_pinned() -> None:
+    import gantry_local.query as gquery
+
+    assert sorted(gquery.__all__) == [
+        "Filters", "GantryDataFrame", "GantrySeries", "RelativeTimeWindow", "TimeWindow",
+        "list_application_batches", "list_application_environments",
+        "list_application_versions", "print_application_info", "query",
+    ]
+    for name in gquery.__all__:
+        assert hasattr(gquery, name), name

@@ -1,0 +1,510 @@
+"""`GantryDataFrame` and `GantrySeries`: Gantry's query objects over a local `Query`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from .._db import storage_errors
+from .._sql import quote_ident
+from ..errors import GantryLocalError, NotFoundError, ValidationError
+from ..records._schema import FEEDBACK, RECORDS
+from ..records.query import Columns, Query
+from ._filters import translate
+
+if TYPE_CHECKING:
+    import pandas
+
+    from ..workspace import Workspace
+
+__all__ = ["Filters", "GantryDataFrame", "GantrySeries"]
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as exc:  # pragma: no cover - pandas is installed in the dev extra
+        raise GantryLocalError("GantryDataFrame results are pandas objects, as in Gantry: "
+                               "install pandas (pip install pandas), or use to_polars() / "
+                               "to_arrow()") from exc
+    return pandas
+
+
+class GantryDataFrame(Query):
+    """Gantry's query result: a lazy, filterable view of an application's records.
+
+    It is also a `Query` (``to_polars()``, ``to_arrow()``, ``count()`` ...). Series are
+    the logged ``inputs.*``, ``outputs.*``, ``feedback.*`` fields and ``tags.*``.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        application: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        version: int | str | None = None,
+        env: str | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        if not isinstance(application, str):
+            raise ValidationError(f"application must be an application name, got "
+                                  f"{type(application).__name__}")
+        if tags is not None and not isinstance(tags, Mapping):
+            raise ValidationError(f"tags must be a dict of strings, got {type(tags).__name__}")
+        if env is not None and not isinstance(env, str):
+            raise ValidationError(f"environment must be a string, got {type(env).__name__}")
+        merged = {**(tags or {}), **({"env": env} if env is not None else {})}
+        base, merged, self._extras = translate(filters, merged)
+        self.gantry_filters = [dict(f) for f in (filters or [])]
+        self.env = env
+        super().__init__(workspace, application, start_time, end_time, version, merged, base)
+        self._check_extras()
+
+    # -- Gantry's interface -------------------------------------------------------------------
+
+    def __getitem__(self, key: object) -> Any:
+        if isinstance(key, Filters):
+            return self._clone_with_extra_filters(key)
+        if isinstance(key, str):
+            series = self.series
+            if key not in series:
+                raise KeyError(f"{key} is not a valid column; columns are: "
+                               f"{', '.join(series) or 'none yet'}")
+            return series[key]
+        raise ValidationError("a GantryDataFrame is indexed by a column name or a mask such "
+                              "as df[df['inputs.x'] > 3]")
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __repr__(self) -> str:
+        return (f"GantryDataFrame(application={self.application!r}, from={self.start_time!r}, "
+                f"to={self.end_time!r}, series={list(self.series)})")
+
+    @property
+    def series(self) -> dict[str, GantrySeries]:
+        """Every column as a `GantrySeries`, by name."""
+        return {name: GantrySeries(name, dtype, self) for name, dtype in self._dtypes().items()}
+
+    @property
+    def dtypes(self) -> pandas.Series:
+        """Each column's type (int, float, str, bool, datetime, tag ...), sorted by name."""
+        series: pandas.Series = _pandas().Series(self._dtypes(), dtype=object)
+        return series.sort_index(ascending=True)
+
+    def fetch(self) -> pandas.DataFrame:
+        """All matching records as a pandas DataFrame, with Gantry's extra ``join_id``."""
+        return self._frame()
+
+    def head(self, n: int = 5) -> pandas.DataFrame:
+        """The first `n` records by time."""
+        return self._frame(limit=_count(n), newest=False)
+
+    def tail(self, n: int = 5) -> pandas.DataFrame:
+        """The last `n` records by time (oldest of them first)."""
+        return self._frame(limit=_count(n), newest=True)
+
+    def describe(self) -> pandas.DataFrame:
+        """Basic statistics of every column (rows: application, from, to, then stats)."""
+        pd = _pandas()
+        table = {name: s._describe() for name, s in self.series.items()}
+        stats: list[str] = []
+        for described in table.values():
+            stats.extend(k for k in described if k not in stats)
+        data = [[self.application] * len(table), [self.start_time] * len(table),
+                [self.end_time] * len(table)]
+        data += [[table[name].get(stat, "N/A") for name in table] for stat in stats]
+        result: pandas.DataFrame = pd.DataFrame(data, index=["application", "from", "to",
+                                                             *stats], columns=list(table))
+        return result
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _dtypes(self) -> dict[str, str]:
+        state = self._ws._app_state(self.application)
+        fields = {**state.schema.snapshot(RECORDS), **state.schema.snapshot(FEEDBACK)}
+        return {name: ("tag" if name.startswith("tags.") else dtype)
+                for name, dtype in fields.items()
+                if name.split(".", 1)[0] in ("inputs", "outputs", "feedback", "tags")}
+
+    def _check_extras(self) -> None:
+        dtypes = self._dtypes()
+        for extra in self._extras:
+            if extra.field not in dtypes:
+                raise ValidationError(f"unknown field {extra.field!r}; known fields are: "
+                                      f"{', '.join(sorted(dtypes))}")
+
+    def _clone_with_extra_filters(self, filters: Filters) -> GantryDataFrame:
+        for f in filters.filter_objs:
+            if f.series.parent_dataframe is not self:
+                raise ValidationError("a mask made from another GantryDataFrame cannot filter "
+                                      "this one: build it from this frame's own series")
+        return GantryDataFrame(self._ws, self.application, self.start_time, self.end_time,
+                               self.version, self.env,
+                               [*self.gantry_filters, *(f.filter_ for f in filters.filter_objs)],
+                               {k: v for k, v in self.tags.items() if k != "env" or
+                                self.env is None})
+
+    def _sql(self, columns: Columns, count: bool = False,
+             ordered: bool = True) -> tuple[str, list[Any]]:
+        if not getattr(self, "_extras", None):
+            return super()._sql(columns, count, ordered)
+        sql, params = super()._sql(columns, ordered=False)
+        physical = {columns.logical.get(c, c): c for c in [*columns.records, *columns.feedback]}
+        where = []
+        for extra in self._extras:
+            column = physical.get(extra.field)
+            where.append("FALSE" if column is None else f"b.{quote_ident(column)} {extra.op} ?")
+            if column is not None:
+                params.append(extra.value)
+        condition = " AND ".join(where)
+        if count:
+            return f"SELECT count(*) FROM ({sql}) AS b WHERE {condition}", params
+        order = ' ORDER BY b."__time", b."__join_key"' if ordered else ""
+        return f"SELECT * FROM ({sql}) AS b WHERE {condition}{order}", params
+
+    def _frame(self, limit: int | None = None, newest: bool = False) -> pandas.DataFrame:
+        _pandas()
+        if limit is None:
+            table = self.to_arrow()
+        else:
+            selection = self.selection(ordered=False)
+            direction = "DESC" if newest else "ASC"
+            sql = (f"SELECT * FROM ({selection.sql}) AS s ORDER BY s.\"__time\" {direction}, "
+                   f"s.\"__join_key\" {direction} LIMIT ?")
+            with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+                table = selection.to_logical(con.sql(sql, params=[*selection.params, limit])
+                                             .to_arrow_table())
+            if newest:
+                table = table.take(list(range(table.num_rows - 1, -1, -1)))
+        frame: pandas.DataFrame = table.to_pandas()
+        frame["join_id"] = frame.get("__join_key", None)
+        return frame
+
+    def _aggregate(self, expression: str, field: str, params: Sequence[Any] = (),
+                   group_by: str | None = None) -> Any:
+        """Run ``SELECT expression`` over this frame's rows, `field` bound to ``{col}``."""
+        selection = self.selection(ordered=False)
+        column = selection.column(field, "s")
+        if column is None:  # declared by the schema, no value stored yet
+            column = "NULL"
+        sql = expression.format(col=column)
+        if group_by is None:
+            with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+                row = con.execute(f"SELECT {sql} FROM ({selection.sql}) AS s",
+                                  [*params, *selection.params]).fetchone()
+            return None if row is None else row[0]
+        group = selection.column(group_by, "s") or "NULL"
+        query = (f"SELECT {group} AS g, {sql} AS v FROM ({selection.sql}) AS s "
+                 "GROUP BY g ORDER BY g NULLS LAST")
+        with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+            rows = con.execute(query, [*params, *selection.params]).fetchall()
+        return rows
+
+
+def _count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValidationError(f"n must be a whole number of 0 or more, got {n!r}")
+    return n
+
+
+class _FilterObj:
+    """One filter dict and the series it came from."""
+
+    def __init__(self, filter_: dict[str, Any], series: GantrySeries) -> None:
+        self.filter_ = filter_
+        self.series = series
+
+
+class Filters:
+    """A mask: what ``series > 10`` returns; index a frame or series with it, chain with &."""
+
+    def __init__(self, filter_objs: list[_FilterObj]) -> None:
+        self.filter_objs = filter_objs
+
+    def __and__(self, other: object) -> Filters:
+        if not isinstance(other, Filters):
+            raise ValidationError("masks chain with & only with other masks")
+        parent = self.filter_objs[0].series.parent_dataframe
+        if any(f.series.parent_dataframe is not parent for f in other.filter_objs):
+            raise ValidationError("cannot &-combine masks from different dataframes")
+        return Filters([*self.filter_objs, *other.filter_objs])
+
+    def __bool__(self) -> bool:
+        raise ValidationError("a mask has no truth value: combine masks with &, not 'and'")
+
+
+_NUMERIC = ("int", "float")
+_SORTABLE = ("int", "float", "datetime", "date")
+
+
+class GantrySeries:
+    """One column of a `GantryDataFrame`; comparisons make masks, methods aggregate."""
+
+    def __init__(self, name: str, datatype: str, parent_dataframe: GantryDataFrame) -> None:
+        self.name = name
+        self.datatype = datatype
+        self.parent_dataframe = parent_dataframe
+
+    @property
+    def dtype(self) -> str:
+        """The column's type: int, float, str, bool, datetime, date, tag or null."""
+        return self.datatype
+
+    def __repr__(self) -> str:
+        frame = self.parent_dataframe
+        return (f"GantrySeries(application={frame.application!r}, from={frame.start_time!r}, "
+                f"to={frame.end_time!r}, name={self.name!r}, type={self.dtype!r})")
+
+    def __getitem__(self, key: object) -> GantrySeries:
+        if isinstance(key, Filters):
+            result: GantrySeries = self.parent_dataframe._clone_with_extra_filters(key)[self.name]
+            return result
+        raise ValidationError("a GantrySeries is indexed only by a mask, e.g. "
+                              f"series[series > 10]; got {key!r}")
+
+    def __hash__(self) -> int:
+        return hash((id(self.parent_dataframe), self.name))
+
+    def __len__(self) -> int:
+        return int(self.count())
+
+    # -- masks --------------------------------------------------------------------------------
+
+    def _mask(self, kind: str, value: Any, **extra: Any) -> Filters:
+        return Filters([_FilterObj({"feature_name": self.name, kind: value, **extra}, self)])
+
+    def _compare(self, other: object, what: str, kinds: tuple[str, ...]) -> None:
+        if isinstance(other, GantrySeries):
+            raise ValidationError("series cannot be compared with each other; chain masks with "
+                                  "&, e.g. df[(df['a'] > 1) & (df['b'] < 2)]")
+        if self.dtype not in kinds and self.dtype != "null":
+            raise ValidationError(f"{what} works on {', '.join(kinds)} series; {self.name!r} "
+                                  f"holds {self.dtype} values")
+        if other is None or not isinstance(other, (bool, int, float, str, datetime, date)):
+            raise ValidationError(f"{self.name} {what} needs a number, string, bool or datetime"
+                                  f" (use isnull()/notnull() for None), got {other!r}")
+
+    def __eq__(self, other: object) -> Filters:  # type: ignore[override]
+        self._compare(other, "==", ("bool", "str", "tag", *_SORTABLE))
+        return self._mask("equals", other)
+
+    def __ne__(self, other: object) -> Filters:  # type: ignore[override]
+        self._compare(other, "!=", ("bool", "str", "tag", *_SORTABLE))
+        if self.dtype == "bool" and isinstance(other, bool):
+            return self._mask("boolean_query", not other)
+        return self._mask("not_equals", other)
+
+    def __gt__(self, other: object) -> Filters:
+        self._compare(other, ">", _SORTABLE)
+        return self._mask("lower_bound", other, inclusive=False)
+
+    def __ge__(self, other: object) -> Filters:
+        self._compare(other, ">=", _SORTABLE)
+        return self._mask("inclusive_lower_bound", other)
+
+    def __lt__(self, other: object) -> Filters:
+        self._compare(other, "<", _SORTABLE)
+        return self._mask("upper_bound", other, inclusive=False)
+
+    def __le__(self, other: object) -> Filters:
+        self._compare(other, "<=", _SORTABLE)
+        return self._mask("inclusive_upper_bound", other)
+
+    def __invert__(self) -> Filters:
+        if self.dtype not in ("bool", "null"):
+            raise ValidationError(f"~series works on bool series; {self.name!r} holds "
+                                  f"{self.dtype} values")
+        return self._mask("boolean_query", False)
+
+    def isin(self, other: list[str]) -> Filters:
+        """Mask: the value is one of `other`."""
+        if isinstance(other, (str, bytes)) or not isinstance(other, Sequence):
+            raise ValidationError(f"isin takes a list of values, got {other!r}")
+        return self._mask("category_query", list(other))
+
+    def contains(self, other: str) -> Filters:
+        """Mask: a string value contains `other`."""
+        return self._mask("string_query", other)
+
+    def notnull(self) -> Filters:
+        """Mask: the value is present."""
+        return self._mask("null_value", False)
+
+    def notna(self) -> Filters:
+        """Alias of `notnull`."""
+        return self.notnull()
+
+    def isnull(self) -> Filters:
+        """Mask: the value is missing."""
+        return self._mask("null_value", True)
+
+    def isna(self) -> Filters:
+        """Alias of `isnull`."""
+        return self.isnull()
+
+    # -- fetching -----------------------------------------------------------------------------
+
+    def _columns(self, frame: pandas.DataFrame) -> pandas.DataFrame:
+        keep = [c for c in (self.name, "join_id") if c in frame]
+        result: pandas.DataFrame = frame[keep]
+        return result
+
+    def fetch(self) -> pandas.DataFrame:
+        """Every value of this column (with ``join_id``), as a pandas DataFrame."""
+        return self._columns(self.parent_dataframe.fetch())
+
+    def head(self, n: int = 5) -> pandas.DataFrame:
+        """The first `n` values by time."""
+        return self._columns(self.parent_dataframe.head(n))
+
+    def tail(self, n: int = 5) -> pandas.DataFrame:
+        """The last `n` values by time."""
+        return self._columns(self.parent_dataframe.tail(n))
+
+    # -- aggregations (Gantry's names and defaults) -------------------------------------------
+
+    def _stat(self, expression: str, kinds: tuple[str, ...] | None, what: str,
+              num_points: int = 1, group_by: str | None = None, params: Sequence[Any] = ()
+              ) -> Any:
+        if kinds is not None and self.dtype not in (*kinds, "null"):
+            raise ValidationError(f"{what} works on {', '.join(kinds)} series; {self.name!r} "
+                                  f"holds {self.dtype} values")
+        if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points <= 0:
+            raise ValidationError(f"num_points must be an int > 0, got {num_points!r}")
+        if num_points != 1:
+            raise ValidationError("num_points > 1 (a time series of the statistic) is not "
+                                  "supported yet; use app.summarize(interval=...) instead")
+        if group_by is None:
+            return self.parent_dataframe._aggregate(expression, self.name, params)
+        if not isinstance(group_by, str) or group_by not in self.parent_dataframe.series:
+            raise ValidationError(f"cannot find column {group_by!r} to group by")
+        rows = self.parent_dataframe._aggregate(expression, self.name, params, group_by)
+        return _pandas().DataFrame([{group_by: g, what: v} for g, v in rows])
+
+    def mean(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """The average (int and float series)."""
+        return self._stat("avg({col})", _NUMERIC, "mean", num_points, group_by)
+
+    def std(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """The sample standard deviation (int and float series)."""
+        return self._stat("stddev_samp({col})", _NUMERIC, "stddev", num_points, group_by)
+
+    def median(self, num_points: int = 1) -> Any:
+        """The median (int and float series)."""
+        return self._stat("quantile_cont({col}, 0.5)", _NUMERIC, "median", num_points)
+
+    def count(self, num_points: int = 1, group_by: str | None = None, limit: int = 20) -> Any:
+        """How many records the series covers (nulls included), any type."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise ValidationError(f"limit must be an int > 0, got {limit!r}")
+        result = self._stat("count(*)", None, "total", num_points, group_by)
+        return result.head(limit) if group_by is not None else int(result or 0)
+
+    def min(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """The smallest value (int, float and datetime series)."""
+        return self._stat("min({col})", _SORTABLE, "minimum", num_points, group_by)
+
+    def max(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """The largest value (int, float and datetime series)."""
+        return self._stat("max({col})", _SORTABLE, "maximum", num_points, group_by)
+
+    def sum(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """The total (int and float series; ours, Gantry had no sum)."""
+        return self._stat("sum({col})", _NUMERIC, "sum", num_points, group_by)
+
+    def quantile(self, quantile_vals: list[float] = [0.5]) -> dict[float, Any]:  # noqa: B006
+        """The requested quantiles (default ``[0.5]``) as {quantile: value}."""
+        values = quantile_vals  # never mutated: the shared default stays [0.5]
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or \
+                not all(isinstance(q, (int, float)) and not isinstance(q, bool) and 0 <= q <= 1
+                        for q in values):
+            raise ValidationError(f"quantile_vals must be a list of numbers in [0, 1], got "
+                                  f"{quantile_vals!r}")
+        found = self._stat("quantile_cont({col}, ?::DOUBLE[])", _NUMERIC, "quantiles",
+                           params=[[float(q) for q in values]])
+        answers = found if found is not None else [None] * len(values)
+        return {float(q): v for q, v in zip(values, answers, strict=True)}
+
+    def histogram(self) -> dict[Any, float]:
+        """The share of each present value, from 0 to 1 (bool, int, float, str, tag)."""
+        kinds = ("bool", "int", "float", "str", "tag", "null")
+        if self.dtype not in kinds:
+            raise ValidationError(f"histogram works on bool, int, float, str and tag series; "
+                                  f"{self.name!r} holds {self.dtype} values")
+        rows = self.parent_dataframe._aggregate("count(*)", self.name, (), self.name)
+        present = [(g, int(v)) for g, v in rows if g is not None]
+        total = builtins.sum(v for _, v in present)
+        return {g: v / total for g, v in present}
+
+    def unique(self) -> set[Any]:
+        """The distinct values present (bool, str and tag series)."""
+        if self.dtype not in ("bool", "str", "tag", "null"):
+            raise ValidationError(f"unique works on bool, str and tag series; {self.name!r} "
+                                  f"holds {self.dtype} values")
+        return set(self.histogram())
+
+    def _share(self, condition: str, what: str, dropna: bool = False,
+               num_points: int = 1, group_by: str | None = None) -> Any:
+        base = "count({col})" if dropna else "count(*)"
+        return self._stat(f"coalesce(count(*) FILTER (WHERE {condition}) / "
+                          f"nullif({base}, 0), 0)", ("bool",), what, num_points, group_by)
+
+    def percent_true(self, dropna: bool = False, num_points: int = 1,
+                     group_by: str | None = None) -> Any:
+        """Share of true values (bool series); `dropna` leaves nulls out of the total."""
+        return self._share("{col}", "percent_true", dropna, num_points, group_by)
+
+    def percent_false(self, dropna: bool = False, num_points: int = 1,
+                      group_by: str | None = None) -> Any:
+        """Share of false values (bool series)."""
+        return self._share("NOT {col}", "percent_false", dropna, num_points, group_by)
+
+    def percent_null(self, num_points: int = 1, group_by: str | None = None) -> Any:
+        """Share of missing values."""
+        return self._stat("coalesce(count(*) FILTER (WHERE {col} IS NULL) / "
+                          "nullif(count(*), 0), 0)", None, "percent_null", num_points, group_by)
+
+    def percent_true_not_null(self, dropna: bool = False, num_points: int = 1,
+                              group_by: str | None = None) -> Any:
+        """Share of true values among the present ones (bool series)."""
+        return self._share("{col}", "percent_true_not_null", True, num_points, group_by)
+
+    def percent_false_not_null(self, dropna: bool = False, num_points: int = 1,
+                               group_by: str | None = None) -> Any:
+        """Share of false values among the present ones (bool series)."""
+        return self._share("NOT {col}", "percent_false_not_null", True, num_points, group_by)
+
+    def _describe(self) -> dict[str, Any]:
+        count = self.count()
+        table: dict[str, Any] = {"series type": self.name.split(".", 1)[0], "type": self.dtype,
+                                 "count": count,
+                                 "not null count": self[self.notnull()].count(),
+                                 "null count": self[self.isnull()].count()}
+        if self.dtype in _NUMERIC:
+            q = self.quantile([0.25, 0.5, 0.75])
+            table.update({"q25": q[0.25], "q50": q[0.5], "q75": q[0.75], "mean": self.mean(),
+                          "min": self.min(), "max": self.max()})
+        if self.dtype == "bool":
+            table["True rate"] = self.percent_true()
+        return table
+
+    def describe(self) -> pandas.DataFrame:
+        """Basic statistics of this series (rows: application, from, to, then stats)."""
+        stats = self._describe()
+        frame = self.parent_dataframe
+        result: pandas.DataFrame = _pandas().DataFrame(
+            [frame.application, frame.start_time, frame.end_time, *stats.values()],
+            index=["application", "from", "to", *stats], columns=[self.name])
+        return result
+
+
+def no_batches(application: str, batch_id: object) -> NotFoundError:
+    """The error for a batch id: nothing is grouped into batches here yet."""
+    return NotFoundError(f"no batch {batch_id!r} in {application!r}: records are not grouped "
+                         "into batches yet (log_records(as_batch=...) is not implemented), so "
+                         "query without batch_id")

@@ -1,0 +1,86 @@
+"""Gantry SDK 0.6's public start-up and query signatures, checked against ours.
+
+Each entry is copied from the SDK source (gantry/__init__.py, gantry/logger/main.py,
+gantry/query/main.py, gantry/query/time_window.py, gantry/applications/core.py,
+gantry/query/core/dataframe.py): parameter names, their order and defaults. Ours must
+start with exactly these; our extras may only follow.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import gantry_local as gantry
+import gantry_local.query as gquery
+from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
+
+_ = inspect.Parameter.empty  # no default
+
+GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
+    ("gantry.init", gantry.init, [("api_key", None), ("logging_level", None),
+                                  ("environment", None), ("send_in_background", None)]),
+    ("gantry.ping", gantry.ping, []),
+    ("gantry.ready", gantry.ready, []),
+    ("gquery.query", gquery.query, [
+        ("application", _), ("start_time", None), ("end_time", None), ("version", None),
+        ("environment", None), ("filters", None), ("view", None), ("tags", None),
+        ("batch_id", None)]),
+    ("gquery.list_application_versions", gquery.list_application_versions,
+     [("application", _)]),
+    ("gquery.list_application_environments", gquery.list_application_environments,
+     [("application", _)]),
+    ("gquery.list_application_batches", gquery.list_application_batches,
+     [("application", _), ("version", None)]),
+    ("gquery.print_application_info", gquery.print_application_info, [("application", _)]),
+    ("TimeWindow", TimeWindow, [("start_time", _), ("end_time", _)]),
+    ("RelativeTimeWindow", RelativeTimeWindow, [("window_length", _), ("offset", None)]),
+    ("Application.query", gantry.Application.query, [
+        ("self", _), ("time_window", None), ("version", None), ("env", None),
+        ("filters", None), ("tags", None)]),
+    ("GantryDataFrame.head", gquery.GantryDataFrame.head, [("self", _), ("n", 5)]),
+    ("GantryDataFrame.tail", gquery.GantryDataFrame.tail, [("self", _), ("n", 5)]),
+    ("GantryDataFrame.fetch", gquery.GantryDataFrame.fetch, [("self", _)]),
+    ("GantryDataFrame.describe", gquery.GantryDataFrame.describe, [("self", _)]),
+]
+_POINTS = [("self", _), ("num_points", 1), ("group_by", None)]
+_SHARE = [("self", _), ("dropna", False), ("num_points", 1), ("group_by", None)]
+SERIES: dict[str, list[tuple[str, Any]]] = {
+    "head": [("self", _), ("n", 5)], "tail": [("self", _), ("n", 5)], "fetch": [("self", _)],
+    "mean": _POINTS, "std": _POINTS, "min": _POINTS, "max": _POINTS,
+    "median": [("self", _), ("num_points", 1)],
+    "count": [*_POINTS, ("limit", 20)],
+    "histogram": [("self", _)], "unique": [("self", _)],
+    "quantile": [("self", _), ("quantile_vals", [0.5])],
+    "describe": [("self", _)],
+    "percent_true": _SHARE, "percent_false": _SHARE,
+    "percent_null": _POINTS,
+    "percent_true_not_null": _SHARE, "percent_false_not_null": _SHARE,
+    "isin": [("self", _), ("other", _)], "contains": [("self", _), ("other", _)],
+    "notnull": [("self", _)], "notna": [("self", _)], "isnull": [("self", _)],
+    "isna": [("self", _)],
+}
+CASES = GANTRY + [(f"GantrySeries.{name}", getattr(gquery.GantrySeries, name), params)
+                  for name, params in SERIES.items()]
+
+
+@pytest.mark.parametrize(("name", "ours", "params"), CASES, ids=[c[0] for c in CASES])
+def test_signature_matches_gantry(name: str, ours: Callable[..., Any],
+                                  params: list[tuple[str, Any]]) -> None:
+    found = list(inspect.signature(ours).parameters.values())
+    head = [(p.name, p.default) for p in found[:len(params)]]
+    assert head == params, f"{name} starts with {head}, Gantry had {params}"
+    for extra in found[len(params):]:  # our extras: optional, never required
+        assert extra.default is not _ or extra.kind is inspect.Parameter.VAR_KEYWORD, extra
+
+
+def test_series_masks_and_frame_items_exist() -> None:
+    for op in ("__eq__", "__ne__", "__gt__", "__ge__", "__lt__", "__le__", "__invert__",
+               "__getitem__", "__len__"):
+        assert op in vars(gquery.GantrySeries), op
+    for op in ("__getitem__", "__len__", "dtypes"):
+        assert op in vars(gquery.GantryDataFrame), op
+    assert "__and__" in vars(gquery.Filters)
