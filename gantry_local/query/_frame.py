@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["Filters", "GantryDataFrame", "GantrySeries"]
 
 
+class UnknownColumnError(NotFoundError, KeyError):
+    """``df[name]`` for a column the frame does not have (a `KeyError`, as in Gantry)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def _pandas() -> Any:
     try:
         import pandas
@@ -72,8 +79,8 @@ class GantryDataFrame(Query):
         if isinstance(key, str):
             series = self.series
             if key not in series:
-                raise KeyError(f"{key} is not a valid column; columns are: "
-                               f"{', '.join(series) or 'none yet'}")
+                raise UnknownColumnError(f"{key!r} is not a valid column; columns are: "
+                                         f"{', '.join(series) or 'none yet'}")
             return series[key]
         raise ValidationError("a GantryDataFrame is indexed by a column name or a mask such "
                               "as df[df['inputs.x'] > 3]")

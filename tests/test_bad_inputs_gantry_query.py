@@ -1,0 +1,158 @@
+"""Bad input to the Gantry-style start-up and query entry points: a clear error, nothing stored."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gantry_local as gantry
+import gantry_local.query as gquery
+from gantry_local.errors import GantryLocalError, NotFoundError, ValidationError
+from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
+from tests.conftest import stored_counts
+
+NOW = datetime.datetime(2024, 3, 1, 12, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture
+def cars(tmp_path: Path) -> Iterator[gantry.Workspace]:
+    ws = gantry.init(db=tmp_path / "g.duckdb", clock=gantry.ManualClock(NOW))
+    gantry.create_application("cars")
+    for i in range(4):
+        gantry.log_record("cars", version="1", inputs={"speed": i, "color": "red"},
+                          outputs={"ok": i % 2 == 0},
+                          timestamp=NOW - datetime.timedelta(hours=i + 1))
+    yield ws
+    ws.close()
+
+
+def _df() -> gquery.GantryDataFrame:
+    return gquery.query("cars")
+
+
+Case = tuple[str, Callable[[], Any], type[Exception], str]
+CASES: list[Case] = [
+    ("unknown-application", lambda: gquery.query("trucks"), NotFoundError,
+     "no application 'trucks'.*create_application"),
+    ("application-not-a-name", lambda: gquery.query(42),  # type: ignore[arg-type]
+     ValidationError, "application must be"),
+    ("start-time-garbage", lambda: gquery.query("cars", start_time="yesterday"),
+     ValidationError, "'yesterday' is not a time.*'-24H'"),
+    ("start-time-number", lambda: gquery.query("cars", start_time=5),  # type: ignore[arg-type]
+     ValidationError, "start_time must be a datetime or a string"),
+    ("start-after-end", lambda: gquery.query("cars", start_time="now", end_time="-2H"),
+     ValidationError, "is after end_time"),
+    ("relative-overflow", lambda: gquery.query("cars", start_time="-99999999999D"),
+     ValidationError, "outside the datetime range"),
+    ("view-not-stored", lambda: gquery.query("cars", view="weekly"), NotFoundError,
+     "no view 'weekly'.*not stored"),
+    ("batch-not-recorded", lambda: gquery.query("cars", batch_id="b1"), NotFoundError,
+     "no batch 'b1'.*not grouped into batches"),
+    ("environment-not-text", lambda: gquery.query("cars", environment=3),  # type: ignore[arg-type]
+     ValidationError, "environment must be a string"),
+    ("filters-a-dict", lambda: gquery.query("cars", filters={"feature_name": "inputs.speed"}),  # type: ignore[arg-type]
+     ValidationError, "filters must be a list"),
+    ("filter-without-name", lambda: gquery.query("cars", filters=[{"equals": 3}]),
+     ValidationError, "'feature_name'"),
+    ("filter-unknown-field", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.sped", "equals": 3}]), ValidationError,
+     "unknown field 'inputs.sped'.*inputs.speed"),
+    ("filter-equals-a-list", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "equals": [3]}]), ValidationError,
+     "equals .* must be a bool, number, string or datetime"),
+    ("filter-equals-wrong-type", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "equals": "fast"}]), ValidationError,
+     "holds int values"),
+    ("filter-both-bounds-kinds", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "lower_bound": 1, "inclusive_lower_bound": 2}]),
+     ValidationError, "both inclusive_lower_bound and lower_bound"),
+    ("tag-filter-two-kinds", lambda: gquery.query("cars", filters=[
+        {"feature_name": "env", "dtype": "tag", "equals": "a", "category_query": ["b"]}]),
+     ValidationError, "a tag filter takes one of"),
+    ("tag-filter-not-text", lambda: gquery.query("cars", filters=[
+        {"feature_name": "env", "dtype": "tag", "equals": 1}]), ValidationError,
+     "can only equal a string"),
+    ("unknown-column", lambda: _df()["inputs.sped"], KeyError,
+     "'inputs.sped' is not a valid column.*inputs.speed"),
+    ("index-by-number", lambda: _df()[3], ValidationError, "indexed by a column name or a mask"),
+    ("order-on-strings", lambda: _df()["inputs.color"] > 3, ValidationError,
+     "> works on int, float, datetime, date series; 'inputs.color' holds str"),
+    ("compare-two-series", lambda: _df()["inputs.speed"] == _df()["inputs.speed"],
+     ValidationError, "series cannot be compared with each other"),
+    ("compare-with-none", lambda: _df()["inputs.speed"] == None,  # noqa: E711
+     ValidationError, "use isnull\\(\\)/notnull\\(\\) for None"),
+    ("mask-from-another-frame", lambda: _df()[_df()["inputs.speed"] > 1], ValidationError,
+     "another GantryDataFrame"),
+    ("masks-joined-with-and", lambda: _df()[(_df()["inputs.speed"] > 1) and True],
+     ValidationError, "combine masks with &"),
+    ("head-negative", lambda: _df().head(-1), ValidationError, "n must be a whole number"),
+    ("mean-of-strings", lambda: _df()["inputs.color"].mean(), ValidationError,
+     "mean works on int, float series"),
+    ("num-points-zero", lambda: _df()["inputs.speed"].mean(num_points=0), ValidationError,
+     "num_points must be an int > 0"),
+    ("num-points-series", lambda: _df()["inputs.speed"].max(num_points=3), ValidationError,
+     "num_points > 1 .* not supported yet"),
+    ("group-by-unknown", lambda: _df()["inputs.speed"].mean(group_by="inputs.size"),
+     ValidationError, "cannot find column 'inputs.size'"),
+    ("quantile-out-of-range", lambda: _df()["inputs.speed"].quantile([1.5]), ValidationError,
+     "quantile_vals must be a list of numbers in \\[0, 1\\]"),
+    ("count-limit-zero", lambda: _df()["inputs.speed"].count(limit=0), ValidationError,
+     "limit must be an int > 0"),
+    ("isin-a-string", lambda: _df()["inputs.color"].isin("red"),  # type: ignore[arg-type]
+     ValidationError, "isin takes a list"),
+    ("time-window-bad-start", lambda: TimeWindow(3, NOW),  # type: ignore[arg-type]
+     ValidationError, "TimeWindow start_time must be a datetime or an ISO string"),
+    ("relative-window-negative", lambda: RelativeTimeWindow(datetime.timedelta(hours=-1)),
+     ValidationError, "window_length must be a positive timedelta"),
+    ("relative-window-bad-offset", lambda: RelativeTimeWindow(
+        datetime.timedelta(hours=1), offset=5),  # type: ignore[arg-type]
+     ValidationError, "offset must be a timedelta"),
+    ("app-query-window-not-a-window", lambda: gantry.get_application("cars").query(
+        "-24H"),  # type: ignore[arg-type]
+     ValidationError, "time_window must be a TimeWindow or RelativeTimeWindow"),
+    ("app-query-window-and-bounds", lambda: gantry.get_application("cars").query(
+        TimeWindow(NOW, NOW), start_time=NOW), ValidationError,
+     "either time_window or start_time/end_time"),
+    ("versions-unknown-app", lambda: gquery.list_application_versions("trucks"),
+     NotFoundError, "no application 'trucks'"),
+    ("environments-app-not-a-name", lambda: gquery.list_application_environments(
+        None),  # type: ignore[arg-type]
+     ValidationError, "application must be an application name"),
+    ("batches-unknown-version", lambda: gquery.list_application_batches("cars", version="9"),
+     NotFoundError, "no version '9'.*versions are: \\['1'\\]"),
+    ("info-unknown-app", lambda: gquery.print_application_info("trucks"), NotFoundError,
+     "no application 'trucks'"),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "error", "message"), CASES, ids=[c[0] for c in CASES])
+def test_refused_and_nothing_stored(cars: gantry.Workspace, name: str, call: Callable[[], Any],
+                                    error: type[Exception], message: str) -> None:
+    before = stored_counts(cars, "cars")
+    with pytest.raises(error, match=message) as caught:
+        call()
+    assert isinstance(caught.value, GantryLocalError), type(caught.value)
+    assert stored_counts(cars, "cars") == before
+
+
+INIT_CASES = [
+    ({"logging_level": "LOUD"}, "logging_level must be one of DEBUG, INFO"),
+    ({"logging_level": 99}, "logging_level numbers run from 0 to 50"),
+    ({"environment": ""}, "environment must be a non-empty string"),
+    ({"environment": 7}, "environment must be str or None"),
+    ({"api_key": 1234}, "api_key must be str or None"),
+    ({"send_in_background": "yes"}, "send_in_background must be bool or None"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), INIT_CASES, ids=[str(c[0]) for c in INIT_CASES])
+def test_bad_init_keeps_the_previous_workspace(cars: gantry.Workspace, kwargs: dict[str, Any],
+                                               message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=message):
+        gantry.init(db=tmp_path / "other.duckdb", **kwargs)
+    assert gantry.get_workspace() is cars and not (tmp_path / "other.duckdb").exists()
+    assert stored_counts(cars, "cars")[0] == 4
