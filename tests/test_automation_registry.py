@@ -227,3 +227,17 @@ def test_names_are_unique_across_kinds_and_the_scheduler_shares_the_registry(
                                         Suite("s", "u", {"v1": lambda row: 0}, ["accuracy"])))
     assert set(scheduler._suites) == {"other"}
     assert "other" in ws._monitors
+
+
+def test_a_failure_is_logged_once_not_on_every_tick(
+        ws: gantry.Workspace, busy: gantry.Application, clock: gantry.ManualClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    busy.add_automation(Automation("broken", IntervalTrigger(S, DAY), UniformCurator("b", "m", 5)))
+    _corrupt(ws, "b", lambda text: "{")
+    scheduler = gantry.Scheduler(ws)
+    with caplog.at_level("WARNING", logger="gantry_local.scheduler"):
+        for _ in range(5):
+            scheduler.run_pending()
+    said = [r for r in caplog.records if "'broken' failed" in r.getMessage()]
+    assert len(said) == 1 and len(scheduler.failures) == 1
+    assert scheduler.failed_automations()["failures"].to_list() == [5]

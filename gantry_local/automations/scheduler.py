@@ -126,6 +126,7 @@ class Scheduler:
         self._probe: tuple[Any, str] | None = None  # a no-retry S3 filesystem and bucket
         self.alerts: list[Alert] = []  # alerts fired or resolved by the last tick
         self.failures: list[Failure] = []  # automations that failed in the last tick
+        self._said: dict[str, str] = {}  # automation -> the failure last logged
 
     @property
     def _suites(self) -> dict[str, Automation]:
@@ -186,11 +187,16 @@ class Scheduler:
               exc: BaseException | str) -> None:
         error = exc if isinstance(exc, str) else _describe(exc)
         self.failures.append(Failure(automation, kind, application, error))
-        log.warning("automation %r failed: %s", automation, error)
+        if self._said.get(automation) != error:  # said once, not on every tick
+            log.warning("automation %r failed (retried on each tick): %s", automation, error)
+            self._said[automation] = error
 
     def _settle(self) -> None:
         """Store this tick's failures; forget earlier ones of automations that succeeded."""
         failed = {f.automation for f in self.failures}
+        for name in (self._ok - failed) & set(self._said):
+            log.info("automation %r succeeds again", name)
+            del self._said[name]
         try:
             for failure in self.failures:
                 self._registry.record_failure(failure.automation, failure.kind,
