@@ -3,8 +3,10 @@
 A write can fail because of the database (a full disk, an I/O error: retry it all
 later) or because of the records in it (a value or a column the database refuses,
 which would fail forever and hold up every record behind it). The second kind is
-found by writing each table alone, then halves of a failing one, down to single rows;
-every part that can be written is, and only the rows that fail alone are left out.
+found by writing each table alone, then without the columns its rows leave empty, then
+halves, down to single rows; every part that can be written is, and only the rows that
+fail alone are left out. The search of one table is bounded: a table failing everywhere
+is kept whole and retried later, never searched row by row nor dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import duckdb
 
 from ._batches import TableWrite
 
-__all__ = ["Isolated", "Sink", "Unwritten", "is_environmental", "write_isolated"]
+__all__ = ["Isolated", "Sink", "Unwritten", "describe", "is_environmental", "write_isolated"]
 
 # Errors of the database or its file, never of the records written: everything is kept.
 _ENVIRONMENTAL = (
