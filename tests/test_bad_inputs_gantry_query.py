@@ -94,8 +94,12 @@ CASES: list[Case] = [
      "mean works on int, float series"),
     ("num-points-zero", lambda: _df()["inputs.speed"].mean(num_points=0), ValidationError,
      "num_points must be an int > 0"),
-    ("num-points-series", lambda: _df()["inputs.speed"].max(num_points=3), ValidationError,
-     "num_points > 1 .* not supported yet"),
+    ("num-points-with-group-by", lambda: _df()["inputs.speed"].max(
+        num_points=3, group_by="inputs.color"), ValidationError,
+     "grouped by a column cannot also be split into num_points"),
+    ("num-points-without-window", lambda: gquery.GantryDataFrame(gantry.get_workspace(), "cars")[
+        "inputs.speed"].mean(num_points=2), ValidationError,
+     "num_points > 1 needs a query with both start_time and end_time"),
     ("group-by-unknown", lambda: _df()["inputs.speed"].mean(group_by="inputs.size"),
      ValidationError, "cannot find column 'inputs.size'"),
     ("quantile-out-of-range", lambda: _df()["inputs.speed"].quantile([1.5]), ValidationError,

@@ -249,3 +249,13 @@ def test_application_listings(speeds: gantry.Application,
 def test_module_stays_callable_as_before(speeds: gantry.Application) -> None:
     assert gantry.query("cars").count() == 12
     assert gantry.query is gquery
+
+
+def test_num_points_splits_the_window(speeds: gantry.Application) -> None:
+    df = gquery.query("cars", environment="prod")  # the last 24 hours, speeds 0..9 hourly
+    means = df["inputs.speed"].mean(num_points=4)
+    assert list(means["time"]) == [NOW - datetime.timedelta(hours=24 - 6 * k) for k in range(4)]
+    assert means["mean"].tolist()[3] == 2.5  # the last six hours: speeds 0..5
+    assert means["mean"].isna().tolist() == [True, True, False, False]
+    counts = df["inputs.speed"].count(num_points=2)
+    assert counts["total"].tolist() == [0, 10]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._db import storage_errors
@@ -192,6 +192,10 @@ class GantryDataFrame(Query):
         frame["join_id"] = frame.get("__join_key", None)
         return frame
 
+    def _time_series(self, expression: str, field: str, params: Sequence[Any],
+                     num_points: int, what: str) -> pandas.DataFrame:
+        return _time_series(self, expression, field, params, num_points, what)
+
     def _aggregate(self, expression: str, field: str, params: Sequence[Any] = (),
                    group_by: str | None = None) -> Any:
         """Run ``SELECT expression`` over this frame's rows, `field` bound to ``{col}``."""
@@ -211,6 +215,34 @@ class GantryDataFrame(Query):
         with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
             rows = con.execute(query, [*params, *selection.params]).fetchall()
         return rows
+
+
+def _time_series(frame: GantryDataFrame, expression: str, field: str,
+                 params: Sequence[Any], num_points: int, what: str) -> pandas.DataFrame:
+    """The statistic over `num_points` equal slices of the frame's window, oldest first."""
+    start, end = frame.start_time, frame.end_time
+    if start is None or end is None or end <= start:
+        raise ValidationError("num_points > 1 needs a query with both start_time and end_time")
+    selection = frame.selection(ordered=False)
+    column = selection.column(field, "s") or "NULL"
+    span = (end - start) // num_points
+    if span.total_seconds() <= 0:
+        raise ValidationError(f"the window is too short to split into {num_points} points")
+    start_us = int((start - _EPOCH).total_seconds() * 1_000_000)
+    span_us = max(1, int(span.total_seconds() * 1_000_000))
+    bucket = f'least((epoch_us(s."__time") - ?) // ?, {int(num_points) - 1})'
+    sql = (f"SELECT {bucket} AS k, {expression.format(col=column)} AS v FROM "
+           f"({selection.sql}) AS s GROUP BY k ORDER BY k")
+    with frame._ws._cursor() as con, storage_errors(f"querying {frame.application!r}"):
+        rows = dict(con.execute(sql, [start_us, span_us, *params, *selection.params])
+                    .fetchall())
+    times = [start + span * k for k in range(num_points)]
+    result: pandas.DataFrame = _pandas().DataFrame(
+        {"time": times, what: [rows.get(k) for k in range(num_points)]})
+    return result
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _count(n: object) -> int:
@@ -384,8 +416,11 @@ class GantrySeries:
         if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points <= 0:
             raise ValidationError(f"num_points must be an int > 0, got {num_points!r}")
         if num_points != 1:
-            raise ValidationError("num_points > 1 (a time series of the statistic) is not "
-                                  "supported yet; use app.summarize(interval=...) instead")
+            if group_by is not None:
+                raise ValidationError("a statistic grouped by a column cannot also be split "
+                                      "into num_points")
+            return self.parent_dataframe._time_series(expression, self.name, params,
+                                                      num_points, what)
         if group_by is None:
             return self.parent_dataframe._aggregate(expression, self.name, params)
         if not isinstance(group_by, str) or group_by not in self.parent_dataframe.series:
@@ -410,7 +445,13 @@ class GantrySeries:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise ValidationError(f"limit must be an int > 0, got {limit!r}")
         result = self._stat("count(*)", None, "total", num_points, group_by)
-        return result.head(limit) if group_by is not None else int(result or 0)
+        if group_by is not None:
+            return result.head(limit)
+        if num_points != 1:  # a time series: empty slices count 0
+            result["total"] = [int(v) if v is not None and v == v else 0
+                               for v in result["total"]]
+            return result
+        return int(result or 0)
 
     def min(self, num_points: int = 1, group_by: str | None = None) -> Any:
         """The smallest value (int, float and datetime series)."""
