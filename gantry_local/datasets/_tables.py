@@ -54,6 +54,8 @@ def _is_frame(frame: Any, module: str) -> bool:
 
 
 def _from_polars(frame: Any) -> pa.Table:
+    for name, dtype in frame.schema.items():  # polars panics converting a name with NUL
+        _check_polars_name(name, dtype, "")
     objects = [name for name, dtype in frame.schema.items() if dtype == pl.Object]
     if objects:
         raise ValidationError(f"columns {objects} hold Python objects (polars Object), which "
@@ -61,8 +63,20 @@ def _from_polars(frame: Any) -> pa.Table:
     return frame.to_arrow()  # type: ignore[no-any-return]
 
 
+def _check_polars_name(name: str, dtype: Any, path: str) -> None:
+    where = f"{path}{name}"
+    _check_name(name, "the table", where)
+    if isinstance(dtype, pl.Struct):
+        for child in dtype.fields:
+            _check_polars_name(child.name, child.dtype, f"{where}.")
+    elif isinstance(dtype, pl.List | pl.Array):
+        _check_polars_name("item", dtype.inner, f"{where}[].")
+
+
 def _from_pandas(frame: Any) -> pa.Table:
     names = [str(c) for c in frame.columns]
+    for name in names:
+        _check_name(name, "the table", name)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValidationError(f"the DataFrame has duplicate columns {duplicates}; rename them")
@@ -97,9 +111,7 @@ def check_table(schema: pa.Schema, what: str, from_polars: bool = False) -> None
 def _check_field(field: pa.Field[Any], what: str, path: str = "") -> None:
     name = field.name
     where = f"{path}{name}"
-    if not name or "\x00" in name or not encodable(name):
-        raise ValidationError(f"{what} has a column named {where!r}: column names must be "
-                              "non-empty UTF-8 text without NUL bytes")
+    _check_name(name, what, where)
     kind = field.type
     if pa.types.is_union(kind):
         raise ValidationError(f"{what}: column {where!r} is a {kind} union, which Parquet cannot "
@@ -120,6 +132,13 @@ def _check_field(field: pa.Field[Any], what: str, path: str = "") -> None:
     elif pa.types.is_map(kind):
         _check_field(pa.field("key", kind.key_type), what, f"{where}.")
         _check_field(pa.field("value", kind.item_type), what, f"{where}.")
+
+
+def _check_name(name: str, what: str, where: str) -> None:
+    """Refuse a column or field name that is empty, holds NUL or is not UTF-8 text."""
+    if not name or "\x00" in name or not encodable(name):
+        raise ValidationError(f"{what} has a column named {where!r}: column names must be "
+                              "non-empty UTF-8 text without NUL bytes")
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
