@@ -4,6 +4,7 @@ and nothing stored (no records, no evaluation, no cached output, no version, no 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -526,4 +527,29 @@ def test_unstorable_outputs_are_row_errors(ctx: Ctx) -> None:
                       metrics=["exact_match"], store=False)
     assert result.errors == {"a": 4, "b": 4}
     assert "not valid Unicode" in result.rows["error.a"][0]
+    assert snapshot(ctx) == before
+
+
+def _exits(row: dict[str, Any]) -> int:
+    raise SystemExit(3)
+
+
+def test_a_candidate_raising_system_exit_is_a_row_error(ctx: Ctx) -> None:
+    """SystemExit (any BaseException but KeyboardInterrupt) is the row's error, at once."""
+    before = snapshot(ctx)
+    started = time.monotonic()
+    result = evaluate(ctx, candidates={"a": _exits, "b": one}, store=False, timeout=30)
+    assert time.monotonic() - started < 10  # not waiting out the 30s timeout per row
+    assert result.errors == {"a": 4, "b": 0}
+    assert result.rows["error.a"][0] == "SystemExit: 3"
+    assert snapshot(ctx) == before
+
+
+def test_a_candidate_raising_keyboard_interrupt_stops_the_run(ctx: Ctx) -> None:
+    def interrupt(row: dict[str, Any]) -> int:
+        raise KeyboardInterrupt
+
+    before = snapshot(ctx)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(ctx, candidates={"a": interrupt, "b": one}, timeout=30)
     assert snapshot(ctx) == before

@@ -110,7 +110,10 @@ class _Worker:
                 self.current = (index, number, started)
                 try:
                     output, error = pool.fn(pool.args[index]), None
-                except Exception as exc:  # the row's error, never the run's
+                except KeyboardInterrupt as exc:  # stops the run, raised in the caller
+                    pool.interrupt(exc)
+                    return
+                except BaseException as exc:  # SystemExit too: the row's error, not the run's
                     output, error = None, f"{type(exc).__name__}: {exc}"
                 late = timeout is not None and time.monotonic() - started > timeout
                 if late:  # over its time, whether or not the supervisor saw it yet
@@ -140,12 +143,20 @@ class _Calls:
         self.later: list[tuple[float, int, int]] = []  # (ready time, row, attempt) heap
         self.outcomes: list[CallOutcome | None] = [None] * len(args)
         self.remaining = len(args)
+        self.interrupted: KeyboardInterrupt | None = None
+
+    def interrupt(self, exc: KeyboardInterrupt) -> None:
+        """A call raised KeyboardInterrupt: stop every worker and re-raise it in the caller."""
+        with self.cond:
+            self.interrupted = exc
+            self.remaining = 0
+            self.cond.notify_all()
 
     def next_batch(self, worker: _Worker) -> list[tuple[int, int]]:
         """A few rows to do (many workers, few rows: one each), or none when all are done."""
         with self.cond:
             while True:
-                if worker.abandoned or self.remaining == 0:
+                if worker.abandoned or self.remaining <= 0:
                     return []
                 if self.todo:
                     size = max(1, min(_BATCH, len(self.todo) // (4 * self.settings.workers)))
@@ -211,5 +222,7 @@ def run_calls(fn: Callable[[Any], Any], args: Sequence[Any], settings: RunSettin
             bar.update(done - shown)
             shown = done
         calls.cond.notify_all()
+    if calls.interrupted is not None:
+        raise calls.interrupted
     return [o if o is not None else CallOutcome(None, "not run", 0, False)
             for o in calls.outcomes]
