@@ -17,7 +17,7 @@ from ..errors import ValidationError
 from . import _types as types
 from ._types import INT_MAX, INT_MIN
 
-__all__ = ["SECTIONS", "AppSchema", "SchemaDraft", "table_of"]
+__all__ = ["MAX_COLUMNS", "SECTIONS", "AppSchema", "SchemaDraft", "table_of"]
 
 SECTIONS = ("inputs", "outputs", "feedback", "tags")
 RECORDS, FEEDBACK = "records", "feedback"
@@ -25,6 +25,9 @@ _NONE = type(None)
 _EMPTY: frozenset[type] = frozenset()
 _TAG_TYPES = frozenset({str})
 _MAX_SHAPES = 1024
+# Each new field is one ALTER TABLE and widens every later insert: past this many columns a
+# table's flushes take seconds, so a record that would add more is refused at call time.
+MAX_COLUMNS = 1000
 
 
 def table_of(section: str) -> str:
@@ -85,6 +88,7 @@ class SchemaDraft:
     def __init__(self, schema: AppSchema) -> None:
         self._schema = schema
         self.changes: dict[tuple[str, str], str] = {}
+        self._added: dict[str, int] = {}
         self.fast: dict[str, dict[str, frozenset[type]]] = {
             section: dict(keys) for section, keys in schema.fast.items()
         }
@@ -134,6 +138,7 @@ class SchemaDraft:
         """Record that `column` holds `logical` values; raise on a clash."""
         current = self.current(table, column)
         if current is None:
+            self._count_new(table, column)
             merged = logical
         else:
             widened = types.widen(current, logical)
@@ -144,6 +149,16 @@ class SchemaDraft:
             self.changes[(table, column)] = merged
             section, _, key = column.partition(".")
             self.fast.setdefault(section, {})[key] = _accepted(section, merged)
+
+    def _count_new(self, table: str, column: str) -> None:
+        added = self._added.get(table, 0)
+        if len(self._schema.columns[table]) + added >= MAX_COLUMNS:
+            raise ValidationError(
+                f"field {column!r} would be column {MAX_COLUMNS + 1} of this application's {table} "
+                f"table; the limit is {MAX_COLUMNS}. Log wide features as one list or struct "
+                "field, or split them over several applications."
+            )
+        self._added[table] = added + 1
 
 
 def _flatten(record: Mapping[str, Any], prefix: str, out: dict[str, Any], where: str,
