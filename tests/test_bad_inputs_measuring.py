@@ -553,3 +553,26 @@ def test_a_candidate_raising_keyboard_interrupt_stops_the_run(ctx: Ctx) -> None:
     with pytest.raises(KeyboardInterrupt):
         evaluate(ctx, candidates={"a": interrupt, "b": one}, timeout=30)
     assert snapshot(ctx) == before
+
+
+@pytest.mark.parametrize(("candidate", "metric", "message"), [
+    (one, Custom("m", lambda row, output: 1 / 0), "m: ZeroDivisionError: division by zero"),
+    (one, Custom("m", lambda row, output: 2**2000), "m: metric 'm' is too large for a float"),
+    (lambda r: 2**2000, "mse", "integer too large to store"),
+    (lambda r: 2**2000, "rmse", "integer too large to store"),
+    (lambda r: 2**2000, "accuracy", "integer too large to store"),
+    (lambda r: 1e200, "mse", "mse: the squared error is too large for a float"),
+    (lambda r: -1e100, "mae", None),
+], ids=["custom-raises", "custom-huge", "mse-huge-int", "rmse-huge-int", "accuracy-huge-int",
+        "mse-overflow", "mae-in-range"])
+def test_metric_failures_are_row_errors(ctx: Ctx, candidate: Any, metric: Any,
+                                        message: str | None) -> None:
+    """A metric that raises or overflows is that row's error, never the run's."""
+    before = snapshot(ctx)
+    result = evaluate(ctx, candidates={"a": candidate, "b": one}, metrics=[metric], store=False)
+    if message is None:
+        assert result.errors["a"] == 0
+    else:
+        assert result.errors["a"] == 4
+        assert message in result.rows["error.a"][0]
+    assert snapshot(ctx) == before

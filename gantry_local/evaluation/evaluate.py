@@ -279,6 +279,10 @@ def _row_hash(inputs: dict[str, Any]) -> str:
 def _json_output(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, int) and not isinstance(value, bool) and not \
+            -2**63 <= value < 2**63:
+        raise ValueError("the output is an integer too large to store (beyond 64 bits); "
+                         "return a float or a string")
     try:  # what cannot be stored is the row's error
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -344,10 +348,28 @@ def _score_rows(metric: RowMetric, run: _Run, row_inputs: list[dict[str, Any]],
         if metric.needs_reference and reference is None:
             continue  # no label for this row: left out of this metric
         try:
-            scores[index] = metric.score(row_inputs[index], output, reference)
-        except (RowError, TypeError, ValueError) as exc:
+            scores[index] = _score(metric, row_inputs[index], output, reference)
+        except RowError as exc:
             _note(run, index, f"{metric.name}: {exc}")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a metric's own failure is the row's error
+            _note(run, index, f"{metric.name}: {type(exc).__name__}: {exc}")
     return scores
+
+
+def _score(metric: RowMetric, row: dict[str, Any], output: Any, reference: Any) -> float:
+    """One row's score: a finite float, else a RowError."""
+    value = metric.score(row, output, reference)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RowError(f"the score must be a number, got {type(value).__name__} {value!r:.60}")
+    try:
+        result = float(value)
+    except OverflowError:
+        raise RowError("the score is too large for a float") from None
+    if not math.isfinite(result):
+        raise RowError(f"the score must be a finite number, got {result!r}")
+    return result
 
 
 def _judge_scores(judge: ScoreJudge, run: _Run, row_inputs: list[dict[str, Any]],

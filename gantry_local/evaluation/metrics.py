@@ -74,7 +74,10 @@ Metric = RowMetric | AggregateMetric
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise RowError(f"{what} must be a number, got {type(value).__name__} {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise RowError(f"{what} is too large for a float: {value!r:.40}...") from None
     if not math.isfinite(result):
         raise RowError(f"{what} must be a finite number, got {result!r}")
     return result
@@ -277,11 +280,19 @@ def _score_accuracy(row: dict[str, Any], output: Any, reference: Any) -> float:
 
 
 def _score_abs(row: dict[str, Any], output: Any, reference: Any) -> float:
-    return abs(_number(output, "output") - _number(reference, "reference"))
+    return _finite(abs(_number(output, "output") - _number(reference, "reference")), "error")
 
 
 def _score_sq(row: dict[str, Any], output: Any, reference: Any) -> float:
-    return (_number(output, "output") - _number(reference, "reference")) ** 2
+    difference = _number(output, "output") - _number(reference, "reference")
+    return _finite(difference * difference, "squared error")
+
+
+def _finite(value: float, what: str) -> float:
+    """`value`, or a RowError when it overflowed a float (an output far from the reference)."""
+    if not math.isfinite(value):
+        raise RowError(f"the {what} is too large for a float")
+    return value
 
 
 def _score_exact(row: dict[str, Any], output: Any, reference: Any) -> float:
