@@ -332,3 +332,16 @@ def test_ints_beyond_64_bits_are_rejected_on_every_path(app: gantry.Application)
     assert stored_counts(app.workspace) == before
     app.log_record(inputs={"a": too_big - 1, "f": 0.5}, outputs=-too_big)  # the edges fit
     assert app.query().to_polars()["inputs.a"].to_list() == [1, too_big - 1]
+
+
+def test_ints_beyond_2_53_in_a_float_field_are_stored_as_floats(app: gantry.Application,
+                                                                 ws: gantry.Workspace) -> None:
+    big = 2**60 + 1  # fits 64 bits, but no double holds it exactly: pyarrow refuses it for float64
+    app.log_record(inputs={"x": 1.5}, outputs=1.0, feedback={"y": 0.5})
+    app.log_record(inputs={"x": big}, outputs=big, feedback={"y": big})
+    app.log_records(inputs=[{"x": big}, {"x": 0.5}], outputs=[big, 2.0], feedbacks=[{"y": big}, {"y": 1}])
+    ws.flush()
+    frame = app.query().to_polars()
+    assert sorted(frame["inputs.x"].to_list()) == [0.5, 1.5, float(big), float(big)]
+    assert sorted(frame["outputs.value"].to_list()) == [1.0, 2.0, float(big), float(big)]
+    assert sorted(frame["feedback.y"].drop_nulls().to_list()) == [0.5, 1.0, float(big), float(big)]

@@ -188,7 +188,7 @@ def build_section_columns(
 ) -> dict[str, pa.Array[Any]]:
     """Arrow arrays for one section's columns from flat dict rows (None rows become nulls)."""
     if isinstance(rows, SameShapeRows):
-        return {f"{section}.{name}": pa.array(values, types.arrow_type(columns[f"{section}.{name}"]))
+        return {f"{section}.{name}": typed_array(values, types.arrow_type(columns[f"{section}.{name}"]))
                 for name, values in zip(rows.names, rows.columns, strict=True)}
     prefix = section + "."
     names = [c for c in columns if c.startswith(prefix)]
@@ -197,9 +197,33 @@ def build_section_columns(
     struct = pa.struct([(c[len(prefix):], types.arrow_type(columns[c])) for c in names])
     if None in rows:
         rows = [r if r is not None else {} for r in rows]
-    array = pa.array(rows, type=struct)
+    try:
+        array = pa.array(rows, type=struct)
+    except pa.ArrowInvalid:
+        floats = [c[len(prefix):] for c in names if pa.types.is_floating(types.arrow_type(columns[c]))]
+        array = pa.array([_ints_as_floats(r or {}, floats) for r in rows], type=struct)
     assert isinstance(array, pa.StructArray)
     return {name: array.field(i) for i, name in enumerate(names)}
+
+
+def typed_array(values: Sequence[Any], dtype: pa.DataType) -> pa.Array[Any]:
+    """`pa.array(values, dtype)`, with ints in a float column converted as floats.
+
+    An int column widens to float, but pyarrow refuses ints beyond 2**53 for a float type:
+    they are converted by Python (rounded, as the widening implies) only when that happens.
+    """
+    try:
+        return pa.array(values, dtype)
+    except pa.ArrowInvalid:
+        if not pa.types.is_floating(dtype):
+            raise
+        return pa.array([float(v) if isinstance(v, int) else v for v in values], dtype)
+
+
+def _ints_as_floats(row: Mapping[str, Any], floats: Sequence[str]) -> Mapping[str, Any]:
+    if not any(isinstance(row.get(name), int) for name in floats):
+        return row
+    return {**row, **{n: float(row[n]) for n in floats if isinstance(row.get(n), int)}}
 
 
 def _array(values: Sequence[Any] | pa.Array[Any], dtype: pa.DataType) -> pa.Array[Any]:
@@ -401,7 +425,7 @@ def _slot_table(schema: Mapping[str, str], slot: RowSlot, values: list[Any]) -> 
     for section, names in (("inputs", slot.inputs), ("outputs", slot.outputs)):
         for name in names:
             column = f"{section}.{name}"
-            arrays[column] = pa.array(values[offset::width], types.arrow_type(schema[column]))
+            arrays[column] = typed_array(values[offset::width], types.arrow_type(schema[column]))
             offset += 1
     return pa.table(arrays)
 
