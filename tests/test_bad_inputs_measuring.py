@@ -4,6 +4,7 @@ and nothing stored (no records, no evaluation, no cached output, no version, no 
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from gantry_local.evaluation import (
     Candidate,
     Contains,
     Custom,
+    JudgeError,
     OpenAICompatible,
     PairwiseJudge,
     Regex,
+    RowError,
     ScoreJudge,
 )
 from gantry_local.evaluation.suites import Suite
@@ -121,6 +124,15 @@ GOOD_TOML = 'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
 CANDIDATES = '[candidates]\na = "os:getcwd"\n'
 
 Case = tuple[str, Callable[[Ctx], Any], type[GantryLocalError], str]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+CLIENT = OpenAICompatible(f"http://127.0.0.1:{_closed_port()}/v1", "m", timeout=5)
 
 CASES: list[Case] = [
     # -- summarize -------------------------------------------------------------------------------
@@ -487,6 +499,23 @@ CASES: list[Case] = [
     ("TOML not UTF-8", lambda c: toml(c, b"\xff\xfe name"), ValidationError,
      r"not valid TOML \(UTF-8\)"),
     ("TOML not TOML", lambda c: toml(c, "name = = 1"), ValidationError, r"not valid TOML"),
+    # -- OpenAICompatible: refused before any request (nothing listens on CLIENT's port) ----
+    ("chat messages int", lambda c: CLIENT.chat(5), ValidationError,
+     r"messages must be a non-empty list.*got int"),
+    ("chat messages empty", lambda c: CLIENT.chat([]), ValidationError,
+     r"messages must be a non-empty list"),
+    ("chat message not a dict", lambda c: CLIENT.chat([5]), ValidationError,
+     r"messages\[0\] must be a dict"),
+    ("chat message without content", lambda c: CLIENT.chat([{"role": "user"}]), ValidationError,
+     r"string 'role' and 'content'"),
+    ("chat parameter NaN", lambda c: CLIENT.chat([{"role": "user", "content": "x"}],
+                                                 temperature=NAN), ValidationError, r"not JSON"),
+    ("chat parameter object", lambda c: CLIENT.chat([{"role": "user", "content": "x"}],
+                                                    stop=object()), ValidationError, r"not JSON"),
+    ("completion prompt int", lambda c: CLIENT(5), ValidationError, r"prompt must be a string"),
+    ("client default parameter NaN", lambda c: OpenAICompatible("http://127.0.0.1:1/v1", "m",
+                                                                temperature=INF),
+     ValidationError, r"parameters must be JSON"),
 ]
 
 
@@ -576,3 +605,10 @@ def test_metric_failures_are_row_errors(ctx: Ctx, candidate: Any, metric: Any,
         assert result.errors["a"] == 4
         assert message in result.rows["error.a"][0]
     assert snapshot(ctx) == before
+
+
+def test_judge_and_row_errors_are_gantry_errors() -> None:
+    """A server that cannot be reached is a JudgeError, which callers catch as GantryLocalError."""
+    with pytest.raises(GantryLocalError, match="cannot reach"):
+        CLIENT.chat([{"role": "user", "content": "x"}])
+    assert issubclass(JudgeError, GantryLocalError) and issubclass(RowError, GantryLocalError)

@@ -133,6 +133,10 @@ class OpenAICompatible:
         if not _finite(timeout) or not 0 < timeout <= 86_400:
             raise ValidationError(f"timeout must be positive seconds (at most a day), got "
                                   f"{timeout!r}")
+        try:
+            json.dumps(params, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"request parameters must be JSON values: {exc}") from None
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key
@@ -146,10 +150,17 @@ class OpenAICompatible:
         """The first choice's message content for `messages`.
 
         Raises:
+            ValidationError: `messages` is not a non-empty list of ``{"role": str,
+                "content": str}`` dicts, or a parameter is not JSON; nothing is sent.
             JudgeError: the server failed or answered something unreadable.
         """
-        body = json.dumps({"model": self.model, "messages": messages,
-                           **self.params, **params}).encode()
+        _check_messages(messages)
+        try:
+            body = json.dumps({"model": self.model, "messages": messages,
+                               **self.params, **params}, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"the request to {self.base_url} is not JSON: {exc}; pass "
+                                  "strings, numbers, lists and dicts") from None
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -173,6 +184,8 @@ class OpenAICompatible:
 
     def __call__(self, prompt: str, **params: Any) -> str:
         """Complete `prompt` as one user message (the completion-model interface)."""
+        if not isinstance(prompt, str):
+            raise ValidationError(f"the prompt must be a string, got {type(prompt).__name__}")
         return self.chat([{"role": "user", "content": prompt}], **params)
 
     def score_judge(self, criteria: str = DEFAULT_CRITERIA, name: str = "judge") -> ScoreJudge:
@@ -202,6 +215,18 @@ class OpenAICompatible:
             return reply.strip().split()[0] if reply.strip() else reply
 
         return PairwiseJudge(ask, name)
+
+
+def _check_messages(messages: Any) -> None:
+    """Refuse chat messages the server could not take, before any request."""
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise ValidationError(f"messages must be a non-empty list of {{'role': ..., 'content': "
+                              f"...}} dicts, got {type(messages).__name__}")
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str) or \
+                not isinstance(message.get("content"), str):
+            raise ValidationError(f"messages[{index}] must be a dict with string 'role' and "
+                                  f"'content', got {message!r:.80}")
 
 
 def _show(value: Any) -> str:

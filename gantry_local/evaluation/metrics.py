@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..errors import GantryLocalError, ValidationError
 
 __all__ = [
     "AggregateMetric", "Contains", "Custom", "Metric", "Regex", "RowError", "RowMetric",
@@ -30,7 +30,7 @@ __all__ = [
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-class RowError(Exception):
+class RowError(GantryLocalError, ValueError):
     """A row's output cannot be scored (recorded as that row's error)."""
 
 
