@@ -219,8 +219,15 @@ def _check_url(url: object) -> str:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValidationError(f"webhook url must be http(s), got {url!r}")
     check_text(url, "webhook url")
-    parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or any(c.isspace() for c in url):
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port  # .port raises on a port out of 0..65535
+        if port == 0:
+            raise ValueError("port 0 cannot be connected to")
+    except ValueError as exc:
+        raise ValidationError(f"webhook url {url!r} is not a valid URL ({exc}), e.g. "
+                              "https://hooks.example.com/path") from None
+    if not host or any(c.isspace() for c in url):
         raise ValidationError(f"webhook url {url!r} needs a host and no spaces, e.g. "
                               "https://hooks.example.com/path")
     return url
