@@ -5,8 +5,10 @@ later) or because of the records in it (a value or a column the database refuses
 which would fail forever and hold up every record behind it). The second kind is
 found by writing each table alone, then without the columns its rows leave empty, then
 halves, down to single rows; every part that can be written is, and only the rows that
-fail alone are left out. The search of one table is bounded: a table failing everywhere
-is kept whole and retried later, never searched row by row nor dropped.
+fail alone, while other rows of their table can be written, are left out. The search of
+one table is bounded: a table failing everywhere is kept whole and retried later, never
+searched row by row nor dropped (a write whose rows all fail is kept the same way, until it
+is retried beside rows that can be written).
 """
 
 from __future__ import annotations
@@ -120,11 +122,13 @@ def _isolate(sink: Sink, write: TableWrite
     bad: list[TableWrite] = []
     cause: BaseException | None = None
     failures = 0
+    written = False
     stack = [write]
     while stack:
         part = stack.pop()
         try:
             sink.write([part])
+            written = True
             continue
         except Exception as exc:
             if is_environmental(exc):
@@ -138,6 +142,8 @@ def _isolate(sink: Sink, write: TableWrite
                 return [], [*bad, part, *reversed(stack)], cause
             else:
                 stack.extend(reversed(halves))
+    if not written:  # no row of the table could be written: suspect the table, keep all
+        return [], bad, cause
     return bad, [], cause
 
 
