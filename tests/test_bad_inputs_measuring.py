@@ -16,6 +16,8 @@ import polars as pl
 import pytest
 
 import gantry_local as gantry
+import gantry_local.evaluation
+import gantry_local.monitoring as monitoring
 from gantry_local.errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from gantry_local.evaluation import (
     Candidate,
@@ -499,6 +501,25 @@ CASES: list[Case] = [
     ("TOML not UTF-8", lambda c: toml(c, b"\xff\xfe name"), ValidationError,
      r"not valid TOML \(UTF-8\)"),
     ("TOML not TOML", lambda c: toml(c, "name = = 1"), ValidationError, r"not valid TOML"),
+    # -- the module functions' first argument ---------------------------------------------------
+    ("summarize workspace None", lambda c: monitoring.summarize(None, "shop"), ValidationError,
+     r"first argument must be a Workspace, got NoneType"),
+    ("summarize workspace str", lambda c: monitoring.summarize("shop", "shop"), ValidationError,
+     r"first argument must be a Workspace, got str"),
+    ("drift workspace None", lambda c: monitoring.drift(None, "shop", WINDOW, LATER),
+     ValidationError, r"first argument must be a Workspace"),
+    ("drift_over_time workspace int", lambda c: monitoring.drift_over_time(5, "shop", WINDOW),
+     ValidationError, r"first argument must be a Workspace, got int"),
+    ("metrics_over_time workspace None", lambda c: monitoring.metrics_over_time(
+        None, "shop", ["accuracy"]), ValidationError, r"first argument must be a Workspace"),
+    ("dataset_drift dataset None", lambda c: monitoring.dataset_drift(None, None, None),
+     ValidationError, r"first argument must be a Dataset.*got NoneType"),
+    ("dataset_drift dataset name", lambda c: monitoring.dataset_drift("rows", None, None),
+     ValidationError, r"first argument must be a Dataset.*got str"),
+    ("list_evaluations workspace int", lambda c: gantry.evaluation.list_evaluations(
+        workspace=5), ValidationError, r"workspace must be a Workspace, got int"),
+    ("get_evaluation workspace str", lambda c: gantry.evaluation.get_evaluation(
+        "x", workspace="w"), ValidationError, r"workspace must be a Workspace, got str"),
     # -- OpenAICompatible: refused before any request (nothing listens on CLIENT's port) ----
     ("chat messages int", lambda c: CLIENT.chat(5), ValidationError,
      r"messages must be a non-empty list.*got int"),

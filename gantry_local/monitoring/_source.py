@@ -19,8 +19,8 @@ from ..records.query import Query
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["MAX_INTERVALS", "Grid", "Records", "check_interval", "field_kinds", "grid_for",
-           "utc_time"]
+__all__ = ["MAX_INTERVALS", "Grid", "Records", "check_dataset", "check_interval", "check_workspace",
+           "field_kinds", "grid_for", "utc_time"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_INTERVALS = 100_000  # intervals one summary, metric or drift table may have
@@ -171,3 +171,21 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
         origin = start
     count = -(-(end - origin) // interval)  # ceiling: a partial last interval counts
     return Grid(origin, interval, 0, count - 1, end)
+
+
+def check_workspace(ws: object) -> None:
+    """Refuse a first argument that is not a Workspace (these functions take one first)."""
+    from ..workspace import Workspace
+
+    if not isinstance(ws, Workspace):
+        raise ValidationError(f"the first argument must be a Workspace, got {type(ws).__name__}; "
+                              "or call the Application's method (app.summarize(...), ...)")
+
+
+def check_dataset(dataset: object) -> None:
+    """Refuse a first argument that is not a Dataset (``workspace.get_dataset(name)``)."""
+    from ..datasets.dataset import Dataset
+
+    if not isinstance(dataset, Dataset):
+        raise ValidationError(f"the first argument must be a Dataset (workspace.get_dataset("
+                              f"name)), got {type(dataset).__name__}")

@@ -30,7 +30,15 @@ from .._db import storage_errors
 from .._sql import quote_ident
 from ..errors import ValidationError
 from ..records._naming import to_physical, unique_names
-from ._source import Records, choose_fields, field_kinds, grid_for, utc_time
+from ._source import (
+    Records,
+    check_dataset,
+    check_workspace,
+    choose_fields,
+    field_kinds,
+    grid_for,
+    utc_time,
+)
 
 # scipy is imported in the functions that use it: importing it takes 1.5 s.
 
@@ -109,6 +117,7 @@ def drift(ws: Workspace, application: str, reference: Any, current: Any,
     Raises:
         ValidationError: unknown fields, a malformed side, or a side with no rows.
     """
+    check_workspace(ws)
     check_thresholds(psi_threshold, js_threshold)
     kinds = choose_fields(field_kinds(ws, application), fields)
     ref = window_side(ws, application, reference, "reference")
@@ -253,6 +262,7 @@ def drift_over_time(ws: Workspace, application: str, reference: Any,
     in one query and split by interval (with ``tests=False``, counted per interval in
     DuckDB instead); each interval is reduced once.
     """
+    check_workspace(ws)
     check_thresholds(psi_threshold, js_threshold)
     if not isinstance(tests, bool):
         raise ValidationError(f"tests must be True or False, got {tests!r}")
@@ -411,6 +421,7 @@ def dataset_drift(dataset: Dataset, a: str | None, b: str | None,
                   fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
                   js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
     """Drift between two versions of a dataset (`b` defaults to the latest)."""
+    check_dataset(dataset)
     check_thresholds(psi_threshold, js_threshold)
     for what, version in (("a", a), ("b", b)):
         if version is not None and not isinstance(version, str):

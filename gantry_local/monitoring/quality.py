@@ -14,7 +14,7 @@ import polars as pl
 
 from .._db import storage_errors
 from ..errors import ValidationError
-from ._source import Records, field_kinds, grid_for
+from ._source import Records, check_workspace, field_kinds, grid_for
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -46,6 +46,7 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     Raises:
         ValidationError: an unknown metric, a missing or ill-typed field.
     """
+    check_workspace(ws)
     if isinstance(metrics, str) or not metrics:
         raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
                               f"{', '.join(QUALITY_METRICS)}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import storage_errors
-from ._source import Records, choose_fields, field_kinds, grid_for
+from ._source import Records, check_workspace, choose_fields, field_kinds, grid_for
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -46,6 +46,7 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
         ValidationError: unknown fields (the message lists the known ones), a bad interval,
             or no records at all.
     """
+    check_workspace(ws)
     kinds = choose_fields(field_kinds(ws, application), fields)
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end, version, tags)
