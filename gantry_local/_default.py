@@ -75,6 +75,8 @@ def init(
     if environment is not None and (not environment or not is_valid_text(environment)):
         raise ValidationError(f"environment must be a non-empty string of valid Unicode (it "
                               f"becomes the 'env' tag), got {environment!r}")
+    Workspace.check_arguments(db, storage, options.get("storage_options"), clock,
+                              **{k: v for k, v in options.items() if k != "storage_options"})
     global _default
     with _lock:
         previous, _default = _default, None

@@ -54,6 +54,8 @@ class Application:
         state = workspace._apps.get(self.name)
         if state is None:
             state = workspace._app_state(self.name)  # raises the right error
+        if workspace._default_env is not None and (inputs is not None or outputs is not None):
+            tags = workspace._env_tags(tags)
         return workspace._logger.log_one(state, version, inputs, outputs, feedback, join_key,
                                          timestamp, tags, sample_rate)
 

@@ -77,14 +77,8 @@ class Workspace:
         flush_interval: float = 1.0,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
-        if not isinstance(self.clock, Clock):
-            raise ValidationError(f"clock must have a now() method, got {type(clock).__name__}")
-        read_clock(self.clock)  # a clock whose now() fails or returns a non-datetime: say so now
-        _check_positive(buffer_size, "buffer_size", integer=True)
-        _check_range(buffer_timeout, "buffer_timeout", 0.0, _MAX_BUFFER_TIMEOUT)
-        _check_range(flush_interval, "flush_interval", _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL)
-        _check_db(db)
-        _check_storage(storage, storage_options)
+        self.check_arguments(db, storage, storage_options, self.clock, buffer_size,
+                             buffer_timeout, flush_interval)
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})
@@ -104,6 +98,32 @@ class Workspace:
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)
         _OPEN.add(self)
+
+    def _env_tags(self, tags: Any) -> Any:
+        """`tags` with `init(environment=...)`'s ``env`` added where absent."""
+        return _with_env(tags, self._default_env) if self._default_env is not None else tags
+
+    @staticmethod
+    def check_arguments(
+        db: object = "gantry.duckdb", storage: object = None, storage_options: object = None,
+        clock: object = None, buffer_size: object = 100_000, buffer_timeout: object = 5.0,
+        flush_interval: object = 1.0,
+    ) -> None:
+        """Check a workspace's arguments without opening anything (`init` checks before it
+        closes the previous default workspace).
+
+        Raises:
+            ValidationError: the first argument that is wrong, saying what to pass instead.
+        """
+        if clock is not None:
+            if not isinstance(clock, Clock):
+                raise ValidationError(f"clock must have a now() method, got {type(clock).__name__}")
+            read_clock(clock)  # a clock whose now() fails or returns a non-datetime: say so now
+        _check_positive(buffer_size, "buffer_size", integer=True)
+        _check_range(buffer_timeout, "buffer_timeout", 0.0, _MAX_BUFFER_TIMEOUT)
+        _check_range(flush_interval, "flush_interval", _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL)
+        _check_db(db)
+        _check_storage(storage, storage_options)
 
     # `init(environment=...)`: the ``env`` tag of records logged without one (Gantry's rule)
     _default_env: str | None = None
@@ -249,7 +269,7 @@ class Workspace:
         if state is None:
             state = self._app_state(application)
         if self._default_env is not None and (inputs is not None or outputs is not None):
-            tags = _with_env(tags, self._default_env)
+            tags = self._env_tags(tags)
         return self._logger.log_one(state, version, inputs, outputs, feedback, join_key,
                                     timestamp, tags, sample_rate)
 
@@ -279,7 +299,7 @@ class Workspace:
             BufferFullError: the buffer stayed full; `accepted` says how many were kept.
         """
         if self._default_env is not None and (inputs is not None or outputs is not None):
-            tags = _with_env(tags, self._default_env)
+            tags = self._env_tags(tags)
         return self._logger.log_many(self._app_state(application), version, inputs, outputs,
                                      feedbacks, join_keys, timestamps, tags, sample_rate)
 
