@@ -119,7 +119,12 @@ class ManualClock:
         if not isinstance(delta, timedelta) or delta < timedelta(0):
             raise ValidationError(f"advance() takes a non-negative timedelta, got {delta!r}")
         with self._lock:
-            self._now += delta
+            try:
+                self._now += delta
+            except OverflowError:
+                raise ValidationError(f"advance({delta!r}) would move the clock past the datetime "
+                                      f"range ({_RANGE}) from {self._now.isoformat()}; give a "
+                                      "smaller timedelta") from None
             return self._now
 
     def set(self, value: datetime) -> datetime:

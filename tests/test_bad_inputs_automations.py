@@ -393,7 +393,26 @@ CASES: list[Case] = [
      r"an aggregation trigger's action must be a curator, a callable"),
     ("monitor curator with limit 0", lambda a: monitor(a, UniformCurator("c", "m", 0)), V,
      r"limit must be an integer from 1"),
+    # -- the clock a scheduler is driven by -----------------------------------------------------
+    ("clock advance timedelta.max", lambda a: gantry.ManualClock(CLOCK_START).advance(
+        timedelta.max), V, r"would move the clock past the datetime range"),
+    ("clock advance 3,000,000 days", lambda a: gantry.ManualClock(CLOCK_START).advance(
+        timedelta(days=3_000_000)), V, r"past the datetime range.*smaller timedelta"),
+    ("clock set past 9999 in UTC", lambda a: gantry.ManualClock(CLOCK_START).set(
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))), V,
+     r"outside the datetime range once converted to UTC"),
+    ("clock set a number", lambda a: gantry.ManualClock(CLOCK_START).set(5), V,
+     r"set value must be a datetime, got int"),
 ]
+CLOCK_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_refused_advance_leaves_the_clock_where_it_was() -> None:
+    clock = gantry.ManualClock(CLOCK_START)
+    with pytest.raises(ValidationError):
+        clock.advance(timedelta.max)
+    assert clock.now() == CLOCK_START
+    assert clock.advance(timedelta(days=1)) == CLOCK_START + timedelta(days=1)
 
 
 @pytest.mark.parametrize(("build", "error", "match"),
