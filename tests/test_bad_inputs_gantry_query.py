@@ -76,6 +76,27 @@ CASES: list[Case] = [
     ("tag-filter-not-text", lambda: gquery.query("cars", filters=[
         {"feature_name": "env", "dtype": "tag", "equals": 1}]), ValidationError,
      "can only equal a string"),
+    ("relative-5000-digits", lambda: gquery.query("cars", start_time="-" + "9" * 5000 + "D"),
+     ValidationError, "is not a time"),
+    ("relative-not-ascii-digit", lambda: gquery.query("cars", start_time="-\u0663D"),
+     ValidationError, "is not a time"),
+    ("window-length-max", lambda: gantry.get_application("cars").query(
+        RelativeTimeWindow(datetime.timedelta.max)), ValidationError, "reaches before year 1"),
+    ("window-offset-huge", lambda: gantry.get_application("cars").query(RelativeTimeWindow(
+        datetime.timedelta(days=1), offset=datetime.timedelta(days=999999))),
+     ValidationError, "reaches before year 1"),
+    ("mask-surrogate", lambda: (lambda df: df[df["inputs.color"] != "\ud800"])(_df()),
+     ValidationError,
+     "not valid Unicode"),
+    ("strict-bound-nan", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "lower_bound": float("nan"), "inclusive": False}]),
+     ValidationError, "NaN"),
+    ("inclusive-not-bool", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "lower_bound": 0, "inclusive": "no"}]),
+     ValidationError, "'inclusive' must be True or False"),
+    ("dtype-not-text", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "equals": 1, "dtype": 5}]),
+     ValidationError, "'dtype' must be a string"),
     ("unknown-column", lambda: _df()["inputs.sped"], KeyError,
      "'inputs.sped' is not a valid column.*inputs.speed"),
     ("index-by-number", lambda: _df()[3], ValidationError, "indexed by a column name or a mask"),
@@ -160,3 +181,11 @@ def test_bad_init_keeps_the_previous_workspace(cars: gantry.Workspace, kwargs: d
         gantry.init(db=tmp_path / "other.duckdb", **kwargs)
     assert gantry.get_workspace() is cars and not (tmp_path / "other.duckdb").exists()
     assert stored_counts(cars, "cars")[0] == 4
+
+
+def test_a_numpy_strict_bound_is_a_number(cars: gantry.Workspace) -> None:
+    import numpy as np
+
+    frame = gquery.query("cars", start_time="-1D", filters=[
+        {"feature_name": "inputs.speed", "lower_bound": np.int64(1), "inclusive": False}])
+    assert frame.count() == 2  # speeds 2 and 3

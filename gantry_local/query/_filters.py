@@ -9,12 +9,16 @@ one `Extra` condition that the frame applies around the base query with a bound 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
+from .._names import is_valid_text
 from ..clock import to_utc
 from ..errors import ValidationError
 
@@ -32,6 +36,9 @@ class Extra:
     op: str  # one of > < <>
     value: Any
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", _scalar(self.value, f"{self.field} {self.op}"))
+
 
 def translate(filters: object, tags: Mapping[str, str]) -> tuple[list[dict[str, Any]],
                                                                   dict[str, str], list[Extra]]:
@@ -48,10 +55,16 @@ def translate(filters: object, tags: Mapping[str, str]) -> tuple[list[dict[str, 
             raise ValidationError(f"each filter must be a dict with a 'feature_name' string, "
                                   f"got {spec!r}")
         spec = dict(spec)
-        if spec.pop("dtype", None) == "tag":
+        dtype = spec.pop("dtype", None)
+        if dtype is not None and not isinstance(dtype, str):
+            raise ValidationError(f"filter 'dtype' must be a string such as 'tag', got {dtype!r}")
+        if dtype == "tag":
             base.append(_tag_filter(spec))
             continue
-        strict = spec.pop("inclusive", True) is False
+        inclusive = spec.pop("inclusive", True)
+        if not isinstance(inclusive, bool):
+            raise ValidationError(f"filter 'inclusive' must be True or False, got {inclusive!r}")
+        strict = not inclusive
         for key, kind in (("inclusive_lower_bound", "lower_bound"),
                           ("inclusive_upper_bound", "upper_bound")):
             if key in spec:
@@ -62,7 +75,7 @@ def translate(filters: object, tags: Mapping[str, str]) -> tuple[list[dict[str, 
             spec.update(_equals(spec.pop("equals"), spec))
         elif "not_equals" in spec:
             value = spec.pop("not_equals")
-            extras.append(Extra(spec["feature_name"], "<>", _scalar(value, "not_equals")))
+            extras.append(Extra(spec["feature_name"], "<>", value))
             spec["null_value"] = False
         elif strict:
             extras.extend(Extra(spec["feature_name"], op, spec[key])
@@ -100,13 +113,20 @@ def _tag_filter(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scalar(value: object, what: str) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and not is_valid_text(value):
+        raise ValidationError(f"{what}: the string {value[:40]!r} is not valid Unicode (it holds "
+                              "a lone surrogate)")
+    if isinstance(value, float) and math.isnan(value):
+        raise ValidationError(f"{what}: NaN matches nothing; compare with a number")
     if isinstance(value, (bool, int, float, str, datetime, date)):
         return to_utc(value, what) if isinstance(value, datetime) else value
     raise ValidationError(f"{what} must be a bool, number, string or datetime, got "
                           f"{type(value).__name__}")
 
 
-_RELATIVE = re.compile(r"^-(\d+)(S|SEC|M|MIN|H|D|W)$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^-([0-9]{1,12})(S|SEC|M|MIN|H|D|W)$", re.IGNORECASE)
 _UNITS = {"S": "seconds", "SEC": "seconds", "M": "minutes", "MIN": "minutes", "H": "hours",
           "D": "days", "W": "weeks"}
 
@@ -124,7 +144,7 @@ def resolve_time(value: object, what: str, now: datetime) -> datetime:
     text = value.strip()
     if text.lower() == "now":
         return to_utc(now, what)
-    match = _RELATIVE.match(text)
+    match = _RELATIVE.match(text) if len(text) <= 20 else None
     if match:
         amount, unit = int(match.group(1)), _UNITS[match.group(2).upper()]
         try:
@@ -134,6 +154,6 @@ def resolve_time(value: object, what: str, now: datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(f"{what} {value!r} is not a time: give a datetime, an ISO string, "
+        raise ValidationError(f"{what} {value[:60]!r} is not a time: give a datetime, an ISO string, "
                               "'now', or a relative time such as '-24H' or '-7D'") from None
     return to_utc(parsed, what)

@@ -45,5 +45,10 @@ class RelativeTimeWindow(TimeWindow):
 
     def resolve(self, now: datetime) -> tuple[datetime, datetime]:
         """The window's (start, end) for the given now."""
-        end = now - self.offset
-        return end - self.window_length, end
+        try:
+            end = now - self.offset
+            return end - self.window_length, end
+        except OverflowError:
+            raise ValidationError(
+                f"{self!r} reaches before year 1 from {now.isoformat()}: use a shorter "
+                "window_length or offset") from None
