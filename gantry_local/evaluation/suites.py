@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._names import check_name
 from ..errors import NotFoundError, StorageError, ValidationError
 from .comparison import REGRESSED, Comparison
+from .completion import check_model
 from .evaluate import Candidate, evaluate
 from .judges import PairwiseJudge, ScoreJudge
 from .metrics import Metric, resolve_metrics
@@ -101,6 +102,8 @@ class Suite:
         if models is not None and not isinstance(models, Mapping):
             raise ValidationError(f"suite {name!r}: models must be a dict of name -> callable, "
                                   f"got {type(models).__name__}")
+        for model_name, model in (models or {}).items():  # as register_model checks them
+            check_model(model, check_name(model_name, f"suite {name!r}: model name"))
         judge = evaluate_options.get("judge")
         self.metrics = resolve_metrics(metrics) if metrics is not None or judge is None else []
         names = {m.name for m in self.metrics}
