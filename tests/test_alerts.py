@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import statistics
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -19,6 +21,7 @@ from gantry_local.monitoring.alerts import (
     Alert,
     SendSlackMessage,
     SendWebhook,
+    measure,
 )
 
 from .conftest import QuietHandler, http_server
@@ -127,3 +130,28 @@ def test_unknown_fields_and_actions_fail_when_added(shifting: gantry.Application
         Automation("b", trigger, 42)
     with pytest.raises(ValidationError, match="http"):
         SendWebhook("ftp://nope")
+
+
+def test_window_statistics_leave_nan_out_as_summarize_does(ws: gantry.Workspace,
+                                                          clock: gantry.ManualClock) -> None:
+    """mean/std/min/max/sum and percent_true ignore NaN (a NaN max made the alert silent);
+    count counts it and percent_null does not, as summarize's count and null_rate."""
+    app = ws.create_application("nans")
+    now = clock.now()
+    values = [1.0, 2.0, math.nan, 4.0]
+    app.log_records(inputs=[{"x": v} for v in values], outputs=[0] * 4,
+                    timestamps=[now - timedelta(hours=4 - i) for i in range(4)])
+    ws.flush()
+    measured = {agg: measure(ws, "nans", AggregationTrigger("t", agg, ["inputs.x"], None, 1e9,
+                                                            timedelta(days=1)), now)
+                for agg in ("mean", "std", "min", "max", "sum", "count", "percent_true",
+                            "percent_false", "percent_null")}
+    assert measured == pytest.approx({"mean": 7 / 3, "std": statistics.stdev([1, 2, 4]),
+                                      "min": 1.0, "max": 4.0, "sum": 7.0, "count": 4.0,
+                                      "percent_true": 1.0, "percent_false": 0.0,
+                                      "percent_null": 0.0})
+    summary = app.summarize(interval=timedelta(days=1), start_time=now - timedelta(days=1),
+                            end_time=now, fields=["inputs.x"]).row(0, named=True)
+    assert summary["nan_count"] == 1
+    for stat in ("mean", "std", "min", "max"):
+        assert measured[stat] == pytest.approx(summary[stat])

@@ -45,6 +45,7 @@ _SIMPLE = {"mean": "avg({c})", "min": "min({c})", "max": "max({c})", "sum": "sum
            "percent_null": "avg(CAST({c} IS NULL AS DOUBLE))",
            "percent_true": "avg(CAST(CAST({c} AS DOUBLE) >= 0.5 AS DOUBLE))",
            "percent_false": "avg(CAST(CAST({c} AS DOUBLE) < 0.5 AS DOUBLE))"}
+_NAN_LEFT_OUT = ("mean", "min", "max", "sum", "std", "percent_true", "percent_false")
 _DRIFT = ("psi", "js", "ks", "wasserstein", "l1", "linf", "kl", "chi2")
 AGGREGATIONS = tuple(sorted({*_SIMPLE, *QUALITY_METRICS, *_DRIFT}))
 
@@ -54,7 +55,8 @@ class AggregationTrigger:
     """Fire when `aggregation` of `fields` over the trailing `evaluation_window` leaves
     ``[lower_bound, upper_bound]`` (either may be None).
 
-    Aggregations: mean, min, max, sum, std, count, percent_null/true/false of one field;
+    Aggregations: mean, min, max, sum, std, count, percent_null/true/false of one field
+    (NaN is left out of all but count and percent_null, as in `summarize`);
     accuracy, precision, recall, f1, roc_auc, mse, mae, r2 of ``[output, feedback]``; and the
     drift distances psi, js, ks, wasserstein, l1, linf, kl, chi2 of one field, the window
     against the window before it.
@@ -275,6 +277,8 @@ def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: d
     if agg in _SIMPLE:
         records = Records.of(ws, application, start, now, tags=trigger.tags)
         col = records.column(fields[0])
+        if agg in _NAN_LEFT_OUT:  # as in summarize: NaN is no value (count it with count)
+            col = f"(CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE {col} END)"
         with ws._cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
             row = con.sql(f"SELECT count(*), {_SIMPLE[agg].format(c=col)} FROM ({records.sql})",
                           params=records.params).fetchall()[0]
