@@ -528,6 +528,17 @@ CASES: list[Case] = [
         workspace=5), ValidationError, r"workspace must be a Workspace, got int"),
     ("get_evaluation workspace str", lambda c: gantry.evaluation.get_evaluation(
         "x", workspace="w"), ValidationError, r"workspace must be a Workspace, got str"),
+    # -- integers beyond any float (math.isfinite raised OverflowError) -------------------------
+    ("drift psi_threshold 2**2000", lambda c: c.app.drift(WINDOW, LATER, psi_threshold=2**2000),
+     ValidationError, r"psi_threshold must be a finite number from 0, got an integer of 2001 bits"),
+    ("metrics threshold -2**2000", lambda c: c.app.metrics(["percent_true"], "outputs.score",
+                                                           threshold=-2**2000),
+     ValidationError, r"threshold must be a finite number .* an integer of 2001 bits"),
+    ("client timeout 2**2000", lambda c: OpenAICompatible("http://127.0.0.1:1/v1", "m",
+                                                          timeout=2**2000),
+     ValidationError, r"timeout must be positive seconds"),
+    ("ScoreJudge scale to 2**2000", lambda c: ScoreJudge(lambda i, o, k: 1, scale=(0, 2**2000)),
+     ValidationError, r"scale must be \(low, high\), finite numbers"),
     # -- OpenAICompatible: refused before any request (nothing listens on CLIENT's port) ----
     ("chat messages int", lambda c: CLIENT.chat(5), ValidationError,
      r"messages must be a non-empty list.*got int"),

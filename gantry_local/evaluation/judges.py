@@ -94,7 +94,11 @@ class PairwiseJudge:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
 
 
 def _judge_name(name: Any) -> None:

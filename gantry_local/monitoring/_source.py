@@ -3,6 +3,7 @@ and the interval grid."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 __all__ = ["MAX_INTERVALS", "Grid", "Records", "check_dataset", "check_interval", "check_workspace",
-           "field_kinds", "grid_for", "utc_time"]
+           "field_kinds", "finite", "grid_for", "shown", "utc_time"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_INTERVALS = 100_000  # intervals one summary, metric or drift table may have
@@ -189,3 +190,18 @@ def check_dataset(dataset: object) -> None:
     if not isinstance(dataset, Dataset):
         raise ValidationError(f"the first argument must be a Dataset (workspace.get_dataset("
                               f"name)), got {type(dataset).__name__}")
+
+def finite(value: float) -> bool:
+    """math.isfinite, False for an int beyond any float (instead of OverflowError)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
+
+
+def shown(value: object) -> str:
+    """`value` for a message (an int too long for repr is shown by its length)."""
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)
+

@@ -36,7 +36,9 @@ from ._source import (
     check_workspace,
     choose_fields,
     field_kinds,
+    finite,
     grid_for,
+    shown,
     utc_time,
 )
 
@@ -131,9 +133,9 @@ def check_thresholds(psi_threshold: Any, js_threshold: Any) -> None:
     for name, value, high in (("psi_threshold", psi_threshold, math.inf),
                               ("js_threshold", js_threshold, 1.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                not (math.isfinite(value) and 0 <= value <= high):
+                not (finite(value) and 0 <= value <= high):
             raise ValidationError(f"{name} must be a finite number from 0"
-                                  f"{' to 1' if high == 1 else ''}, got {value!r}")
+                                  f"{' to 1' if high == 1 else ''}, got {shown(value)}")
 
 
 def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,

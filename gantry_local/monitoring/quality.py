@@ -5,7 +5,6 @@ Feedback is joined by key at query time, so late labels count as soon as they ar
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ import polars as pl
 
 from .._db import storage_errors
 from ..errors import ValidationError
-from ._source import Records, check_workspace, field_kinds, grid_for
+from ._source import Records, check_workspace, field_kinds, finite, grid_for, shown
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -51,9 +50,9 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
         raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
                               f"{', '.join(QUALITY_METRICS)}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
-            not math.isfinite(threshold):
+            not finite(threshold):
         raise ValidationError(f"threshold must be a finite number (the score from which an "
-                              f"output is positive), got {threshold!r}")
+                              f"output is positive), got {shown(threshold)}")
     unknown = [m for m in metrics if not isinstance(m, str) or m not in QUALITY_METRICS]
     if unknown:
         raise ValidationError(f"unknown metric(s) {unknown}; known: {', '.join(QUALITY_METRICS)}")
