@@ -14,7 +14,7 @@ from .errors import ValidationError
 
 __all__ = ["EARLIEST", "LATEST", "MAX_LIMIT", "MAX_SPAN", "MIN_SPAN", "check_bool",
            "check_int", "check_limit", "check_moment", "check_number", "check_span",
-           "check_text", "check_value"]
+           "check_text", "check_value", "shown"]
 
 MAX_LIMIT = 10_000  # Gantry's cap on the rows a selector picks per interval
 MIN_SPAN = timedelta(seconds=1)
@@ -125,3 +125,11 @@ def check_value(value: object, what: str) -> Any:
         return value
     raise ValidationError(f"{what} must be a bool, number, string, date or datetime, got "
                           f"{type(value).__name__}")
+
+
+def shown(value: object) -> str:
+    """`value` for a message: repr, but an int too long for repr (> 4,300 digits raises) by
+    its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)

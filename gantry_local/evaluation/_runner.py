@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .._limits import shown
 from ..errors import ValidationError
 
 __all__ = ["CallOutcome", "RunSettings", "run_calls"]
@@ -53,15 +54,15 @@ class RunSettings:
     def __post_init__(self) -> None:
         if not _integer(self.workers, 1, MAX_WORKERS):
             raise ValidationError(f"workers must be an integer from 1 to {MAX_WORKERS}, got "
-                                  f"{self.workers!r}")
+                                  f"{shown(self.workers)}")
         if self.timeout is not None and not _seconds(self.timeout, positive=True):
             raise ValidationError(f"timeout must be positive seconds (at most a day) or None, "
-                                  f"got {self.timeout!r}")
+                                  f"got {shown(self.timeout)}")
         if not _integer(self.retries, 0, MAX_RETRIES):
             raise ValidationError(f"retries must be an integer from 0 to {MAX_RETRIES}, got "
-                                  f"{self.retries!r}")
+                                  f"{shown(self.retries)}")
         if not _seconds(self.backoff, positive=False):
-            raise ValidationError(f"backoff must be seconds from 0 to a day, got {self.backoff!r}")
+            raise ValidationError(f"backoff must be seconds from 0 to a day, got {shown(self.backoff)}")
         if self.progress is not None and not isinstance(self.progress, bool):
             raise ValidationError(f"progress must be True, False or None, got {self.progress!r}")
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from .._limits import shown
 from .._names import check_name
 from ..clock import to_utc
 from ..errors import ValidationError
@@ -197,13 +198,13 @@ def _dataset(ws: Workspace, dataset: Any) -> Dataset:
 
 def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
     if not isinstance(alpha, float) or not 0 < alpha < 0.5:
-        raise ValidationError(f"alpha must be a float between 0 and 0.5, got {alpha!r}")
+        raise ValidationError(f"alpha must be a float between 0 and 0.5, got {shown(alpha)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
+        raise ValidationError(f"seed must be a non-negative integer, got {shown(seed)}")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or \
             not 100 <= n_resamples <= MAX_RESAMPLES:
         raise ValidationError(f"n_resamples must be an integer from 100 to {MAX_RESAMPLES:,}, "
-                              f"got {n_resamples!r}")
+                              f"got {shown(n_resamples)}")
 
 
 def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._limits import shown
 from ..errors import ValidationError
 from .metrics import RowError
 
@@ -50,7 +51,7 @@ class ScoreJudge:
         if not (isinstance(scale, (tuple, list)) and len(scale) == 2
                 and all(_finite(v) for v in scale) and scale[0] < scale[1]):
             raise ValidationError(f"ScoreJudge scale must be (low, high), finite numbers with "
-                                  f"low < high, got {scale!r}")
+                                  f"low < high, got {_shown_pair(scale)}")
         if not isinstance(self.criteria, str) or not self.criteria.strip():
             raise ValidationError(f"ScoreJudge criteria must be a non-empty string, got "
                                   f"{self.criteria!r}")
@@ -101,6 +102,12 @@ def _finite(value: Any) -> bool:
         return False
 
 
+def _shown_pair(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"({', '.join(shown(v) for v in value)})"
+    return shown(value)
+
+
 def _judge_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError(f"a judge's name must be a non-empty string, got {name!r}")
@@ -136,7 +143,7 @@ class OpenAICompatible:
             raise ValidationError("api_key must be a string or None")
         if not _finite(timeout) or not 0 < timeout <= 86_400:
             raise ValidationError(f"timeout must be positive seconds (at most a day), got "
-                                  f"{timeout!r}")
+                                  f"{shown(timeout)}")
         try:
             json.dumps(params, allow_nan=False)
         except (TypeError, ValueError) as exc:

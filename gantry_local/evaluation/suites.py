@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._limits import shown
 from .._names import check_name
 from ..errors import NotFoundError, StorageError, ValidationError
 from .comparison import REGRESSED, Comparison
@@ -120,7 +121,7 @@ class Suite:
                 isinstance(max_error_rate, bool) or not isinstance(max_error_rate, (int, float))
                 or not 0 <= max_error_rate <= 1):
             raise ValidationError(f"max_error_rate must be a number between 0 and 1, got "
-                                  f"{max_error_rate!r}")
+                                  f"{shown(max_error_rate)}")
         self.max_error_rate = max_error_rate
         self.version_id = version_id
         self.models = dict(models or {})

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._db import run, storage_errors
+from .._limits import shown
 from .._sql import quote_ident
 from ..clock import datetime_to_us, to_utc
 from ..errors import ValidationError
@@ -197,11 +198,3 @@ def finite(value: float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int beyond any float
         return False
-
-
-def shown(value: object) -> str:
-    """`value` for a message (an int too long for repr is shown by its length)."""
-    if isinstance(value, int) and abs(value) >= 10**30:
-        return f"an integer of {value.bit_length()} bits"
-    return repr(value)
-

@@ -38,6 +38,9 @@ def check_version(version: object) -> str | None:
         raise ValidationError(f"version must be 1 to {MAX_VERSION} characters of valid Unicode "
                               f"(no lone surrogates), got {text[:40]!r}")
     if isinstance(version, (int, np.integer)) and not isinstance(version, _NOT_INTS):
+        if not -(10**(MAX_VERSION - 1)) < int(version) < 10**MAX_VERSION:  # str() can raise
+            raise ValidationError(f"version must be at most {MAX_VERSION} characters, got an "
+                                  f"integer of {int(version).bit_length()} bits")
         return str(int(version))
     raise ValidationError(f"version must be an int or a string, got {type(version).__name__}")
 
@@ -48,6 +51,9 @@ def check_join_key(key: object) -> str:
                                                                or is_valid_text(key)):
         return key
     if isinstance(key, (int, np.integer)) and not isinstance(key, _NOT_INTS):
+        if not -(10**(MAX_JOIN_KEY - 1)) < int(key) < 10**MAX_JOIN_KEY:  # str() can raise
+            raise ValidationError(f"join keys must be at most {MAX_JOIN_KEY} characters, got "
+                                  f"an integer of {int(key).bit_length()} bits")
         return str(int(key))
     if isinstance(key, str):
         raise ValidationError(f"join keys must be 1 to {MAX_JOIN_KEY} characters of valid "
