@@ -199,8 +199,8 @@ def _dataset(ws: Workspace, dataset: Any) -> Dataset:
 def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
     if not isinstance(alpha, float) or not 0 < alpha < 0.5:
         raise ValidationError(f"alpha must be a float between 0 and 0.5, got {shown(alpha)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValidationError(f"seed must be a non-negative integer, got {shown(seed)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValidationError(f"seed must be an integer from 0 to 2**64 - 1, got {shown(seed)}")
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or \
             not 100 <= n_resamples <= MAX_RESAMPLES:
         raise ValidationError(f"n_resamples must be an integer from 100 to {MAX_RESAMPLES:,}, "
