@@ -12,6 +12,7 @@ import json
 import math
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,18 @@ def _finite(value: Any) -> bool:
         return False
 
 
+def _check_url(url: str) -> None:
+    """Refuse a URL urlsplit cannot read, or a port out of 1..65535."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises on a port out of 0..65535
+        if port == 0 or not parts.hostname:
+            raise ValueError("no host, or port 0")
+    except ValueError as exc:
+        raise ValidationError(f"base_url {url!r} is not a valid URL ({exc}), e.g. "
+                              "'http://127.0.0.1:8000/v1'") from None
+
+
 def _shown_pair(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return f"({', '.join(shown(v) for v in value)})"
@@ -137,6 +150,7 @@ class OpenAICompatible:
         if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url):
             raise ValidationError(f"base_url must be an http(s) URL such as "
                                   f"'http://127.0.0.1:8000/v1', got {base_url!r}")
+        _check_url(base_url)
         if not isinstance(model, str) or not model:
             raise ValidationError("model must be the model name the server expects")
         if api_key is not None and not isinstance(api_key, str):
