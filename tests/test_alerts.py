@@ -108,6 +108,23 @@ def test_a_failing_action_is_recorded_not_raised(ws: gantry.Workspace,
     assert row["status"] == "fired" and "webhook" in row["action_error"]
 
 
+def test_an_action_raising_system_exit_is_recorded_and_the_scheduler_goes_on(
+        ws: gantry.Workspace, clock: gantry.ManualClock, shifting: gantry.Application) -> None:
+    def leave(alert: Alert) -> None:
+        raise SystemExit("bye")
+
+    trigger = AggregationTrigger("low", "count", ["inputs.amount"], 1000, None,
+                                 timedelta(days=1))
+    shifting.add_automation(Automation("exits", trigger, leave))
+    clock.set(S + timedelta(days=2))
+    scheduler = gantry.Scheduler(ws)
+    scheduler.run_pending()
+    [row] = shifting.list_alerts().rows(named=True)
+    assert row["status"] == "fired" and row["action_error"] == "SystemExit: bye"
+    clock.set(S + timedelta(days=3))
+    scheduler.run_pending()  # still ticking
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"aggregation": "median"}, "unknown aggregation 'median'; known: accuracy"),
     ({"lower_bound": 5, "upper_bound": 1}, "lower_bound 5 is above upper_bound 1"),

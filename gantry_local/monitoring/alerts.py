@@ -348,7 +348,9 @@ def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
                 action.curate(ws, alert.window_start, alert.window_end)
         else:
             action(alert)
-    except Exception as exc:  # the alert stands; the error is kept beside it
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: the alert stands; the error is kept beside it
         return f"{type(exc).__name__}: {exc}"
     return None
 
