@@ -30,7 +30,10 @@ from gantry_local.evaluation import (
     RowError,
     ScoreJudge,
 )
+from gantry_local.evaluation.completion import get_version, list_versions
 from gantry_local.evaluation.suites import Suite
+from gantry_local.monitoring.alerts import evaluate_monitors, list_alerts
+from gantry_local.monitoring.report import write_report
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -528,6 +531,16 @@ CASES: list[Case] = [
      ValidationError, r"first argument must be a Dataset.*got NoneType"),
     ("dataset_drift dataset name", lambda c: monitoring.dataset_drift("rows", None, None),
      ValidationError, r"first argument must be a Dataset.*got str"),
+    ("list_alerts workspace None", lambda c: list_alerts(None), ValidationError,
+     r"first argument must be a Workspace, got NoneType"),
+    ("evaluate_monitors workspace str", lambda c: evaluate_monitors("ws", S), ValidationError,
+     r"first argument must be a Workspace, got str"),
+    ("write_report workspace None", lambda c: write_report(None, "shop", c.folder / "r.html"),
+     ValidationError, r"first argument must be a Workspace"),
+    ("completion get_version workspace None", lambda c: get_version(None, "chat"),
+     ValidationError, r"first argument must be a Workspace, got NoneType"),
+    ("completion list_versions workspace int", lambda c: list_versions(5, "chat"),
+     ValidationError, r"first argument must be a Workspace, got int"),
     ("list_evaluations workspace int", lambda c: gantry.evaluation.list_evaluations(
         workspace=5), ValidationError, r"workspace must be a Workspace, got int"),
     ("get_evaluation workspace str", lambda c: gantry.evaluation.get_evaluation(

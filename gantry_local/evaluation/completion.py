@@ -88,6 +88,11 @@ class CompletionVersion:
 
 
 def _check_app(workspace: Workspace, application: str) -> None:
+    from ..workspace import Workspace
+
+    if not isinstance(workspace, Workspace):
+        raise ValidationError(f"the first argument must be a Workspace, got "
+                              f"{type(workspace).__name__}; or call the Application's method")
     state = workspace._app_state(application)
     if state.application_type != "Completion":
         raise ValidationError(f"application {application!r} is a {state.application_type} "

@@ -30,7 +30,7 @@ from .._limits import check_int, check_number, check_span, check_text
 from .._names import MAX_FIELD_LENGTH, check_name
 from ..clock import to_utc
 from ..errors import GantryLocalError, StorageError, ValidationError
-from ._source import Records, field_kinds
+from ._source import Records, check_workspace, field_kinds
 from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
 
 if TYPE_CHECKING:
@@ -303,6 +303,7 @@ def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: d
 def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
     """Every running aggregation automation of the workspace, in turn; alerts fired or
     resolved. (The scheduler calls `evaluate_monitor` for each, so one failure stays its own.)"""
+    check_workspace(ws)
     changes = []
     for name, (application, automation) in sorted(ws._monitors.items()):
         if isinstance(automation.trigger, AggregationTrigger) and not automation.stopped and \
@@ -316,6 +317,7 @@ def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
 def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any,
                      now: datetime) -> Alert | None:
     """One aggregation automation at `now`: the alert it fired or resolved, if any."""
+    check_workspace(ws)
     trigger = automation.trigger
     ws._app_state(application)  # a deleted application: NotFoundError, not a missing table
     value = measure(ws, application, trigger, now)
@@ -385,6 +387,7 @@ def _alert(row: Sequence[Any]) -> Alert:
 
 def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     """Every alert (of one application if given), newest first, with any action error."""
+    check_workspace(ws)
     with ws._cursor() as con, storage_errors("listing alerts"):
         table = con.sql(f"SELECT {_COLUMNS}, action_error, CASE WHEN resolved_at IS NULL THEN "
                         "'fired' ELSE 'resolved' END AS status FROM _gl_alerts WHERE ? IS NULL "

@@ -21,7 +21,7 @@ from matplotlib import rcParams
 from matplotlib.figure import Figure
 
 from ..errors import GantryLocalError, NotFoundError, StorageError, ValidationError
-from ._source import field_kinds, grid_for
+from ._source import check_workspace, field_kinds, grid_for
 from .alerts import list_alerts
 from .drift import drift_over_time
 from .quality import metrics_over_time
@@ -47,6 +47,7 @@ def write_report(ws: Workspace, application: str, path: str | Path,
     Raises:
         ValidationError: the application has no records, or `path` is a folder.
     """
+    check_workspace(ws)
     target = _target(path)
     grid = grid_for(ws, application, interval, start_time, end_time)
     summary = summarize(ws, application, interval, grid.origin, grid.end)
