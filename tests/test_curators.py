@@ -228,3 +228,13 @@ def test_strict_stratification_follows_gantrys_documented_example(ws: gantry.Wor
             assert picked(ws, curator, NEXT) != rows  # another interval, another draw
     # the 2 extra rows come from the 92 left, at random: about half of them A's
     assert sum(extras.values()) == 80 and 25 <= extras["A"] <= 55 and extras["B"] > 0
+
+
+def test_stratifying_on_a_field_whose_name_holds_base_dot(ws: gantry.Workspace) -> None:
+    app = ws.create_application("m")
+    app.log_records(inputs=[{"database": {"id": f"db{i % 3}"}} for i in range(100)],
+                    outputs=[0] * 100, timestamps=[DAY + timedelta(minutes=i) for i in range(100)])
+    rows = picked(ws, BalancedStratificationCurator("b", "m", 6,
+                                                    stratify_field="inputs.database.id"))
+    assert sorted(r["inputs.database.id"] for r in rows) == ["db0", "db0", "db1", "db1", "db2",
+                                                              "db2"]

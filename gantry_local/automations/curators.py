@@ -446,7 +446,8 @@ def _stratified(con: Any, source: str, params: list[Any], method: StratifiedSamp
     # picked rows leave DuckDB.
     ranked = (f"SELECT base.*, {_BASE_SHUFFLE} AS __gl_h, row_number() OVER (PARTITION BY "
               f"{stratum} ORDER BY {_BASE_SHUFFLE}) AS __gl_rn FROM {source}")
-    quota = f"list_extract(?::BIGINT[], list_position(?::VARCHAR[], {stratum.replace('base.', '')}))"
+    unqualified = f"CAST({quote_ident(method.field)} AS VARCHAR)"  # outside `base`'s scope
+    quota = f"list_extract(?::BIGINT[], list_position(?::VARCHAR[], {unqualified}))"
     sql = (f"SELECT * EXCLUDE (__gl_h, __gl_rn) FROM ({ranked}) WHERE __gl_rn <= ? AND "
            f"__gl_rn <= {quota} ORDER BY __gl_h, {_KEY}")
     return sql, [seed, seed, *params, max(quotas), quotas, [s for s, _ in counts]], remainder

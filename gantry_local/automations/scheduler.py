@@ -28,7 +28,7 @@ import polars as pl
 import schedule
 
 from .._limits import check_number
-from ..errors import NotFoundError, StorageError, ValidationError
+from ..errors import IntegrityError, NotFoundError, StorageError, ValidationError
 from ._registry import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
@@ -385,6 +385,9 @@ class Scheduler:
             return None
         names = {curator.name, *curator.former_names}
         for version in dataset.list_versions():
+            if version.get("error"):  # skipping it could curate its interval a second time
+                raise IntegrityError(f"curated dataset {dataset.name!r} has an unreadable version: "
+                                     f"{version['error']}; repair or delete it")
             lineage = version["lineage"]
             if lineage.get("curator") in names and \
                     lineage.get("interval_start") == start.isoformat():

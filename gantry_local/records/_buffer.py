@@ -82,6 +82,7 @@ class LogBuffer:
         self._queued_total = 0
         self._written_total = 0
         self._flush_wanted = False
+        self._flush_target = 0  # the records flush() waits for: big writes resume once written
         self._error: BaseException | None = None
         self._attempts = 0  # writes tried (or nothing to write) so far: flush() waits for one
         # records left out (unconvertible, or refused by the database), until flush() says so
@@ -185,6 +186,7 @@ class LogBuffer:
                 if not self._thread.is_alive():
                     raise StorageError("the flush thread has stopped; records cannot be written")
                 self._flush_wanted = True
+                self._flush_target = max(self._flush_target, target)
                 self._wake.set()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -346,7 +348,7 @@ class LogBuffer:
             self._written_total += count
             self._error = None
             self._attempts += 1
-            if self._written_total >= self._queued_total:
+            if self._written_total >= self._flush_target:
                 self._flush_wanted = False
             self._changed.notify_all()
 
