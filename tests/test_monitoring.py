@@ -194,3 +194,47 @@ def test_drift_over_time_fast_path_agrees(month: gantry.Application) -> None:
         assert difference is None or difference < 1e-12, column
     assert joined["drift"].to_list() == joined["drift_fast"].to_list()
     assert fast["ks"].null_count() == fast.height  # the tests are left out
+
+
+def test_low_cardinality_numbers_are_compared_per_value(ws: gantry.Workspace) -> None:
+    """A pixel intensity in 0..16: deciles would merge values; PSI is computed per value."""
+    app = ws.create_application("pixels")
+    rng = np.random.default_rng(3)
+    ref = rng.choice(17, 3000, p=np.r_[np.full(8, 0.1), np.full(9, 0.2 / 9)])
+    cur = rng.choice(17, 3000, p=np.r_[np.full(8, 0.2 / 8), np.full(9, 0.8 / 9)])
+    day2 = S + timedelta(days=1)
+    for start, values in ((S, ref), (day2, cur)):
+        app.log_records(inputs=[{"px": int(v)} for v in values], outputs=[0] * len(values),
+                        timestamps=[start + timedelta(seconds=i) for i in range(len(values))])
+    row = app.drift((S, day2), (day2, day2 + timedelta(days=1)),
+                    fields=["inputs.px"]).row(0, named=True)
+    p = np.bincount(ref, minlength=17) / ref.size
+    q = np.bincount(cur, minlength=17) / cur.size
+    p, q = np.maximum(p, 1e-4), np.maximum(q, 1e-4)
+    assert row["psi"] == pytest.approx(float(np.sum((q - p) * np.log(q / p))))
+    assert row["js"] == pytest.approx(float(jensenshannon(p, q, base=2)), rel=1e-3)
+    over = app.drift_over_time((S, day2), tests=False).filter(
+        (pl.col("against") == "reference") & (pl.col("interval_start") == day2)
+        & (pl.col("field") == "inputs.px"))
+    assert over["psi"].to_list() == [pytest.approx(row["psi"])]
+
+
+@pytest.mark.parametrize("shape", ["constant", "single", "ties", "disjoint"])
+def test_drift_raises_no_warnings(ws: gantry.Workspace, shape: str) -> None:
+    """Degenerate samples are described by the table, never by a stray scipy warning."""
+    import warnings
+
+    app = ws.create_application("degenerate")
+    sides = {"constant": ([0.0] * 50, [0.0] * 60), "single": ([1.0], [2.0]),
+             "ties": ([1.0, 1.0, 2.0] * 3000, [1.0, 2.0, 2.0] * 3000),
+             "disjoint": ([0.0] * 30, [1e9] * 30)}[shape]
+    day2 = S + timedelta(days=1)
+    for start, values in zip((S, day2), sides, strict=True):
+        app.log_records(inputs=[{"v": v, "c": "x" if v else "y"} for v in values],
+                        outputs=[0] * len(values),
+                        timestamps=[start + timedelta(seconds=i) for i in range(len(values))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = app.drift((S, day2), (day2, day2 + timedelta(days=1)))
+        app.drift_over_time((S, day2))
+    assert table.height == 3 and table["psi"].null_count() == 0

@@ -9,19 +9,22 @@ alone is noisy.
 
 A side's fields are read in one query; categories are counted and numbers sorted in memory
 (``drift_over_time(tests=False)`` counts every interval in DuckDB instead). PSI and JS use
-every value, binned by the reference's deciles. KS and Wasserstein (scipy) are exact up to
+every value, binned by the reference's deciles (per value when the reference has at most
+32 distinct values). KS and Wasserstein (scipy) are exact up to
 50,000 values a side; above that they use an evenly spaced sample of 50,000 sorted values
 of each side (KS within about 0.005; its p-value uses the sample sizes).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
@@ -56,6 +59,7 @@ __all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "check_thres
 PSI_THRESHOLD = 0.2
 JS_THRESHOLD = 0.1
 EXACT_LIMIT = 50_000
+DISCRETE_LIMIT = 32  # a number with at most this many distinct values is binned per value
 _DECILES = [i / 10 for i in range(1, 10)]
 _EPS = 1e-4  # floor for empty bins in PSI and KL
 
@@ -143,8 +147,7 @@ def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,
                   js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
     """The drift table between two sides, over `kinds` (field -> number/category/bool)."""
     with storage_errors("computing drift"):
-        ref_stats = _side_stats(con, ref, kinds)
-        cur_stats = _side_stats(con, cur, kinds)
+        ref_stats, cur_stats = _both_sides(con, ref, cur, kinds)
     for side, stats in ((ref, ref_stats), (cur, cur_stats)):
         if all(s["n"] == 0 for s in stats.values()):
             raise ValidationError(f"no values of {', '.join(kinds)} in {side.label}; pick a "
@@ -154,25 +157,95 @@ def drift_between(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side,
     return pl.DataFrame(rows, schema=DRIFT_SCHEMA)
 
 
+def _both_sides(con: duckdb.DuckDBPyConnection, ref: Side, cur: Side, kinds: Mapping[str, str]
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Both sides' statistics, the current side on a second cursor in a thread: DuckDB's
+    scan and numpy's sort release the GIL, so the two overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    second = con.cursor()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            current = pool.submit(_side_stats, second, cur, kinds)
+            reference = _side_stats(con, ref, kinds)
+            return reference, current.result()
+    finally:
+        second.close()
+
+
 def _side_stats(con: duckdb.DuckDBPyConnection, side: Side, kinds: Mapping[str, str]
                 ) -> dict[str, dict[str, Any]]:
-    """Per field: n, and counts per category, or the values (sorted) for numbers; the
-    side's fields are read in one query and reduced like an interval's rows."""
-    present = [f"{quote_ident(side.physical.get(name, name))} AS {quote_ident(name)}"
-               for name in kinds if name in side.columns]
+    """Per field: n, and counts per category, or the values (sorted) for numbers.
+
+    Categories are counted in DuckDB (one grouped scan, nothing fetched); numbers are
+    fetched as doubles without NULL and NaN and sorted in numpy.
+    """
+    stats: dict[str, dict[str, Any]] = {name: _absent() for name in kinds}
+    present = [name for name in kinds if name in side.columns]
+    numbers = [name for name in present if kinds[name] == "number"]
+    others = [name for name in present if kinds[name] != "number"]
     if side.table is not None:
         con.register("_gl_side", side.table)
     try:
-        table = con.sql(f"SELECT {', '.join(present) or '1'} FROM ({side.sql})",
-                        params=side.params).to_arrow_table()
+        if numbers:
+            columns = ", ".join(
+                f"CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE CAST({col} AS DOUBLE) "
+                f"END AS {quote_ident(name)}"
+                for name, col in ((n, quote_ident(side.physical.get(n, n))) for n in numbers))
+            table = con.sql(f"SELECT {columns} FROM ({side.sql})",
+                            params=side.params).to_arrow_table()
+            for name in numbers:
+                values = table.column(name).drop_null().to_numpy()
+                values = np.sort(values)  # a sorted copy: Arrow's buffer is read-only
+                stats[name] = {"n": int(values.size), "values": values}
+        if others:
+            stats.update(_counted(con, side, others))
     finally:
         if side.table is not None:
             con.unregister("_gl_side")
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return _frame_stats(frame, kinds)
+    return stats
 
 
+def _absent() -> dict[str, Any]:
+    return {"n": 0, "counts": {}, "values": np.empty(0)}
+
+
+def _counted(con: duckdb.DuckDBPyConnection, side: Side, names: Sequence[str]
+             ) -> dict[str, dict[str, Any]]:
+    """Counts per value (as text) of each category or bool field, in one scan with a
+    grouping set per field."""
+    columns = ", ".join(f"CAST({quote_ident(side.physical.get(n, n))} AS VARCHAR) AS v{i}"
+                        for i, n in enumerate(names))
+    sets = ", ".join(f"(v{i})" for i in range(len(names)))
+    picks = ", ".join(f"v{i}" for i in range(len(names)))
+    grouping = ", ".join(f"GROUPING(v{i})" for i in range(len(names)))
+    sql = (f"SELECT {picks}, [{grouping}], count(*) FROM (SELECT {columns} FROM ({side.sql})) "
+           f"GROUP BY GROUPING SETS ({sets})")
+    counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    for row in con.sql(sql, params=side.params).fetchall():
+        flags, count = row[-2], int(row[-1])
+        field = flags.index(0)  # the one field this grouping set groups by
+        if row[field] is not None:
+            counts[names[field]][row[field]] = count
+    return {name: {"n": sum(c.values()), "counts": c} for name, c in counts.items()}
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _quiet(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `function` with scipy's and numpy's warnings silenced: a degenerate sample (one
+    value, all ties) is reported by the numbers in the table, never by a stray warning."""
+    @functools.wraps(function)
+    def quiet(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return function(*args, **kwargs)
+    return quiet
+
+
+@_quiet
 def _compare(name: str, kind: str, ref: dict[str, Any], cur: dict[str, Any],
              psi_threshold: float, js_threshold: float, tests: bool = True,
              edges: np.ndarray[Any, Any] | None = None) -> dict[str, Any]:
@@ -382,13 +455,20 @@ def _bin_sql(col: str, edges: np.ndarray[Any, Any]) -> tuple[str, list[Any]]:
 
 def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
     """The bin edges of a numeric field: the deciles (distinct) of the reference's finite
-    values, kept in `stats` once computed. -inf and +inf are binned apart from them, one
+    values, or each value when it has at most `DISCRETE_LIMIT` distinct ones (a pixel
+    intensity, a star rating: deciles would merge values and hide a shift between them);
+    kept in `stats` once computed. -inf and +inf are binned apart from them, one
     bin each, so a change in the share of infinities is drift like any other."""
     if "edges" not in stats:
         values = stats["values"]
         finite = values[np.isfinite(values)]
-        stats["edges"] = np.empty(0) if finite.size == 0 else np.asarray(
-            np.unique(_sorted_quantiles(finite, _DECILES)), dtype=float)
+        if finite.size == 0:
+            stats["edges"] = np.empty(0)
+        elif np.count_nonzero(np.diff(finite)) < DISCRETE_LIMIT:  # few values: one bin each
+            stats["edges"] = np.unique(finite).astype(float)
+        else:
+            stats["edges"] = np.asarray(np.unique(_sorted_quantiles(finite, _DECILES)),
+                                        dtype=float)
     edges: np.ndarray[Any, Any] = stats["edges"]
     return edges
 
