@@ -30,7 +30,7 @@ from ._default import (
     set_working_directory,
 )
 from .applications import Application
-from .automations.scheduler import Run, Scheduler
+from .automations.scheduler import AutomationRun, Scheduler
 from .clock import Clock, ManualClock, SystemClock
 from .datasets import Dataset, DatasetDiff
 from .errors import (
@@ -52,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExistsError",
     "Application",
+    "AutomationRun",
     "BufferFullError",
     "Clock",
     "Comparison",
@@ -64,7 +65,6 @@ __all__ = [
     "NotFoundError",
     "NotInitializedError",
     "Query",
-    "Run",
     "Scheduler",
     "StorageError",
     "SystemClock",

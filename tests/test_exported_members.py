@@ -6,9 +6,9 @@ import gantry_local.errors
 
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
-        "AlreadyExistsError", "Application", "BufferFullError", "Clock", "Comparison",
+        "AlreadyExistsError", "Application", "AutomationRun", "BufferFullError", "Clock", "Comparison",
         "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError",
-        "ManualClock", "NotFoundError", "NotInitializedError", "Query", "Run", "Scheduler",
+        "ManualClock", "NotFoundError", "NotInitializedError", "Query", "Scheduler",
         "StorageError", "SystemClock", "ValidationError", "Workspace", "__version__",
         "create_application", "create_dataset", "delete_application", "delete_dataset",
         "evaluate", "flush", "gc", "get_application", "get_dataset", "get_evaluation",

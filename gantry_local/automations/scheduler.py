@@ -38,15 +38,15 @@ if TYPE_CHECKING:
     from .automations import Automation
     from .curators import Curator
 
-__all__ = ["MAX_DUE_PER_TICK", "Failure", "Run", "Scheduler"]
+__all__ = ["MAX_DUE_PER_TICK", "AutomationRun", "Failure", "Scheduler"]
 
 log = logging.getLogger("gantry_local.scheduler")
 MAX_DUE_PER_TICK = 1_000  # intervals of one curator run in one tick; the rest on the next
 
 
 @dataclass(frozen=True)
-class Run:
-    """One (curator, interval) run."""
+class AutomationRun:
+    """One (curator, interval) run of the scheduler (Gantry's `Run` is a logging run)."""
 
     curator: str
     interval_start: datetime
@@ -158,7 +158,7 @@ class Scheduler:
         due.sort(key=lambda item: (item[1], item[0].name))
         return due
 
-    def run_pending(self) -> list[Run]:
+    def run_pending(self) -> list[AutomationRun]:
         """Run everything due now (missed intervals included) and return the curator runs.
 
         Then aggregation triggers are evaluated (alerts fired or resolved go to `alerts`
@@ -232,7 +232,7 @@ class Scheduler:
                                      f"({_describe(exc)})")
         return self._unreachable
 
-    def _run_curators(self, now: datetime) -> list[Run]:
+    def _run_curators(self, now: datetime) -> list[AutomationRun]:
         from ._registry import BrokenDefinition
 
         broken: list[BrokenDefinition] = []
@@ -244,7 +244,7 @@ class Scheduler:
             return []
         for item in broken:
             self._fail(item.automation or item.name, "curator", item.application, item.error)
-        runs: list[Run] = []
+        runs: list[AutomationRun] = []
         gave_up: set[str] = set()
         if due:
             self._storage_down()
@@ -256,7 +256,7 @@ class Scheduler:
                 gave_up.add(curator.name)
                 self._fail(name, "curator", curator.application_name, self._unreachable)
                 continue
-            run: Run | None
+            run: AutomationRun | None
             error: Exception | None
             try:
                 run, error = self._run_once(curator, start)
@@ -356,7 +356,7 @@ class Scheduler:
         """Every stored test-suite run: suite, dataset, version, passed, evaluation, error."""
         return self._registry.suite_runs()  # type: ignore[no-any-return]
 
-    def _run_once(self, curator: Curator, start: datetime) -> tuple[Run, Exception | None]:
+    def _run_once(self, curator: Curator, start: datetime) -> tuple[AutomationRun, Exception | None]:
         end = start + curator.curation_interval
         started = self.workspace.clock.now()
         version_id: str | None
@@ -372,10 +372,10 @@ class Scheduler:
             error = _describe(exc)
             self._registry.record(curator.name, start, end, "failed", None, None, None, started,
                                   error)
-            return Run(curator.name, start, end, "failed", None, None, None, error), exc
+            return AutomationRun(curator.name, start, end, "failed", None, None, None, error), exc
         self._registry.record(curator.name, start, end, "succeeded", total, selected, version_id,
                               started, None)
-        return Run(curator.name, start, end, "succeeded", total, selected, version_id), None
+        return AutomationRun(curator.name, start, end, "succeeded", total, selected, version_id), None
 
     def _committed_version(self, curator: Curator, start: datetime
                            ) -> tuple[str, int, int] | None:
