@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import duckdb
 
 from .errors import StorageError
 
-__all__ = ["MIGRATIONS", "open_database", "run", "storage_errors", "transaction"]
+__all__ = ["MIGRATIONS", "Database", "open_database", "run", "storage_errors", "transaction"]
+
+_T = TypeVar("_T")
 
 # (name, statements). Append only: a released migration is never edited or reordered.
 MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -158,6 +161,60 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
 ]
+
+
+class Database:
+    """The DuckDB file of one workspace: its connection, lock and cursors, and a cache of
+    what was read about table columns (valid until `columns_changed` is called).
+
+    The workspace owns it and hands it to the rooms that read or write the database.
+
+    Raises:
+        StorageError: the file cannot be opened (see `open_database`).
+    """
+
+    def __init__(self, path: str, clock_now: Callable[[], datetime]) -> None:
+        self.path = path
+        self.con = open_database(path, clock_now)
+        self.lock = threading.RLock()  # held by the workspace while it changes applications
+        self.closed = False
+        self.generation = 0  # bumped once a change to a table's columns is visible
+        self._columns: dict[str, tuple[int, object]] = {}
+
+    def check_open(self) -> None:
+        """Raise `StorageError` once the database is closed."""
+        if self.closed:
+            raise StorageError(f"the workspace on {self.path!r} is closed; open a new one")
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A private DuckDB cursor for one operation on the calling thread."""
+        self.check_open()
+        cursor = self.con.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def columns_changed(self) -> None:
+        """Forget what was read about columns: a table gained, widened or lost columns."""
+        self.generation += 1
+
+    def cached_columns(self, key: str, read: Callable[[duckdb.DuckDBPyConnection], _T]) -> _T:
+        """`read(cursor)`'s result for `key`, read again only after `columns_changed`."""
+        generation = self.generation
+        cached = self._columns.get(key)
+        if cached is not None and cached[0] == generation:
+            return cast(_T, cached[1])
+        with self.cursor() as con:
+            value = read(con)
+        self._columns[key] = (generation, value)
+        return value
+
+    def close(self) -> None:
+        """Close the connection (cursors opened from it stop working). Safe to call twice."""
+        self.closed = True
+        self.con.close()
 
 
 @contextmanager

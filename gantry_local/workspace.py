@@ -10,28 +10,26 @@ import atexit
 import numbers
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 
-from ._db import open_database, run, storage_errors, transaction
+from ._db import Database, run, storage_errors, transaction
 from ._names import check_name, is_valid_text
 from .clock import Clock, SystemClock, read_clock
 from .datasets import Dataset, DatasetRegistry
 from .datasets._store import ObjectStore
-from .errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
+from .errors import AlreadyExistsError, NotFoundError, ValidationError
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
 from .records._logger import AppState, RecordLogger
 from .records._naming import fold
 from .records._schema import FEEDBACK, RECORDS, AppSchema
-from .records.query import Columns, Query
+from .records.query import Query
 
 if TYPE_CHECKING:
     from .applications import Application
@@ -82,18 +80,16 @@ class Workspace:
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})
-        self._con = open_database(self.db, lambda: read_clock(self.clock))
-        self._lock = threading.RLock()
-        self._closed = False
+        self.database = Database(self.db, lambda: read_clock(self.clock))
+        self._con = self.database.con
+        self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
-        self._sink = DuckDBSink(self._con)
+        self._sink = DuckDBSink(self.database)
         self._models: dict[str, Callable[..., Any]] = {}  # completion models, by name
         # automations living in this process (monitors, suites): name -> (application, automation)
         self._monitors: dict[str, tuple[str | None, Any]] = {}
-        # application -> (sink generation, (record columns, feedback columns)), for queries
-        self._columns_cache: dict[str, tuple[int, Columns]] = {}
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)
@@ -129,7 +125,7 @@ class Workspace:
     _default_env: str | None = None
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self.database.closed else "open"
         return f"Workspace(db={self.db!r}, storage={self.storage!r}, {state})"
 
     def __enter__(self) -> Workspace:
@@ -141,20 +137,20 @@ class Workspace:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self.database.closed
 
     def close(self) -> None:
         """Write every buffered record, then release the DuckDB file. Safe to call twice."""
         with self._lock:
-            if self._closed:
+            if self.database.closed:
                 return
-            self._closed = True
+            self.database.closed = True
         try:
             self._buffer.close()
         finally:
             self._apps = {}
             self._sink.close()
-            self._con.close()
+            self.database.close()
             _OPEN.discard(self)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -402,19 +398,8 @@ class Workspace:
                                 "create_application()")
         return state
 
-    @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A private DuckDB cursor for one operation on the calling thread."""
-        self._check_open()
-        cursor = self._con.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-
     def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"the workspace on {self.db!r} is closed; open a new one")
+        self.database.check_open()
 
     def _load_applications(self) -> None:
         with storage_errors("loading applications"):

@@ -33,7 +33,7 @@ def app(ws: gantry.Workspace) -> gantry.Application:
 def stored_counts(ws: gantry.Workspace, name: str = "model") -> tuple[int, int, dict[str, str]]:
     """Rows in the records and feedback tables, and the known columns: 'nothing changed' checks."""
     ws.flush()
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         records = con.execute(f'SELECT count(*) FROM "records_{name}"').fetchall()[0][0]
         feedback = con.execute(f'SELECT count(*) FROM "feedback_{name}"').fetchall()[0][0]
     state = ws._app_state(name).schema

@@ -38,7 +38,7 @@ def busy(ws: gantry.Workspace) -> gantry.Application:
 
 
 def _corrupt(ws: gantry.Workspace, name: str, change: Any) -> None:
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         [(text,)] = con.execute("SELECT definition FROM _gl_curators WHERE name = ?",
                                 [name]).fetchall()
         con.execute("UPDATE _gl_curators SET definition = ? WHERE name = ?", [change(text), name])

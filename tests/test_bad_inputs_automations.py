@@ -63,7 +63,7 @@ def seeded(ws: gantry.Workspace) -> App:
 
 
 def _snapshot(ws: gantry.Workspace) -> tuple[Any, ...]:
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         curators = con.execute("SELECT name, definition, enabled, first_interval_start, "
                                "automation FROM _gl_curators ORDER BY name").fetchall()
         counts = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in (

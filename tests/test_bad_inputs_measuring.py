@@ -84,7 +84,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
 def snapshot(c: Ctx) -> dict[str, Any]:
     """Everything a measuring call could store: rows, evaluations, cache, versions, files."""
     c.ws.flush()
-    with c.ws._cursor() as con:
+    with c.ws.database.cursor() as con:
         counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
                   for table in ('"records_shop"', '"feedback_shop"', "_gl_evaluations",
                                 "_gl_eval_cache", "_gl_completion_versions", "_gl_alerts")}

@@ -35,7 +35,7 @@ def test_eight_threads_lose_nothing_and_duplicate_nothing(tmp_path: Path) -> Non
         flusher = threading.Thread(target=ws.flush)  # flush() from another thread waits too
         flusher.start()
         flusher.join()
-        with ws._cursor() as con:
+        with ws.database.cursor() as con:
             total, distinct, pairs = con.execute(
                 'SELECT count(*), count(DISTINCT "__join_key"), '
                 'count(DISTINCT ("inputs.thread", "inputs.i")) FROM "records_m"').fetchall()[0]
@@ -58,7 +58,7 @@ def test_flush_waits_for_concurrent_writers(tmp_path: Path) -> None:
         done.wait()
         ws.flush()
         assert ws.pending_records == 0
-        with ws._cursor() as con:
+        with ws.database.cursor() as con:
             assert con.execute('SELECT count(*) FROM "records_m"').fetchall()[0][0] == 50_000
         thread.join()
 

@@ -42,7 +42,7 @@ def test_feedback_for_unknown_key_is_kept_but_invents_nothing(
     app.log_record(feedback={"label": 5}, join_key="not-yet-logged")
     assert app.query().count() == 1
     assert app.query().to_polars()["feedback.label"].to_list() == [None]
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         assert con.execute('SELECT count(*) FROM "feedback_model"').fetchall()[0][0] == 1
     # and it joins once the prediction arrives
     app.log_record(inputs={"x": 2}, outputs=2, join_key="not-yet-logged")

@@ -125,7 +125,7 @@ def test_a_table_failing_everywhere_is_kept_and_costs_a_bounded_search(
         with pytest.raises(gantry.StorageError, match=r"could not be written yet: table a is "
                                                       "gone"):
             ws.flush()
-        with ws._cursor() as con:  # (a query would flush first, and report a's failure again)
+        with ws.database.cursor() as con:  # (a query would flush first, and report a's failure again)
             written_b = con.execute('SELECT count(*) FROM "records_b"').fetchall()[0][0]
         if written_b == 5_000:
             break

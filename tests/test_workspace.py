@@ -79,7 +79,7 @@ def test_missing_folder_and_bad_settings(tmp_path: Path) -> None:
 def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     db = tmp_path / "m.duckdb"
     for _ in range(2):
-        with gantry.Workspace(db=db) as ws, ws._cursor() as con:
+        with gantry.Workspace(db=db) as ws, ws.database.cursor() as con:
             names = [r[0] for r in con.execute("SELECT name FROM _gl_migrations ORDER BY name")
                      .fetchall()]
     from gantry_local._db import MIGRATIONS

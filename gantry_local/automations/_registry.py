@@ -73,7 +73,7 @@ class CuratorRegistry:
     def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
         self.ws._app_state(curator.application_name)
         now = self.ws.clock.now()
-        with self.ws._cursor() as con, storage_errors(f"saving curator {curator.name!r}"):
+        with self.ws.database.cursor() as con, storage_errors(f"saving curator {curator.name!r}"):
             if run(con, "SELECT 1 FROM _gl_curators WHERE name = ?", [curator.name]):
                 raise AlreadyExistsError(f"curator {curator.name!r} already exists")
             if automation is not None and run(
@@ -84,7 +84,7 @@ class CuratorRegistry:
                  first_interval(curator, now), automation, now])
 
     def _row(self, name: str) -> tuple[Any, ...]:
-        with self.ws._cursor() as con, storage_errors("reading curators"):
+        with self.ws.database.cursor() as con, storage_errors("reading curators"):
             rows = run(con, "SELECT name, definition, enabled, first_interval_start, automation "
                        "FROM _gl_curators WHERE name = ?", [name])
         if not rows:
@@ -116,7 +116,7 @@ class CuratorRegistry:
              broken: list[BrokenDefinition] | None = None) -> list[Curator]:
         """Stored curators by name; one whose definition cannot be read is left out (and
         added to `broken` when given, else logged), so it never hides the others."""
-        with self.ws._cursor() as con, storage_errors("listing curators"):
+        with self.ws.database.cursor() as con, storage_errors("listing curators"):
             # epoch microseconds: converting TIMESTAMPTZ values to datetimes is the slow part
             columns = ("SELECT name, definition, enabled, epoch_us(first_interval_start), "
                        "automation, application FROM _gl_curators")
@@ -138,7 +138,7 @@ class CuratorRegistry:
 
     def automation_taken(self, name: str) -> bool:
         """Whether a stored curator automation has this name."""
-        with self.ws._cursor() as con, storage_errors("reading automations"):
+        with self.ws.database.cursor() as con, storage_errors("reading automations"):
             return bool(run(con, "SELECT 1 FROM _gl_curators WHERE automation = ?", [name]))
 
     # -- failures of whole automations (a broken definition, a monitor, a suite) -----------------
@@ -147,7 +147,7 @@ class CuratorRegistry:
                        error: str) -> None:
         """Remember that `automation` failed in a tick (kept until it next succeeds)."""
         now = self.ws.clock.now()
-        with self.ws._cursor() as con, storage_errors(f"recording a failure of {automation!r}"):
+        with self.ws.database.cursor() as con, storage_errors(f"recording a failure of {automation!r}"):
             run(con, "INSERT INTO _gl_automation_failures VALUES (?, ?, ?, ?, ?, 1, ?) "
                 "ON CONFLICT (automation) DO UPDATE SET kind = excluded.kind, application = "
                 "excluded.application, last_failed_at = excluded.last_failed_at, failures = "
@@ -158,12 +158,12 @@ class CuratorRegistry:
         """Forget past failures of automations that succeeded."""
         if not automations:
             return
-        with self.ws._cursor() as con, storage_errors("clearing automation failures"):
+        with self.ws.database.cursor() as con, storage_errors("clearing automation failures"):
             run(con, "DELETE FROM _gl_automation_failures WHERE list_contains(?, automation)",
                 [sorted(automations)])
 
     def failures(self) -> pl.DataFrame:
-        with self.ws._cursor() as con, storage_errors("reading automation failures"):
+        with self.ws.database.cursor() as con, storage_errors("reading automation failures"):
             table = con.sql("SELECT * FROM _gl_automation_failures ORDER BY automation"
                             ).to_arrow_table()
         frame = pl.from_arrow(table)
@@ -185,7 +185,7 @@ class CuratorRegistry:
             else:
                 raise AlreadyExistsError(f"dataset {changed.curated_dataset_name!r} already "
                                          "exists; choose a new name for create_new_dataset=True")
-        with self.ws._cursor() as con, storage_errors(f"updating curator {current.name!r}"), \
+        with self.ws.database.cursor() as con, storage_errors(f"updating curator {current.name!r}"), \
                 transaction(con):
             if changed.name != current.name and run(
                     con, "SELECT 1 FROM _gl_curators WHERE name = ?", [changed.name]):
@@ -203,7 +203,7 @@ class CuratorRegistry:
     def _next_uncurated(self, curator: Curator) -> datetime:
         """Where a new interval grid starts: the end of the last curated interval."""
         assert curator.first_interval_start is not None
-        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+        with self.ws.database.cursor() as con, storage_errors("reading curator runs"):
             rows = run(con, "SELECT max(interval_end) FROM _gl_curator_runs WHERE curator = ? "
                        "AND status = 'succeeded'", [curator.name])
         last = rows[0][0] if rows else None
@@ -211,12 +211,12 @@ class CuratorRegistry:
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         self._row(name)
-        with self.ws._cursor() as con, storage_errors(f"updating curator {name!r}"):
+        with self.ws.database.cursor() as con, storage_errors(f"updating curator {name!r}"):
             run(con, "UPDATE _gl_curators SET enabled = ? WHERE name = ?", [enabled, name])
 
     def delete(self, name: str) -> None:
         automation = self._row(name)[4]
-        with self.ws._cursor() as con, storage_errors(f"deleting curator {name!r}"), \
+        with self.ws.database.cursor() as con, storage_errors(f"deleting curator {name!r}"), \
                 transaction(con):
             run(con, "DELETE FROM _gl_curators WHERE name = ?", [name])
             run(con, "DELETE FROM _gl_curator_runs WHERE curator = ?", [name])
@@ -225,7 +225,7 @@ class CuratorRegistry:
 
     def succeeded(self) -> dict[str, set[datetime]]:
         """Interval starts of every succeeded run, by curator: one query for a whole tick."""
-        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+        with self.ws.database.cursor() as con, storage_errors("reading curator runs"):
             rows = run(con, "SELECT curator, epoch_us(interval_start) FROM _gl_curator_runs "
                        "WHERE status = 'succeeded'")
         done: dict[str, set[datetime]] = {}
@@ -236,13 +236,13 @@ class CuratorRegistry:
     def record(self, name: str, start: datetime, end: datetime, status: str,
                rows_in_interval: int | None, rows_selected: int | None, version_id: str | None,
                started: datetime, error: str | None) -> None:
-        with self.ws._cursor() as con, storage_errors(f"recording a run of {name!r}"):
+        with self.ws.database.cursor() as con, storage_errors(f"recording a run of {name!r}"):
             run(con, "INSERT OR REPLACE INTO _gl_curator_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, start, end, status, rows_in_interval, rows_selected, version_id, started,
                  self.ws.clock.now(), error])
 
     def runs(self, name: str | None = None) -> pl.DataFrame:
-        with self.ws._cursor() as con, storage_errors("reading curator runs"):
+        with self.ws.database.cursor() as con, storage_errors("reading curator runs"):
             table = con.sql("SELECT * FROM _gl_curator_runs WHERE ? IS NULL OR curator = ? "
                             "ORDER BY interval_start, curator", params=[name, name]
                             ).to_arrow_table()
@@ -255,7 +255,7 @@ class CuratorRegistry:
     # -- test-suite automations ----------------------------------------------------------------
 
     def suite_ran(self, suite: str, dataset: str, version_id: str) -> bool:
-        with self.ws._cursor() as con, storage_errors("reading suite runs"):
+        with self.ws.database.cursor() as con, storage_errors("reading suite runs"):
             # a run that raised (no evaluation) is retried on the next tick
             return bool(run(con, "SELECT 1 FROM _gl_suite_runs WHERE suite = ? AND dataset = ? "
                             "AND version_id = ? AND evaluation_id IS NOT NULL",
@@ -263,12 +263,12 @@ class CuratorRegistry:
 
     def record_suite(self, suite: str, dataset: str, version_id: str, passed: bool,
                      evaluation_id: str | None, error: str | None) -> None:
-        with self.ws._cursor() as con, storage_errors(f"recording a run of suite {suite!r}"):
+        with self.ws.database.cursor() as con, storage_errors(f"recording a run of suite {suite!r}"):
             run(con, "INSERT OR REPLACE INTO _gl_suite_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [suite, dataset, version_id, passed, evaluation_id, error, self.ws.clock.now()])
 
     def suite_runs(self) -> pl.DataFrame:
-        with self.ws._cursor() as con, storage_errors("reading suite runs"):
+        with self.ws.database.cursor() as con, storage_errors("reading suite runs"):
             table = con.sql("SELECT * FROM _gl_suite_runs ORDER BY ran_at, suite").to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)

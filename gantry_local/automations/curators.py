@@ -280,7 +280,7 @@ class Curator:
                                       f"{method.field!r}; stratification is for categories")
         seed = self.seed(start)
         selectors = [_physical(selector, selection.columns) for selector in self.selectors]
-        with workspace._cursor() as con, storage_errors(f"curator {self.name!r}"):
+        with workspace.database.cursor() as con, storage_errors(f"curator {self.name!r}"):
             single = selectors[0] if len(selectors) == 1 else None
             counts = None
             if single is not None and isinstance(single.method, StratifiedSampler) and not (
@@ -345,7 +345,7 @@ def _physical(selector: Selector, columns: Mapping[str, str]) -> Selector:
 
 
 def _check_workspace(workspace: Any) -> Workspace:
-    if not (hasattr(workspace, "_app_state") and hasattr(workspace, "_cursor")):
+    if not (hasattr(workspace, "_app_state") and hasattr(workspace, "database")):
         raise ValidationError(f"workspace must be a gantry_local Workspace, got "
                               f"{type(workspace).__name__}")
     return workspace  # type: ignore[no-any-return]

@@ -32,7 +32,7 @@ def cached_outputs(ws: Workspace, candidate: str, hashes: list[str]) -> dict[str
     """Stored outputs (JSON text) of `candidate` for the given row hashes."""
     if not hashes:
         return {}
-    with ws._cursor() as con, storage_errors("reading cached outputs"):
+    with ws.database.cursor() as con, storage_errors("reading cached outputs"):
         rows = run(con, "SELECT row_hash, output FROM _gl_eval_cache WHERE candidate = ? AND "
                    "row_hash IN (SELECT unnest(?::VARCHAR[]))", [candidate, hashes])
     return {h: o for h, o in rows}
@@ -44,7 +44,7 @@ def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]]) -
         return
     table = pa.table({"candidate": [candidate] * len(items), "row_hash": [h for h, _ in items],
                       "output": [o for _, o in items]})
-    with ws._cursor() as con, storage_errors("caching outputs"):
+    with ws.database.cursor() as con, storage_errors("caching outputs"):
         con.register("_gl_new_outputs", table)
         try:
             run(con, "INSERT OR IGNORE INTO _gl_eval_cache SELECT candidate, row_hash, output, ? "
@@ -60,7 +60,7 @@ def save_evaluation(ws: Workspace, comparison: Comparison) -> None:
     summary["pairwise"] = [asdict(p) for p in comparison.pairwise]
     buffer = io.BytesIO()
     comparison.rows.write_parquet(buffer)
-    with ws._cursor() as con, storage_errors("storing an evaluation"):
+    with ws.database.cursor() as con, storage_errors("storing an evaluation"):
         run(con, "INSERT INTO _gl_evaluations VALUES (?, ?, ?, ?, ?, ?)",
             [comparison.id, comparison.created_at, comparison.dataset, comparison.version_id,
              json.dumps(summary, default=_json_default), buffer.getvalue()])
@@ -73,7 +73,7 @@ def _json_default(value: Any) -> Any:
 
 
 def load_evaluation(ws: Workspace, evaluation_id: str) -> Comparison:
-    with ws._cursor() as con, storage_errors("reading evaluations"):
+    with ws.database.cursor() as con, storage_errors("reading evaluations"):
         rows = run(con, "SELECT summary, rows FROM _gl_evaluations WHERE id = ?", [evaluation_id])
     if not rows:
         raise NotFoundError(f"no evaluation {evaluation_id!r}; list_evaluations() shows them")
@@ -87,7 +87,7 @@ def load_evaluation(ws: Workspace, evaluation_id: str) -> Comparison:
 
 def evaluation_summaries(ws: Workspace, dataset: str | None = None) -> pl.DataFrame:
     """One row per stored evaluation, newest first."""
-    with ws._cursor() as con, storage_errors("listing evaluations"):
+    with ws.database.cursor() as con, storage_errors("listing evaluations"):
         rows = run(con, "SELECT id, created_at, dataset, version_id, summary FROM _gl_evaluations "
                    "WHERE ? IS NULL OR dataset = ? ORDER BY created_at DESC, id",
                    [dataset, dataset])

@@ -118,7 +118,7 @@ def create_version(workspace: Workspace, application: str, prompt_template: str,
         raise ValidationError(f"model_params must be JSON-serialisable: {exc}") from exc
     version_id = str(uuid.uuid4())
     now = workspace.clock.now()
-    with workspace._cursor() as con, storage_errors("creating a completion version"), \
+    with workspace.database.cursor() as con, storage_errors("creating a completion version"), \
             transaction(con):
         number = int(run(con, "SELECT coalesce(max(number), 0) + 1 FROM _gl_completion_versions "
                          "WHERE application = ?", [application])[0][0])
@@ -145,7 +145,7 @@ def get_version(workspace: Workspace, application: str, which: str | int = "late
     if isinstance(which, bool) or not isinstance(which, (str, int)):
         raise ValidationError(f"version must be a number, 'latest' or an environment, got "
                               f"{which!r}")
-    with workspace._cursor() as con, storage_errors("reading completion versions"):
+    with workspace.database.cursor() as con, storage_errors("reading completion versions"):
         if which == "latest":
             rows = run(con, f"SELECT {_COLUMNS} FROM _gl_completion_versions WHERE application = ? "
                        "ORDER BY number DESC LIMIT 1", [application])
@@ -166,7 +166,7 @@ def get_version(workspace: Workspace, application: str, which: str | int = "late
 def list_versions(workspace: Workspace, application: str) -> list[CompletionVersion]:
     """Every version of a completion application, oldest first."""
     _check_app(workspace, application)
-    with workspace._cursor() as con, storage_errors("reading completion versions"):
+    with workspace.database.cursor() as con, storage_errors("reading completion versions"):
         rows = run(con, f"SELECT {_COLUMNS} FROM _gl_completion_versions WHERE application = ? "
                    "ORDER BY number", [application])
     return [_version(workspace, tuple(r)) for r in rows]
@@ -176,7 +176,7 @@ def deploy_version(workspace: Workspace, application: str, version_id: str, env:
     """Point environment `env` (e.g. "prod") at a version; `get_version(env)` then returns it."""
     _check_app(workspace, application)
     check_name(env, "environment")
-    with workspace._cursor() as con, storage_errors("deploying a completion version"), \
+    with workspace.database.cursor() as con, storage_errors("deploying a completion version"), \
             transaction(con):
         if not run(con, "SELECT 1 FROM _gl_completion_versions WHERE application = ? AND id = ?",
                    [application, version_id]):

@@ -161,7 +161,7 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
         ws.flush()
         ws._app_state(application)
         table = table_name(application, RECORDS)
-        with ws._cursor() as con, storage_errors(f"reading {application!r}"):
+        with ws.database.cursor() as con, storage_errors(f"reading {application!r}"):
             low, high = run(con, f'SELECT min("__time"), max("__time") FROM {table}')[0]
         if low is None:
             raise ValidationError(f"application {application!r} has no records yet")

@@ -279,7 +279,7 @@ def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: d
         col = records.column(fields[0])
         if agg in _NAN_LEFT_OUT:  # as in summarize: NaN is no value (count it with count)
             col = f"(CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE {col} END)"
-        with ws._cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
+        with ws.database.cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
             row = con.sql(f"SELECT count(*), {_SIMPLE[agg].format(c=col)} FROM ({records.sql})",
                           params=records.params).fetchall()[0]
         return None if row[0] == 0 or row[1] is None else float(row[1])
@@ -333,7 +333,7 @@ def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any
         resolved = Alert(**{**asdict(open_alert), "resolved_at": now,
                             "resolved_value": value, "status": "resolved"})
         error = _act(ws, automation.action, resolved, fire=False)
-        with ws._cursor() as con, storage_errors("resolving an alert"):
+        with ws.database.cursor() as con, storage_errors("resolving an alert"):
             run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error "
                 "= coalesce(?, action_error) WHERE id = ?", [now, value, error, open_alert.id])
         return resolved
@@ -358,7 +358,7 @@ def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
 
 
 def _store(ws: Workspace, alert: Alert, error: str | None) -> None:
-    with ws._cursor() as con, storage_errors("recording an alert"):
+    with ws.database.cursor() as con, storage_errors("recording an alert"):
         run(con, "INSERT INTO _gl_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [alert.id, alert.automation, alert.application, alert.aggregation,
              json.dumps(alert.fields), alert.lower_bound, alert.upper_bound, alert.value,
@@ -370,7 +370,7 @@ _COLUMNS = ("id, automation, application, aggregation, fields, lower_bound, uppe
 
 
 def _open_alert(ws: Workspace, automation: str) -> Alert | None:
-    with ws._cursor() as con, storage_errors("reading alerts"):
+    with ws.database.cursor() as con, storage_errors("reading alerts"):
         rows = run(con, f"SELECT {_COLUMNS} FROM _gl_alerts WHERE automation = ? AND "
                    "resolved_at IS NULL ORDER BY fired_at DESC LIMIT 1", [automation])
     return _alert(rows[0]) if rows else None
@@ -388,7 +388,7 @@ def _alert(row: Sequence[Any]) -> Alert:
 def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     """Every alert (of one application if given), newest first, with any action error."""
     check_workspace(ws)
-    with ws._cursor() as con, storage_errors("listing alerts"):
+    with ws.database.cursor() as con, storage_errors("listing alerts"):
         table = con.sql(f"SELECT {_COLUMNS}, action_error, CASE WHEN resolved_at IS NULL THEN "
                         "'fired' ELSE 'resolved' END AS status FROM _gl_alerts WHERE ? IS NULL "
                         "OR application = ? ORDER BY fired_at DESC, id",

@@ -128,7 +128,7 @@ def drift(ws: Workspace, application: str, reference: Any, current: Any,
     kinds = choose_fields(field_kinds(ws, application), fields)
     ref = window_side(ws, application, reference, "reference")
     cur = window_side(ws, application, current, "current")
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         return drift_between(con, ref, cur, kinds, psi_threshold, js_threshold)
 
 
@@ -345,7 +345,7 @@ def drift_over_time(ws: Workspace, application: str, reference: Any,
     ref = window_side(ws, application, reference, "reference")
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end)
-    with ws._cursor() as con, storage_errors("computing drift over time"):
+    with ws.database.cursor() as con, storage_errors("computing drift over time"):
         ref_stats = _side_stats(con, ref, kinds)
         if all(s["n"] == 0 for s in ref_stats.values()):
             raise ValidationError(f"no values of {', '.join(kinds)} in {ref.label}")

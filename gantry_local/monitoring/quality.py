@@ -81,7 +81,7 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     sql = (f"{source} SELECT __b, count(*), count(*) FILTER (WHERE __o IS NOT NULL AND __f IS NOT "
            f"NULL){''.join(', ' + p for p in parts)} FROM b GROUP BY __b")
     params = [*records.params, *bucket_params, *positive_params]
-    with ws._cursor() as con, storage_errors(f"computing metrics of {application!r}"):
+    with ws.database.cursor() as con, storage_errors(f"computing metrics of {application!r}"):
         rows = {r[0]: r for r in con.sql(sql, params=params).fetchall()}
         auc = _roc_auc(con, source, params) if "roc_auc" in metrics else {}
     out = []

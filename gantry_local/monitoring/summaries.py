@@ -80,7 +80,7 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
            f"SELECT __b, {', '.join(aggregates)} FROM b GROUP BY __b")
     params = [*records.params, *bucket_params]
     top_rows: list[tuple[Any, ...]] = []
-    with ws._cursor() as con, storage_errors(f"summarizing {application!r}"):
+    with ws.database.cursor() as con, storage_errors(f"summarizing {application!r}"):
         rows = con.sql(sql, params=[*params, *quantile_params]).fetchall()
         if tops:
             top_sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base), "

@@ -117,7 +117,7 @@ def _distinct(application: str, column: str) -> list[str]:
         return []
     sql = (f"SELECT DISTINCT {physical} FROM {table_name(application, RECORDS)} AS s "
            f"WHERE {physical} IS NOT NULL ORDER BY 1")
-    with workspace._cursor() as con:
+    with workspace.database.cursor() as con:
         return [str(row[0]) for row in con.execute(sql).fetchall()]
 
 

@@ -183,7 +183,7 @@ class GantryDataFrame(Query):
             direction = "DESC" if newest else "ASC"
             sql = (f"SELECT * FROM ({selection.sql}) AS s ORDER BY s.\"__time\" {direction}, "
                    f"s.\"__join_key\" {direction} LIMIT ?")
-            with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+            with self._ws.database.cursor() as con, storage_errors(f"querying {self.application!r}"):
                 table = selection.to_logical(con.sql(sql, params=[*selection.params, limit])
                                              .to_arrow_table())
             if newest:
@@ -205,14 +205,14 @@ class GantryDataFrame(Query):
             column = "NULL"
         sql = expression.format(col=column)
         if group_by is None:
-            with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+            with self._ws.database.cursor() as con, storage_errors(f"querying {self.application!r}"):
                 row = con.execute(f"SELECT {sql} FROM ({selection.sql}) AS s",
                                   [*params, *selection.params]).fetchone()
             return None if row is None else row[0]
         group = selection.column(group_by, "s") or "NULL"
         query = (f"SELECT {group} AS g, {sql} AS v FROM ({selection.sql}) AS s "
                  "GROUP BY g ORDER BY g NULLS LAST")
-        with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+        with self._ws.database.cursor() as con, storage_errors(f"querying {self.application!r}"):
             rows = con.execute(query, [*params, *selection.params]).fetchall()
         return rows
 
@@ -233,7 +233,7 @@ def _time_series(frame: GantryDataFrame, expression: str, field: str,
     bucket = f'least((epoch_us(s."__time") - ?) // ?, {int(num_points) - 1})'
     sql = (f"SELECT {bucket} AS k, {expression.format(col=column)} AS v FROM "
            f"({selection.sql}) AS s GROUP BY k ORDER BY k")
-    with frame._ws._cursor() as con, storage_errors(f"querying {frame.application!r}"):
+    with frame._ws.database.cursor() as con, storage_errors(f"querying {frame.application!r}"):
         rows = dict(con.execute(sql, [start_us, span_us, *params, *selection.params])
                     .fetchall())
     times = [start + span * k for k in range(num_points)]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-from .._db import run, transaction
+from .._db import Database, run, transaction
 from .._sql import quote_ident
 from . import _types as types
 from ._batches import TableWrite
@@ -49,19 +49,19 @@ def drop_app_tables(con: duckdb.DuckDBPyConnection, app: str) -> None:
 class DuckDBSink:
     """Writes to DuckDB through its own cursor; used only by the flush thread."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con.cursor()
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._con = database.con.cursor()
         self._lock = threading.Lock()
         # (app, kind) -> logical column -> (logical type, physical column)
         self._known: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         self._next_seq: dict[str, int] = {}
-        self.generation = 0  # bumped once a change to a table's columns is visible
         self._altered = False
 
     def forget(self, app: str) -> None:
         """Drop cached state for `app` (its tables were dropped)."""
         with self._lock:
-            self.generation += 1
+            self._db.columns_changed()
             for kind in (RECORDS, FEEDBACK):
                 self._known.pop((app, kind), None)
             self._next_seq.pop(app, None)
@@ -81,7 +81,7 @@ class DuckDBSink:
                 raise
             finally:
                 if self._altered:  # after the commit (or rollback) readers can see
-                    self.generation += 1
+                    self._db.columns_changed()
 
     def close(self) -> None:
         self._con.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -85,7 +86,7 @@ class Query:
         self._ws.flush()
         columns = self._columns()
         sql, params = self._sql(columns)
-        with self._ws._cursor() as con, storage_errors(f"querying {self.application!r}"):
+        with self._ws.database.cursor() as con, storage_errors(f"querying {self.application!r}"):
             table = con.sql(sql, params=params).to_arrow_table()
         return _utc_labels(to_logical(table, columns.logical))
 
@@ -103,28 +104,25 @@ class Query:
         """How many records match."""
         self._ws.flush()
         sql, params = self._sql(self._columns(), count=True)
-        with self._ws._cursor() as con, storage_errors(f"counting {self.application!r}"):
+        with self._ws.database.cursor() as con, storage_errors(f"counting {self.application!r}"):
             row = con.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
 
     # -- SQL ----------------------------------------------------------------------------------
 
     def _columns(self) -> Columns:
-        generation = self._ws._sink.generation
-        cached = self._ws._columns_cache.get(self.application)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        with self._ws._cursor() as con, storage_errors(f"reading {self.application!r}'s columns"):
-            recs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, RECORDS)}")
-                    .fetchall()]
-            fbs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, FEEDBACK)}")
-                   .fetchall()]
-            names = con.execute("SELECT physical_name, column_name FROM _gl_columns WHERE "
-                                "application = ?", [self.application]).fetchall()
+        with storage_errors(f"reading {self.application!r}'s columns"):
+            return self._ws.database.cached_columns(self.application, self._read_columns)
+
+    def _read_columns(self, con: duckdb.DuckDBPyConnection) -> Columns:
+        recs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, RECORDS)}")
+                .fetchall()]
+        fbs = [r[0] for r in con.execute(f"DESCRIBE {table_name(self.application, FEEDBACK)}")
+               .fetchall()]
+        names = con.execute("SELECT physical_name, column_name FROM _gl_columns WHERE "
+                            "application = ?", [self.application]).fetchall()
         recs.sort(key=lambda c: _SECTION_ORDER.get(c.partition(".")[0] if "." in c else c, 9))
-        columns = Columns(recs, [c for c in fbs if c.startswith("feedback.")], dict(names))
-        self._ws._columns_cache[self.application] = (generation, columns)
-        return columns
+        return Columns(recs, [c for c in fbs if c.startswith("feedback.")], dict(names))
 
     def selection(self, ordered: bool = True) -> Selection:
         """The query as SQL with its bound parameters (after a flush), for composing bigger
