@@ -54,6 +54,30 @@ def test_report_is_self_contained_with_every_section(reported: Path) -> None:
     assert "verdict" in page  # the latest evaluation
 
 
+def test_report_leaves_matplotlib_settings_alone(ws: gantry.Workspace, tmp_path: Path) -> None:
+    """The report's SVG settings hold for its own figures only, not for the user's plots."""
+    import matplotlib
+
+    before = {key: matplotlib.rcParams[key] for key in ("svg.hashsalt", "svg.fonttype")}
+    app = ws.create_application("plain")
+    app.log_records(inputs=[{"x": float(i)} for i in range(20)], outputs=[0] * 20,
+                    timestamps=[S + timedelta(hours=i) for i in range(20)])
+    app.report(tmp_path / "plain.html")
+    assert {key: matplotlib.rcParams[key] for key in before} == before
+
+
+def test_report_charts_read_at_a_glance(reported: Path) -> None:
+    page = reported.read_text()
+    evaluation = page[page.index("id='evaluations'"):]
+    assert "<svg" in evaluation.split("<pre>")[0]  # the difference-with-CI chart
+    assert "difference from v1" in evaluation
+    datasets = page[page.index("id='datasets'"):page.index("id='evaluations'")]
+    ticks = re.findall(r'id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', datasets, re.DOTALL)
+    assert ticks and all("." not in t for t in ticks), ticks  # versions are whole numbers
+    drift = page[page.index("id='drift'"):page.index("id='metrics'")]
+    assert "highest PSI" in drift
+
+
 def test_report_cli(ws: gantry.Workspace, reported: Path, tmp_path: Path) -> None:
     ws.close()
     out = tmp_path / "cli.html"

@@ -447,9 +447,9 @@ def _bin_sql(col: str, edges: np.ndarray[Any, Any]) -> tuple[str, list[Any]]:
     value = f"CAST({col} AS DOUBLE)"
     finite = " + ".join([f"CAST({value} > ? AS INTEGER)" for _ in edges] or ["0"])
     sql = (f"CASE WHEN {col} IS NULL OR isnan({value}) THEN NULL "
-           f"WHEN isinf({value}) AND {value} < 0 THEN '0' "
-           f"WHEN isinf({value}) THEN CAST(? AS VARCHAR) "
-           f"ELSE CAST(1 + {finite} AS VARCHAR) END")
+           f"WHEN isinf({value}) AND {value} < 0 THEN 0 "
+           f"WHEN isinf({value}) THEN CAST(? AS INTEGER) "
+           f"ELSE 1 + {finite} END")
     return sql, [len(edges) + 2, *(float(e) for e in edges)]
 
 

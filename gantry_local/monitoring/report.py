@@ -11,14 +11,16 @@ import contextlib
 import html
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from matplotlib import rcParams
+from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from ._source import check_workspace, field_kinds, grid_for
@@ -35,8 +37,9 @@ __all__ = ["SECTIONS", "write_report"]
 SECTIONS = ("traffic", "distributions", "nulls", "drift", "metrics", "alerts", "datasets",
             "evaluations")
 _BLUE, _ORANGE, _GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
-rcParams["svg.hashsalt"] = "gantry-local"  # the same data gives the same file
-rcParams["svg.fonttype"] = "none"
+# Set for the report's own figures only (a user's rcParams are left alone): the same data
+# gives the same file, and text stays text.
+_RC: dict[Any, Any] = {"svg.hashsalt": "gantry-local", "svg.fonttype": "none"}
 
 
 def write_report(ws: Workspace, application: str, path: str | Path,
@@ -57,16 +60,21 @@ def write_report(ws: Workspace, application: str, path: str | Path,
         datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
     except GantryLocalError as exc:  # storage unreachable: the sections say so
         storage_error = str(exc)
-    parts = [
-        _traffic(summary),
-        _distributions(summary),
-        _nulls(summary),
-        _drift(ws, application, interval, grid),
-        _metrics(ws, application, interval, grid),
-        _alerts(ws, application),
-        _datasets(ws, datasets, storage_error),
-        _evaluations(ws, [d["name"] for d in datasets]),
-    ]
+    with ThreadPoolExecutor(1) as pool, rc_context(_RC):
+        # The drift and metrics queries run in DuckDB (which releases the GIL) while the
+        # summary's charts are drawn.
+        drift_table = pool.submit(_drift_table, ws, application, interval, grid)
+        metrics_table = pool.submit(_metrics_table, ws, application, interval, grid)
+        parts = [
+            _traffic(summary),
+            _distributions(summary),
+            _nulls(summary),
+            _drift(drift_table.result(), interval, grid),
+            _metrics(metrics_table.result()),
+            _alerts(ws, application),
+            _datasets(ws, datasets, storage_error),
+            _evaluations(ws, [d["name"] for d in datasets]),
+        ]
     title = f"gantry-local report: {application}"
     records = int(summary.group_by("interval_start").agg(pl.col("count").first())["count"].sum())
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
@@ -200,15 +208,23 @@ def _nulls(summary: pl.DataFrame) -> str:
     return _section("nulls", "Null rates", _svg(figure))
 
 
-def _drift(ws: Workspace, application: str, interval: timedelta, grid: Any) -> str:
+def _drift_table(ws: Workspace, application: str, interval: timedelta, grid: Any
+                 ) -> pl.DataFrame | str:
+    """Each interval's drift against the first quarter of them, or why there is none."""
     intervals = grid.last - grid.first + 1
     reference_end = grid.origin + max(1, intervals // 4) * interval
     try:
         table = drift_over_time(ws, application, (grid.origin, reference_end), interval,
                                 grid.origin, grid.end, tests=False)
     except ValidationError as exc:
-        return _section("drift", "Drift", f"<p class='note'>{html.escape(str(exc))}</p>")
-    table = table.filter(pl.col("against") == "reference")
+        return str(exc)
+    return table.filter(pl.col("against") == "reference")
+
+
+def _drift(table: pl.DataFrame | str, interval: timedelta, grid: Any) -> str:
+    if isinstance(table, str):
+        return _section("drift", "Drift", f"<p class='note'>{html.escape(table)}</p>")
+    intervals = grid.last - grid.first + 1
     fields = table["field"].unique().sort().to_list()
     starts = table["interval_start"].unique().sort().to_list()
     matrix = [[math.nan] * len(starts) for _ in fields]
@@ -218,10 +234,12 @@ def _drift(ws: Workspace, application: str, interval: timedelta, grid: Any) -> s
         matrix[i][j] = row["psi"] if row["psi"] is not None else math.nan
         if row["drift"]:
             flags.append((j, i))
+    highest = max((v for line in matrix for v in line if math.isfinite(v)), default=0.0)
     figure = Figure(figsize=(10, 0.4 * len(fields) + 1.5))
     figure.subplots_adjust(left=0.2, right=0.98, bottom=0.12, top=0.95)
     axes = figure.add_subplot()
-    image = axes.imshow(matrix, aspect="auto", cmap="Reds", vmin=0, vmax=0.5)
+    # The scale reaches the highest PSI shown, so no cell is clipped to the top colour.
+    image = axes.imshow(matrix, aspect="auto", cmap="Reds", vmin=0, vmax=max(0.5, highest))
     axes.set_yticks(range(len(fields)), fields, fontsize=8)
     step = max(1, len(starts) // 10)
     axes.set_xticks(range(0, len(starts), step), [f"{s:%m-%d}" for s in starts[::step]],
@@ -230,25 +248,33 @@ def _drift(ws: Workspace, application: str, interval: timedelta, grid: Any) -> s
         axes.text(j, i, "×", ha="center", va="center", fontsize=9)
     figure.colorbar(image, ax=axes, label="PSI against the reference")
     note = (f"<p class='note'>Each interval against the first {max(1, intervals // 4)} "
-            f"interval(s); × marks drift (PSI &gt; 0.2 and JS &gt; 0.1).</p>")
+            f"interval(s); × marks drift (PSI &gt; 0.2 and JS &gt; 0.1); highest PSI "
+            f"{highest:.3g}.</p>")
     return _section("drift", "Drift heatmap (fields by intervals)", note + _svg(figure))
 
 
-def _metrics(ws: Workspace, application: str, interval: timedelta, grid: Any) -> str:
+def _metrics_table(ws: Workspace, application: str, interval: timedelta, grid: Any
+                   ) -> tuple[pl.DataFrame, list[str], str, str] | str:
+    """The metrics over time of the one output against the one feedback field, or why not."""
     kinds = field_kinds(ws, application)
     feedback = [f for f in kinds if f.startswith("feedback.")]
     if len(feedback) != 1:
-        return _section("metrics", "Metrics with feedback",
-                        "<p class='note'>Needs exactly one feedback field "
-                        f"(found {len(feedback)}).</p>")
+        return f"Needs exactly one feedback field (found {len(feedback)})."
     outputs = [o for o in kinds if o.startswith("outputs.") and kinds[o] == kinds[feedback[0]]]
     if not outputs:
-        return _section("metrics", "Metrics with feedback", "<p class='note'>No output field "
-                        f"of the feedback's kind ({kinds[feedback[0]]}).</p>")
+        return f"No output field of the feedback's kind ({kinds[feedback[0]]})."
     metrics = ["accuracy", "f1"] if kinds[feedback[0]] == "bool" else (
         ["mae"] if kinds[feedback[0]] == "number" else ["accuracy"])
     table = metrics_over_time(ws, application, metrics, outputs[0], feedback[0], interval,
                               grid.origin, grid.end)
+    return table, metrics, outputs[0], feedback[0]
+
+
+def _metrics(measured: tuple[pl.DataFrame, list[str], str, str] | str) -> str:
+    if isinstance(measured, str):
+        return _section("metrics", "Metrics with feedback",
+                        f"<p class='note'>{html.escape(measured)}</p>")
+    table, metrics, output, feedback = measured
     figure, axes = _figure()
     x = table["interval_start"].to_list()
     for metric, colour in zip(metrics, (_BLUE, _ORANGE), strict=False):
@@ -258,7 +284,7 @@ def _metrics(ws: Workspace, application: str, interval: timedelta, grid: Any) ->
                  width=_bar_width(table["interval_start"]))
     labelled.set_ylabel("rows with feedback")
     axes.legend(fontsize=8)
-    note = f"<p class='note'>{html.escape(outputs[0])} against {html.escape(feedback[0])}.</p>"
+    note = f"<p class='note'>{html.escape(output)} against {html.escape(feedback)}.</p>"
     return _section("metrics", "Metrics with feedback over time", note + _svg(figure))
 
 
@@ -299,15 +325,22 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
         times = [v["created_at"] for v in versions]
         totals = [sum(v["rows"].values()) for v in versions]
         added = [t - p for t, p in zip(totals, [0, *totals[:-1]], strict=True)]
+        numbers = list(range(1, len(versions) + 1))
         figure, axes = _figure(10, 2.2)
-        axes.bar(range(len(added)), added, color=_BLUE)
+        axes.bar(numbers, added, color=_BLUE, label="rows added")
+        labelled = [v.get("labelled_rows") for v in versions]
+        if any(n is not None for n in labelled):
+            axes.plot(numbers, [math.nan if n is None else n for n in labelled], "o",
+                      color=_ORANGE, markersize=4, label="labelled rows")
+            axes.legend(loc="upper left", fontsize=7)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # versions are whole numbers
         axes.set_xlabel("version")
-        axes.set_ylabel("rows added")
+        axes.set_ylabel("rows")
         axes.set_title(f"{info['name']}: {len(versions)} versions, last {times[-1]:%Y-%m-%d}"
                        if times else info["name"], loc="left", fontsize=10)
         charts.append(_svg(figure))
     body = "".join(charts) or "<p class='note'>No dataset of this application.</p>"
-    return _section("datasets", "Curated datasets: rows added per version", body)
+    return _section("datasets", "Curated datasets: rows per version", body)
 
 
 def _evaluations(ws: Workspace, names: list[str]) -> str:
@@ -321,4 +354,28 @@ def _evaluations(ws: Workspace, names: list[str]) -> str:
         latest = get_evaluation(listed["id"][0], workspace=ws)
     except NotFoundError:
         return _section("evaluations", "Latest evaluation", "<p class='note'>Gone.</p>")
-    return _section("evaluations", "Latest evaluation", f"<pre>{html.escape(str(latest))}</pre>")
+    chart = _differences(latest.results, latest.alpha, latest.baseline)
+    return _section("evaluations", "Latest evaluation",
+                    f"{chart}<pre>{html.escape(str(latest))}</pre>")
+
+
+def _differences(results: list[Any], alpha: float, baseline: str) -> str:
+    """Each challenger's difference from the baseline per metric, with its confidence
+    interval: a bar right of zero is better when higher is better (the verdict colours it)."""
+    rows = [r for r in results if r.difference is not None and r.ci_low is not None
+            and r.ci_high is not None and all(map(math.isfinite, (r.difference, r.ci_low,
+                                                                  r.ci_high)))]
+    if not rows:
+        return ""
+    colours = {"improved": "#2ca02c", "regressed": "#d62728"}
+    figure, axes = _figure(10, 0.45 * len(rows) + 1.2)
+    figure.subplots_adjust(left=0.3, bottom=0.8 / (0.45 * len(rows) + 1.2))
+    for y, r in enumerate(rows):
+        axes.errorbar(r.difference, y, xerr=[[r.difference - r.ci_low], [r.ci_high - r.difference]],
+                      fmt="o", capsize=4, color=colours.get(r.verdict or "", _GREY))
+    axes.axvline(0, color="#222", linewidth=0.8)
+    axes.set_yticks(range(len(rows)), [f"{r.metric}: {r.candidate}" for r in rows], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel(f"difference from {baseline} ({100 * (1 - alpha):g}% CI); green: improved, "
+                    "red: regressed, grey: no significant difference")
+    return _svg(figure)
