@@ -5,9 +5,11 @@ Public names follow the Gantry Python SDK, so ``import gantry_local as gantry`` 
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import query
 from ._default import (
-    NotInitializedError,
     create_application,
     create_dataset,
     delete_application,
@@ -39,15 +41,22 @@ from .errors import (
     ConflictError,
     GantryLocalError,
     IntegrityError,
+    JudgeError,
     NotFoundError,
+    NotInitializedError,
+    RowError,
     StorageError,
     ValidationError,
+    WebhookError,
 )
 from .evaluation import Comparison, evaluate, get_evaluation, list_evaluations
 from .records.query import Query
 from .workspace import Workspace
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("gantry-local")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "AlreadyExistsError",
@@ -61,14 +70,17 @@ __all__ = [
     "DatasetDiff",
     "GantryLocalError",
     "IntegrityError",
+    "JudgeError",
     "ManualClock",
     "NotFoundError",
     "NotInitializedError",
     "Query",
+    "RowError",
     "Scheduler",
     "StorageError",
     "SystemClock",
     "ValidationError",
+    "WebhookError",
     "Workspace",
     "__version__",
     "create_application",

@@ -180,6 +180,7 @@ class Database:
         self.closed = False
         self.generation = 0  # bumped once a change to a table's columns is visible
         self._columns: dict[str, tuple[int, object]] = {}
+        self._states: dict[type, object] = {}
 
     def check_open(self) -> None:
         """Raise `StorageError` once the database is closed."""
@@ -210,6 +211,15 @@ class Database:
             value = read(con)
         self._columns[key] = (generation, value)
         return value
+
+    def state(self, kind: type[_T]) -> _T:
+        """The one `kind()` of this database: where a room keeps its per-workspace state
+        (evaluation its models, monitoring the automations living in this process)."""
+        with self.lock:
+            value = self._states.get(kind)
+            if value is None:
+                value = self._states[kind] = kind()
+            return cast(_T, value)
 
     def close(self) -> None:
         """Close the connection (cursors opened from it stop working). Safe to call twice."""

@@ -13,7 +13,7 @@ from ._names import is_valid_text
 from .applications import Application
 from .clock import Clock
 from .datasets import Dataset
-from .errors import GantryLocalError, ValidationError
+from .errors import NotInitializedError, ValidationError
 from .records.query import Query
 from .workspace import Workspace
 
@@ -29,10 +29,6 @@ __all__ = [
 
 _lock = threading.Lock()
 _default: Workspace | None = None
-
-
-class NotInitializedError(GantryLocalError, RuntimeError):
-    """A module-level function was called before `gantry_local.init`."""
 
 
 _WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval")

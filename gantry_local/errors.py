@@ -11,7 +11,11 @@ working::
     ├── ConflictError (RuntimeError)       someone else moved the state on first
     ├── IntegrityError (RuntimeError)      stored bytes do not match their hash
     ├── StorageError (OSError)             DuckDB file or object store failed
-    └── BufferFullError (TimeoutError)     the log buffer stayed full past its timeout
+    │   └── WebhookError                   a webhook action's endpoint failed or refused
+    ├── RowError (ValueError)              one row of an evaluation cannot be scored
+    │   └── JudgeError                     a judge's answer could not be used
+    ├── BufferFullError (TimeoutError)     the log buffer stayed full past its timeout
+    └── NotInitializedError (RuntimeError) a module-level function before `init()`
 
 Errors from DuckDB, fsspec or pyarrow are translated where we call them
 (``raise StorageError(...) from exc``) and the message says what to do.
@@ -25,9 +29,13 @@ __all__ = [
     "ConflictError",
     "GantryLocalError",
     "IntegrityError",
+    "JudgeError",
     "NotFoundError",
+    "NotInitializedError",
+    "RowError",
     "StorageError",
     "ValidationError",
+    "WebhookError",
 ]
 
 
@@ -59,6 +67,21 @@ class StorageError(GantryLocalError, OSError):
     """The DuckDB file or the object store could not be read or written."""
 
 
+class WebhookError(StorageError):
+    """A webhook (or Slack) action's endpoint failed after its retries, or refused the call.
+
+    A `StorageError` subclass so code that caught `StorageError` for webhooks keeps working.
+    """
+
+
+class RowError(GantryLocalError, ValueError):
+    """A row's output cannot be scored (recorded as that row's error)."""
+
+
+class JudgeError(RowError):
+    """A judge's answer could not be used (recorded as the row's error)."""
+
+
 class BufferFullError(GantryLocalError, TimeoutError):
     """The in-memory log buffer stayed full for longer than its timeout.
 
@@ -70,3 +93,8 @@ class BufferFullError(GantryLocalError, TimeoutError):
     def __init__(self, message: str, accepted: int = 0) -> None:
         super().__init__(message)
         self.accepted = accepted
+
+
+class NotInitializedError(GantryLocalError, RuntimeError):
+    """A module-level function was called before `gantry_local.init` (or after its
+    workspace was closed)."""

@@ -19,17 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._limits import shown
-from ..errors import ValidationError
-from .metrics import RowError
+from ..errors import JudgeError, ValidationError
 
 __all__ = ["DEFAULT_CRITERIA", "JudgeError", "OpenAICompatible", "PairwiseJudge", "ScoreJudge"]
 
 DEFAULT_CRITERIA = ("How well does the output answer the input: correct, complete and clear? "
                     "1 is very poor, 5 is excellent.")
-
-
-class JudgeError(RowError):
-    """A judge's answer could not be used (recorded as the row's error)."""
 
 
 @dataclass(frozen=True)

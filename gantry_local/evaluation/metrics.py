@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GantryLocalError, ValidationError
+from ..errors import RowError, ValidationError
 
 __all__ = [
     "AggregateMetric", "Contains", "Custom", "Metric", "Regex", "RowError", "RowMetric",
@@ -28,10 +28,6 @@ __all__ = [
 ]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-
-
-class RowError(GantryLocalError, ValueError):
-    """A row's output cannot be scored (recorded as that row's error)."""
 
 
 @dataclass(frozen=True)

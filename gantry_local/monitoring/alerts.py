@@ -29,7 +29,7 @@ from .._db import run, storage_errors
 from .._limits import check_int, check_number, check_span, check_text
 from .._names import MAX_FIELD_LENGTH, check_name
 from ..clock import to_utc
-from ..errors import GantryLocalError, StorageError, ValidationError
+from ..errors import GantryLocalError, ValidationError, WebhookError
 from ._source import Records, check_workspace, field_kinds
 from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
 
@@ -212,7 +212,7 @@ class SendWebhook:
                 return
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 if attempt == self.retries:
-                    raise StorageError(f"webhook {self.url} failed after {attempt + 1} "
+                    raise WebhookError(f"webhook {self.url} failed after {attempt + 1} "
                                        f"attempts: {exc}") from exc
                 time.sleep(self.backoff * 2 ** attempt)
 
