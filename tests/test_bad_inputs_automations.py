@@ -26,7 +26,7 @@ from gantry_local.automations.curators import (
     get_curator,
     list_curators,
 )
-from gantry_local.automations.selectors import (
+from gantry_local.automations.curators.selectors import (
     BoundsFilter,
     ContainsFilter,
     EqualsFilter,

@@ -8,7 +8,7 @@ import pytest
 
 import gantry_local as gantry
 from gantry_local.automations.curators import UniformCurator, get_curator
-from gantry_local.automations.selectors import OrderedSampler, Selector
+from gantry_local.automations.curators.selectors import OrderedSampler, Selector
 from gantry_local.errors import AlreadyExistsError, ValidationError
 
 from .test_scheduler import START, fill

@@ -20,7 +20,7 @@ from gantry_local.automations.curators import (
     StrictStratificationCurator,
     UniformCurator,
 )
-from gantry_local.automations.selectors import (
+from gantry_local.automations.curators.selectors import (
     BoundsFilter,
     ContainsFilter,
     EqualsFilter,

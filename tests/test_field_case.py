@@ -16,7 +16,7 @@ from gantry_local.automations.curators import (
     EqualityCurator,
     StrictStratificationCurator,
 )
-from gantry_local.automations.selectors import Selector, TagFilter, UniformSampler
+from gantry_local.automations.curators.selectors import Selector, TagFilter, UniformSampler
 
 DAY = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from . import curators as stock
-from . import selectors as sel
+from .curators import selectors as sel
 
 __all__ = ["curator_from_json", "curator_to_json"]
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .._limits import check_bool, check_limit, check_text, check_value
-from .._names import MAX_FIELD_LENGTH
-from .._sql import quote_ident
-from ..errors import ValidationError
+from ..._limits import check_bool, check_limit, check_text, check_value
+from ..._names import MAX_FIELD_LENGTH
+from ..._sql import quote_ident
+from ...errors import ValidationError
 
 __all__ = [
     "BoundsFilter", "ContainsFilter", "EqualsFilter", "Filter", "OrderedSampler", "Selector",

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from .._db import storage_errors
-from .._limits import check_bool, check_limit, check_moment, check_span
-from .._names import check_name
-from .._sql import quote_ident
-from ..clock import to_utc
-from ..errors import NotFoundError, ValidationError
-from ..records.query import Query
+from ..._db import storage_errors
+from ..._limits import check_bool, check_limit, check_moment, check_span
+from ..._names import check_name
+from ..._sql import quote_ident
+from ...clock import to_utc
+from ...errors import NotFoundError, ValidationError
+from ...records.query import Query
 from .selectors import (
     BoundsFilter,
     EqualsFilter,
@@ -37,7 +37,7 @@ from .selectors import (
 )
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ...workspace import Workspace
 
 __all__ = [
     "AscendedSortCurator",
@@ -134,11 +134,11 @@ class Curator:
     # -- lifecycle (the definition lives in the workspace's DuckDB file) ----------------------
 
     def _registry(self, workspace: Workspace | None = None) -> Any:
-        from ._registry import CuratorRegistry
+        from .._registry import CuratorRegistry
 
         target = workspace if workspace is not None else self.workspace
         if target is None:
-            from .._default import get_workspace
+            from ..._default import get_workspace
 
             target = get_workspace()
         return CuratorRegistry(_check_workspace(target))
@@ -354,10 +354,10 @@ def _check_workspace(workspace: Any) -> Workspace:
 def list_curators(application_name: str | None = None,
                   workspace: Workspace | None = None) -> list[Curator]:
     """Stored curators, by name (of one application if given), in the default workspace."""
-    from ._registry import CuratorRegistry
+    from .._registry import CuratorRegistry
 
     if workspace is None:
-        from .._default import get_workspace
+        from ..._default import get_workspace
 
         workspace = get_workspace()
     if application_name is not None:
@@ -367,10 +367,10 @@ def list_curators(application_name: str | None = None,
 
 def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
     """A stored curator (rebuilt from its definition as a `Curator` with the same selectors)."""
-    from ._registry import CuratorRegistry
+    from .._registry import CuratorRegistry
 
     if workspace is None:
-        from .._default import get_workspace
+        from ..._default import get_workspace
 
         workspace = get_workspace()
     curator: Curator = CuratorRegistry(_check_workspace(workspace)).get(check_name(name, "curator name"))
