@@ -70,7 +70,7 @@ def hand_written(ws: gantry.Workspace, app: str, kind: str, lo: datetime, hi: da
         "stratified": f'SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY "inputs.merchant" '
                       f'ORDER BY hash("__join_key", 42)) AS rn {window}) WHERE rn <= 20',
     }[kind]
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         return con.sql(sql, params=[lo, hi]).to_arrow_table()
 
 

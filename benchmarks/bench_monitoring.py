@@ -57,7 +57,7 @@ def hand_written(ws: gantry.Workspace) -> object:
     tops = " UNION ALL ".join(
         f'SELECT {day} AS d, {k} AS f, CAST("inputs.{name}" AS VARCHAR) AS v, count(*) AS k '
         f'FROM {table} GROUP BY ALL' for k, name in enumerate(CATEGORIES))
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         con.sql(f"SELECT {day} AS d, {', '.join(parts)} FROM {table} GROUP BY d").fetchall()
         return con.sql(f"SELECT * FROM ({tops}) QUALIFY row_number() OVER (PARTITION BY d, f "
                        "ORDER BY k DESC, v) <= 5").fetchall()
