@@ -71,7 +71,8 @@ def main() -> None:
     print(f"gantry-local monitoring benchmarks ({n:,} records, 11 fields, {DAYS} days); "
           "baselines in this run")
     with tempfile.TemporaryDirectory() as tmp:
-        ws = gantry.Workspace(db=Path(tmp) / "m.duckdb", storage=str(Path(tmp) / "s"))
+        ws = gantry.Workspace(db=Path(tmp) / "m.duckdb", storage=str(Path(tmp) / "s"),
+                              buffer_timeout=600)  # loading 10M rows on a busy machine
         started = time.perf_counter()
         load(ws, n)
         print(f"loaded in {time.perf_counter() - started:.1f}s")
