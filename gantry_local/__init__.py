@@ -31,6 +31,7 @@ from ._default import (
     restore_dataset,
     set_working_directory,
 )
+from ._producer import ProducerWorkspace
 from .applications import Application
 from .automations.scheduler import AutomationRun, Scheduler
 from .clock import Clock, ManualClock, SystemClock
@@ -50,6 +51,7 @@ from .errors import (
     WebhookError,
 )
 from .evaluation import Comparison, evaluate, get_evaluation, list_evaluations
+from .records._ingest import IngestResult
 from .records.query import Query
 from .workspace import Workspace
 
@@ -69,11 +71,13 @@ __all__ = [
     "Dataset",
     "DatasetDiff",
     "GantryLocalError",
+    "IngestResult",
     "IntegrityError",
     "JudgeError",
     "ManualClock",
     "NotFoundError",
     "NotInitializedError",
+    "ProducerWorkspace",
     "Query",
     "RowError",
     "Scheduler",

@@ -160,6 +160,25 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "UPDATE _gl_columns SET physical_name = column_name",
         ],
     ),
+    (
+        # The spool's ledger: one row per segment ingested or quarantined (records/_ingest.py).
+        "0010_spool_segments",
+        [
+            """CREATE TABLE _gl_spool_segments (
+                segment VARCHAR PRIMARY KEY,
+                application VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                writer VARCHAR NOT NULL,
+                seq BIGINT NOT NULL,
+                "rows" BIGINT NOT NULL,
+                late_rows BIGINT NOT NULL,
+                status VARCHAR NOT NULL,
+                error VARCHAR,
+                ingested_at TIMESTAMPTZ NOT NULL,
+                removed_at TIMESTAMPTZ
+            )""",
+        ],
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ._names import is_valid_text
+from ._producer import ProducerWorkspace
 from .applications import Application
 from .clock import Clock
 from .datasets import Dataset
@@ -31,7 +32,9 @@ _lock = threading.Lock()
 _default: Workspace | None = None
 
 
-_WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval")
+_WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval", "spool",
+                      "spool_options", "spool_retention", "producer", "producer_id")
+_SPOOL_OPTIONS = ("spool", "spool_options", "spool_retention", "producer", "producer_id")
 
 
 def init(
@@ -51,7 +54,10 @@ def init(
     `environment` becomes the ``env`` tag of predictions logged without one, and
     `send_in_background` is accepted (logging is always buffered). Calling it again closes
     the previous default workspace first. Extra keyword arguments go to `Workspace`
-    (``storage_options``, ``buffer_size``, ``buffer_timeout``, ``flush_interval``).
+    (``storage_options``, ``buffer_size``, ``buffer_timeout``, ``flush_interval``, ``spool``,
+    ``spool_options``, ``spool_retention``). ``producer=True`` makes this process a producer
+    (a model-server worker): it logs into the spool and never opens the database (see
+    `ProducerWorkspace`; ``producer_id`` names it in segment names).
 
     Raises:
         ValidationError: an unknown option or a bad value (an unknown option or service
@@ -72,13 +78,23 @@ def init(
         raise ValidationError(f"environment must be a non-empty string of valid Unicode (it "
                               f"becomes the 'env' tag), got {environment!r}")
     Workspace.check_arguments(db, storage, options.get("storage_options"), clock,
-                              **{k: v for k, v in options.items() if k != "storage_options"})
+                              **{k: v for k, v in options.items()
+                                 if k not in ("storage_options", *_SPOOL_OPTIONS)})
+    producer = options.pop("producer", False)
+    if not isinstance(producer, bool):
+        raise ValidationError(f"producer must be True or False, got {producer!r}")
+    if not producer and "producer_id" in options:
+        raise ValidationError("producer_id names a producer process: pass producer=True with it")
     global _default
     with _lock:
         previous, _default = _default, None
         if previous is not None:
             previous.close()
-        _default = Workspace(db=db, storage=storage, clock=clock, **options)
+        if producer:
+            options.pop("spool_retention", None)  # the owner's setting: ignored by producers
+            _default = ProducerWorkspace(db=db, storage=storage, clock=clock, **options)
+        else:
+            _default = Workspace(db=db, storage=storage, clock=clock, **options)
         _default._default_env = environment
         if level is not None:
             _log.setLevel(level)

@@ -7,6 +7,7 @@ in `gantry_local` act on the default one set by `gantry_local.init`.
 from __future__ import annotations
 
 import atexit
+import logging
 import numbers
 import threading
 import weakref
@@ -23,12 +24,14 @@ from ._names import check_name, is_valid_text
 from .clock import Clock, SystemClock, read_clock
 from .datasets import Dataset, DatasetRegistry
 from .datasets._store import ObjectStore
-from .errors import AlreadyExistsError, NotFoundError, ValidationError
+from .errors import AlreadyExistsError, GantryLocalError, NotFoundError, ValidationError
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
+from .records._ingest import Ingester, IngestResult, Progress
 from .records._logger import AppState, RecordLogger
 from .records._naming import fold
 from .records._schema import FEEDBACK, RECORDS, AppSchema
+from .records._spool import Spool, check_spool
 from .records.query import Query
 
 if TYPE_CHECKING:
@@ -59,6 +62,13 @@ class Workspace:
             what a crash can lose (0.001 to 3,600; writes also happen whenever two DuckDB
             row groups' worth of records has gathered, and on `flush()`, `close()`, and
             before every query).
+        spool: fsspec URL of the spool that producer processes write to (see
+            `gantry_local.init(producer=True)`); this workspace ingests it on `flush()`,
+            before every query and curator run. Defaults to the folder ``<db name>-spool``
+            beside the db.
+        spool_options: fsspec options for the spool (default: `storage_options`).
+        spool_retention: how long ingested segments stay readable in the spool's
+            ``ingested/`` folder before they are deleted (None keeps them).
 
     Raises:
         StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
@@ -73,10 +83,17 @@ class Workspace:
         buffer_size: int = 100_000,
         buffer_timeout: float = 5.0,
         flush_interval: float = 1.0,
+        spool: str | None = None,
+        spool_options: Mapping[str, Any] | None = None,
+        spool_retention: timedelta | None = timedelta(days=1),
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.check_arguments(db, storage, storage_options, self.clock, buffer_size,
                              buffer_timeout, flush_interval)
+        self.spool, self._spool_options, self._spool_retention = check_spool(
+            db, spool, spool_options if spool_options is not None else storage_options,
+            spool_retention)
+        self._ingester: Ingester | None = None
         self.db = str(db)
         self.storage = storage if storage is not None else _default_storage(self.db)
         self.storage_options = dict(storage_options or {})
@@ -168,6 +185,50 @@ class Workspace:
                                       f"{threading.TIMEOUT_MAX:g}, got {timeout!r}")
             timeout = float(timeout)
         self._buffer.flush(timeout)
+        self._ingest_quietly()
+
+    def ingest(self, progress: Progress | None = None) -> IngestResult:
+        """Ingest the segments producer processes left in the spool, exactly once.
+
+        Each batch of segments and their ledger rows are committed in one transaction;
+        a segment that cannot be ingested is quarantined (the result lists it with the
+        error) and never blocks the others. `progress(done, pending, rows)` is called
+        after each batch. `flush()` (and so every query) calls this too.
+
+        Raises:
+            StorageError: the spool or the database failed; nothing is lost, the rest is
+                ingested by the next call.
+        """
+        self._check_open()
+        if self.spool is None:
+            return IngestResult()
+        with self._lock:
+            if self._ingester is None:
+                self._ingester = Ingester(self.database.con, self._sink, Spool(self.spool,
+                                          self._spool_options), self._spool_app,
+                                          lambda: read_clock(self.clock), self._spool_retention)
+            if not self._ingester.spool.exists():
+                return IngestResult()
+            return self._ingester.run(progress)
+
+    def _ingest_quietly(self) -> None:
+        """`ingest()` as part of a flush: a failing spool is logged, never raised (the
+        records of this process are in the database regardless)."""
+        if self.spool is None or (self._ingester is None and "://" not in self.spool
+                                  and not Path(self.spool, "pending").is_dir()):
+            return
+        try:
+            self.ingest()
+        except GantryLocalError as exc:
+            logging.getLogger("gantry_local").warning("gantry-local: %s", exc)
+
+    def _spool_app(self, name: str) -> AppState:
+        """An application named by a segment, created (``Custom``) when missing."""
+        state = self._apps.get(name)
+        if state is None:
+            self.create_application(name)
+            state = self._apps[name]
+        return state
 
     @property
     def pending_records(self) -> int:

@@ -7,10 +7,10 @@ import gantry_local.errors
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
         "AlreadyExistsError", "Application", "AutomationRun", "BufferFullError", "Clock", "Comparison",
-        "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError", "IntegrityError",
-        "JudgeError", "ManualClock", "NotFoundError", "NotInitializedError", "Query", "RowError",
-        "Scheduler", "StorageError", "SystemClock", "ValidationError", "WebhookError",
-        "Workspace", "__version__",
+        "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError", "IngestResult",
+        "IntegrityError", "JudgeError", "ManualClock", "NotFoundError", "NotInitializedError",
+        "ProducerWorkspace", "Query", "RowError", "Scheduler", "StorageError", "SystemClock",
+        "ValidationError", "WebhookError", "Workspace", "__version__",
         "create_application", "create_dataset", "delete_application", "delete_dataset",
         "evaluate", "flush", "gc", "get_application", "get_dataset", "get_evaluation",
         "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",

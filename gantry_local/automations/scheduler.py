@@ -173,10 +173,18 @@ class Scheduler:
             self._unreachable: str | None = None  # set by the first unreachable-storage error
             self._probed = False
             now = self.workspace.clock.now()
+            self._ingest_spool()
             runs = self._run_curators(now)
             self.alerts = self._run_in_process(now)
             self._settle()
             return runs
+
+    def _ingest_spool(self) -> None:
+        """Producers' spooled records first, so each interval holds every worker's records."""
+        try:
+            self.workspace.ingest()
+        except Exception as exc:  # the spool or the database: said, retried next tick
+            self._fail("spool", "ingest", None, exc)
 
     def failed_automations(self) -> pl.DataFrame:
         """Automations failing now: name, kind, application, first and last failure, count,

@@ -8,7 +8,7 @@ table is inserted ``BY NAME`` from Arrow. Either all tables of a write land, or 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -66,7 +66,9 @@ class DuckDBSink:
                 self._known.pop((app, kind), None)
             self._next_seq.pop(app, None)
 
-    def write(self, writes: Sequence[TableWrite]) -> None:
+    def write(self, writes: Sequence[TableWrite],
+              also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+        """Append `writes` in one transaction; `also(con)` runs inside it (the spool's ledger)."""
         con = self._con
         with self._lock:
             known_before = {k: dict(v) for k, v in self._known.items()}  # undone on rollback
@@ -76,6 +78,8 @@ class DuckDBSink:
                 with transaction(con):
                     for write in writes:
                         self._append(con, write)
+                    if also is not None:
+                        also(con)
             except BaseException:
                 self._known, self._next_seq = known_before, seq_before
                 raise
