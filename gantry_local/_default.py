@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ._context import set_default_resolver
 from ._names import is_valid_text
 from ._producer import ProducerWorkspace
 from .applications import Application
@@ -143,6 +144,9 @@ def get_workspace() -> Workspace:
         raise NotInitializedError("no open default workspace: call gantry_local.init(db=...) "
                                   "first, or use a Workspace object directly")
     return workspace
+
+
+set_default_resolver(get_workspace)  # the rooms' `resolve(None)` finds it here
 
 
 def create_application(name: str, application_type: str = "Custom") -> Application:

@@ -104,9 +104,6 @@ class Workspace:
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self.database)
-        self._models: dict[str, Callable[..., Any]] = {}  # completion models, by name
-        # automations living in this process (monitors, suites): name -> (application, automation)
-        self._monitors: dict[str, tuple[str | None, Any]] = {}
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
         self._logger = RecordLogger(self._buffer, self.clock)
@@ -413,18 +410,15 @@ class Workspace:
 
     def register_model(self, name: str, fn: Callable[..., Any]) -> None:
         """Make `fn(prompt, **model_params) -> str` the model that completion versions name."""
-        from .evaluation.completion import check_model
+        from .evaluation._models import models
 
-        self._models[check_name(name, "model name")] = check_model(fn, name)
+        models(self.database).register(name, fn)
 
     def model(self, name: str) -> Callable[..., Any]:
         """The model registered under `name`."""
-        fn = self._models.get(name)
-        if fn is None:
-            known = ", ".join(sorted(self._models)) or "none yet"
-            raise NotFoundError(f"no model {name!r} is registered (registered: {known}); call "
-                                f"register_model({name!r}, fn) first")
-        return fn
+        from .evaluation._models import models
+
+        return models(self.database).get(name)
 
     def set_working_directory(self, path: str | Path) -> None:
         """Where `Dataset.pull` materialises datasets."""

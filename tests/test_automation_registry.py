@@ -16,6 +16,7 @@ from gantry_local.automations.curators import NewestCurator, UniformCurator, get
 from gantry_local.automations.triggers import DatasetVersionTrigger, IntervalTrigger
 from gantry_local.cli import main
 from gantry_local.evaluation.suites import Suite
+from gantry_local.monitoring._in_process import in_process
 from gantry_local.monitoring.alerts import AggregationTrigger, Alert
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -226,7 +227,7 @@ def test_names_are_unique_across_kinds_and_the_scheduler_shares_the_registry(
     scheduler.add_automation(Automation("other", DatasetVersionTrigger("u"),
                                         Suite("s", "u", {"v1": lambda row: 0}, ["accuracy"])))
     assert set(scheduler._suites) == {"other"}
-    assert "other" in ws._monitors
+    assert "other" in in_process(ws.database)
 
 
 def test_a_failure_is_logged_once_not_on_every_tick(

@@ -39,6 +39,7 @@ from gantry_local.automations.curators.selectors import (
 from gantry_local.automations.triggers import DatasetVersionTrigger, IntervalTrigger
 from gantry_local.errors import AlreadyExistsError, NotFoundError, ValidationError
 from gantry_local.evaluation.suites import Suite
+from gantry_local.monitoring._in_process import in_process as live
 from gantry_local.monitoring.alerts import AggregationTrigger, SendSlackMessage, SendWebhook
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -68,7 +69,7 @@ def _snapshot(ws: gantry.Workspace) -> tuple[Any, ...]:
                                "automation FROM _gl_curators ORDER BY name").fetchall()
         counts = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in (
             "_gl_curator_runs", "_gl_alerts", "_gl_automation_failures", "_gl_suite_runs")]
-    in_process = sorted((n, app, a.stopped) for n, (app, a) in ws._monitors.items())
+    in_process = sorted((n, app, a.stopped) for n, (app, a) in live(ws.database).items())
     return curators, counts, in_process, [(d["name"], d["versions"]) for d in ws.list_datasets()]
 
 

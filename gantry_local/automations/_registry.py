@@ -17,7 +17,7 @@ from ..errors import AlreadyExistsError, IntegrityError, NotFoundError
 from ._definitions import curator_from_json, curator_to_json
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from .curators import Curator
 
 __all__ = ["BrokenDefinition", "CuratorRegistry"]

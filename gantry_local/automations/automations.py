@@ -18,8 +18,8 @@ from .curators import Curator
 from .triggers import DatasetVersionTrigger, IntervalTrigger
 
 if TYPE_CHECKING:
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..applications import Application
-    from ..workspace import Workspace
 
 __all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
 
@@ -86,7 +86,9 @@ class Automation:
 
 def _in_process(workspace: Workspace) -> dict[str, tuple[str | None, Automation]]:
     """The workspace's in-process automations (monitors and suites): name -> (app, automation)."""
-    return workspace._monitors
+    from ..monitoring._in_process import in_process
+
+    return in_process(workspace.database)
 
 
 def _check_free(workspace: Workspace, name: str) -> None:

@@ -27,14 +27,15 @@ import fsspec
 import polars as pl
 import schedule
 
+from .._context import Context
 from .._limits import check_number
 from ..errors import IntegrityError, NotFoundError, StorageError, ValidationError
 from ._registry import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..monitoring.alerts import Alert
-    from ..workspace import Workspace
     from .automations import Automation
     from .curators import Curator
 
@@ -114,7 +115,7 @@ class Scheduler:
                 not 0 < tick <= 86_400:
             raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
                                   f"{tick!r}")
-        if not (hasattr(workspace, "_monitors") and hasattr(workspace, "clock")):
+        if not isinstance(workspace, Context):
             raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
                                   f"{type(workspace).__name__}")
         self.workspace = workspace
@@ -131,7 +132,9 @@ class Scheduler:
     @property
     def _suites(self) -> dict[str, Automation]:
         """The test-suite automations of the workspace's in-process registry."""
-        return {name: a for name, (_, a) in self.workspace._monitors.items()
+        from ..monitoring._in_process import in_process
+
+        return {name: a for name, (_, a) in in_process(self.workspace.database).items()
                 if isinstance(a.trigger, DatasetVersionTrigger)}
 
     def due(self) -> list[tuple[Curator, datetime]]:
@@ -288,7 +291,9 @@ class Scheduler:
         from ..monitoring.alerts import AggregationTrigger, evaluate_monitor
 
         alerts = []
-        for name, (application, automation) in sorted(self.workspace._monitors.items()):
+        from ..monitoring._in_process import in_process
+
+        for name, (application, automation) in sorted(in_process(self.workspace.database).items()):
             if automation.stopped:
                 continue
             kind = "monitor" if isinstance(automation.trigger, AggregationTrigger) else "suite"

@@ -17,7 +17,7 @@ from ..errors import NotFoundError
 from .comparison import Comparison, MetricResult, PairwiseResult
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = [
     "cache_outputs",

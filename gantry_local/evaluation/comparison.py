@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["IMPROVED", "NO_DIFFERENCE", "REGRESSED", "Comparison", "MetricResult",
            "PairwiseResult"]
@@ -183,13 +183,13 @@ class Comparison:
     def push_rows(self, dataset: str, workspace: Workspace | None = None,
                   message: str | None = None) -> dict[str, Any]:
         """Push the per-row results as a new version of `dataset` (created if missing)."""
+        from .._context import Context as Workspace  # the parts of a Workspace rooms use
         from ..errors import NotFoundError, ValidationError
-        from ..workspace import Workspace
 
         if workspace is None:
-            from .._default import get_workspace
+            from .._context import resolve
 
-            workspace = get_workspace()
+            workspace = resolve(None)
         if not isinstance(workspace, Workspace):
             raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
         if message is not None and not isinstance(message, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,14 +20,14 @@ from .._db import run, storage_errors, transaction
 from .._names import check_name
 from ..clock import to_utc
 from ..errors import NotFoundError, ValidationError
+from ._models import ModelFn, models
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["CompletionVersion", "ModelFn", "create_version", "deploy_version", "get_version",
            "list_versions", "template_variables"]
 
-ModelFn = Callable[..., Any]
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 
 
@@ -81,14 +81,14 @@ class CompletionVersion:
         """The model callable registered under `model` in the workspace."""
         if self.workspace is None:
             raise ValidationError("this completion version is not attached to a workspace")
-        return self.workspace.model(self.model)
+        return models(self.workspace.database).get(self.model)
 
     def __call__(self, inputs: Mapping[str, Any]) -> Any:
         return self.model_fn()(self.render(inputs), **self.model_params)
 
 
 def _check_app(workspace: Workspace, application: str) -> None:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
     if not isinstance(workspace, Workspace):
         raise ValidationError(f"the first argument must be a Workspace, got "
@@ -184,9 +184,3 @@ def deploy_version(workspace: Workspace, application: str, version_id: str, env:
                                 f"{version_id!r}")
         run(con, "INSERT OR REPLACE INTO _gl_completion_deployments VALUES (?, ?, ?, ?)",
             [application, env, version_id, workspace.clock.now()])
-
-
-def check_model(fn: object, name: str) -> ModelFn:
-    if not callable(fn):
-        raise ValidationError(f"model {name!r} must be a callable (prompt, **params) -> str")
-    return fn

@@ -26,8 +26,8 @@ from .metrics import AggregateMetric, Metric, RowError, RowMetric, resolve_metri
 from .stats import aggregate_bootstrap, row_comparison, sign_test, wilson_interval
 
 if TYPE_CHECKING:
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..datasets import Dataset
-    from ..workspace import Workspace
 
 __all__ = ["MAX_RESAMPLES", "Candidate", "evaluate", "get_evaluation", "list_evaluations"]
 
@@ -174,15 +174,15 @@ def evaluate(
 
 
 def _workspace(workspace: Workspace | None) -> Workspace:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
     if workspace is not None:
         if not isinstance(workspace, Workspace):
             raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
         return workspace
-    from .._default import get_workspace
+    from .._context import resolve
 
-    return get_workspace()
+    return resolve(None)
 
 
 def _dataset(ws: Workspace, dataset: Any) -> Dataset:

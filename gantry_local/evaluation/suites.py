@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from .._limits import shown
 from .._names import check_name
 from ..errors import NotFoundError, StorageError, ValidationError
+from ._models import check_model, models
 from .comparison import REGRESSED, Comparison
-from .completion import check_model
+from .completion import get_version
 from .evaluate import Candidate, evaluate
 from .judges import PairwiseJudge, ScoreJudge
 from .metrics import Metric, resolve_metrics
@@ -33,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["CheckResult", "Suite", "SuiteResult"]
 
@@ -164,7 +165,7 @@ class Suite:
 
         ws = _workspace(workspace)
         for name, fn in self.models.items():
-            ws.register_model(name, fn)
+            models(ws.database).register(name, fn)
         comparison = evaluate(self.dataset, self._resolved(ws), self.metrics or None,
                               version_id=version_id or self.version_id, workspace=ws,
                               **self.evaluate_options)
@@ -175,7 +176,7 @@ class Suite:
         for name, model in self.candidates.items():
             if isinstance(model, tuple):  # (application, version) of a completion app
                 app, version = model
-                out[name] = ws.get_application(app).get_version(version)
+                out[name] = get_version(ws, app, version)
             else:
                 out[name] = model
         return out

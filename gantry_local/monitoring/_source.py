@@ -19,7 +19,7 @@ from ..records._schema import RECORDS
 from ..records.query import Query
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["MAX_INTERVALS", "Grid", "Records", "check_dataset", "check_interval", "check_workspace",
            "field_kinds", "finite", "grid_for", "shown", "utc_time"]
@@ -177,7 +177,7 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
 
 def check_workspace(ws: object) -> None:
     """Refuse a first argument that is not a Workspace (these functions take one first)."""
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
     if not isinstance(ws, Workspace):
         raise ValidationError(f"the first argument must be a Workspace, got {type(ws).__name__}; "

@@ -30,12 +30,13 @@ from .._limits import check_int, check_number, check_span, check_text
 from .._names import MAX_FIELD_LENGTH, check_name
 from ..clock import to_utc
 from ..errors import GantryLocalError, ValidationError, WebhookError
+from ._in_process import in_process
 from ._source import Records, check_workspace, field_kinds
 from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
 
 if TYPE_CHECKING:
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..applications import Application
-    from ..workspace import Workspace
 
 __all__ = ["AGGREGATIONS", "AggregationTrigger", "Alert", "SendSlackMessage", "SendWebhook",
            "evaluate_monitor", "evaluate_monitors", "list_alerts"]
@@ -305,7 +306,7 @@ def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
     resolved. (The scheduler calls `evaluate_monitor` for each, so one failure stays its own.)"""
     check_workspace(ws)
     changes = []
-    for name, (application, automation) in sorted(ws._monitors.items()):
+    for name, (application, automation) in sorted(in_process(ws.database).items()):
         if isinstance(automation.trigger, AggregationTrigger) and not automation.stopped and \
                 application is not None:
             change = evaluate_monitor(ws, name, application, automation, now)

@@ -50,8 +50,8 @@ from ._source import (
 if TYPE_CHECKING:
     import duckdb
 
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..datasets import Dataset
-    from ..workspace import Workspace
 
 __all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "check_thresholds",
            "dataset_drift", "drift", "drift_between", "drift_over_time"]

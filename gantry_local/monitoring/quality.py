@@ -16,7 +16,7 @@ from ..errors import ValidationError
 from ._source import Records, check_workspace, field_kinds, finite, grid_for, shown
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["QUALITY_METRICS", "metrics_over_time"]
 

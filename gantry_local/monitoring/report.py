@@ -30,7 +30,7 @@ from .quality import metrics_over_time
 from .summaries import summarize
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["SECTIONS", "write_report"]
 

@@ -12,7 +12,7 @@ from .._db import storage_errors
 from ._source import Records, check_workspace, choose_fields, field_kinds, grid_for
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["QUANTILES", "TOP_CATEGORIES", "summarize"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import _default
+from .._context import resolve
 from ..errors import ValidationError
 from ..records._duckdb_sink import table_name
 from ..records._schema import RECORDS
@@ -59,7 +59,7 @@ def query(
         ValidationError: bad times, filters or tags. NotFoundError: no such application,
             view or batch.
     """
-    return frame(_default.get_workspace(), application, start_time, end_time, version,
+    return frame(resolve(None), application, start_time, end_time, version,
                  environment, filters, tags, view=view, batch_id=batch_id)
 
 
@@ -107,7 +107,7 @@ def _no_view(application: str, view: object) -> Exception:
 
 def _distinct(application: str, column: str) -> list[str]:
     """The distinct non-null values of one records column (none if it was never logged)."""
-    workspace = _default.get_workspace()
+    workspace = resolve(None)
     state = workspace._app_state(application)
     if not column.startswith("__") and column not in state.schema.snapshot(RECORDS):
         return []
@@ -138,7 +138,7 @@ def list_application_batches(application: str, version: str | int | None = None
     """Batches of `application`: always empty here, as records are not grouped into
     batches yet (the application and version are still checked)."""
     _check_name(application)
-    _default.get_workspace()._app_state(application)
+    resolve(None)._app_state(application)
     if version is not None and str(version) not in list_application_versions(application):
         from ..errors import NotFoundError
 
@@ -177,7 +177,7 @@ class _CallableModule(types.ModuleType):
         tags: Mapping[str, str] | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Query:
-        return _default.query(application, start_time, end_time, version, tags, filters)
+        return resolve(None).query(application, start_time, end_time, version, tags, filters)
 
 
 sys.modules[__name__].__class__ = _CallableModule

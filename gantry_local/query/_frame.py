@@ -17,7 +17,7 @@ from ._filters import translate
 if TYPE_CHECKING:
     import pandas
 
-    from ..workspace import Workspace
+    from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["Filters", "GantryDataFrame", "GantrySeries"]
 
@@ -45,6 +45,8 @@ class GantryDataFrame(Query):
     It is also a `Query` (``to_polars()``, ``to_arrow()``, ``count()`` ...). Series are
     the logged ``inputs.*``, ``outputs.*``, ``feedback.*`` fields and ``tags.*``.
     """
+
+    _ws: Workspace
 
     def __init__(
         self,

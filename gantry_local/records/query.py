@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import numpy as np
@@ -27,7 +27,8 @@ from ._types import NULL
 if TYPE_CHECKING:
     import pandas
 
-    from ..workspace import Workspace
+    from .._db import Database
+    from ._logger import AppState
 
 __all__ = ["Query", "Selection"]
 
@@ -35,6 +36,18 @@ _SECTION_ORDER = {"__time": 0, "__join_key": 1, "__version": 2, "inputs": 3, "ou
                   "tags": 5}
 _FILTER_KINDS = ("lower_bound", "upper_bound", "category_query", "string_query", "null_value",
                  "boolean_query")
+
+
+class Source(Protocol):
+    """What a `Query` reads through: a workspace's database, flush and applications."""
+
+    database: Database
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record logged before the call is in the database."""
+
+    def _app_state(self, name: object) -> AppState:
+        """The live state of application `name`."""
 
 
 class Query:
@@ -48,7 +61,7 @@ class Query:
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Source,
         application: str,
         start_time: datetime | None = None,
         end_time: datetime | None = None,

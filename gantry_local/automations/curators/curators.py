@@ -37,7 +37,7 @@ from .selectors import (
 )
 
 if TYPE_CHECKING:
-    from ...workspace import Workspace
+    from ..._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = [
     "AscendedSortCurator",
@@ -138,9 +138,9 @@ class Curator:
 
         target = workspace if workspace is not None else self.workspace
         if target is None:
-            from ..._default import get_workspace
+            from ..._context import resolve
 
-            target = get_workspace()
+            target = resolve(None)
         return CuratorRegistry(_check_workspace(target))
 
     def _refresh(self, registry: Any) -> None:
@@ -357,9 +357,9 @@ def list_curators(application_name: str | None = None,
     from .._registry import CuratorRegistry
 
     if workspace is None:
-        from ..._default import get_workspace
+        from ..._context import resolve
 
-        workspace = get_workspace()
+        workspace = resolve(None)
     if application_name is not None:
         check_name(application_name, "application name")
     return CuratorRegistry(_check_workspace(workspace)).list(application_name)  # type: ignore[no-any-return]
@@ -370,9 +370,9 @@ def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
     from .._registry import CuratorRegistry
 
     if workspace is None:
-        from ..._default import get_workspace
+        from ..._context import resolve
 
-        workspace = get_workspace()
+        workspace = resolve(None)
     curator: Curator = CuratorRegistry(_check_workspace(workspace)).get(check_name(name, "curator name"))
     return curator
 

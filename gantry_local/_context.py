@@ -1,0 +1,87 @@
+"""What the rooms use of a workspace, and the one resolver of the default workspace.
+
+The rooms above records and datasets (monitoring, evaluation, automations, gquery) are
+handed a `Context`: the `Database`, the clock, the applications' state and the datasets.
+`gantry_local.Workspace` is the one implementation; the rooms never import it (see the
+layers in the README). The façade registers how to find the default workspace
+(`set_default_resolver`), and `resolve` is the one place a room falls back to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .errors import NotInitializedError, ValidationError
+
+if TYPE_CHECKING:
+    from ._db import Database
+    from .clock import Clock
+    from .datasets import Dataset
+    from .records._logger import AppState
+    from .records.query import Query
+
+__all__ = ["Context", "check_context", "resolve", "set_default_resolver"]
+
+
+@runtime_checkable
+class Context(Protocol):
+    """The parts of a workspace the rooms below the façades use."""
+
+    database: Database
+    clock: Clock
+    storage: str
+    storage_options: dict[str, Any]
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record logged before the call is in the database."""
+
+    def _app_state(self, name: object) -> AppState:
+        """The live state of application `name` (`NotFoundError` if there is none)."""
+
+    def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
+        """A dataset of the storage root."""
+
+    def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
+        """Create an empty dataset on the storage root."""
+
+    def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every dataset of the storage root, sorted by name."""
+
+    def query(self, application: str, start_time: datetime | None = None,
+              end_time: datetime | None = None, version: int | str | None = None,
+              tags: Mapping[str, str] | None = None,
+              filters: Sequence[Mapping[str, Any]] | None = None) -> Query:
+        """Records of `application` in ``[start_time, end_time)``."""
+
+
+_resolver: Callable[[], Context] | None = None
+
+
+def set_default_resolver(resolver: Callable[[], Context]) -> None:
+    """Register how the default workspace is found (the façade does, at import)."""
+    global _resolver
+    _resolver = resolver
+
+
+def resolve(workspace: Context | None) -> Context:
+    """`workspace`, or the default workspace when it is None.
+
+    Raises:
+        NotInitializedError: no workspace was given and `gantry_local.init` was not called.
+    """
+    if workspace is not None:
+        return workspace
+    if _resolver is None:
+        raise NotInitializedError("no open default workspace: call gantry_local.init(db=...) "
+                                  "first, or pass a Workspace")
+    return _resolver()
+
+
+def check_context(workspace: object, what: str = "workspace") -> Context:
+    """`workspace` if it is a gantry_local Workspace, else a `ValidationError` naming it."""
+    if not isinstance(workspace, Context):
+        raise ValidationError(f"{what} must be a gantry_local Workspace, got "
+                              f"{type(workspace).__name__}")
+    return workspace
