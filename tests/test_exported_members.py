@@ -31,9 +31,10 @@ def test_evaluation_names_are_pinned() -> None:
 
     assert sorted(evaluation.__all__) == [
         "AggregateMetric", "Candidate", "Comparison", "CompletionVersion", "Contains", "Custom",
-        "IMPROVED", "JudgeError", "MetricResult", "NO_DIFFERENCE", "OpenAICompatible",
-        "PairwiseJudge", "PairwiseResult", "REGRESSED", "Regex", "RowError", "RowMetric",
-        "ScoreJudge", "evaluate", "get_evaluation", "known_metrics", "list_evaluations",
+        "EvaluationSettings", "IMPROVED", "JudgeError", "MetricResult", "NO_DIFFERENCE",
+        "OpenAICompatible", "PairwiseJudge", "PairwiseResult", "REGRESSED", "Regex", "RowError",
+        "RowMetric", "ScoreJudge", "TrainingOverlapWarning", "artifact_hash", "evaluate",
+        "get_evaluation", "known_metrics", "list_evaluations",
     ]
     for name in evaluation.__all__:
         assert hasattr(evaluation, name), name

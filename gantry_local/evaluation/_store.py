@@ -38,8 +38,15 @@ def cached_outputs(ws: Workspace, candidate: str, hashes: list[str]) -> dict[str
     return {h: o for h, o in rows}
 
 
-def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]]) -> None:
-    """Remember outputs (row hash, JSON text) of `candidate`; existing ones are kept."""
+_KEEP = ("INSERT OR IGNORE INTO _gl_eval_cache SELECT candidate, row_hash, output, ? "
+         "FROM _gl_new_outputs")
+_REPLACE = _KEEP.replace("OR IGNORE", "OR REPLACE")
+
+
+def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]],
+                  replace: bool = False) -> None:
+    """Remember outputs (row hash, JSON text) of `candidate`; existing ones are kept unless
+    `replace` (a run that did not read the cache refreshes it)."""
     if not items:
         return
     table = pa.table({"candidate": [candidate] * len(items), "row_hash": [h for h, _ in items],
@@ -47,8 +54,7 @@ def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]]) -
     with ws.database.cursor() as con, storage_errors("caching outputs"):
         con.register("_gl_new_outputs", table)
         try:
-            run(con, "INSERT OR IGNORE INTO _gl_eval_cache SELECT candidate, row_hash, output, ? "
-                "FROM _gl_new_outputs", [ws.clock.now()])
+            run(con, _REPLACE if replace else _KEEP, [ws.clock.now()])
         finally:
             con.unregister("_gl_new_outputs")
 

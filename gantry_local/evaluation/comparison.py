@@ -89,6 +89,10 @@ class Comparison:
     retried: dict[str, int]
     cached: dict[str, int]
     rows: pl.DataFrame = field(repr=False)
+    cacheable: dict[str, bool] = field(default_factory=dict)  # outputs read from the cache
+    labels: dict[str, Any] = field(default_factory=dict)  # the label rule (see _labels)
+    training_overlap: dict[str, int] = field(default_factory=dict)  # rows seen in training
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def primary(self) -> str:
@@ -127,6 +131,13 @@ class Comparison:
 
         raise NotFoundError(f"no metric {metric!r} for candidate {candidate!r}; metrics: "
                             f"{self.metrics}, candidates: {list(self.candidates)}")
+
+    def cache_summary(self, candidate: str) -> str:
+        """How many of a candidate's rows came from the cache, in words."""
+        cached = self.cached.get(candidate, 0)
+        if not cached and not self.cacheable.get(candidate, False):
+            return f"{candidate} none (every row called)"
+        return f"{candidate} {cached:,} of {self.n_rows:,} rows from the cache"
 
     def to_polars(self) -> pl.DataFrame:
         """The summary: one row per (metric, candidate), pairwise results after them."""
@@ -172,10 +183,12 @@ class Comparison:
                 notes.append(f"{self.timeouts[name]} timeouts")
             if self.retried.get(name):
                 notes.append(f"{self.retried[name]} rows retried")
-            if self.cached.get(name):
-                notes.append(f"{self.cached[name]} outputs from cache")
             if notes:
                 lines.append(f"{name}: " + ", ".join(notes))
+        lines.append("cache: " + ", ".join(self.cache_summary(n) for n in self.candidates))
+        if self.labels:
+            lines.append(f"labels: {self.labels.get('rule', '')}")
+        lines.extend(f"WARNING: {warning}" for warning in self.warnings)
         if self.verdict is not None:
             lines.append(f"verdict: {self.verdict} ({self.primary})")
         return "\n".join(lines)

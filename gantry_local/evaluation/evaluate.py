@@ -4,54 +4,106 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from .._labels import LABEL_METRICS, SCORE_METRICS, LabelRule, label_rule
 from .._limits import shown
 from .._names import check_name
 from ..clock import to_utc
-from ..errors import ValidationError
+from ..errors import NotFoundError, StorageError, ValidationError
 from . import _store
 from ._runner import CallOutcome, RunSettings, run_calls
 from .comparison import NO_DIFFERENCE, Comparison, MetricResult, PairwiseResult, decide
 from .completion import CompletionVersion
 from .judges import PairwiseJudge, ScoreJudge
-from .metrics import AggregateMetric, Metric, RowError, RowMetric, resolve_metrics
+from .metrics import AggregateMetric, Metric, RowError, RowMetric, for_labels, output_part, resolve_metrics
+from .settings import MAX_RESAMPLES, EvaluationSettings
 from .stats import aggregate_bootstrap, row_comparison, sign_test, wilson_interval
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..datasets import Dataset
 
-__all__ = ["MAX_RESAMPLES", "Candidate", "evaluate", "get_evaluation", "list_evaluations"]
+__all__ = ["MAX_RESAMPLES", "Candidate", "TrainingOverlapWarning", "artifact_hash", "evaluate",
+           "get_evaluation", "list_evaluations"]
 
-MAX_RESAMPLES = 1_000_000
+_log = logging.getLogger("gantry_local")
+
+
+class TrainingOverlapWarning(UserWarning):
+    """The rows evaluated on overlap the data a candidate declares it was trained on."""
 
 
 @dataclass(frozen=True)
 class Candidate:
     """A model to evaluate: ``fn(inputs) -> output``.
 
-    Give a `version` (e.g. a model's tag or checksum) to cache its outputs by (version,
-    row content): evaluating the next dataset version then only calls it for new rows.
+    Give a `version` (e.g. a model's tag) or an `artifact` (the model file's path, or its
+    bytes) to cache its outputs by (version, row content): evaluating the next dataset
+    version then only calls it for new rows. With an artifact the version includes the
+    file's sha256, so replacing the model changes the key even when the tag is reused.
     Plain callables are not cached, since nothing tells when their behaviour changed.
+    `training_data` (a dataset name, a `Dataset`, or ``(name, version_id)``) declares what
+    the model was trained on: `evaluate` warns when the rows it evaluates on overlap it.
+
+    An output may be ``{"label": ..., "score": ...}``: label metrics (accuracy, precision,
+    recall, f1) read the label, score metrics (roc_auc, mae, mse, rmse, r2) the score.
     """
 
     fn: Callable[[dict[str, Any]], Any]
     version: str | None = None
+    artifact: str | os.PathLike[str] | bytes | None = field(default=None, repr=False)
+    training_data: Any = None
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
             raise ValidationError("Candidate needs a callable inputs -> output")
         if self.version is not None and (not isinstance(self.version, str) or not self.version):
             raise ValidationError(f"Candidate version must be a non-empty string, got "
-                                  f"{self.version!r}")
+                                  f"{shown(self.version)}")
+        if self.artifact is not None:
+            digest = f"sha256:{artifact_hash(self.artifact)}"
+            object.__setattr__(self, "version", f"{self.version}@{digest}" if self.version
+                               else digest)
+            object.__setattr__(self, "artifact", None)  # the hash is what counts; free the bytes
+        check_training_data(self.training_data)
+
+
+def artifact_hash(artifact: str | os.PathLike[str] | bytes) -> str:
+    """The sha256 (hex) of a model artifact: a file's contents, or bytes.
+
+    Raises:
+        ValidationError: not a path or bytes. NotFoundError: no such file.
+        StorageError: it cannot be read.
+    """
+    if isinstance(artifact, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(artifact).hexdigest()
+    if not isinstance(artifact, (str, os.PathLike)) or not os.fspath(artifact):
+        raise ValidationError(f"artifact must be the model file's path or its bytes, got "
+                              f"{type(artifact).__name__}")
+    path = Path(os.fspath(artifact))
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise NotFoundError(f"no model artifact {str(path)!r}; give the model file's path or "
+                            "its bytes") from None
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read the model artifact {str(path)!r}: {exc}") from exc
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -75,16 +127,9 @@ def evaluate(
     inputs: Sequence[str] | None = None,
     reference: str | None = None,
     judge: ScoreJudge | PairwiseJudge | None = None,
-    alpha: float = 0.05,
-    seed: int = 0,
-    n_resamples: int = 10_000,
-    workers: int = 8,
-    timeout: float | None = 60.0,
-    retries: int = 2,
-    backoff: float = 0.5,
-    progress: bool | None = None,
-    store: bool = True,
+    settings: EvaluationSettings | None = None,
     workspace: Workspace | None = None,
+    **options: Any,
 ) -> Comparison:
     """Run every candidate on exactly the same rows of a dataset version and compare them.
 
@@ -98,18 +143,16 @@ def evaluate(
         reference: the column outputs are compared with (default: the one
             ``feedback.*`` column).
         judge: a `ScoreJudge` (adds a "judge" metric) or a `PairwiseJudge`.
-        alpha: significance level. seed: for the bootstrap and the judge's order.
-        workers, timeout, retries, backoff, progress: how models are called.
-        store: keep the result in the workspace (`list_evaluations`).
+        settings: an `EvaluationSettings` (alpha, seed, n_resamples, workers, timeout,
+            retries, backoff, progress, store, cache, positive_label).
+        **options: any of those settings by keyword, over `settings`
+            (``evaluate(..., alpha=0.01, cache=False)``).
 
     Raises:
         ValidationError: unknown metrics or columns, no rows, bad candidates.
     """
     ws = _workspace(workspace)
-    _check_settings(alpha, seed, n_resamples)
-    if not isinstance(store, bool):
-        raise ValidationError(f"store must be True or False, got {store!r}")
-    settings = RunSettings(workers, timeout, retries, backoff, progress)
+    config = _settings(settings, options)
     source = _dataset(ws, dataset)
     full_version = source.resolve(version_id)
     frame = source.read(full_version)
@@ -126,51 +169,153 @@ def evaluate(
                   for row in frame.select(input_columns).to_dicts()]
     references = ([None if _is_nan(r) else r for r in frame[reference_column].to_list()]
                   if reference_column else [None] * frame.height)  # a NaN label is missing
+    labelled = [m for m in chosen if m.name in LABEL_METRICS + SCORE_METRICS
+                and output_part(m) is not None]
+    if labelled:  # continuous labels are refused before any model is called
+        label_rule(references, [], config.positive_label)
+    overlaps = _overlaps(ws, candidates, input_columns, row_inputs)
 
-    runs = {name: _run_candidate(ws, fn, key, row_inputs, settings, name)
+    runs = {name: _run_candidate(ws, fn, key, row_inputs, config, name)
             for name, (fn, key) in models.items()}
+    views = {(m.name, name): _view(run, output_part(m)) for m in chosen
+             for name, run in runs.items()}
+    rule = _rule(labelled, runs, views, references, config.positive_label)
+    chosen = [for_labels(m, rule) if rule is not None and m in labelled else m for m in chosen]
     scores: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
     for metric in chosen:
         if isinstance(metric, RowMetric):
-            scores[metric.name] = {name: _score_rows(metric, run, row_inputs, references)
+            scores[metric.name] = {name: _score_rows(metric, run, views[(metric.name, name)],
+                                                     row_inputs, references)
                                    for name, run in runs.items()}
     if isinstance(judge, ScoreJudge):
         judge_metric = RowMetric(judge.name, lambda row, out, ref: 0.0, needs_reference=False)
         chosen.append(judge_metric)
-        scores[judge.name] = {name: _judge_scores(judge, run, row_inputs, settings, name)
+        scores[judge.name] = {name: _judge_scores(judge, run, row_inputs, config.run, name)
                               for name, run in runs.items()}
     names = list(models)
     baseline = names[0]
-    results: list[MetricResult] = []
-    valid = {(m.name, name): _valid_for_aggregate(m, run, references)
+    valid = {(m.name, name): _valid_for_aggregate(m, run, views[(m.name, name)], references)
              for m in chosen if isinstance(m, AggregateMetric) for name, run in runs.items()}
-    for metric in chosen:
-        for name in names:
-            results.append(_metric_result(metric, name, baseline, runs, scores, valid,
-                                          references, alpha, seed, n_resamples))
-    pairwise: list[PairwiseResult] = []
-    pair_columns: dict[str, list[Any]] = {}
-    if isinstance(judge, PairwiseJudge):
-        for index, name in enumerate(names[1:]):
-            result, winners, orders = _pairwise(judge, runs[baseline], runs[name], row_inputs,
-                                                settings, seed + index, alpha, name, baseline)
-            pairwise.append(result)
-            pair_columns[f"pairwise.{name}"] = winners
-            pair_columns[f"pairwise_order.{name}"] = orders
-
+    results = [_metric_result(metric, name, baseline, views, scores, valid, references, config)
+               for metric in chosen for name in names]
+    pairwise, pair_columns = _pairwise_all(judge, runs, row_inputs, config, names)
     rows = _rows_frame(frame, input_columns, reference_column, runs, scores, pair_columns)
     comparison = Comparison(
         id=uuid.uuid4().hex[:12], created_at=to_utc(ws.clock.now()), dataset=source.name,
         version_id=full_version, candidates={n: key or "callable" for n, (_, key) in models.items()},
-        baseline=baseline, metrics=[m.name for m in chosen], alpha=alpha, seed=seed,
-        n_rows=frame.height, results=results, pairwise=pairwise,
+        baseline=baseline, metrics=[m.name for m in chosen], alpha=config.alpha,
+        seed=config.seed, n_rows=frame.height, results=results, pairwise=pairwise,
         errors={n: sum(e is not None for e in r.errors) for n, r in runs.items()},
         timeouts={n: r.timeouts for n, r in runs.items()},
         retried={n: sum(a > 1 for a in r.attempts) for n, r in runs.items()},
-        cached={n: sum(r.cached) for n, r in runs.items()}, rows=rows)
-    if store:
+        cached={n: sum(r.cached) for n, r in runs.items()}, rows=rows,
+        cacheable={n: key is not None and config.cache for n, (_, key) in models.items()},
+        labels=rule.as_dict() if rule is not None else {},
+        training_overlap={n: o.rows for n, o in overlaps.items()},
+        warnings=[o.message for o in overlaps.values() if o.rows])
+    if config.store:
         _store.save_evaluation(ws, comparison)
     return comparison
+
+
+@dataclass(frozen=True)
+class _Overlap:
+    rows: int
+    message: str
+
+
+def check_training_data(data: Any) -> None:
+    """A candidate's declared training data: a dataset name, a Dataset or (name, version_id)."""
+    from ..datasets import Dataset
+
+    if data is None or isinstance(data, Dataset) or (isinstance(data, str) and data):
+        return
+    if isinstance(data, tuple) and len(data) == 2 and all(
+            isinstance(part, str) and part for part in data):
+        return
+    raise ValidationError(f"training_data must be a dataset name, a Dataset or a (name, "
+                          f"version_id) pair, got {shown(data)}")
+
+
+def _overlaps(ws: Workspace, candidates: Mapping[str, Any], input_columns: list[str],
+              row_inputs: list[dict[str, Any]]) -> dict[str, _Overlap]:
+    """Per candidate declaring training data: evaluated rows whose inputs it was trained on."""
+    out: dict[str, _Overlap] = {}
+    for name, model in candidates.items():
+        if not isinstance(model, Candidate) or model.training_data is None:
+            continue
+        label, frame = _training_frame(ws, model.training_data)
+        shared = [c for c in input_columns if c in frame.columns]
+        keys = [c.removeprefix("inputs.") for c in shared]
+        seen = {_row_hash(row) for row in frame.select(shared).rename(
+            dict(zip(shared, keys, strict=True))).to_dicts()} if shared else set()
+        rows = sum(_row_hash({k: r[k] for k in keys}) in seen for r in row_inputs) if keys else 0
+        message = (f"candidate {name!r}: {rows:,} of {len(row_inputs):,} evaluated rows "
+                   f"({rows / len(row_inputs):.0%}) have the same inputs as rows of its training "
+                   f"data {label}; its scores overstate how it does on new data: evaluate on rows "
+                   "held out from training (split the dataset by content)")
+        out[name] = _Overlap(rows, message)
+        if rows:
+            _log.warning("evaluate: %s", message)
+            warnings.warn(message, TrainingOverlapWarning, stacklevel=4)
+    return out
+
+
+def _training_frame(ws: Workspace, data: Any) -> tuple[str, pl.DataFrame]:
+    name, version = data if isinstance(data, tuple) else (data, None)
+    source = _dataset(ws, name)
+    full = source.resolve(version)
+    return f"{source.name}@{full[:12]}", source.read(full)
+
+
+def _settings(settings: EvaluationSettings | None, options: Mapping[str, Any]
+              ) -> EvaluationSettings:
+    if settings is not None and not isinstance(settings, EvaluationSettings):
+        raise ValidationError(f"settings must be an EvaluationSettings, got "
+                              f"{type(settings).__name__}")
+    return (settings or EvaluationSettings()).replace(**options)
+
+
+def _view(run: _Run, part: str | None) -> list[Any]:
+    """The outputs a metric reads: the label or score of ``{"label", "score"}`` outputs."""
+    if part is None:
+        return run.outputs
+    out = []
+    for output in run.outputs:
+        if _is_pair(output):
+            out.append(output.get(part))
+        else:
+            out.append(output)
+    return out
+
+
+def _is_pair(output: Any) -> bool:
+    return isinstance(output, dict) and bool(output) and set(output) <= {"label", "score"}
+
+
+def _rule(labelled: list[Metric], runs: dict[str, _Run], views: dict[tuple[str, str], list[Any]],
+          references: list[Any], positive_label: Any) -> LabelRule | None:
+    """One label rule for every label metric and candidate (stated in the result)."""
+    label_metrics = [m for m in labelled if output_part(m) == "label"]
+    if not labelled:
+        return None
+    if not label_metrics:  # roc_auc alone: the classes are the labels'
+        return label_rule(references, [], positive_label)
+    predictions: list[Any] = []
+    for name, run in runs.items():
+        view = views[(label_metrics[0].name, name)]
+        labels = [v for v, failed in zip(view, run.failed, strict=True)
+                  if not failed and isinstance(v, (bool, int, float, str))]  # others: row errors
+        try:
+            label_rule([], labels, None, _SCORE_FIX)
+        except ValidationError as exc:
+            raise ValidationError(f"candidate {name!r}: {exc}") from None
+        predictions.extend(labels)
+    return label_rule(references, predictions, positive_label, _SCORE_FIX)
+
+
+_SCORE_FIX = ("return the predicted label, or {'label': ..., 'score': ...} so that roc_auc "
+              "reads the score")
 
 
 def _workspace(workspace: Workspace | None) -> Workspace:
@@ -194,17 +339,6 @@ def _dataset(ws: Workspace, dataset: Any) -> Dataset:
         return dataset
     raise ValidationError(f"dataset must be a dataset name or a Dataset, got "
                           f"{type(dataset).__name__} {dataset!r}")
-
-
-def _check_settings(alpha: float, seed: int, n_resamples: int) -> None:
-    if not isinstance(alpha, float) or not 0 < alpha < 0.5:
-        raise ValidationError(f"alpha must be a float between 0 and 0.5, got {shown(alpha)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
-        raise ValidationError(f"seed must be an integer from 0 to 2**64 - 1, got {shown(seed)}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or \
-            not 100 <= n_resamples <= MAX_RESAMPLES:
-        raise ValidationError(f"n_resamples must be an integer from 100 to {MAX_RESAMPLES:,}, "
-                              f"got {shown(n_resamples)}")
 
 
 def _input_columns(frame: pl.DataFrame, inputs: Sequence[str] | None) -> list[str]:
@@ -292,20 +426,22 @@ def _json_output(value: Any) -> Any:
 
 
 def _run_candidate(ws: Workspace, fn: Callable[[dict[str, Any]], Any], key: str | None,
-                   row_inputs: list[dict[str, Any]], settings: RunSettings, name: str) -> _Run:
+                   row_inputs: list[dict[str, Any]], config: EvaluationSettings, name: str
+                   ) -> _Run:
+    """Outputs from the cache where allowed (a versioned candidate), else from calls."""
     n = len(row_inputs)
     outputs: list[Any] = [None] * n
     errors: list[str | None] = [None] * n
     attempts, cached = [0] * n, [False] * n
     hashes = [_row_hash(r) for r in row_inputs] if key else []
-    stored = _store.cached_outputs(ws, key, sorted(set(hashes))) if key else {}
+    stored = _store.cached_outputs(ws, key, sorted(set(hashes))) if key and config.cache else {}
     todo = []
     for index in range(n):
         if key and hashes[index] in stored:
             outputs[index], cached[index] = json.loads(stored[hashes[index]]), True
         else:
             todo.append(index)
-    outcomes = run_calls(lambda i: _json_output(fn(row_inputs[i])), todo, settings,
+    outcomes = run_calls(lambda i: _json_output(fn(row_inputs[i])), todo, config.run,
                          label=f"running {name}")
     fresh: list[tuple[str, str]] = []
     for index, outcome in zip(todo, outcomes, strict=True):
@@ -317,7 +453,7 @@ def _run_candidate(ws: Workspace, fn: Callable[[dict[str, Any]], Any], key: str 
             if key:
                 fresh.append((hashes[index], json.dumps(outcome.output)))
     if key:
-        _store.cache_outputs(ws, key, fresh)
+        _store.cache_outputs(ws, key, fresh, replace=not config.cache)
     for index, output in enumerate(outputs):  # NaN is no answer: a row error for every metric
         if errors[index] is None and _is_nan(output):
             errors[index] = "output is NaN (not a number)"
@@ -338,11 +474,11 @@ def _note(run: _Run, index: int, message: str) -> None:
     run.errors[index] = message if previous is None else f"{previous}; {message}"
 
 
-def _score_rows(metric: RowMetric, run: _Run, row_inputs: list[dict[str, Any]],
-                references: list[Any]) -> np.ndarray[Any, Any]:
+def _score_rows(metric: RowMetric, run: _Run, outputs: list[Any],
+                row_inputs: list[dict[str, Any]], references: list[Any]) -> np.ndarray[Any, Any]:
     """Per-row scores; NaN (and a noted error) where the output cannot be scored."""
     scores = np.full(len(row_inputs), np.nan)
-    for index, output in enumerate(run.outputs):
+    for index, output in enumerate(outputs):
         if run.failed[index]:
             continue
         reference = references[index]
@@ -387,13 +523,16 @@ def _judge_scores(judge: ScoreJudge, run: _Run, row_inputs: list[dict[str, Any]]
     return scores
 
 
-def _valid_for_aggregate(metric: AggregateMetric, run: _Run, references: list[Any]
-                         ) -> np.ndarray[Any, Any]:
+def _valid_for_aggregate(metric: AggregateMetric, run: _Run, outputs: list[Any],
+                         references: list[Any]) -> np.ndarray[Any, Any]:
     """Rows this candidate's output can enter `metric` with (a wrong type is noted)."""
     ok = np.zeros(len(references), dtype=bool)
     numeric = metric.kind == "regression" or metric.name == "roc_auc"
-    for index, output in enumerate(run.outputs):
+    for index, output in enumerate(outputs):
         if run.failed[index] or references[index] is None:
+            continue
+        if output is None:
+            _note(run, index, f"{metric.name}: the output has no {output_part(metric)}")
             continue
         if numeric:
             ok[index] = isinstance(output, (int, float)) and math.isfinite(output)
@@ -410,11 +549,12 @@ def _valid_for_aggregate(metric: AggregateMetric, run: _Run, references: list[An
     return ok
 
 
-def _metric_result(metric: Metric, name: str, baseline: str, runs: dict[str, _Run],
+def _metric_result(metric: Metric, name: str, baseline: str,
+                   views: dict[tuple[str, str], list[Any]],
                    scores: dict[str, dict[str, np.ndarray[Any, Any]]],
                    aggregate_ok: dict[tuple[str, str], np.ndarray[Any, Any]],
-                   references: list[Any],
-                   alpha: float, seed: int, n_resamples: int) -> MetricResult:
+                   references: list[Any], config: EvaluationSettings) -> MetricResult:
+    alpha, seed, n_resamples = config.alpha, config.seed, config.n_resamples
     higher = metric.higher_is_better
     if isinstance(metric, RowMetric):
         own = scores[metric.name][name]
@@ -431,7 +571,7 @@ def _metric_result(metric: Metric, name: str, baseline: str, runs: dict[str, _Ru
     else:
         refs = np.array(references, dtype=object)
         ok = aggregate_ok[(metric.name, name)]
-        outputs = np.array(runs[name].outputs, dtype=object)
+        outputs = np.array(views[(metric.name, name)], dtype=object)
         value = float(_aggregate(metric, refs[ok], outputs[ok])) if ok.any() else None
         result = MetricResult(metric.name, name, value, int(ok.sum()), higher)
         if name == baseline:
@@ -439,7 +579,7 @@ def _metric_result(metric: Metric, name: str, baseline: str, runs: dict[str, _Ru
         both = ok & aggregate_ok[(metric.name, baseline)]
         if both.sum() < 2:
             return _no_pairs(result)
-        base_out = np.array(runs[baseline].outputs, dtype=object)
+        base_out = np.array(views[(metric.name, baseline)], dtype=object)
         paired = aggregate_bootstrap(metric.compute, refs[both], base_out[both], outputs[both],
                                      n_resamples, alpha, seed)
     verdict = decide(paired.difference, paired.ci_low, paired.ci_high, paired.p_value, alpha,
@@ -499,6 +639,25 @@ def _pairwise(judge: PairwiseJudge, base: _Run, cand: _Run, row_inputs: list[dic
     verdict = decide((rate or 0.5) - 0.5, low - 0.5, high - 0.5, p_value, alpha, True)
     return (PairwiseResult(name, baseline, wins, ties, losses, rate, low, high, p_value, verdict,
                            errors), winners, orders)
+
+
+def _pairwise_all(judge: Any, runs: dict[str, _Run], row_inputs: list[dict[str, Any]],
+                  config: EvaluationSettings, names: list[str]
+                  ) -> tuple[list[PairwiseResult], dict[str, list[Any]]]:
+    """A pairwise judge's verdict for every challenger against the baseline."""
+    pairwise: list[PairwiseResult] = []
+    pair_columns: dict[str, list[Any]] = {}
+    if not isinstance(judge, PairwiseJudge):
+        return pairwise, pair_columns
+    baseline = names[0]
+    for index, name in enumerate(names[1:]):
+        result, winners, orders = _pairwise(judge, runs[baseline], runs[name], row_inputs,
+                                            config.run, config.seed + index, config.alpha, name,
+                                            baseline)
+        pairwise.append(result)
+        pair_columns[f"pairwise.{name}"] = winners
+        pair_columns[f"pairwise_order.{name}"] = orders
+    return pairwise, pair_columns
 
 
 def _rows_frame(frame: pl.DataFrame, input_columns: list[str], reference_column: str | None,

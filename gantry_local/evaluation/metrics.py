@@ -15,15 +15,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from .._labels import BINARY, LabelRule, label_rule
 from ..errors import RowError, ValidationError
 
 __all__ = [
     "AggregateMetric", "Contains", "Custom", "Metric", "Regex", "RowError", "RowMetric",
-    "known_metrics",
+    "for_labels", "known_metrics", "output_part",
     "resolve_metrics", "rouge_l", "token_f1",
 ]
 
@@ -197,24 +199,21 @@ def _labels(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any]) -> li
     return sorted(set(reference.tolist()) | set(output.tolist()), key=repr)
 
 
-def _binary_positive(labels: Sequence[Any]) -> Any:
-    """The positive class when the labels are binary (1 / True), else None (macro average)."""
-    values = set(labels)
-    if values <= {0, 1} or values <= {False, True}:
-        return 1
-    return None
+_INFER = object()  # the stock metrics, unbound: the label rule decided from these rows
 
 
-def _prf(kind: str) -> Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray],
-                                FloatArray]:
+def _prf(kind: str, positive: Any = _INFER
+         ) -> Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray], FloatArray]:
+    """Precision, recall or f1 of the `positive` class, or (None) their macro average."""
     def compute(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
                 weights: FloatArray) -> FloatArray:
-        labels = _labels(reference, output)
-        positive = _binary_positive(labels)
-        classes = [positive] if positive is not None else labels
+        chosen = positive
+        if chosen is _INFER:
+            chosen = label_rule(reference.tolist(), output.tolist()).positive_label
+        classes = [chosen] if chosen is not None else _labels(reference, output)
         values = []
         for label in classes:
-            is_ref, is_out = reference == label, output == label
+            is_ref, is_out = _is(reference, label), _is(output, label)
             tp = weights @ (is_ref & is_out).astype(float)
             fp = weights @ (~is_ref & is_out).astype(float)
             fn = weights @ (is_ref & ~is_out).astype(float)
@@ -229,19 +228,26 @@ def _prf(kind: str) -> Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any], Flo
     return compute
 
 
+def _is(values: np.ndarray[Any, Any], label: Any) -> np.ndarray[Any, Any]:
+    """Element-wise ``value == label`` over an object array (1 == 1.0 == True)."""
+    return np.fromiter((v == label for v in values.tolist()), dtype=bool, count=values.size)
+
+
 def _roc_auc(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
-             weights: FloatArray) -> FloatArray:
+             weights: FloatArray, positive: Any = 1) -> FloatArray:
     labels = set(reference.tolist())
-    if not labels <= {0, 1}:  # True and False are 1 and 0
-        raise ValidationError(f"roc_auc needs binary references (0/1), got {sorted(labels, key=repr)}")
+    if len(labels) > 2 or (positive == 1 and not labels <= {0, 1}):
+        raise ValidationError(f"roc_auc needs binary references, got "
+                              f"{sorted(labels, key=repr)[:5]}; for two classes other than 0/1 "
+                              "name the positive one with positive_label=")
+    is_positive = _is(reference, positive)
     scores = output.astype(float)
-    positive = reference.astype(bool)
     order = np.argsort(scores, kind="stable")
-    scores, positive, weights = scores[order], positive[order], weights[:, order]
+    scores, is_positive, weights = scores[order], is_positive[order], weights[:, order]
     # ties: a positive tied with a negative counts half; group equal scores
     _, starts = np.unique(scores, return_index=True)
-    pos_w = weights * positive
-    neg_w = weights * ~positive
+    pos_w = weights * is_positive
+    neg_w = weights * ~is_positive
     group_pos = np.add.reduceat(pos_w, starts, axis=1)
     group_neg = np.add.reduceat(neg_w, starts, axis=1)
     neg_below = np.cumsum(group_neg, axis=1) - group_neg
@@ -314,6 +320,33 @@ _STOCK: dict[str, Metric] = {
     "rouge_l": RowMetric("rouge_l", lambda row, output, ref: rouge_l(
         _text(output, "output"), _text(ref, "reference"))),
 }
+
+
+_LABEL_PART = ("accuracy", "precision", "recall", "f1", "exact_match")
+_SCORE_PART = ("roc_auc", "mae", "mse", "rmse", "r2")
+
+
+def output_part(metric: Metric) -> str | None:
+    """Which part of a ``{"label": ..., "score": ...}`` output a stock metric reads."""
+    if _STOCK.get(metric.name) is not metric:
+        return None  # a user's metric gets the whole output
+    if metric.name in _LABEL_PART:
+        return "label"
+    return "score" if metric.name in _SCORE_PART else None
+
+
+def for_labels(metric: Metric, rule: LabelRule) -> Metric:
+    """A stock precision, recall, f1 or roc_auc bound to `rule` (others unchanged)."""
+    if _STOCK.get(metric.name) is not metric or not isinstance(metric, AggregateMetric):
+        return metric
+    positive = rule.positive_label if rule.kind == BINARY else None
+    if metric.name == "roc_auc":
+        if rule.kind != BINARY:
+            raise ValidationError(f"roc_auc needs two classes, the labels have "
+                                  f"{len(rule.classes)}; for two classes other than 0/1 name the "
+                                  "positive one with positive_label=")
+        return AggregateMetric("roc_auc", partial(_roc_auc, positive=positive))
+    return AggregateMetric(metric.name, _prf(metric.name, positive))
 
 
 def known_metrics() -> list[str]:

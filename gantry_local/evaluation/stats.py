@@ -233,15 +233,12 @@ def _resampled_weights(rng: np.random.Generator, group: np.ndarray[Any, Any],
 
 
 def wilson_interval(wins: int, n: int, alpha: float) -> tuple[float, float]:
-    """Wilson score interval of a proportion."""
+    """Wilson score interval of a proportion (scipy's ``binomtest(...).proportion_ci``)."""
     from scipy import stats as sps
     if n == 0:
         return 0.0, 1.0
-    z = float(sps.norm.ppf(1 - alpha / 2))
-    p = wins / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
+    interval = sps.binomtest(wins, n).proportion_ci(1 - alpha, "wilson")
+    return float(interval.low), float(interval.high)
 
 
 def sign_test(wins: int, losses: int) -> float:

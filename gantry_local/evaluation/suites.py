@@ -27,6 +27,7 @@ from .completion import get_version
 from .evaluate import Candidate, evaluate
 from .judges import PairwiseJudge, ScoreJudge
 from .metrics import Metric, resolve_metrics
+from .settings import EvaluationSettings, setting_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -158,17 +159,25 @@ class Suite:
             raise ValidationError(f"a suite file is a path, got {path!r}")
         return _load_toml(cls, Path(path))
 
-    def run(self, workspace: Workspace | None = None, version_id: str | None = None
-            ) -> SuiteResult:
-        """Evaluate and check. Row errors never raise; they count against `max_error_rate`."""
+    def run(self, workspace: Workspace | None = None, version_id: str | None = None,
+            cache: bool | None = None) -> SuiteResult:
+        """Evaluate and check. Row errors never raise; they count against `max_error_rate`.
+
+        `cache=False` calls every candidate on every row (``eval run --no-cache``).
+        """
         from .evaluate import _workspace
 
         ws = _workspace(workspace)
+        if cache is not None and not isinstance(cache, bool):
+            raise ValidationError(f"cache must be True, False or None, got {shown(cache)}")
+        options = dict(self.evaluate_options)
+        if cache is not None:
+            options["cache"] = cache
         for name, fn in self.models.items():
             models(ws.database).register(name, fn)
         comparison = evaluate(self.dataset, self._resolved(ws), self.metrics or None,
                               version_id=version_id or self.version_id, workspace=ws,
-                              **self.evaluate_options)
+                              **options)
         return SuiteResult(self, comparison, self._check(comparison))
 
     def _resolved(self, ws: Workspace) -> dict[str, Any]:
@@ -235,6 +244,13 @@ class SuiteResult:
         suite = ET.SubElement(root, "testsuite", name=self.suite.name,
                               tests=str(len(self.checks)), failures=str(failures), errors="0",
                               timestamp=self.comparison.created_at.isoformat())
+        properties = ET.SubElement(suite, "properties")
+        for name in self.comparison.candidates:
+            ET.SubElement(properties, "property", name=f"rows_from_cache.{name}",
+                          value=f"{self.comparison.cached.get(name, 0)} of "
+                                f"{self.comparison.n_rows}")
+        for warning in self.comparison.warnings:
+            ET.SubElement(properties, "property", name="warning", value=warning)
         for check in self.checks:
             case = ET.SubElement(suite, "testcase", classname=self.suite.name, name=check.name)
             if not check.passed:
@@ -256,8 +272,7 @@ class SuiteResult:
             raise StorageError(f"cannot write JUnit XML to {str(path)!r}: {exc}") from exc
 
 
-_OPTIONS = ("inputs", "reference", "judge", "alpha", "seed", "n_resamples", "workers", "timeout",
-            "retries", "backoff", "progress", "store")
+_OPTIONS = ("inputs", "reference", "judge", "settings", *setting_names())
 
 
 def _check_candidate(suite: str, name: str, model: Any) -> None:
@@ -275,25 +290,21 @@ def _check_candidate(suite: str, name: str, model: Any) -> None:
 
 def _check_options(suite: str, options: Mapping[str, Any]) -> None:
     """What `evaluate` would refuse, refused when the suite is made."""
-    from ._runner import RunSettings
-    from .evaluate import _check_settings
-
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
         raise ValidationError(f"suite {suite!r}: unknown option(s) {unknown}; known: "
                               f"{', '.join(_OPTIONS)}")
-    _check_settings(options.get("alpha", 0.05), options.get("seed", 0),
-                    options.get("n_resamples", 10_000))
-    RunSettings(options.get("workers", 8), options.get("timeout", 60.0),
-                options.get("retries", 2), options.get("backoff", 0.5), options.get("progress"))
+    settings = options.get("settings")
+    if settings is not None and not isinstance(settings, EvaluationSettings):
+        raise ValidationError(f"suite {suite!r}: settings must be an EvaluationSettings")
+    (settings or EvaluationSettings()).replace(
+        **{k: v for k, v in options.items() if k in setting_names()})
     judge = options.get("judge")
     if judge is not None and not isinstance(judge, (ScoreJudge, PairwiseJudge)):
         raise ValidationError(f"suite {suite!r}: judge must be a ScoreJudge or a PairwiseJudge")
     for key in ("reference",):
         if options.get(key) is not None and not isinstance(options[key], str):
             raise ValidationError(f"suite {suite!r}: {key} must be a column name")
-    if not isinstance(options.get("store", True), bool):
-        raise ValidationError(f"suite {suite!r}: store must be True or False")
 
 
 def _texts(values: Any, what: str, example: str) -> list[str]:
@@ -335,7 +346,7 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
         sys.path.insert(0, folder)
     known = {"name", "dataset", "version", "candidates", "metrics", "thresholds",
              "no_regression", "max_error_rate", "reference", "inputs", "alpha", "seed",
-             "models", "workers", "timeout", "retries"}
+             "models", "workers", "timeout", "retries", "cache", "positive_label"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValidationError(f"{path}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -354,17 +365,32 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
         elif isinstance(spec, dict) and "application" in spec:
             candidates[name] = (spec["application"], spec.get("version", "latest"))
         elif isinstance(spec, dict) and "callable" in spec:
-            version = spec.get("version")
-            if version is not None and not isinstance(version, str):
-                raise ValidationError(f"{where}: version must be a string, got {version!r}")
-            candidates[name] = Candidate(import_object(spec["callable"], where), version)
+            candidates[name] = _toml_candidate(spec, where, path.resolve().parent)
         else:
             raise ValidationError(f"{where}: give 'module:function', {{callable = ..., version "
                                   "= ...}} or {application = ..., version = ...}")
     options = {k: data[k] for k in ("reference", "inputs", "alpha", "seed", "workers", "timeout",
-                                    "retries") if k in data}
+                                    "retries", "cache", "positive_label") if k in data}
     models = {name: import_object(spec, f"{path}: model {name!r}")
               for name, spec in dict(data.get("models", {})).items()}
     return cls(data["name"], data["dataset"], candidates, data.get("metrics"),
                data.get("thresholds", ()), data.get("no_regression", ()),
                data.get("max_error_rate"), data.get("version"), models, **options)
+
+
+def _toml_candidate(spec: dict[str, Any], where: str, folder: Path) -> Candidate:
+    """``{callable = "m:f", version = "v2", artifact = "model.pkl", training_data = "ds"}``."""
+    unknown = sorted(set(spec) - {"callable", "version", "artifact", "training_data"})
+    if unknown:
+        raise ValidationError(f"{where}: unknown field(s) {unknown}; known: callable, version, "
+                              "artifact, training_data")
+    version, artifact = spec.get("version"), spec.get("artifact")
+    if version is not None and not isinstance(version, str):
+        raise ValidationError(f"{where}: version must be a string, got {version!r}")
+    if artifact is not None and (not isinstance(artifact, str) or not artifact):
+        raise ValidationError(f"{where}: artifact must be a file path, got {artifact!r}")
+    training = spec.get("training_data")
+    if isinstance(training, list):
+        training = tuple(training)
+    return Candidate(import_object(spec["callable"], where), version,
+                     artifact=folder / artifact if artifact else None, training_data=training)
