@@ -188,13 +188,13 @@ class Application:
                 feedback: str | None = None, interval: timedelta = timedelta(days=1),
                 start_time: datetime | None = None, end_time: datetime | None = None,
                 version: int | str | None = None, tags: Mapping[str, str] | None = None,
-                threshold: float = 0.5) -> pl.DataFrame:
+                threshold: float | None = None, positive_label: Any = None) -> pl.DataFrame:
         """Gantry's metrics (accuracy, f1, roc_auc, mae, percent_null...) per interval, with
         feedback joined by key. See `gantry_local.monitoring.metrics_over_time`."""
         from .monitoring import metrics_over_time
 
         return metrics_over_time(self.workspace, self.name, metrics, output, feedback, interval,
-                                 start_time, end_time, version, tags, threshold)
+                                 start_time, end_time, version, tags, threshold, positive_label)
 
     def drift(self, reference: Any, current: Any, fields: Sequence[str] | None = None,
               psi_threshold: float = 0.2, js_threshold: float = 0.1) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import storage_errors
+from .._labels import BINARY, LABEL_METRICS, MULTICLASS, LabelRule, label_rule
 from ..errors import ValidationError
 from ._source import Records, check_workspace, field_kinds, finite, grid_for, shown
 
@@ -24,7 +25,11 @@ PAIRED = ("accuracy", "precision", "recall", "f1", "roc_auc", "mse", "mae", "r2"
 SINGLE = ("percent_null", "percent_true", "percent_false")
 QUALITY_METRICS = PAIRED + SINGLE
 _NUMERIC = ("mse", "mae", "r2", "roc_auc")
-_BINARY = ("precision", "recall", "f1", "percent_true", "percent_false")
+_TRUE_FALSE = ("percent_true", "percent_false")
+_LABELLED = ("accuracy", "precision", "recall", "f1", "roc_auc", "percent_true", "percent_false")
+_MACRO = ("precision", "recall", "f1")
+_SCORE_FIX = ("pass threshold= to count a score >= threshold as the positive class, or log the "
+              "predicted label")
 
 
 def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
@@ -32,25 +37,31 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
                       interval: timedelta = timedelta(days=1),
                       start_time: datetime | None = None, end_time: datetime | None = None,
                       version: int | str | None = None, tags: Mapping[str, str] | None = None,
-                      threshold: float = 0.5) -> pl.DataFrame:
-    """One row per interval: rows, rows with feedback, and each metric.
+                      threshold: float | None = None, positive_label: Any = None
+                      ) -> pl.DataFrame:
+    """One row per interval: rows, rows with feedback, each metric, and the label rule.
 
     `output` and `feedback` name the compared fields (default: the only ``outputs.*`` and
-    ``feedback.*`` fields). Precision, recall and f1 are binary: a numeric output is
-    positive when >= `threshold`, a boolean one when true; a label (feedback) is positive
-    when true or >= 0.5 (1 of 0/1 labels), whatever the threshold. roc_auc ranks the output
-    score against those labels. percent_null/true/false describe the output alone. NaN
-    counts as missing. Metrics over rows with feedback; intervals without any get nulls.
+    ``feedback.*`` fields). Label metrics follow the rule `evaluate` follows (see
+    `gantry_local._labels`), decided from the values over the whole range and stated in the
+    ``labels`` column: binary labels (0/1, booleans, "0"/"1", "false"/"true", or two classes
+    and a stated `positive_label`) give the positive class's precision, recall and f1; other
+    labels (10 digit classes) give macro averages. A score output (0.73) is turned into a
+    label only by a stated `threshold` (positive when >= it; binary labels only); without
+    one it is a ValidationError. roc_auc ranks the output score against the positive class.
+    percent_null/true/false describe the output alone. NaN counts as missing. Metrics over
+    rows with feedback; intervals without any get nulls.
 
     Raises:
-        ValidationError: an unknown metric, a missing or ill-typed field.
+        ValidationError: an unknown metric, a missing or ill-typed field, a score without a
+            threshold, labels that do not fit the metric.
     """
     check_workspace(ws)
     if isinstance(metrics, str) or not metrics:
         raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
                               f"{', '.join(QUALITY_METRICS)}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or \
-            not finite(threshold):
+    if threshold is not None and (isinstance(threshold, bool) or
+                                  not isinstance(threshold, (int, float)) or not finite(threshold)):
         raise ValidationError(f"threshold must be a finite number (the score from which an "
                               f"output is positive), got {shown(threshold)}")
     unknown = [m for m in metrics if not isinstance(m, str) or m not in QUALITY_METRICS]
@@ -64,7 +75,7 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
         for name in ([output] + ([fb] if fb and metric in PAIRED else [])):
             if metric in _NUMERIC and kinds[name] == "category":
                 raise ValidationError(f"{metric} needs numbers; {name!r} is a category")
-            if metric in _BINARY and kinds[name] == "category":
+            if metric in _TRUE_FALSE and kinds[name] == "category":
                 raise ValidationError(f"{metric} needs booleans, 0/1 or scores; {name!r} is a "
                                       "category")
     grid = grid_for(ws, application, interval, start_time, end_time)
@@ -72,10 +83,15 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     bucket, bucket_params = grid.bucket_sql()
     o = _value(output, kinds[output], records)
     f = _value(fb, kinds[fb], records) if fb else "NULL"
-    positives, positive_params = _positives(o, f, kinds[output], kinds[fb] if fb else None,
-                                            threshold)
     as_number = fb is None or (kinds[output] != "category" and kinds[fb] != "category")
-    parts = _aggregates(metrics, as_number)
+    same = "DOUBLE" if as_number else "VARCHAR"  # booleans and numbers compare as numbers
+    rule, scored = None, False
+    if any(m in _LABELLED for m in metrics):
+        rule, scored = _label_rule(ws, records, o, f, kinds[output], threshold, positive_label,
+                                   application, [m for m in metrics if m in _LABELLED])
+    positives, positive_params = _positives(o, f, same, kinds[output], rule, scored, threshold)
+    macro = rule is not None and rule.kind == MULTICLASS
+    parts = _aggregates([m for m in metrics if not (macro and m in _MACRO)], same, scored)
     source = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, {o} AS __o, "
               f"{f} AS __f, {positives} FROM base)")
     sql = (f"{source} SELECT __b, count(*), count(*) FILTER (WHERE __o IS NOT NULL AND __f IS NOT "
@@ -84,6 +100,8 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     with ws.database.cursor() as con, storage_errors(f"computing metrics of {application!r}"):
         rows = {r[0]: r for r in con.sql(sql, params=params).fetchall()}
         auc = _roc_auc(con, source, params) if "roc_auc" in metrics else {}
+        averages = _macro(con, source, params, same) if macro and any(
+            m in _MACRO for m in metrics) else {}
     out = []
     for k in range(grid.first, grid.last + 1):
         start, end, partial = grid.bounds(k)
@@ -93,12 +111,20 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
                                   "rows_with_feedback": int(row[2]) if row else 0}
         values = iter(row[3:]) if row else iter(())
         for metric in metrics:
-            record[metric] = auc.get(k) if metric == "roc_auc" else next(values, None)
+            if metric == "roc_auc":
+                record[metric] = auc.get(k)
+            elif macro and metric in _MACRO:
+                record[metric] = averages.get(k, {}).get(metric)
+            else:
+                record[metric] = next(values, None)
+        if rule is not None:
+            record["labels"] = _describe(rule, scored, threshold)
         out.append(record)
     schema: dict[str, Any] = {"interval_start": pl.Datetime("us", "UTC"),
                               "interval_end": pl.Datetime("us", "UTC"), "partial": pl.Boolean,
                               "rows": pl.Int64, "rows_with_feedback": pl.Int64,
-                              **{m: pl.Float64 for m in metrics}}
+                              **{m: pl.Float64 for m in metrics},
+                              **({"labels": pl.String} if rule is not None else {})}
     return pl.DataFrame(out, schema=schema)
 
 
@@ -127,34 +153,66 @@ def _value(name: str | None, kind: str | None, records: Records) -> str:
     return col
 
 
-def _positives(o: str, f: str, output_kind: str, feedback_kind: str | None, threshold: float
-               ) -> tuple[str, list[Any]]:
-    """Whether the output (``__po``) and the label (``__pf``) are positive, as SQL.
+_DISTINCT = 1_000  # distinct values read to decide the label rule
 
-    The threshold applies to a numeric output only: a boolean output is positive when
-    true, a label when true or >= 0.5 (1 of 0/1 labels)."""
-    if output_kind == "number":
+
+def _label_rule(ws: Workspace, records: Records, o: str, f: str, output_kind: str,
+                threshold: float | None, positive_label: Any, application: str,
+                metrics: list[str]) -> tuple[LabelRule, bool]:
+    """The label rule over the whole range, and whether the output is a thresholded score."""
+    paired = any(m in PAIRED for m in metrics)
+    where = "__o IS NOT NULL" + (" AND __f IS NOT NULL" if paired else "")
+    sql = (f"WITH v AS (SELECT {o} AS __o, {f} AS __f FROM ({records.sql})) "
+           f"SELECT DISTINCT {{c}} FROM v WHERE {where} LIMIT {_DISTINCT + 1}")
+    with ws.database.cursor() as con, storage_errors(f"reading the labels of {application!r}"):
+        outs = [r[0] for r in con.sql(sql.format(c="__o"), params=records.params).fetchall()]
+        refs = [r[0] for r in con.sql(sql.format(c="__f"), params=records.params).fetchall()
+                ] if paired else []
+    scored = threshold is not None and output_kind == "number"
+    if "roc_auc" in metrics or scored:  # the output is a score: the classes are the labels'
+        rule = label_rule(refs, [], positive_label) if paired else label_rule([], [1, 0])
+        if rule.kind == MULTICLASS:
+            raise ValidationError(f"{' and '.join(metrics)} need two classes (a score is "
+                                  f"compared with a positive class); the labels have "
+                                  f"{len(rule.classes)}: leave threshold= out and log the "
+                                  "predicted label for macro averages")
+        if not scored and any(m in metrics for m in LABEL_METRICS):
+            label_rule(refs, outs, positive_label, _SCORE_FIX)
+        return rule, scored
+    return label_rule(refs, outs, positive_label, _SCORE_FIX), False
+
+
+def _describe(rule: LabelRule, scored: bool, threshold: float | None) -> str:
+    text = rule.describe()
+    return f"{text}; an output score >= {threshold:g} is the positive class" if scored else text
+
+
+def _positives(o: str, f: str, same: str, output_kind: str, rule: LabelRule | None,
+               scored: bool, threshold: float | None) -> tuple[str, list[Any]]:
+    """Whether the output (``__po``) and the label (``__pf``) are the positive class, as SQL."""
+    if rule is None or rule.kind != BINARY:
+        return "NULL AS __po, NULL AS __pf", []
+    positive = rule.positive_label
+    if scored:
         po, params = f"({o}) >= ?", [threshold]
     elif output_kind == "bool":
-        po, params = f"CAST({o} AS BOOLEAN)", []
+        po, params = f"CAST({o} AS BOOLEAN) = CAST(? AS BOOLEAN)", [positive]
     else:
-        po, params = "NULL", []
-    pf = {"number": f"({f}) >= 0.5", "bool": f"CAST({f} AS BOOLEAN)"}.get(feedback_kind or "",
-                                                                        "NULL")
-    return f"{po} AS __po, {pf} AS __pf", params
+        po, params = f"CAST({o} AS {same}) = CAST(? AS {same})", [positive]
+    pf = f"CAST({f} AS {same}) = CAST(? AS {same})"
+    return f"{po} AS __po, {pf} AS __pf", [*params, positive]
 
 
-def _aggregates(metrics: Sequence[str], as_number: bool) -> list[str]:
-    same = "DOUBLE" if as_number else "VARCHAR"  # booleans and numbers compare as numbers
+def _aggregates(metrics: Sequence[str], same: str, scored: bool) -> list[str]:
     labelled = "__o IS NOT NULL AND __f IS NOT NULL"
     tp = f"count(*) FILTER (WHERE {labelled} AND __po AND __pf)"
     fp = f"count(*) FILTER (WHERE {labelled} AND __po AND NOT __pf)"
     fn = f"count(*) FILTER (WHERE {labelled} AND NOT __po AND __pf)"
     precision = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fp}, 0)"
     recall = f"CAST({tp} AS DOUBLE) / nullif({tp} + {fn}, 0)"
+    equal = "__po = __pf" if scored else f"CAST(__o AS {same}) = CAST(__f AS {same})"
     sql = {
-        "accuracy": f"avg(CASE WHEN {labelled} THEN CAST(CAST(__o AS {same}) = "
-                    f"CAST(__f AS {same}) AS DOUBLE) END)",
+        "accuracy": f"avg(CASE WHEN {labelled} THEN CAST({equal} AS DOUBLE) END)",
         "precision": precision,
         "recall": recall,
         "f1": f"2.0 * {tp} / nullif(2 * {tp} + {fp} + {fn}, 0)",
@@ -170,6 +228,24 @@ def _aggregates(metrics: Sequence[str], as_number: bool) -> list[str]:
         "percent_false": "avg(CAST(NOT __po AS DOUBLE))",
     }
     return [sql[m] for m in metrics if m != "roc_auc"]
+
+
+def _macro(con: Any, source: str, params: list[Any], same: str
+           ) -> dict[int, dict[str, float | None]]:
+    """Macro precision, recall and f1 per interval over the classes seen in it (as sklearn)."""
+    sql = (f"{source}, l AS (SELECT __b, CAST(__o AS {same}) AS o, CAST(__f AS {same}) AS f "
+           "FROM b WHERE __o IS NOT NULL AND __f IS NOT NULL), "
+           "pred AS (SELECT __b, o AS c, count(*) AS n, count(*) FILTER (WHERE o = f) AS tp "
+           "FROM l GROUP BY ALL), "
+           "act AS (SELECT __b, f AS c, count(*) AS n FROM l GROUP BY ALL), "
+           "k AS (SELECT coalesce(pred.__b, act.__b) AS __b, coalesce(pred.tp, 0) AS tp, "
+           "coalesce(pred.n, 0) AS np, coalesce(act.n, 0) AS na FROM pred FULL JOIN act "
+           "ON pred.__b = act.__b AND pred.c = act.c) "
+           "SELECT __b, avg(CASE WHEN np > 0 THEN tp / np ELSE 0 END), "
+           "avg(CASE WHEN na > 0 THEN tp / na ELSE 0 END), "
+           "avg(CASE WHEN np + na > 0 THEN 2.0 * tp / (np + na) ELSE 0 END) FROM k GROUP BY __b")
+    return {b: {"precision": p, "recall": r, "f1": f1}
+            for b, p, r, f1 in con.sql(sql, params=params).fetchall()}
 
 
 def _roc_auc(con: Any, source: str, params: list[Any]) -> dict[int, float | None]:
