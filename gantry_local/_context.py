@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._db import Database
     from .clock import Clock
     from .datasets import Dataset
+    from .records._ingest import IngestResult, Progress
     from .records._logger import AppState
     from .records.query import Query
 
@@ -48,6 +49,9 @@ class Context(Protocol):
 
     def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every dataset of the storage root, sorted by name."""
+
+    def ingest(self, progress: Progress | None = None) -> IngestResult:
+        """Ingest the records producer processes left in the spool, exactly once."""
 
     def query(self, application: str, start_time: datetime | None = None,
               end_time: datetime | None = None, version: int | str | None = None,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from ._db import Database
 from ._names import check_name
 from .clock import Clock, SystemClock
 from .errors import StorageError, ValidationError
@@ -88,8 +89,6 @@ class ProducerWorkspace(Workspace):
         self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
         self._datasets = None
-        self._models = {}
-        self._monitors = {}
         self._sink = SpoolSink(self._spool, producer_id)  # type: ignore[assignment]
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
@@ -177,6 +176,9 @@ class _NoDatabase:
         self.lock = threading.RLock()
         self.closed = False
         self.generation = 0
+        self._states: dict[type, object] = {}
+
+    state = Database.state  # rooms' per-workspace state (models, in-process automations)
 
     def check_open(self) -> None:
         if self.closed:
