@@ -197,6 +197,9 @@ class Workspace:
                 ingested by the next call.
         """
         self._check_open()
+        if progress is not None and not callable(progress):
+            raise ValidationError(f"progress must be a callable (done, pending, rows) or None, "
+                                  f"got {type(progress).__name__}")
         if self.spool is None:
             return IngestResult()
         with self._lock:
