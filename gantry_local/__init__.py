@@ -10,6 +10,7 @@ from importlib.metadata import version as _version
 
 from . import query
 from ._default import (
+    archive_application,
     create_application,
     create_dataset,
     delete_application,
@@ -23,6 +24,9 @@ from ._default import (
     list_applications,
     list_dataset_versions,
     list_datasets,
+    log,
+    log_file,
+    log_from_data_connector,
     log_record,
     log_records,
     ping,
@@ -32,7 +36,7 @@ from ._default import (
     set_working_directory,
 )
 from ._producer import ProducerWorkspace
-from .applications import Application
+from .applications import Application, Run
 from .automations.scheduler import AutomationRun, Scheduler
 from .clock import Clock, ManualClock, SystemClock
 from .datasets import Dataset, DatasetDiff
@@ -45,12 +49,14 @@ from .errors import (
     JudgeError,
     NotFoundError,
     NotInitializedError,
+    NotSupportedError,
     RowError,
     StorageError,
     ValidationError,
     WebhookError,
 )
 from .evaluation import Comparison, evaluate, get_evaluation, list_evaluations
+from .records._gantry_args import compute_feedback_id
 from .records._ingest import IngestResult
 from .records.query import Query
 from .workspace import Workspace
@@ -77,9 +83,11 @@ __all__ = [
     "ManualClock",
     "NotFoundError",
     "NotInitializedError",
+    "NotSupportedError",
     "ProducerWorkspace",
     "Query",
     "RowError",
+    "Run",
     "Scheduler",
     "StorageError",
     "SystemClock",
@@ -87,6 +95,8 @@ __all__ = [
     "WebhookError",
     "Workspace",
     "__version__",
+    "archive_application",
+    "compute_feedback_id",
     "create_application",
     "create_dataset",
     "delete_application",
@@ -103,6 +113,9 @@ __all__ = [
     "list_dataset_versions",
     "list_datasets",
     "list_evaluations",
+    "log",
+    "log_file",
+    "log_from_data_connector",
     "log_record",
     "log_records",
     "ping",

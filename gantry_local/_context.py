@@ -38,6 +38,9 @@ class Context(Protocol):
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record logged before the call is in the database."""
 
+    def list_applications(self) -> list[str]:
+        """The names of the applications, sorted."""
+
     def _app_state(self, name: object) -> AppState:
         """The live state of application `name` (`NotFoundError` if there is none)."""
 

@@ -179,6 +179,43 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # Gantry's batches and runs (which join keys a batch holds), saved queries, views,
+        # and archived applications.
+        "0011_batches_queries_views",
+        [
+            "ALTER TABLE _gl_applications ADD COLUMN archived_at TIMESTAMPTZ",
+            """CREATE TABLE _gl_batches (
+                batch_id VARCHAR PRIMARY KEY,
+                application VARCHAR NOT NULL,
+                batch_type VARCHAR NOT NULL,
+                version VARCHAR,
+                run_name VARCHAR,
+                run_tags VARCHAR,
+                record_count BIGINT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE _gl_batch_keys (
+                batch_id VARCHAR NOT NULL,
+                join_key VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE _gl_saved_queries (
+                application VARCHAR NOT NULL,
+                name VARCHAR NOT NULL,
+                definition VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (application, name)
+            )""",
+            """CREATE TABLE _gl_views (
+                application VARCHAR NOT NULL,
+                name VARCHAR NOT NULL,
+                version VARCHAR,
+                definition VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (application, name)
+            )""",
+        ],
+    ),
 ]
 
 

@@ -16,16 +16,17 @@ from .applications import Application
 from .clock import Clock
 from .datasets import Dataset
 from .errors import NotInitializedError, ValidationError
+from .records._gantry_args import UNSET
 from .records.query import Query
 from .workspace import Workspace
 
 _log = logging.getLogger("gantry_local")
 
 __all__ = [
-    "create_application", "create_dataset", "delete_application", "delete_dataset", "flush", "gc",
-    "get_application", "get_dataset", "get_workspace", "init", "list_applications",
-    "list_dataset_versions", "list_datasets", "log_record", "log_records", "ping", "query",
-    "ready",
+    "archive_application", "create_application", "create_dataset", "delete_application",
+    "delete_dataset", "flush", "gc", "get_application", "get_dataset", "get_workspace", "init",
+    "list_applications", "list_dataset_versions", "list_datasets", "log", "log_file",
+    "log_from_data_connector", "log_record", "log_records", "ping", "query", "ready",
     "register_model", "restore_dataset", "set_working_directory",
 ]
 
@@ -149,24 +150,30 @@ def get_workspace() -> Workspace:
 set_default_resolver(get_workspace)  # the rooms' `resolve(None)` finds it here
 
 
-def create_application(name: str, application_type: str = "Custom") -> Application:
+def create_application(application_name: str, application_type: str | None = None
+                       ) -> Application:
     """Create an application in the default workspace (see `Workspace.create_application`)."""
-    return get_workspace().create_application(name, application_type)
+    return get_workspace().create_application(application_name, application_type)
 
 
-def get_application(name: str) -> Application:
+def get_application(application_name: str) -> Application:
     """An application of the default workspace."""
-    return get_workspace().get_application(name)
+    return get_workspace().get_application(application_name)
 
 
-def list_applications() -> list[Application]:
-    """Every application of the default workspace."""
+def archive_application(application_name: str) -> None:
+    """Archive an application of the default workspace (see `Workspace.archive_application`)."""
+    get_workspace().archive_application(application_name)
+
+
+def list_applications() -> list[str]:
+    """The names of the default workspace's applications, sorted."""
     return get_workspace().list_applications()
 
 
-def delete_application(name: str) -> None:
+def delete_application(application_name: str) -> None:
     """Delete an application of the default workspace and all its records."""
-    get_workspace().delete_application(name)
+    get_workspace().delete_application(application_name)
 
 
 def log_record(
@@ -174,18 +181,24 @@ def log_record(
     version: int | str | None = None,
     inputs: Mapping[str, Any] | None = None,
     outputs: Any = None,
+    feedback_id: str | Mapping[str, Any] | None = None,
     feedback: Mapping[str, Any] | None = None,
-    join_key: str | None = None,
+    feedback_keys: Sequence[str] | None = None,
+    ignore_inputs: Sequence[str] | None = None,
     timestamp: datetime | None = None,
-    tags: Mapping[str, str] | None = None,
     sample_rate: float = 1.0,
-) -> str:
+    tags: Mapping[str, str] | None = None,
+    join_key: str | None = None,
+    *,
+    feedbacks: Any = UNSET,
+) -> str | None:
     """Log one record to the default workspace (see `Workspace.log_record`)."""
     workspace = _default
     if workspace is None or workspace.closed:
         workspace = get_workspace()
-    return workspace.log_record(application, version, inputs, outputs, feedback, join_key,
-                                timestamp, tags, sample_rate)
+    return workspace.log_record(application, version, inputs, outputs, feedback_id, feedback,
+                                feedback_keys, ignore_inputs, timestamp, sample_rate, tags,
+                                join_key, feedbacks=feedbacks)
 
 
 def log_records(
@@ -193,15 +206,91 @@ def log_records(
     version: int | str | None = None,
     inputs: Any = None,
     outputs: Any = None,
+    feedback_keys: Sequence[str] | None = None,
+    feedback_ids: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
     feedbacks: Any = None,
-    join_keys: Sequence[str] | None = None,
-    timestamps: Sequence[datetime] | None = None,
-    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    ignore_inputs: Sequence[str] | None = None,
+    timestamps: Any = None,
+    sort_on_timestamp: bool = True,
     sample_rate: float = 1.0,
-) -> list[str]:
-    """Log many records to the default workspace (see `Workspace.log_records`)."""
-    return get_workspace().log_records(application, version, inputs, outputs, feedbacks,
-                                       join_keys, timestamps, tags, sample_rate)
+    as_batch: bool = False,
+    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    join_keys: Any = None,
+    row_tags: Any = None,
+    global_tags: Mapping[str, str] | None = None,
+    *,
+    feedback: Any = UNSET,
+) -> tuple[str | None, list[str]]:
+    """Log many records to the default workspace; ``(batch_id, join_keys)``."""
+    return get_workspace().log_records(
+        application, version, inputs, outputs, feedback_keys, feedback_ids, feedbacks,
+        ignore_inputs, timestamps, sort_on_timestamp, sample_rate, as_batch, tags, join_keys,
+        row_tags, global_tags, feedback=feedback)
+
+
+def log(
+    application: str,
+    version: int | str | None = None,
+    inputs: Any = None,
+    outputs: Any = None,
+    feedbacks: Any = None,
+    ignore_inputs: Sequence[str] | None = None,
+    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    timestamps: Any = None,
+    sort_on_timestamp: bool = True,
+    sample_rate: float = 1.0,
+    row_tags: Any = None,
+    global_tags: Mapping[str, str] | None = None,
+    join_keys: Any = None,
+    as_batch: bool = False,
+    run_id: str | None = None,
+    run_tags: Mapping[str, str] | None = None,
+    *,
+    feedback: Any = UNSET,
+) -> Any:
+    """Gantry's general log call on the default workspace (see `Workspace.log`)."""
+    return get_workspace().log(application, version, inputs, outputs, feedbacks, ignore_inputs,
+                               tags, timestamps, sort_on_timestamp, sample_rate, row_tags,
+                               global_tags, join_keys, as_batch, run_id, run_tags,
+                               feedback=feedback)
+
+
+def log_file(
+    application: str,
+    filepath: str | Path,
+    version: int | str | None = None,
+    timestamp: str | None = None,
+    inputs: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+    feedbacks: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+    feedback_id: str | None = None,
+    feedback_keys: Sequence[str] | None = None,
+    sep: str = ",",
+    join_key: str | None = None,
+) -> None:
+    """Log a CSV or Parquet file of records to the default workspace (`Workspace.log_file`)."""
+    get_workspace().log_file(application, filepath, version, timestamp, inputs, outputs,
+                             feedbacks, tags, feedback_id, feedback_keys, sep, join_key)
+
+
+def log_from_data_connector(
+    application: str,
+    source_data_connector_name: str,
+    timestamp: str | None = None,
+    inputs: Sequence[str] | None = None,
+    outputs: Sequence[str] | None = None,
+    feedbacks: Sequence[str] | None = None,
+    join_key: str | None = None,
+    row_tags: Sequence[str] | None = None,
+    global_tags: Mapping[str, str] | None = None,
+    schedule: Any = None,
+    pipeline_name: str | None = None,
+) -> Any:
+    """Not available here: raises `NotSupportedError` saying what to use instead."""
+    return get_workspace().log_from_data_connector(
+        application, source_data_connector_name, timestamp, inputs, outputs, feedbacks,
+        join_key, row_tags, global_tags, schedule, pipeline_name)
 
 
 def query(

@@ -125,21 +125,27 @@ class ProducerWorkspace(Workspace):
 
     # -- applications: known by name; the owner creates them when their records arrive ---
 
-    def create_application(self, name: str, application_type: str = "Custom") -> Application:
+    def create_application(self, application_name: str, application_type: str | None = None
+                           ) -> Application:
         """A handle on application `name` (created in the database by the first ingest)."""
+        name = application_name
+        application_type = "Custom" if application_type is None else application_type
         if application_type not in APPLICATION_TYPES:
             raise ValidationError(f"application_type must be one of {APPLICATION_TYPES}, "
                                   f"got {application_type!r}")
         self._app_state(name)
         return self.get_application(name)
 
-    def list_applications(self) -> list[Application]:
-        """The applications this process has logged to or opened."""
+    def list_applications(self) -> list[str]:
+        """The names of the applications this process has logged to or opened."""
         self._check_open()
-        return [self.get_application(name) for name in sorted(self._apps)]
+        return sorted(self._apps)
 
-    def delete_application(self, name: str) -> None:
+    def delete_application(self, application_name: str) -> None:
         raise self._not_here("delete an application")
+
+    def archive_application(self, application_name: str) -> None:
+        raise self._not_here("archive an application")
 
     def _app_state(self, name: object) -> AppState:
         self._check_open()

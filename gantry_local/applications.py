@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .errors import ValidationError
+from .records._gantry_args import UNSET, wrong_feedback_name
 from .records.query import Query
 
 if TYPE_CHECKING:
@@ -17,7 +21,10 @@ if TYPE_CHECKING:
     from .query.time_window import RelativeTimeWindow, TimeWindow
     from .workspace import Workspace
 
-__all__ = ["Application"]
+__all__ = ["Application", "Run", "application_object"]
+
+_CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("gantry_local_run",
+                                                                          default=None)
 
 
 class Application:
@@ -43,63 +50,174 @@ class Application:
         version: int | str | None = None,
         inputs: Mapping[str, Any] | None = None,
         outputs: Any = None,
+        feedback_id: str | Mapping[str, Any] | None = None,
         feedback: Mapping[str, Any] | None = None,
-        join_key: str | None = None,
+        feedback_keys: Sequence[str] | None = None,
+        ignore_inputs: Sequence[str] | None = None,
         timestamp: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
         sample_rate: float = 1.0,
-    ) -> str:
-        """Log one record; see `Workspace.log_record`."""
-        workspace = self.workspace
-        state = workspace._apps.get(self.name)
-        if state is None:
-            state = workspace._app_state(self.name)  # raises the right error
-        if workspace._default_env is not None and (inputs is not None or outputs is not None):
-            tags = workspace._env_tags(tags)
-        return workspace._logger.log_one(state, version, inputs, outputs, feedback, join_key,
-                                         timestamp, tags, sample_rate)
+        tags: Mapping[str, str] | None = None,
+        join_key: str | None = None,
+        *,
+        feedbacks: Any = UNSET,
+    ) -> str | None:
+        """Log one record; see `Workspace.log_record` (the one route to the hot path)."""
+        return self.workspace.log_record(self.name, version, inputs, outputs, feedback_id,
+                                         feedback, feedback_keys, ignore_inputs, timestamp,
+                                         sample_rate, tags, join_key, feedbacks=feedbacks)
 
     def log_records(
         self,
         version: int | str | None = None,
         inputs: Any = None,
         outputs: Any = None,
+        feedback_keys: Sequence[str] | None = None,
+        feedback_ids: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
         feedbacks: Any = None,
-        join_keys: Sequence[str] | None = None,
-        timestamps: Sequence[datetime] | None = None,
-        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        ignore_inputs: Sequence[str] | None = None,
+        timestamps: Any = None,
+        sort_on_timestamp: bool = True,
         sample_rate: float = 1.0,
-    ) -> list[str]:
-        """Log many records; see `Workspace.log_records`."""
-        return self.workspace.log_records(self.name, version, inputs, outputs, feedbacks,
-                                          join_keys, timestamps, tags, sample_rate)
+        as_batch: bool = False,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        join_keys: Any = None,
+        row_tags: Any = None,
+        global_tags: Mapping[str, str] | None = None,
+        *,
+        feedback: Any = UNSET,
+    ) -> tuple[str | None, list[str]]:
+        """Log many records; ``(batch_id, join_keys)``, see `Workspace.log_records`."""
+        return self.workspace.log_records(
+            self.name, version, inputs, outputs, feedback_keys, feedback_ids, feedbacks,
+            ignore_inputs, timestamps, sort_on_timestamp, sample_rate, as_batch, tags, join_keys,
+            row_tags, global_tags, feedback=feedback)
 
     def log(
         self,
-        version: int | str | None = None,
         inputs: Any = None,
         outputs: Any = None,
         feedbacks: Any = None,
-        join_keys: Sequence[str] | None = None,
-        timestamps: Sequence[datetime] | None = None,
-        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        ignore_inputs: Sequence[str] | None = None,
+        timestamps: Any = None,
+        sort_on_timestamp: bool = True,
         sample_rate: float = 1.0,
-    ) -> list[str]:
-        """Log records given as lists or frames (Gantry's ``Application.log``).
+        as_batch: bool = False,
+        version: int | str | None = None,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        row_tags: Any = None,
+        global_tags: Mapping[str, str] | None = None,
+        join_keys: Any = None,
+        *,
+        feedback: Any = UNSET,
+    ) -> Any:
+        """Gantry's ``Application.log``: one record or many, as dicts, lists or frames.
 
-        A single dict of inputs is taken as one record, so ``app.log(inputs={...},
-        outputs=...)`` works too; it returns a one-element list of join keys.
+        Returns ``(batch_id, join_keys)``, or one join key when `inputs`, `outputs` and
+        `feedbacks` are all dicts (as Gantry's ``log``). Inside ``with app.start_run(...)``
+        the records join the run's batch and carry its tags.
         """
-        if isinstance(inputs, Mapping) or isinstance(feedbacks, Mapping):
-            inputs = None if inputs is None else [inputs]
-            outputs = None if outputs is None else [outputs]
-            feedbacks = None if feedbacks is None else [feedbacks]
-            if isinstance(join_keys, str):
-                join_keys = [join_keys]
-            if isinstance(timestamps, datetime):
-                timestamps = [timestamps]
-        return self.log_records(version, inputs, outputs, feedbacks, join_keys, timestamps,
-                                tags, sample_rate)
+        from ._logging import log
+
+        if feedback is not UNSET:
+            raise wrong_feedback_name("log")
+        run = _CURRENT_RUN.get()
+        if run is not None and run.application == self:
+            return log(self.workspace, self.name, version, inputs, outputs, feedbacks,
+                       ignore_inputs, tags, timestamps, sort_on_timestamp, sample_rate, row_tags,
+                       global_tags, join_keys, as_batch, run.run_id, run.tags, run.name)
+        return log(self.workspace, self.name, version, inputs, outputs, feedbacks, ignore_inputs,
+                   tags, timestamps, sort_on_timestamp, sample_rate, row_tags, global_tags,
+                   join_keys, as_batch, None, None)
+
+    def log_file(
+        self,
+        filepath: str | Path,
+        version: int | str | None = None,
+        timestamp: str | None = None,
+        inputs: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        feedbacks: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        feedback_id: str | None = None,
+        feedback_keys: Sequence[str] | None = None,
+        sep: str = ",",
+        join_key: str | None = None,
+    ) -> None:
+        """Log a CSV or Parquet file of records as one batch (see `Workspace.log_file`)."""
+        self.workspace.log_file(self.name, filepath, version, timestamp, inputs, outputs,
+                                feedbacks, tags, feedback_id, feedback_keys, sep, join_key)
+
+    def start_run(self, name: str, tags: Mapping[str, str] | None = None) -> Run:
+        """A `Run`: ``with app.start_run(name="nightly", tags={...}):`` groups every
+        ``app.log`` call inside into one batch, tagged with `tags`."""
+        return Run(self, tags, name)
+
+    def get_run(self, name: str | None = None, tags: Mapping[str, str] | None = None
+                ) -> list[dict[str, Any]] | None:
+        """The batches of the runs called `name` (or carrying all of `tags`), oldest first;
+        None when neither is given, as in Gantry."""
+        from .records._batch_log import list_batches
+
+        if name is None and tags is None:
+            return None
+        if name is not None and not isinstance(name, str):
+            raise ValidationError(f"name must be a run name, got {type(name).__name__}")
+        if tags is not None and not isinstance(tags, Mapping):
+            raise ValidationError(f"tags must be a dict, got {type(tags).__name__}")
+        self.workspace._app_state(self.name)
+        with self.workspace.database.cursor() as con:
+            found = list_batches(con, self.name, run_name=name,
+                                 run_tags=None if name is not None else tags)
+        return [b for b in found if b["run_name"] is not None]
+
+    def get_schema(self) -> dict[str, Any]:
+        """The application's schema as Gantry returns it: ``func_name`` (its name),
+        ``model_type``, and each logged field with its type, by section."""
+        state = self.workspace._app_state(self.name)
+        from .records._schema import FEEDBACK, RECORDS
+
+        fields = {**state.schema.snapshot(RECORDS), **state.schema.snapshot(FEEDBACK)}
+        sections: dict[str, dict[str, str]] = {"inputs": {}, "outputs": {}, "feedback": {},
+                                               "tags": {}}
+        for column, logical in sorted(fields.items()):
+            section, _, field = column.partition(".")
+            sections.setdefault(section, {})[field] = logical
+        return {"func_name": self.name, "model_type": self.application_type,
+                "versions": self._versions(), **sections}
+
+    def _versions(self) -> list[str]:
+        from .query import _distinct
+
+        return _distinct(self.workspace, self.name, "__version")
+
+    def create_dataset(self, name: str) -> Any:
+        """Create a dataset linked to this application (Gantry's ``app.create_dataset``)."""
+        return self.workspace.create_dataset(name, app_name=self.name)
+
+    def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The datasets linked to this application, as `list_datasets` gives them."""
+        self.workspace._app_state(self.name)
+        return [d for d in self.workspace.list_datasets(include_deleted)
+                if d.get("app_name") == self.name]
+
+    def save_query(self, name: str, query: Any) -> None:
+        """Save a query (a `GantryDataFrame` from `app.query`) under `name`; saving a name
+        again replaces it (Gantry's update)."""
+        from .query._saved import save_query
+
+        save_query(self.workspace, self.name, name, query)
+
+    def get_query(self, name: str) -> Any:
+        """The `GantryDataFrame` saved under `name` (relative windows end at now)."""
+        from .query._saved import get_query
+
+        return get_query(self.workspace, self.name, name)
+
+    def list_queries(self) -> list[dict[str, Any]]:
+        """Every saved query of this application, as dicts (``name`` first)."""
+        from .query._saved import list_queries
+
+        return list_queries(self.workspace, self.name)
 
     def query(
         self,
@@ -271,3 +389,59 @@ class Application:
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything logged so far is in the database."""
         self.workspace.flush(timeout)
+
+
+class Run:
+    """Gantry's logging run: ``with app.start_run(name, tags) as run:`` makes every
+    ``app.log`` of that application inside the block part of one batch (``run.run_id``),
+    its records tagged with `tags`.
+
+    Runs nest per thread and per asyncio task (a context variable); records are written
+    as they are logged, so leaving the block early loses nothing already logged.
+    """
+
+    def __init__(self, application: Application, tags: Mapping[str, str] | None,
+                 name: str) -> None:
+        if not isinstance(application, Application):
+            raise ValidationError(f"a run belongs to an Application, got "
+                                  f"{type(application).__name__}")
+        if not isinstance(name, str) or not name or not name.isprintable() or len(name) > 255:
+            raise ValidationError(f"a run's name must be 1 to 255 printable characters, got "
+                                  f"{name!r:.80}")
+        if tags is not None and (not isinstance(tags, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in tags.items())):
+            raise ValidationError(f"a run's tags must be a dict of strings, got {tags!r:.80}")
+        self.run_id = str(uuid.uuid4())
+        self.name = name
+        self.application = application
+        self.tags: dict[str, str] = dict(tags or {})
+        self._token: contextvars.Token[Run | None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, run_id={self.run_id!r}, tags={self.tags})"
+
+    def __enter__(self) -> Run:
+        self.application.workspace._app_state(self.application.name)
+        self._token = _CURRENT_RUN.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None = None,
+                 exc: BaseException | None = None, tb: TracebackType | None = None) -> None:
+        if self._token is not None:
+            _CURRENT_RUN.reset(self._token)
+            self._token = None
+
+    def end(self) -> None:
+        """End the run (for use without ``with``)."""
+        self.__exit__()
+
+
+def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
+    """The handle `get_application` returns: a `CompletionApplication` for completion apps."""
+    if application_type == "Completion":
+        from .evaluation import completion
+
+        kind = getattr(completion, "CompletionApplication", None)
+        if isinstance(kind, type) and issubclass(kind, Application):
+            return kind(workspace, name, application_type)
+    return Application(workspace, name, application_type)

@@ -404,7 +404,7 @@ def _report(args: argparse.Namespace) -> None:
     Example: gantry-local report --app fraud-detector --out report.html
     """
     with _db_workspace(args) as ws:
-        apps = [a.name for a in ws.list_applications()]
+        apps = ws.list_applications()
         name = args.app or (apps[0] if len(apps) == 1 else None)
         if name is None:
             raise ValidationError(f"give --app NAME (applications: {', '.join(apps) or 'none'})")

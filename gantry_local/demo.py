@@ -82,7 +82,7 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
                                      outputs={"fraud_score": score, "flagged": score > 0.5},
                                      tags={"region": inputs["card"]["country"]})  # type: ignore[index]
                 logged += 1
-                if rng.random() < 0.6:
+                if key is not None and rng.random() < 0.6:
                     labels.append((clock.now() + timedelta(days=rng.uniform(1, 5)), key, truth))
         labels.sort()
         cutoff = START + timedelta(days=DAYS)

@@ -14,6 +14,7 @@ working::
     │   └── WebhookError                   a webhook action's endpoint failed or refused
     ├── RowError (ValueError)              one row of an evaluation cannot be scored
     │   └── JudgeError                     a judge's answer could not be used
+    ├── NotSupportedError (NotImplementedError)  a Gantry call that needs the hosted service
     ├── BufferFullError (TimeoutError)     the log buffer stayed full past its timeout
     └── NotInitializedError (RuntimeError) a module-level function before `init()`
 
@@ -32,6 +33,7 @@ __all__ = [
     "JudgeError",
     "NotFoundError",
     "NotInitializedError",
+    "NotSupportedError",
     "RowError",
     "StorageError",
     "ValidationError",
@@ -98,3 +100,8 @@ class BufferFullError(GantryLocalError, TimeoutError):
 class NotInitializedError(GantryLocalError, RuntimeError):
     """A module-level function was called before `gantry_local.init` (or after its
     workspace was closed)."""
+
+
+class NotSupportedError(GantryLocalError, NotImplementedError):
+    """A Gantry call that only makes sense against the hosted service (the message says why
+    and what to use here instead)."""

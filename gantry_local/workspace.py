@@ -27,6 +27,7 @@ from .datasets._store import ObjectStore
 from .errors import AlreadyExistsError, GantryLocalError, NotFoundError, ValidationError
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
+from .records._gantry_args import UNSET, drop_ignored, resolve_join_key, wrong_feedback_name
 from .records._ingest import Ingester, IngestResult, Progress
 from .records._logger import AppState, RecordLogger
 from .records._naming import fold
@@ -101,6 +102,7 @@ class Workspace:
         self._con = self.database.con
         self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
+        self._archived: dict[str, AppState] = {}  # archive_application: kept, not listed
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self.database)
@@ -237,14 +239,21 @@ class Workspace:
 
     # -- applications -------------------------------------------------------------------------
 
-    def create_application(self, name: str, application_type: str = "Custom") -> Application:
+    def create_application(self, application_name: str, application_type: str | None = None
+                           ) -> Application:
         """Create an application (a model whose traffic is logged) and its tables.
+
+        `application_type` is ``"Custom"`` (the default) or ``"Completion"`` (prompt
+        versions; a `CompletionApplication` is returned).
 
         Raises:
             ValidationError: bad name or application type.
-            AlreadyExistsError: an application of that name exists.
+            AlreadyExistsError: an application of that name exists (or was archived).
         """
+        name = application_name
         check_name(name, "application name")
+        if application_type is None:
+            application_type = "Custom"
         if application_type not in APPLICATION_TYPES:
             raise ValidationError(f"application_type must be one of {APPLICATION_TYPES}, "
                                   f"got {application_type!r}")
@@ -253,44 +262,79 @@ class Workspace:
             if name in self._apps:
                 raise AlreadyExistsError(f"application {name!r} already exists; use "
                                          "get_application() to open it")
-            twin = next((other for other in self._apps if fold(other) == fold(name)), None)
+            if name in self._archived:
+                raise AlreadyExistsError(f"application {name!r} was archived; its records are "
+                                         "kept. delete_application() removes it for good")
+            twin = next((other for other in [*self._apps, *self._archived]
+                         if fold(other) == fold(name)), None)
             if twin is not None:  # its tables would be the same to DuckDB
                 raise AlreadyExistsError(f"application {name!r} differs from {twin!r} only in "
                                          "case, and DuckDB table names ignore case; pick "
                                          "another name")
             with storage_errors(f"creating application {name!r}"), transaction(self._con):
-                run(self._con, "INSERT INTO _gl_applications VALUES (?, ?, ?)",
+                run(self._con, "INSERT INTO _gl_applications (name, application_type, created_at) "
+                               "VALUES (?, ?, ?)",
                                   [name, application_type, read_clock(self.clock)])
                 create_app_tables(self._con, name)
             self._apps[name] = AppState(name, application_type, AppSchema({}, {}))
         return self.get_application(name)
 
-    def get_application(self, name: str) -> Application:
-        """The application called `name`.
+    def get_application(self, application_name: str) -> Application:
+        """The application called `application_name` (a `CompletionApplication` for one of
+        type ``"Completion"``).
 
         Raises:
             NotFoundError: there is none (the message lists those that exist).
         """
-        from .applications import Application
+        from .applications import application_object
 
-        state = self._app_state(name)
-        return Application(self, state.name, state.application_type)
+        state = self._app_state(application_name)
+        return application_object(self, state.name, state.application_type)
 
-    def list_applications(self) -> list[Application]:
-        """Every application, sorted by name."""
+    def list_applications(self) -> list[str]:
+        """The names of every application (archived ones aside), sorted, as Gantry's
+        ``gquery.list_applications()`` returns them."""
         self._check_open()
-        return [self.get_application(name) for name in sorted(self._apps)]
+        return sorted(self._apps)
 
-    def delete_application(self, name: str) -> None:
-        """Delete an application and everything logged for it (records and feedback)."""
+    def archive_application(self, application_name: str) -> None:
+        """Archive an application (Gantry's soft delete): it is no longer listed, opened or
+        logged to, and its records stay in the database (`delete_application` removes them).
+
+        Raises:
+            NotFoundError: no such application.
+        """
         with self._lock:
-            state = self._app_state(name)
+            state = self._app_state(application_name)
+            self._buffer.flush()
+            with storage_errors(f"archiving application {state.name!r}"), \
+                    transaction(self._con):
+                run(self._con, "UPDATE _gl_applications SET archived_at = ? WHERE name = ?",
+                    [read_clock(self.clock), state.name])
             state.deleted = True
-            del self._apps[name]
+            del self._apps[state.name]
+            self._archived[state.name] = state
+
+    def delete_application(self, application_name: str) -> None:
+        """Delete an application (archived or not) and everything logged for it."""
+        name = application_name
+        with self._lock:
+            if isinstance(name, str) and name in self._archived:
+                state = self._archived.pop(name)
+            else:
+                state = self._app_state(name)
+                del self._apps[state.name]
+            name = state.name
+            state.deleted = True
             self._buffer.flush()
             with storage_errors(f"deleting application {name!r}"), transaction(self._con):
                 drop_app_tables(self._con, name)
                 run(self._con, "DELETE FROM _gl_columns WHERE application = ?", [name])
+                run(self._con, "DELETE FROM _gl_batch_keys WHERE batch_id IN (SELECT batch_id "
+                               "FROM _gl_batches WHERE application = ?)", [name])
+                run(self._con, "DELETE FROM _gl_batches WHERE application = ?", [name])
+                run(self._con, "DELETE FROM _gl_saved_queries WHERE application = ?", [name])
+                run(self._con, "DELETE FROM _gl_views WHERE application = ?", [name])
                 run(self._con, "DELETE FROM _gl_applications WHERE name = ?", [name])
             self._sink.forget(name)
 
@@ -302,29 +346,45 @@ class Workspace:
         version: int | str | None = None,
         inputs: Mapping[str, Any] | None = None,
         outputs: Any = None,
+        feedback_id: str | Mapping[str, Any] | None = None,
         feedback: Mapping[str, Any] | None = None,
-        join_key: str | None = None,
+        feedback_keys: Sequence[str] | None = None,
+        ignore_inputs: Sequence[str] | None = None,
         timestamp: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
         sample_rate: float = 1.0,
-    ) -> str:
+        tags: Mapping[str, str] | None = None,
+        join_key: str | None = None,
+        *,
+        feedbacks: Any = UNSET,
+    ) -> str | None:
         """Log one prediction (inputs and outputs), its feedback, or both; return its join key.
 
-        The call validates and buffers the record and returns at once; a background
-        thread writes it. A naive `timestamp` is read as UTC; the default is the
-        workspace clock's now. A bare (non-dict) `outputs` is stored as ``outputs.value``.
-        Feedback alone needs the `join_key` of its prediction. With `sample_rate` < 1
-        each call is kept with that probability (a dropped call still returns a key).
+        Gantry's arguments in Gantry's order. The call validates and buffers the record
+        and returns at once; a background thread writes it. A naive `timestamp` is read as
+        UTC; the default is the workspace clock's now. A bare (non-dict) `outputs` is
+        stored as ``outputs.value``. Feedback alone needs the `join_key` of its prediction.
+        `feedback_id` (a key, or a dict whose values are hashed) and `feedback_keys` (input
+        fields whose values are hashed) are Gantry's older ways to give the join key;
+        `ignore_inputs` names input fields to leave out. With `sample_rate` < 1 each call is
+        kept with that probability; a call left out returns None, as in Gantry.
 
         Raises:
-            ValidationError: missing parts, unsupported values, or a field whose type clashes
-                with what was logged before; nothing of the call is stored.
+            ValidationError: missing parts, unsupported values, a field whose type clashes
+                with what was logged before, or ``feedbacks=`` (log_records' name); nothing
+                of the call is stored.
             NotFoundError: no such application.
             BufferFullError: the buffer stayed full for `buffer_timeout` seconds.
         """
         state = self._apps.get(application) if type(application) is str else None
         if state is None:
             state = self._app_state(application)
+        if feedback_id is not None or feedback_keys is not None or ignore_inputs is not None \
+                or feedbacks is not UNSET:
+            if feedbacks is not UNSET:
+                raise wrong_feedback_name("log_record")
+            join_key = resolve_join_key(inputs, feedback_id, feedback_keys,  # type: ignore[assignment]
+                                        join_key)
+            inputs = drop_ignored(inputs, ignore_inputs)
         if self._default_env is not None and (inputs is not None or outputs is not None):
             tags = self._env_tags(tags)
         return self._logger.log_one(state, version, inputs, outputs, feedback, join_key,
@@ -336,29 +396,120 @@ class Workspace:
         version: int | str | None = None,
         inputs: Any = None,
         outputs: Any = None,
+        feedback_keys: Sequence[str] | None = None,
+        feedback_ids: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
         feedbacks: Any = None,
-        join_keys: Sequence[str] | None = None,
-        timestamps: Sequence[datetime] | None = None,
-        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        ignore_inputs: Sequence[str] | None = None,
+        timestamps: Any = None,
+        sort_on_timestamp: bool = True,
         sample_rate: float = 1.0,
-    ) -> list[str]:
-        """Log many records; return their join keys (one per record given).
+        as_batch: bool = False,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        join_keys: Any = None,
+        row_tags: Any = None,
+        global_tags: Mapping[str, str] | None = None,
+        *,
+        feedback: Any = UNSET,
+    ) -> tuple[str | None, list[str]]:
+        """Log many records; return ``(batch_id, join_keys)`` as Gantry does.
 
         `inputs`, `outputs` and `feedbacks` are lists of dicts (outputs may be bare
         values), polars or pandas DataFrames, or Arrow tables, one entry per record.
-        `tags` is one dict for all records or a list with one per record. Timestamps
-        default to now; naive ones are UTC. The call is all or nothing for validation
-        errors; a call larger than the buffer is written in chunks (see `BufferFullError`).
+        `tags` is one dict for all records or one per record; `global_tags` apply to every
+        record and `row_tags` (a list of dicts or a frame) to each. Timestamps default to
+        now; naive ones are UTC; with `sort_on_timestamp` records are stored in time
+        order. `as_batch` groups the records into a batch whose id is returned (else the
+        id is None); the join keys are those of the records kept (`sample_rate` may leave
+        some out), in the order given. The call is all or nothing for validation errors;
+        a call larger than the buffer is written in chunks (see `BufferFullError`).
 
         Raises:
-            ValidationError: mismatched lengths, missing parts, bad values or a type clash.
+            ValidationError: mismatched lengths, missing parts, bad values, a type clash,
+                or ``feedback=`` (log_record's name).
             NotFoundError: no such application.
             BufferFullError: the buffer stayed full; `accepted` says how many were kept.
         """
-        if self._default_env is not None and (inputs is not None or outputs is not None):
-            tags = self._env_tags(tags)
-        return self._logger.log_many(self._app_state(application), version, inputs, outputs,
-                                     feedbacks, join_keys, timestamps, tags, sample_rate)
+        from ._logging import log_records
+
+        if feedback is not UNSET:
+            raise wrong_feedback_name("log_records")
+        return log_records(self, application, version, inputs, outputs, feedback_keys,
+                           feedback_ids, feedbacks, ignore_inputs, timestamps, sort_on_timestamp,
+                           sample_rate, as_batch, tags, join_keys, row_tags, global_tags)
+
+    def log(
+        self,
+        application: str,
+        version: int | str | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        feedbacks: Any = None,
+        ignore_inputs: Sequence[str] | None = None,
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        timestamps: Any = None,
+        sort_on_timestamp: bool = True,
+        sample_rate: float = 1.0,
+        row_tags: Any = None,
+        global_tags: Mapping[str, str] | None = None,
+        join_keys: Any = None,
+        as_batch: bool = False,
+        run_id: str | None = None,
+        run_tags: Mapping[str, str] | None = None,
+        *,
+        feedback: Any = UNSET,
+    ) -> Any:
+        """Gantry's general log call: one record (inputs, outputs and feedbacks each a dict)
+        returns its join key; anything else goes to `log_records` and returns ``(batch_id,
+        join_keys)``. `run_id` adds the records to that run's batch (see
+        `Application.start_run`), with `run_tags` as their global tags."""
+        from ._logging import log
+
+        if feedback is not UNSET:
+            raise wrong_feedback_name("log")
+        return log(self, application, version, inputs, outputs, feedbacks, ignore_inputs, tags,
+                   timestamps, sort_on_timestamp, sample_rate, row_tags, global_tags, join_keys,
+                   as_batch, run_id, run_tags)
+
+    def log_file(
+        self,
+        application: str,
+        filepath: str | Path,
+        version: int | str | None = None,
+        timestamp: str | None = None,
+        inputs: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        feedbacks: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        feedback_id: str | None = None,
+        feedback_keys: Sequence[str] | None = None,
+        sep: str = ",",
+        join_key: str | None = None,
+    ) -> None:
+        """Log the records of a CSV (with a header) or Parquet file as one batch; see
+        `gantry_local._logging.log_file` for how columns map to fields."""
+        from ._logging import log_file
+
+        log_file(self, application, filepath, version, timestamp, inputs, outputs, feedbacks,
+                 tags, feedback_id, feedback_keys, sep, join_key)
+
+    def log_from_data_connector(
+        self,
+        application: str,
+        source_data_connector_name: str,
+        timestamp: str | None = None,
+        inputs: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+        feedbacks: Sequence[str] | None = None,
+        join_key: str | None = None,
+        row_tags: Sequence[str] | None = None,
+        global_tags: Mapping[str, str] | None = None,
+        schedule: Any = None,
+        pipeline_name: str | None = None,
+    ) -> Any:
+        """Not available here: Gantry's data connectors live on its service (see the error)."""
+        from ._logging import log_from_data_connector
+
+        return log_from_data_connector(source_data_connector_name)
 
     def query(
         self,
@@ -450,6 +601,9 @@ class Workspace:
                 raise ValidationError(f"application must be a name or an Application, got "
                                       f"{type(name).__name__}")
         state = self._apps.get(name)
+        if state is None and name in self._archived:
+            raise NotFoundError(f"application {name!r} was archived (its records are kept); "
+                                "delete_application() removes it, then create it again")
         if state is None:
             known = ", ".join(sorted(self._apps)) or "none yet"
             raise NotFoundError(f"no application {name!r} (known: {known}); create it with "
@@ -461,15 +615,18 @@ class Workspace:
 
     def _load_applications(self) -> None:
         with storage_errors("loading applications"):
-            apps = run(self._con, "SELECT name, application_type FROM _gl_applications")
+            apps = run(self._con, "SELECT name, application_type, archived_at IS NOT NULL "
+                                  "FROM _gl_applications")
             cols = run(self._con, "SELECT application, table_kind, column_name, logical_type "
                        "FROM _gl_columns")
         by_app: dict[str, dict[str, dict[str, str]]] = {}
         for app, kind, column, logical in cols:
             by_app.setdefault(app, {RECORDS: {}, FEEDBACK: {}})[kind][column] = logical
-        for name, app_type in apps:
+        for name, app_type, archived in apps:
             tables = by_app.get(name, {RECORDS: {}, FEEDBACK: {}})
-            self._apps[name] = AppState(name, app_type, AppSchema(tables[RECORDS], tables[FEEDBACK]))
+            state = AppState(name, app_type, AppSchema(tables[RECORDS], tables[FEEDBACK]))
+            state.deleted = bool(archived)
+            (self._archived if archived else self._apps)[name] = state
 
 
 def _default_storage(db: str) -> str:

@@ -15,9 +15,9 @@ def test_create_get_list_delete(ws: gantry.Workspace) -> None:
     assert created.application_type == "Custom"
     assert ws.get_application("churn-model.v2") == created
     ws.create_application("a_llm", application_type="Completion")
-    assert [a.name for a in ws.list_applications()] == ["a_llm", "churn-model.v2"]
+    assert ws.list_applications() == ["a_llm", "churn-model.v2"]
     ws.delete_application("churn-model.v2")
-    assert [a.name for a in ws.list_applications()] == ["a_llm"]
+    assert ws.list_applications() == ["a_llm"]
     with pytest.raises(gantry.NotFoundError, match="create_application"):
         ws.get_application("churn-model.v2")
 
@@ -72,7 +72,7 @@ def test_module_functions_use_the_default_workspace(tmp_path: Path) -> None:
         gantry.log_records("m", feedbacks=[{"ok": True}], join_keys=[key])
         gantry.flush()
         assert gantry.query("m").count() == 1
-        assert [a.name for a in gantry.list_applications()] == ["m"]
+        assert gantry.list_applications() == ["m"]
         assert gantry.get_application("m").query().to_polars()["feedback.ok"].to_list() == [True]
         gantry.delete_application("m")
         assert gantry.list_applications() == []

@@ -62,7 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     w.cwd.mkdir()
     with gantry.Workspace(db=w.db, storage=str(w.storage), clock=gantry.ManualClock(START)) as ws:
         app = ws.create_application("model")
-        keys = app.log_records(inputs=[{"x": float(i)} for i in range(40)],
+        _, keys = app.log_records(inputs=[{"x": float(i)} for i in range(40)],
                                outputs=[{"y": i % 2} for i in range(40)],
                                timestamps=[START + timedelta(hours=6 * i) for i in range(40)])
         app.log_records(feedbacks=[{"label": i % 3 == 0} for i in range(40)], join_keys=keys)

@@ -48,10 +48,39 @@ CASES: list[Case] = [
      ValidationError, "is after end_time"),
     ("relative-overflow", lambda: gquery.query("cars", start_time="-99999999999D"),
      ValidationError, "outside the datetime range"),
-    ("view-not-stored", lambda: gquery.query("cars", view="weekly"), NotFoundError,
-     "no view 'weekly'.*not stored"),
-    ("batch-not-recorded", lambda: gquery.query("cars", batch_id="b1"), NotFoundError,
-     "no batch 'b1'.*not grouped into batches"),
+    ("view-unknown", lambda: gquery.query("cars", view="weekly"), NotFoundError,
+     "View 'weekly' not found. Available views"),
+    ("view-with-window", lambda: gquery.query("cars", start_time="-1D", view="weekly"),
+     ValidationError, "view cannot be combined with start_time"),
+    ("view-not-a-name", lambda: gquery.query("cars", view=3),  # type: ignore[arg-type]
+     ValidationError, "view name must be"),
+    ("batch-unknown", lambda: gquery.query("cars", batch_id="b1"), NotFoundError,
+     "Batch 'b1' not found"),
+    ("batch-not-text", lambda: gquery.query("cars", batch_id=7),  # type: ignore[arg-type]
+     ValidationError, "batch_id must be a string"),
+    ("create-view-window-and-duration", lambda: gquery.create_view(
+        "v", "cars", start_time=datetime.datetime(2024, 1, 1), end_time=datetime.datetime(2024, 1, 2),
+        duration=datetime.timedelta(days=1)), ValidationError, "Cannot provide duration and"),
+    ("create-view-no-window", lambda: gquery.create_view("v", "cars"), ValidationError,
+     "Need to provide duration or start_time/end_time"),
+    ("create-view-half-window", lambda: gquery.create_view(
+        "v", "cars", start_time=datetime.datetime(2024, 1, 1)), ValidationError,
+     "Need to provide both start_time and end_time"),
+    ("create-view-negative-duration", lambda: gquery.create_view(
+        "v", "cars", duration=datetime.timedelta(days=-1)), ValidationError, "positive timedelta"),
+    ("create-view-bad-name", lambda: gquery.create_view("", "cars", duration=datetime.timedelta(1)),
+     ValidationError, "view name must be"),
+    ("create-view-bad-filter", lambda: gquery.create_view(
+        "v", "cars", duration=datetime.timedelta(1), data_filters=[{"feature_name": "inputs.nope",
+                                                           "lower_bound": 1}]),
+     ValidationError, "unknown field 'inputs.nope'"),
+    ("create-view-bad-tags", lambda: gquery.create_view(
+        "v", "cars", duration=datetime.timedelta(1), tag_filters={"env": 3}),  # type: ignore[dict-item]
+     ValidationError, "tag_filters must be a dict of strings"),
+    ("create-view-unknown-app", lambda: gquery.create_view("v", "trucks", duration=datetime.timedelta(1)),
+     NotFoundError, "no application 'trucks'"),
+    ("views-bad-environment", lambda: gquery.list_application_views("cars", environment=3),  # type: ignore[arg-type]
+     ValidationError, "environment must be a string"),
     ("environment-not-text", lambda: gquery.query("cars", environment=3),  # type: ignore[arg-type]
      ValidationError, "environment must be a string"),
     ("filters-a-dict", lambda: gquery.query("cars", filters={"feature_name": "inputs.speed"}),  # type: ignore[arg-type]

@@ -6,16 +6,17 @@ import gantry_local.errors
 
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
-        "AlreadyExistsError", "Application", "AutomationRun", "BufferFullError", "Clock", "Comparison",
-        "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError", "IngestResult",
-        "IntegrityError", "JudgeError", "ManualClock", "NotFoundError", "NotInitializedError",
-        "ProducerWorkspace", "Query", "RowError", "Scheduler", "StorageError", "SystemClock",
-        "ValidationError", "WebhookError", "Workspace", "__version__",
-        "create_application", "create_dataset", "delete_application", "delete_dataset",
-        "evaluate", "flush", "gc", "get_application", "get_dataset", "get_evaluation",
-        "get_workspace", "init", "list_applications", "list_dataset_versions", "list_datasets",
-        "list_evaluations", "log_record", "log_records", "ping", "query", "ready",
-        "register_model", "restore_dataset", "set_working_directory",
+        "AlreadyExistsError", "Application", "AutomationRun", "BufferFullError", "Clock",
+        "Comparison", "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError",
+        "IngestResult", "IntegrityError", "JudgeError", "ManualClock", "NotFoundError",
+        "NotInitializedError", "NotSupportedError", "ProducerWorkspace", "Query", "RowError",
+        "Run", "Scheduler", "StorageError", "SystemClock", "ValidationError", "WebhookError",
+        "Workspace", "__version__", "archive_application", "compute_feedback_id",
+        "create_application", "create_dataset", "delete_application", "delete_dataset", "evaluate",
+        "flush", "gc", "get_application", "get_dataset", "get_evaluation", "get_workspace", "init",
+        "list_applications", "list_dataset_versions", "list_datasets", "list_evaluations", "log",
+        "log_file", "log_from_data_connector", "log_record", "log_records", "ping", "query",
+        "ready", "register_model", "restore_dataset", "set_working_directory",
     ]
     for name in gantry_local.__all__:
         assert hasattr(gantry_local, name), name
@@ -45,8 +46,9 @@ def test_query_module_names_are_pinned() -> None:
 
     assert sorted(gquery.__all__) == [
         "Filters", "GantryDataFrame", "GantrySeries", "RelativeTimeWindow", "TimeWindow",
-        "list_application_batches", "list_application_environments",
-        "list_application_versions", "print_application_info", "query",
+        "create_view", "list_application_batches", "list_application_environments",
+        "list_application_versions", "list_application_views", "list_applications",
+        "print_application_info", "query",
     ]
     for name in gquery.__all__:
         assert hasattr(gquery, name), name

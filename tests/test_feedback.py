@@ -7,7 +7,7 @@ import gantry_local as gantry
 
 def test_late_feedback_joins_to_the_right_prediction(
         app: gantry.Application, clock: gantry.ManualClock) -> None:
-    keys = app.log_records(inputs=[{"x": i} for i in range(5)], outputs=[i * 10 for i in range(5)])
+    _, keys = app.log_records(inputs=[{"x": i} for i in range(5)], outputs=[i * 10 for i in range(5)])
     clock.advance(timedelta(days=2))
     app.log_records(feedbacks=[{"label": 30}, {"label": 10}], join_keys=[keys[3], keys[1]])
     rows = app.query().to_polars().sort("inputs.x")
@@ -56,7 +56,7 @@ def test_feedback_with_the_prediction(app: gantry.Application) -> None:
 
 
 def test_feedback_fields_can_be_filtered(app: gantry.Application) -> None:
-    keys = app.log_records(inputs=[{"x": i} for i in range(4)], outputs=[0] * 4)
+    _, keys = app.log_records(inputs=[{"x": i} for i in range(4)], outputs=[0] * 4)
     app.log_records(feedbacks=[{"ok": True}, {"ok": False}], join_keys=keys[:2])
     assert app.query(filters=[{"feature_name": "feedback.ok", "boolean_query": True}]).count() == 1
     assert app.query(filters=[{"feature_name": "feedback.ok", "null_value": True}]).count() == 2

@@ -126,7 +126,7 @@ def test_api_key_is_said_unused_once(tmp_path: Path, caplog: pytest.LogCaptureFi
 
 def test_environment_tags_batches_but_not_feedback(default: gantry.ManualClock) -> None:
     gantry.create_application("m")
-    keys = gantry.log_records("m", inputs=[{"x": 1}, {"x": 2}], outputs=[{"y": 1}, {"y": 2}],
+    _, keys = gantry.log_records("m", inputs=[{"x": 1}, {"x": 2}], outputs=[{"y": 1}, {"y": 2}],
                               tags=[{}, {"env": "dev"}])
     gantry.log_records("m", feedbacks=[{"label": 1}], join_keys=keys[:1])
     frame = gantry.query("m").to_polars()

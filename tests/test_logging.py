@@ -174,7 +174,7 @@ def test_frames_are_accepted(app: gantry.Application, kind: str) -> None:
             "when": [datetime(2024, 1, 1), datetime(2024, 1, 2), datetime(2024, 1, 3)]}
     outputs = {"label": [True, False, True]}
     convert = {"polars": pl.DataFrame, "pandas": pd.DataFrame, "arrow": pa.table}[kind]
-    keys = app.log_records(inputs=convert(data), outputs=convert(outputs), version=2,
+    _, keys = app.log_records(inputs=convert(data), outputs=convert(outputs), version=2,
                            tags={"src": kind})
     assert len(keys) == len(set(keys)) == 3
     rows = app.query().to_polars()
@@ -201,33 +201,35 @@ def test_polars_series_as_outputs(app: gantry.Application) -> None:
 
 
 def test_sample_rate_keeps_about_that_share(app: gantry.Application) -> None:
-    keys = app.log_records(inputs=[{"a": i} for i in range(4000)], outputs=[0] * 4000,
-                           sample_rate=0.25)
-    assert len(keys) == 4000
+    _, keys = app.log_records(inputs=[{"a": i} for i in range(4000)], outputs=[0] * 4000,
+                              sample_rate=0.25)
     kept = app.query().count()
     assert 800 < kept < 1200  # binomial(4000, .25): sd ~27, so this cannot flake
-    for _ in range(400):
-        app.log_record(inputs={"a": 1}, outputs=0, sample_rate=0.5)
+    assert sorted(keys) == sorted(app.query().to_polars()["__join_key"].to_list())  # Gantry's
+    returned = [app.log_record(inputs={"a": 1}, outputs=0, sample_rate=0.5) for _ in range(400)]
     assert 800 + 120 < app.query().count() < 1200 + 280
+    assert app.query().count() - kept == len([k for k in returned if k is not None])
 
 
 def test_log_accepts_a_single_dict_and_returns_keys(app: gantry.Application) -> None:
-    [key] = app.log(inputs={"a": 1}, outputs=2, join_keys="k-1")
+    _, [key] = app.log(inputs={"a": 1}, outputs=2, join_keys="k-1")
     assert key == "k-1"
-    keys = app.log(inputs=[{"a": 2}], outputs=[3])
+    _, keys = app.log(inputs=[{"a": 2}], outputs=[3])
     assert len(keys) == 1
     assert app.query().count() == 2
 
 
 def test_explicit_join_keys_are_kept(app: gantry.Application) -> None:
     assert app.log_record(inputs={"a": 1}, outputs=1, join_key="order-17") == "order-17"
-    assert app.log_records(inputs=[{"a": 1}], outputs=[1], join_keys=[42]) == ["42"]
+    assert app.log_records(inputs=[{"a": 1}], outputs=[1], join_keys=[42]) == (None, ["42"])
     assert sorted(app.query().to_polars()["__join_key"].to_list()) == ["42", "order-17"]
 
 
 def test_generated_join_keys_are_unique(app: gantry.Application) -> None:
-    keys = app.log_records(inputs=[{"a": 1}] * 5000, outputs=[1] * 5000)
-    keys.append(app.log_record(inputs={"a": 1}, outputs=1))
+    _, keys = app.log_records(inputs=[{"a": 1}] * 5000, outputs=[1] * 5000)
+    key = app.log_record(inputs={"a": 1}, outputs=1)
+    assert key is not None
+    keys.append(key)
     assert len(set(keys)) == len(keys)
 
 
@@ -246,8 +248,9 @@ def test_batches_with_uneven_fields_and_new_typed_columns(app: gantry.Applicatio
 
 
 def test_empty_batches_log_nothing(app: gantry.Application) -> None:
-    assert app.log_records(inputs=[], outputs=[]) == []
-    assert app.log_records(inputs=pl.DataFrame({"x": []}), outputs=pl.DataFrame({"y": []})) == []
+    assert app.log_records(inputs=[], outputs=[]) == (None, [])
+    assert app.log_records(inputs=pl.DataFrame({"x": []}),
+                           outputs=pl.DataFrame({"y": []})) == (None, [])
     assert app.query().count() == 0
 
 
@@ -289,7 +292,7 @@ def test_few_layouts_per_flush_each_get_their_own_table(app: gantry.Application)
 
 def test_past_the_layout_limit_records_are_padded_not_refused(
         app: gantry.Application, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gantry_local.records import _logger
+    from gantry_local.records import _single as _logger
 
     monkeypatch.setattr(_logger, "_MAX_LAYOUTS", 3)
     for n in range(64):

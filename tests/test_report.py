@@ -25,7 +25,7 @@ def reported(ws: gantry.Workspace, clock: gantry.ManualClock, tmp_path: Path) ->
     app = ws.create_application("payments")
     for day in range(10):
         level = 150 if day >= 5 else 100
-        keys = app.log_records(
+        _, keys = app.log_records(
             inputs=[{"amount": level + (i % 7) * 3.0, "merchant": "abc"[i % 3],
                      "note": None if i % 5 == 0 else "n"} for i in range(60)],
             outputs=[{"flagged": i % 4 == 0} for i in range(60)],

@@ -84,7 +84,7 @@ def test_batches_round_trip(batch: list[dict[str, Any]]) -> None:
     """log_records stores exactly the values log_record would, in order."""
     with gantry.Workspace(db=":memory:") as ws:
         app = ws.create_application("m")
-        keys = app.log_records(inputs=batch, outputs=[{"o": i} for i in range(len(batch))])
+        _, keys = app.log_records(inputs=batch, outputs=[{"o": i} for i in range(len(batch))])
         rows = app.query().to_polars().sort("outputs.o").rows(named=True)
     assert [r["__join_key"] for r in rows] == keys
     for record, row in zip(batch, rows, strict=True):

@@ -13,7 +13,7 @@ def test_close_and_reopen_keeps_everything(tmp_path: Path, clock: gantry.ManualC
     db = tmp_path / "w.duckdb"
     with gantry.Workspace(db=db, clock=clock) as ws:
         app = ws.create_application("m")
-        keys = app.log_records(inputs=[{"x": i} for i in range(1000)],
+        _, keys = app.log_records(inputs=[{"x": i} for i in range(1000)],
                                outputs=[{"y": i * 0.5} for i in range(1000)])
         app.log_record(feedback={"label": 1}, join_key=keys[3])
     assert ws.closed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._context import resolve
@@ -19,7 +19,8 @@ from ..records._duckdb_sink import table_name
 from ..records._schema import RECORDS
 from ..records.query import Query
 from ._filters import resolve_time
-from ._frame import Filters, GantryDataFrame, GantrySeries, no_batches
+from ._frame import Filters, GantryDataFrame, GantrySeries
+from ._saved import check_batch, view_frame
 from .time_window import RelativeTimeWindow, TimeWindow
 
 __all__ = [
@@ -28,9 +29,12 @@ __all__ = [
     "GantrySeries",
     "RelativeTimeWindow",
     "TimeWindow",
+    "create_view",
     "list_application_batches",
     "list_application_environments",
     "list_application_versions",
+    "list_application_views",
+    "list_applications",
     "print_application_info",
     "query",
 ]
@@ -52,12 +56,13 @@ def query(
     As in Gantry, the window defaults to the last 24 hours (``"-24H"`` to ``"now"``, by
     the workspace clock) and times may be datetimes, ISO strings, ``"now"`` or relative
     strings such as ``"-7D"``; `environment` matches the ``env`` tag (overriding
-    ``tags["env"]``). Views and batches are not recorded here: `view` and `batch_id`
-    raise `NotFoundError`.
+    ``tags["env"]``). `view` takes a saved view's window and filters (see `create_view`;
+    not with `start_time`, `end_time`, `filters` or `batch_id`); `batch_id` keeps the
+    records of one batch (``log_records(as_batch=True)``, `log_file`, a run).
 
     Raises:
-        ValidationError: bad times, filters or tags. NotFoundError: no such application,
-            view or batch.
+        ValidationError: bad times, filters or tags, or `view` with a window or filters.
+        NotFoundError: no such application, view or batch.
     """
     return frame(resolve(None), application, start_time, end_time, version,
                  environment, filters, tags, view=view, batch_id=batch_id)
@@ -70,14 +75,20 @@ def frame(workspace: Any, application: str, start_time: object, end_time: object
     """`query` against a given workspace."""
     workspace._app_state(application)
     if view is not None:
-        raise _no_view(application, view)
+        if not (start_time is None and end_time is None and filters is None
+                and batch_id is None):
+            raise ValidationError("view cannot be combined with start_time, end_time, filters "
+                                  "or batch_id: a view is a saved window and filters")
+        return view_frame(workspace, application, view, version, environment, tags)
     if batch_id is not None:
-        raise no_batches(application, batch_id)
+        check_batch(workspace, application, batch_id, version)
     now = workspace.clock.now()
     start = resolve_time("-24H" if start_time is None else start_time, "start_time", now)
     end = resolve_time("now" if end_time is None else end_time, "end_time", now)
-    return GantryDataFrame(workspace, application, start, end, version, environment, filters,
-                           tags)
+    result = GantryDataFrame(workspace, application, start, end, version, environment, filters,
+                             tags)
+    result.batch_id = batch_id
+    return result
 
 
 def window_frame(workspace: Any, application: str, time_window: object,
@@ -89,7 +100,10 @@ def window_frame(workspace: Any, application: str, time_window: object,
         return frame(workspace, application, None, None, version, env, filters, tags)
     if isinstance(time_window, RelativeTimeWindow):
         start, end = time_window.resolve(workspace.clock.now())
-        return frame(workspace, application, start, end, version, env, filters, tags)
+        result = frame(workspace, application, start, end, version, env, filters, tags)
+        result.relative_time_window = time_window.window_length
+        result.relative_time_delay = time_window.offset
+        return result
     if isinstance(time_window, TimeWindow):
         return frame(workspace, application, time_window.start_time, time_window.end_time,
                      version, env, filters, tags)
@@ -98,16 +112,8 @@ def window_frame(workspace: Any, application: str, time_window: object,
                           "end_time=)")
 
 
-def _no_view(application: str, view: object) -> Exception:
-    from ..errors import NotFoundError
-
-    return NotFoundError(f"no view {view!r} in {application!r}: views are not stored here yet; "
-                         "pass start_time, end_time and filters instead")
-
-
-def _distinct(application: str, column: str) -> list[str]:
+def _distinct(workspace: Any, application: str, column: str) -> list[str]:
     """The distinct non-null values of one records column (none if it was never logged)."""
-    workspace = resolve(None)
     state = workspace._app_state(application)
     if not column.startswith("__") and column not in state.schema.snapshot(RECORDS):
         return []
@@ -124,27 +130,71 @@ def _distinct(application: str, column: str) -> list[str]:
 def list_application_versions(application: str) -> list[str]:
     """The versions records of `application` were logged with, sorted."""
     _check_name(application)
-    return _distinct(application, "__version")
+    return _distinct(resolve(None), application, "__version")
 
 
 def list_application_environments(application: str) -> list[str]:
     """The ``env`` tag values records of `application` carry, sorted."""
     _check_name(application)
-    return _distinct(application, "tags.env")
+    return _distinct(resolve(None), application, "tags.env")
 
 
 def list_application_batches(application: str, version: str | int | None = None
                              ) -> list[dict[str, Any]]:
-    """Batches of `application`: always empty here, as records are not grouped into
-    batches yet (the application and version are still checked)."""
+    """Batches of `application` (of one `version` if given), oldest first: ``id``,
+    ``batch_type``, ``version``, ``run_name``, ``run_tags``, ``num_events``, ``created_at``."""
+    from ..records._batch_log import list_batches
+    from ..records._inputs import check_version
+
     _check_name(application)
-    resolve(None)._app_state(application)
-    if version is not None and str(version) not in list_application_versions(application):
+    workspace = resolve(None)
+    workspace._app_state(application)
+    if version is not None and check_version(version) not in list_application_versions(
+            application):
         from ..errors import NotFoundError
 
         raise NotFoundError(f"no version {version!r} in {application!r}; versions are: "
                             f"{list_application_versions(application)}")
-    return []
+    with workspace.database.cursor() as con:
+        return list_batches(con, application, check_version(version))
+
+
+def list_applications() -> list[str]:
+    """The names of the default workspace's applications, sorted (Gantry's shape)."""
+    return resolve(None).list_applications()
+
+
+def create_view(
+    name: str,
+    application: str,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    duration: timedelta | None = None,
+    version: str | None = None,
+    tag_filters: dict[str, str] | None = None,
+    data_filters: list[dict[str, Any]] | None = None,
+) -> None:
+    """Save a view of `application`: a fixed window (`start_time` and `end_time`) or the
+    last `duration` up to now, with tag and data filters; query it with ``view=name``.
+
+    Raises:
+        ValidationError: a bad name, both or neither of a window and a duration, bad
+            filters. NotFoundError: no such application. AlreadyExistsError: the name is
+            taken.
+    """
+    from ._saved import create_view as create
+
+    create(resolve(None), name, application, start_time, end_time, duration,
+           version, tag_filters, data_filters)
+
+
+def list_application_views(application: str, version: str | int | None = None,
+                           environment: str | None = None) -> list[str]:
+    """The names of `application`'s views (for `version`, and `environment`, when given)."""
+    from ._saved import list_views
+
+    _check_name(application)
+    return list_views(resolve(None), application, version, environment)
 
 
 def print_application_info(application: str) -> None:
@@ -156,7 +206,7 @@ def print_application_info(application: str) -> None:
     print("\nAvailable environments:\n-----------------------")
     print(sorted(envs))
     print("\nAvailable views:\n----------------")
-    print("(views are not stored by gantry-local)")
+    print(list_application_views(application))
 
 
 def _check_name(application: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._db import storage_errors
@@ -70,6 +70,9 @@ class GantryDataFrame(Query):
         base, merged, self._extras = translate(filters, merged)
         self.gantry_filters = [dict(f) for f in (filters or [])]
         self.env = env
+        # a relative window's length and offset (`Application.query`), kept by save_query
+        self.relative_time_window: timedelta | None = None
+        self.relative_time_delay: timedelta | None = None
         super().__init__(workspace, application, start_time, end_time, version, merged, base)
         self._check_extras()
 
@@ -152,11 +155,15 @@ class GantryDataFrame(Query):
             if f.series.parent_dataframe is not self:
                 raise ValidationError("a mask made from another GantryDataFrame cannot filter "
                                       "this one: build it from this frame's own series")
-        return GantryDataFrame(self._ws, self.application, self.start_time, self.end_time,
-                               self.version, self.env,
-                               [*self.gantry_filters, *(f.filter_ for f in filters.filter_objs)],
-                               {k: v for k, v in self.tags.items() if k != "env" or
-                                self.env is None})
+        clone = GantryDataFrame(self._ws, self.application, self.start_time, self.end_time,
+                                self.version, self.env,
+                                [*self.gantry_filters, *(f.filter_ for f in filters.filter_objs)],
+                                {k: v for k, v in self.tags.items() if k != "env" or
+                                 self.env is None})
+        clone.batch_id = self.batch_id
+        clone.relative_time_window = self.relative_time_window
+        clone.relative_time_delay = self.relative_time_delay
+        return clone
 
     def _sql(self, columns: Columns, count: bool = False,
              ordered: bool = True) -> tuple[str, list[Any]]:
@@ -551,10 +558,3 @@ class GantrySeries:
             [frame.application, frame.start_time, frame.end_time, *stats.values()],
             index=["application", "from", "to", *stats], columns=[self.name])
         return result
-
-
-def no_batches(application: str, batch_id: object) -> NotFoundError:
-    """The error for a batch id: nothing is grouped into batches here yet."""
-    return NotFoundError(f"no batch {batch_id!r} in {application!r}: records are not grouped "
-                         "into batches yet (log_records(as_batch=...) is not implemented), so "
-                         "query without batch_id")

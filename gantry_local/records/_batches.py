@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from . import _types as types
 from ._schema import FEEDBACK, RECORDS
+
+if TYPE_CHECKING:
+    from ._single import AppState
 
 __all__ = [
     "ArrowBatch", "RowBatch", "TableWrite", "build_section_columns", "convert_apart",
@@ -31,9 +34,11 @@ FEEDBACK_META = ("__time", "__join_key")
 # Feedback logged by `log_record`: (app uid, time_us, join_key, flat feedback dict). It
 # keeps its place in the queue, since the latest feedback for a key wins.
 FeedbackItem = tuple[int, int, str, dict[str, Any]]
+FB_APP, FB_TIME, FB_KEY, FB_VALUES = range(4)  # its positions
 
 # Where a `RowSlot` keeps each record's metadata, ahead of its input and output values.
-META_WIDTH = 4  # time_us, join_key, version, tags
+TIME, KEY, VERSION, TAGS = range(4)  # time_us, join_key, version, tags (a dict or None)
+META_WIDTH = 4
 
 
 @dataclass(slots=True, eq=False)
@@ -47,7 +52,7 @@ class RowSlot:
     The buffer's lock guards `values` and `queued`.
     """
 
-    app: Any
+    app: AppState
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     values: list[Any] = field(default_factory=list)
@@ -100,7 +105,7 @@ class SameShapeRows:
 class RowBatch:
     """Records from one `log_records` call with dict rows (already validated and flattened)."""
 
-    app: Any
+    app: AppState
     times: pa.Array[Any]
     keys: pa.Array[Any]
     version: str | None
@@ -130,7 +135,7 @@ class RowBatch:
 class ArrowBatch:
     """Records from one `log_records` call given as frames, already converted to Arrow."""
 
-    app: Any
+    app: AppState
     records: pa.Table | None
     feedback: pa.Table | None
 
@@ -284,13 +289,14 @@ def convert_items(items: Sequence[object], resolve: Callable[[int], Any]) -> lis
         rows = singles.pop(uid, None)
         app = resolve(uid)
         if rows and app is not None:
-            entry(app)[2].append(feedback_table(app.schema.snapshot(FEEDBACK), _column(rows, 1),
-                                                _column(rows, 2), _column(rows, 3)))
+            entry(app)[2].append(feedback_table(app.schema.snapshot(FEEDBACK),
+                                                _column(rows, FB_TIME), _column(rows, FB_KEY),
+                                                _column(rows, FB_VALUES)))
 
     for item in items:
         kind = type(item)
         if kind is tuple:
-            singles.setdefault(item[0], []).append(item)  # type: ignore[index,arg-type]
+            singles.setdefault(item[FB_APP], []).append(item)  # type: ignore[index,arg-type]
             continue
         if kind is RowChunk:
             app = item.slot.app  # type: ignore[attr-defined]
@@ -398,10 +404,10 @@ def _chunk_tables(schema: Mapping[str, str], chunks: Sequence[RowChunk]) -> list
     outputs: list[dict[str, Any]] = []
     for slot, values in slots:
         width, split = slot.width, META_WIDTH + len(slot.inputs)
-        times += values[0::width]
-        keys += values[1::width]
-        versions += values[2::width]
-        tags += values[3::width]
+        times += values[TIME::width]
+        keys += values[KEY::width]
+        versions += values[VERSION::width]
+        tags += values[TAGS::width]
         inputs += [dict(zip(slot.inputs, values[i + META_WIDTH:i + split], strict=True))
                    for i in range(0, len(values), width)]
         outputs += [dict(zip(slot.outputs, values[i + split:i + width], strict=True))
@@ -414,11 +420,11 @@ def _slot_table(schema: Mapping[str, str], slot: RowSlot, values: list[Any]) -> 
     """A records table from one slot's flat values."""
     width = slot.width
     arrays: dict[str, pa.Array[Any]] = {
-        "__time": pa.array(values[0::width], pa.int64()).view(TIME_TYPE),
-        "__join_key": pa.array(values[1::width], pa.string()),
-        "__version": pa.array(values[2::width], pa.string()),
+        "__time": pa.array(values[TIME::width], pa.int64()).view(TIME_TYPE),
+        "__join_key": pa.array(values[KEY::width], pa.string()),
+        "__version": pa.array(values[VERSION::width], pa.string()),
     }
-    tags = values[3::width]
+    tags = values[TAGS::width]
     if tags.count(None) != len(tags):
         arrays.update(build_section_columns("tags", tags, schema))
     offset = META_WIDTH

@@ -87,6 +87,7 @@ class Query:
                                     or not isinstance(filters, Sequence)):
             raise ValidationError("filters must be a list of filter dicts")
         self.filters = [dict(f) if isinstance(f, Mapping) else f for f in (filters or [])]
+        self.batch_id: str | None = None  # only the records of this batch (see _batch_log)
         self._sql(self._columns())  # validate now, not at read time
 
     def __repr__(self) -> str:
@@ -172,6 +173,10 @@ class Query:
         if self.version is not None:
             where.append('r."__version" = ?')
             params.append(self.version)
+        if self.batch_id is not None:
+            where.append('r."__join_key" IN (SELECT join_key FROM _gl_batch_keys WHERE '
+                         "batch_id = ?)")
+            params.append(self.batch_id)
         for key, value in self.tags.items():
             if not isinstance(value, str):
                 raise ValidationError(f"tag {key!r} must be matched against a string")
