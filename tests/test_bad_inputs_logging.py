@@ -24,6 +24,7 @@ import pyarrow as pa
 import pytest
 
 import gantry_local as gantry
+from gantry_local.query.time_window import RelativeTimeWindow
 
 from .conftest import START, stored_counts
 
@@ -896,3 +897,129 @@ def test_a_field_without_values_yet_filters_to_nothing(ws: gantry.Workspace,
     assert app.query(filters=[_filter(f="inputs.later", lower_bound=3)]).count() == 0
     assert app.query(filters=[_filter(f="inputs.later", category_query=["a"])]).count() == 0
     assert app.query(filters=[_filter(f="inputs.later", null_value=True)]).count() == 1
+
+
+# -- Gantry's logging arguments, runs, files, batches, saved queries (issue 14) -------------------
+
+def _batches(ws: gantry.Workspace) -> tuple[int, int, int]:
+    with ws._cursor() as con:
+        return tuple(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # type: ignore[return-value]
+                     for t in ("_gl_batch_keys", "_gl_saved_queries", "_gl_views"))
+
+
+def _csv(tmp: Path, text: str) -> str:
+    path = tmp / "records.csv"
+    path.write_text(text)
+    return str(path)
+
+
+BAD_GANTRY_LOGGING: list[tuple[str, Callable[[gantry.Application, Path], Any], type[Exception],
+                               str]] = [
+    ("record-feedbacks-name", lambda a, t: a.log_record(inputs={"x": 1}, outputs=1,
+                                                         feedbacks={"y": 1}),
+     gantry.ValidationError, "log_record takes feedback="),
+    ("records-feedback-name", lambda a, t: a.log_records(inputs=[{"x": 1}], outputs=[1],
+                                                         feedback=[{"y": 1}]),
+     gantry.ValidationError, "log_records takes feedbacks="),
+    ("record-join-key-and-feedback-id", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, join_key="k", feedback_id="f"),
+     gantry.ValidationError, "join_key, or feedback_id"),
+    ("record-feedback-id-and-keys", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, feedback_id="f", feedback_keys=["x"]),
+     gantry.ValidationError, "feedback_id or feedback_keys, not both"),
+    ("record-feedback-id-not-text", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, feedback_id=3),  # type: ignore[arg-type]
+     gantry.ValidationError, "feedback_id must be a string or a dict"),
+    ("record-feedback-keys-missing", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, feedback_keys=["nope"]),
+     gantry.ValidationError, "feedback_keys \\['nope'\\] are not among the inputs"),
+    ("record-feedback-keys-a-string", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, feedback_keys="x"),  # type: ignore[arg-type]
+     gantry.ValidationError, "feedback_keys must be a list of field names"),
+    ("record-feedback-keys-nan", lambda a, t: a.log_record(
+        inputs={"x": float("nan")}, outputs=1, feedback_keys=["x"]),
+     gantry.ValidationError, "NaN or infinite"),
+    ("record-ignore-inputs-not-list", lambda a, t: a.log_record(
+        inputs={"x": 1}, outputs=1, ignore_inputs="x"),  # type: ignore[arg-type]
+     gantry.ValidationError, "ignore_inputs must be a list"),
+    ("records-join-keys-and-feedback-ids", lambda a, t: a.log_records(
+        inputs=[{"x": 1}], outputs=[1], join_keys=["k"], feedback_ids=["f"]),
+     gantry.ValidationError, "join_keys, or feedback_ids"),
+    ("records-row-tags-short", lambda a, t: a.log_records(
+        inputs=[{"x": 1}, {"x": 2}], outputs=[1, 2], row_tags=[{"r": "1"}]),
+     gantry.ValidationError, "row_tags has 1 entries but there are 2 records"),
+    ("records-row-tag-not-text", lambda a, t: a.log_records(
+        inputs=[{"x": 1}], outputs=[1], row_tags=[{"r": 1}]),
+     gantry.ValidationError, "tag"),
+    ("records-global-tags-list", lambda a, t: a.log_records(
+        inputs=[{"x": 1}], outputs=[1], global_tags=[{"g": "1"}]),  # type: ignore[arg-type]
+     gantry.ValidationError, "global_tags must be a dict"),
+    ("records-as-batch-not-bool", lambda a, t: a.log_records(
+        inputs=[{"x": 1}], outputs=[1], as_batch="yes"),  # type: ignore[arg-type]
+     gantry.ValidationError, "as_batch must be True or False"),
+    ("records-sort-not-bool", lambda a, t: a.log_records(
+        inputs=[{"x": 1}], outputs=[1], sort_on_timestamp=None),  # type: ignore[arg-type]
+     gantry.ValidationError, "sort_on_timestamp must be True or False"),
+    ("records-batch-type-clash", lambda a, t: a.log_records(
+        inputs=[{"x": 1}, {"x": "a"}], outputs=[1, 2], as_batch=True),
+     gantry.ValidationError, "x"),
+    ("log-feedback-name", lambda a, t: a.log(inputs=[{"x": 1}], outputs=[1],
+                                             feedback=[{"y": 1}]),
+     gantry.ValidationError, "log takes feedbacks="),
+    ("log-outputs-only", lambda a, t: a.log(outputs=[1]), gantry.ValidationError,
+     "need both inputs and outputs"),
+    ("run-name-empty", lambda a, t: a.start_run(""), gantry.ValidationError,
+     "run's name must be"),
+    ("run-tags-not-text", lambda a, t: a.start_run("r", tags={"t": 1}),  # type: ignore[dict-item]
+     gantry.ValidationError, "run's tags must be a dict of strings"),
+    ("run-bad-log-inside", lambda a, t: _log_in_run(a), gantry.ValidationError, "x"),
+    ("get-run-bad-name", lambda a, t: a.get_run(name=3),  # type: ignore[arg-type]
+     gantry.ValidationError, "name must be a run name"),
+    ("file-missing", lambda a, t: a.log_file(str(t / "nope.csv")), gantry.NotFoundError,
+     "no file"),
+    ("file-not-a-path", lambda a, t: a.log_file(3),  # type: ignore[arg-type]
+     gantry.ValidationError, "filepath must be a path"),
+    ("file-bad-sep", lambda a, t: a.log_file(_csv(t, "input.x,output.y\n1,2\n"), sep=";;"),
+     gantry.ValidationError, "sep must be one character"),
+    ("file-unknown-column", lambda a, t: a.log_file(_csv(t, "input.x,output.y\n1,2\n"),
+                                                     inputs=["nope"]),
+     gantry.ValidationError, "the file has no columns \\['nope'\\]"),
+    ("file-inputs-without-outputs", lambda a, t: a.log_file(_csv(t, "input.x,z\n1,2\n")),
+     gantry.ValidationError, "a prediction needs both"),
+    ("file-bad-timestamp", lambda a, t: a.log_file(_csv(
+        t, "input.x,output.y,timestamp\n1,2,yesterday\n")),
+     gantry.ValidationError, "timestamp column 'timestamp'"),
+    ("file-broken-parquet", lambda a, t: a.log_file(_csv(t, "PAR1 not really parquet")),
+     gantry.ValidationError, "could not read .* as Parquet"),
+    ("file-feedback-without-keys", lambda a, t: a.log_file(_csv(t, "feedback.y\n1\n")),
+     gantry.ValidationError, "join_keys"),
+    ("connector", lambda a, t: a.workspace.log_from_data_connector(a.name, "snowflake"),
+     gantry.NotSupportedError, "needs Gantry's hosted service"),
+    ("save-query-not-a-frame", lambda a, t: a.save_query("q", "SELECT 1"),
+     gantry.ValidationError, "saves a GantryDataFrame"),
+    ("save-query-bad-name", lambda a, t: a.save_query("", a.query(RelativeTimeWindow(
+        timedelta(days=1)))), gantry.ValidationError, "query name must be"),
+    ("get-query-unknown", lambda a, t: a.get_query("nope"), gantry.NotFoundError,
+     "no saved query 'nope'"),
+    ("archive-unknown", lambda a, t: a.workspace.archive_application("nope"),
+     gantry.NotFoundError, "no application 'nope'"),
+    ("create-app-none-name", lambda a, t: a.workspace.create_application(None),  # type: ignore[arg-type]
+     gantry.ValidationError, "application name"),
+]
+
+
+def _log_in_run(app: gantry.Application) -> Any:
+    with app.start_run("r"):
+        return app.log(inputs=[{"x": 1}, {"x": "a"}], outputs=[1, 2])
+
+
+@pytest.mark.parametrize(("case", "call", "error", "match"), BAD_GANTRY_LOGGING,
+                         ids=[c[0] for c in BAD_GANTRY_LOGGING])
+def test_gantry_logging_calls_refuse(ws: gantry.Workspace, app: gantry.Application,
+                                     tmp_path: Path, case: str,
+                                     call: Callable[[gantry.Application, Path], Any],
+                                     error: type[Exception], match: str) -> None:
+    before = stored_counts(ws, app.name), _batches(ws), ws.list_applications()
+    with pytest.raises(error, match=match):
+        call(app, tmp_path)
+    assert (stored_counts(ws, app.name), _batches(ws), ws.list_applications()) == before

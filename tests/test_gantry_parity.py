@@ -46,6 +46,75 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
     ("GantryDataFrame.fetch", gquery.GantryDataFrame.fetch, [("self", _)]),
     ("GantryDataFrame.describe", gquery.GantryDataFrame.describe, [("self", _)]),
 ]
+# gantry/logger/client.py (Gantry.log_record, log_records, log, log_file,
+# log_from_data_connector: the module functions take their signatures, without self),
+# gantry/applications/client.py, gantry/applications/core.py (Application, Run),
+# gantry/query/client.py (create_view, list_application_views, list_applications) and
+# gantry/utils.py (compute_feedback_id).
+LOGGING: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
+    ("gantry.log_record", gantry.log_record, [
+        ("application", _), ("version", None), ("inputs", None), ("outputs", None),
+        ("feedback_id", None), ("feedback", None), ("feedback_keys", None),
+        ("ignore_inputs", None), ("timestamp", None), ("sample_rate", 1.0), ("tags", None),
+        ("join_key", None)]),
+    ("gantry.log_records", gantry.log_records, [
+        ("application", _), ("version", None), ("inputs", None), ("outputs", None),
+        ("feedback_keys", None), ("feedback_ids", None), ("feedbacks", None),
+        ("ignore_inputs", None), ("timestamps", None), ("sort_on_timestamp", True),
+        ("sample_rate", 1.0), ("as_batch", False), ("tags", None), ("join_keys", None),
+        ("row_tags", None), ("global_tags", None)]),
+    ("gantry.log", gantry.log, [
+        ("application", _), ("version", None), ("inputs", None), ("outputs", None),
+        ("feedbacks", None), ("ignore_inputs", None), ("tags", None), ("timestamps", None),
+        ("sort_on_timestamp", True), ("sample_rate", 1.0), ("row_tags", None),
+        ("global_tags", None), ("join_keys", None), ("as_batch", False), ("run_id", None),
+        ("run_tags", None)]),
+    ("gantry.log_file", gantry.log_file, [
+        ("application", _), ("filepath", _), ("version", None), ("timestamp", None),
+        ("inputs", None), ("outputs", None), ("feedbacks", None), ("tags", None),
+        ("feedback_id", None), ("feedback_keys", None), ("sep", ","), ("join_key", None)]),
+    ("gantry.log_from_data_connector", gantry.log_from_data_connector, [
+        ("application", _), ("source_data_connector_name", _), ("timestamp", None),
+        ("inputs", None), ("outputs", None), ("feedbacks", None), ("join_key", None),
+        ("row_tags", None), ("global_tags", None), ("schedule", None),
+        ("pipeline_name", None)]),
+    ("gantry.create_application", gantry.create_application,
+     [("application_name", _), ("application_type", None)]),
+    ("gantry.get_application", gantry.get_application, [("application_name", _)]),
+    ("gantry.archive_application", gantry.archive_application, [("application_name", _)]),
+    ("gantry.delete_application", gantry.delete_application, [("application_name", _)]),
+    ("gantry.compute_feedback_id", gantry.compute_feedback_id,
+     [("inputs", _), ("feedback_keys", None)]),
+    ("gantry.Run", gantry.Run, [("application", _), ("tags", _), ("name", _)]),
+    ("Application.log", gantry.Application.log, [
+        ("self", _), ("inputs", None), ("outputs", None), ("feedbacks", None),
+        ("ignore_inputs", None), ("timestamps", None), ("sort_on_timestamp", True),
+        ("sample_rate", 1.0), ("as_batch", False), ("version", None), ("tags", None),
+        ("row_tags", None), ("global_tags", None), ("join_keys", None)]),
+    ("Application.log_file", gantry.Application.log_file, [
+        ("self", _), ("filepath", _), ("version", None), ("timestamp", None),
+        ("inputs", None), ("outputs", None), ("feedbacks", None), ("tags", None),
+        ("feedback_id", None), ("feedback_keys", None), ("sep", ","), ("join_key", None)]),
+    ("Application.start_run", gantry.Application.start_run,
+     [("self", _), ("name", _), ("tags", None)]),
+    ("Application.get_run", gantry.Application.get_run,
+     [("self", _), ("name", None), ("tags", None)]),
+    ("Application.save_query", gantry.Application.save_query,
+     [("self", _), ("name", _), ("query", _)]),
+    ("Application.get_query", gantry.Application.get_query, [("self", _), ("name", _)]),
+    ("Application.list_queries", gantry.Application.list_queries, [("self", _)]),
+    ("Application.get_schema", gantry.Application.get_schema, [("self", _)]),
+    ("Application.create_dataset", gantry.Application.create_dataset,
+     [("self", _), ("name", _)]),
+    ("Application.list_datasets", gantry.Application.list_datasets,
+     [("self", _), ("include_deleted", False)]),
+    ("gquery.create_view", gquery.create_view, [
+        ("name", _), ("application", _), ("start_time", None), ("end_time", None),
+        ("duration", None), ("version", None), ("tag_filters", None), ("data_filters", None)]),
+    ("gquery.list_application_views", gquery.list_application_views,
+     [("application", _), ("version", None), ("environment", None)]),
+    ("gquery.list_applications", gquery.list_applications, []),
+]
 _POINTS = [("self", _), ("num_points", 1), ("group_by", None)]
 _SHARE = [("self", _), ("dropna", False), ("num_points", 1), ("group_by", None)]
 SERIES: dict[str, list[tuple[str, Any]]] = {
@@ -63,7 +132,7 @@ SERIES: dict[str, list[tuple[str, Any]]] = {
     "notnull": [("self", _)], "notna": [("self", _)], "isnull": [("self", _)],
     "isna": [("self", _)],
 }
-CASES = GANTRY + [(f"GantrySeries.{name}", getattr(gquery.GantrySeries, name), params)
+CASES = GANTRY + LOGGING + [(f"GantrySeries.{name}", getattr(gquery.GantrySeries, name), params)
                   for name, params in SERIES.items()]
 
 
