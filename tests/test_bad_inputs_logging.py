@@ -902,7 +902,7 @@ def test_a_field_without_values_yet_filters_to_nothing(ws: gantry.Workspace,
 # -- Gantry's logging arguments, runs, files, batches, saved queries (issue 14) -------------------
 
 def _batches(ws: gantry.Workspace) -> tuple[int, int, int]:
-    with ws._cursor() as con:
+    with ws.database.cursor() as con:
         return tuple(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]  # type: ignore[return-value]
                      for t in ("_gl_batch_keys", "_gl_saved_queries", "_gl_views"))
 
