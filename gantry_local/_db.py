@@ -216,6 +216,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # Gantry's create_version(..., prompt_inputs=): the names a version's template takes.
+        "0020_completion_prompt_inputs",
+        ["ALTER TABLE _gl_completion_versions ADD COLUMN prompt_inputs VARCHAR"],
+    ),
 ]
 
 

@@ -17,7 +17,7 @@ from .records._gantry_args import UNSET, wrong_feedback_name
 from .records.query import Query
 
 if TYPE_CHECKING:
-    from .evaluation.completion import CompletionVersion
+    from .evaluation.completion import VersionDetails
     from .query.time_window import RelativeTimeWindow, TimeWindow
     from .workspace import Workspace
 
@@ -354,7 +354,8 @@ class Application:
     # -- completion applications (prompt versions) --------------------------------------------
 
     def create_version(self, prompt_template: str, description: str, model: str,
-                       model_params: Mapping[str, Any] | None = None) -> CompletionVersion:
+                       model_params: Mapping[str, Any] | None = None,
+                       prompt_inputs: Sequence[str] | None = None) -> VersionDetails:
         """Store a new prompt version of this completion application (numbered 1, 2, ...).
 
         `prompt_template` uses ``{{variable}}`` placeholders filled from a row's inputs;
@@ -366,22 +367,23 @@ class Application:
         from .evaluation.completion import create_version
 
         return create_version(self.workspace, self.name, prompt_template, description, model,
-                              model_params)
+                              model_params, prompt_inputs)
 
-    def get_version(self, version: str | int = "latest") -> CompletionVersion:
-        """A prompt version: its number, ``"latest"``, or an environment name (``"prod"``)."""
+    def get_version(self, version: str | int) -> VersionDetails | None:
+        """A prompt version: ``"latest"``, an environment (``"prod"``) or its number; None when
+        there is none."""
         from .evaluation.completion import get_version
 
         return get_version(self.workspace, self.name, version)
 
-    def list_versions(self) -> list[CompletionVersion]:
+    def list_versions(self) -> list[VersionDetails]:
         """Every prompt version, oldest first."""
         from .evaluation.completion import list_versions
 
         return list_versions(self.workspace, self.name)
 
-    def deploy_version(self, version_id: str, env: str = "prod") -> None:
-        """Point environment `env` at the version with id `version_id`."""
+    def deploy_version(self, version_id: uuid.UUID | str, env: str) -> None:
+        """Point environment `env` (``"prod"``, ``"test"``) at the version `version_id`."""
         from .evaluation.completion import deploy_version
 
         deploy_version(self.workspace, self.name, version_id, env)
@@ -439,9 +441,7 @@ class Run:
 def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
     """The handle `get_application` returns: a `CompletionApplication` for completion apps."""
     if application_type == "Completion":
-        from .evaluation import completion
+        from .llm import CompletionApplication  # a subclass: the façade layer, beside this one
 
-        kind = getattr(completion, "CompletionApplication", None)
-        if isinstance(kind, type) and issubclass(kind, Application):
-            return kind(workspace, name, application_type)
+        return CompletionApplication(workspace, name, application_type)
     return Application(workspace, name, application_type)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -382,10 +383,11 @@ CASES: list[Case] = [
      ValidationError, r"needs \['x'\]"),
     ("deploy_version env bad", lambda c: c.ws.get_application("chat").deploy_version(
         c.prompt.id, "../prod"), ValidationError, r"environment"),
+    ("deploy_version id not a UUID", lambda c: c.ws.get_application("chat").deploy_version(
+        "nope", "prod"), ValidationError, r"version_id must be a version's UUID"),
     ("deploy_version unknown id", lambda c: c.ws.get_application("chat").deploy_version(
-        "nope", "prod"), NotFoundError, r"has no version with id 'nope'"),
-    ("get_version unknown env", lambda c: c.ws.get_application("chat").get_version("staging"),
-     NotFoundError, r"has no version 'staging'"),
+        uuid.UUID(int=7), "prod"), NotFoundError,
+     r"has no version with id '00000000-0000-0000-0000-000000000007'"),
     # -- metrics, judges and models as objects -----------------------------------------------------
     ("Regex pattern number", lambda c: Regex(5), ValidationError, r"bad pattern 5"),
     ("Regex bad pattern", lambda c: Regex("("), ValidationError, r"bad pattern '\('"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -38,9 +39,10 @@ def test_versions_numbers_latest_and_deployments(chat: gantry.Application) -> No
     chat.deploy_version(second.id, "prod")
     assert chat.get_version("prod") == second
     assert [v.number for v in chat.list_versions()] == [1, 2]
+    assert chat.get_version(3) is None and chat.get_version("test") is None  # Gantry's None
     with pytest.raises(NotFoundError):
-        chat.get_version(3)
-    with pytest.raises(NotFoundError):
+        chat.deploy_version(uuid.uuid4(), "prod")
+    with pytest.raises(ValidationError, match="UUID"):
         chat.deploy_version("no-such-id", "prod")
     assert second.render({"question": "why?"}) == "Q: why?\nA:"
     with pytest.raises(ValidationError, match="needs \\['question'\\]"):

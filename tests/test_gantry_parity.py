@@ -2,7 +2,8 @@
 
 Each entry is copied from the SDK source (gantry/__init__.py, gantry/logger/main.py,
 gantry/query/main.py, gantry/query/time_window.py, gantry/applications/core.py,
-gantry/query/core/dataframe.py): parameter names, their order and defaults. Ours must
+gantry/query/core/dataframe.py, gantry/applications/llm.py): parameter names, their order and
+defaults. Ours must
 start with exactly these; our extras may only follow.
 """
 
@@ -16,6 +17,7 @@ import pytest
 
 import gantry_local as gantry
 import gantry_local.query as gquery
+from gantry_local.llm import CompletionApplication, VersionDetails
 from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
 
 _ = inspect.Parameter.empty  # no default
@@ -45,6 +47,20 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
     ("GantryDataFrame.tail", gquery.GantryDataFrame.tail, [("self", _), ("n", 5)]),
     ("GantryDataFrame.fetch", gquery.GantryDataFrame.fetch, [("self", _)]),
     ("GantryDataFrame.describe", gquery.GantryDataFrame.describe, [("self", _)]),
+    # gantry/applications/llm.py
+    ("VersionDetails", VersionDetails, [("config", _), ("description", _), ("app_name", _),
+                                        ("version_id", _), ("version_number", _)]),
+    ("CompletionApplication.create_version", CompletionApplication.create_version, [
+        ("self", _), ("prompt_template", _), ("description", _), ("model", _),
+        ("model_params", None), ("prompt_inputs", None)]),
+    ("CompletionApplication.get_version", CompletionApplication.get_version,
+     [("self", _), ("version", _)]),
+    ("CompletionApplication.deploy_version", CompletionApplication.deploy_version,
+     [("self", _), ("version_id", _), ("env", _)]),
+    ("CompletionApplication.log_llm_data", CompletionApplication.log_llm_data, [
+        ("self", _), ("api_request", _), ("api_response", _), ("request_attributes", None),
+        ("response_attributes", None), ("feedback", None), ("selected_choice_index", 0),
+        ("session_id", None), ("tags", None), ("version", None), ("vendor", "openai")]),
 ]
 # gantry/logger/client.py (Gantry.log_record, log_records, log, log_file,
 # log_from_data_connector: the module functions take their signatures, without self),

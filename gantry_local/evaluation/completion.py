@@ -9,9 +9,10 @@ and sends the prompt to the model callable registered under that name
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,9 +26,10 @@ from ._models import ModelFn, models
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
-__all__ = ["CompletionVersion", "ModelFn", "create_version", "deploy_version", "get_version",
-           "list_versions", "template_variables"]
+__all__ = ["CompletionVersion", "ModelFn", "VersionDetails", "create_version", "deploy_version",
+           "get_version", "list_versions", "template_variables", "version_uuid"]
 
+_log = logging.getLogger("gantry_local")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 
 
@@ -37,18 +39,50 @@ def template_variables(template: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class CompletionVersion:
-    """One version of a completion application's prompt; callable as a candidate."""
+class VersionDetails:
+    """One version of a completion application's prompt (Gantry's fields first); callable as a
+    candidate of `evaluate`.
 
-    id: str
-    number: int
-    application: str
-    prompt_template: str
+    Attributes:
+        config: ``{"prompt", "prompt_inputs", "model", "params"}`` of the version.
+        description: what the version is for.
+        app_name: the application's name.
+        version_id: the version's UUID (`deploy_version` takes it).
+        version_number: 1, 2, ... in the order versions were created.
+    """
+
+    config: dict[str, Any]
     description: str
-    model: str
-    model_params: dict[str, Any]
-    created_at: datetime
+    app_name: str
+    version_id: uuid.UUID
+    version_number: int
+    created_at: datetime | None = field(default=None, compare=False)
     workspace: Workspace | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def id(self) -> str:
+        """The version id as text."""
+        return str(self.version_id)
+
+    @property
+    def number(self) -> int:
+        return self.version_number
+
+    @property
+    def application(self) -> str:
+        return self.app_name
+
+    @property
+    def prompt_template(self) -> str:
+        return str(self.config["prompt"])
+
+    @property
+    def model(self) -> str:
+        return str(self.config["model"])
+
+    @property
+    def model_params(self) -> dict[str, Any]:
+        return dict(self.config["params"])
 
     @property
     def cache_key(self) -> str:
@@ -56,6 +90,7 @@ class CompletionVersion:
         return f"completion:{self.id}"
 
     def variables(self) -> list[str]:
+        """The template's ``{{variable}}`` names."""
         return template_variables(self.prompt_template)
 
     def missing(self, inputs: Mapping[str, Any]) -> list[str]:
@@ -87,6 +122,21 @@ class CompletionVersion:
         return self.model_fn()(self.render(inputs), **self.model_params)
 
 
+CompletionVersion = VersionDetails  # the name before Gantry's
+
+
+def version_uuid(version_id: Any) -> uuid.UUID:
+    """A version id as a UUID (a `uuid.UUID` or its text), else a ValidationError."""
+    if isinstance(version_id, uuid.UUID):
+        return version_id
+    try:
+        return uuid.UUID(version_id) if isinstance(version_id, str) else uuid.UUID(int=-1)
+    except ValueError:
+        pass
+    raise ValidationError(f"version_id must be a version's UUID (version.version_id), got "
+                          f"{version_id!r:.80}")
+
+
 def _check_app(workspace: Workspace, application: str) -> None:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
@@ -100,9 +150,12 @@ def _check_app(workspace: Workspace, application: str) -> None:
 
 
 def create_version(workspace: Workspace, application: str, prompt_template: str,
-                   description: str, model: str, model_params: Mapping[str, Any] | None = None
-                   ) -> CompletionVersion:
-    """Store a new prompt version (numbered 1, 2, ...) of a completion application."""
+                   description: str, model: str, model_params: Mapping[str, Any] | None = None,
+                   prompt_inputs: Sequence[str] | None = None) -> VersionDetails:
+    """Store a new prompt version (numbered 1, 2, ...) of a completion application.
+
+    `prompt_inputs` names the template's variables (default: read from the template).
+    """
     _check_app(workspace, application)
     if not isinstance(prompt_template, str) or not prompt_template.strip():
         raise ValidationError("prompt_template must be a non-empty string")
@@ -113,57 +166,85 @@ def create_version(workspace: Workspace, application: str, prompt_template: str,
         raise ValidationError(f"model_params must be a dict, got {type(model_params).__name__}")
     params = dict(model_params or {})
     try:
-        params_json = json.dumps(params, sort_keys=True)
+        params_json = json.dumps(params, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"model_params must be JSON-serialisable: {exc}") from exc
-    version_id = str(uuid.uuid4())
+    inputs = _prompt_inputs(prompt_template, prompt_inputs)
+    version_id = uuid.uuid4()
     now = workspace.clock.now()
     with workspace.database.cursor() as con, storage_errors("creating a completion version"), \
             transaction(con):
         number = int(run(con, "SELECT coalesce(max(number), 0) + 1 FROM _gl_completion_versions "
                          "WHERE application = ?", [application])[0][0])
-        run(con, "INSERT INTO _gl_completion_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [application, number, version_id, prompt_template, description, model, params_json,
-             now])
-    return CompletionVersion(version_id, number, application, prompt_template, description, model,
-                             params, to_utc(now), workspace)
+        run(con, f"INSERT INTO _gl_completion_versions ({_COLUMNS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [str(version_id), number, application, prompt_template, description, model,
+             params_json, now, json.dumps(inputs)])
+    return _details(workspace, str(version_id), number, application, prompt_template, description,
+                    model, params, now, inputs)
 
 
-_COLUMNS = "id, number, application, prompt_template, description, model, model_params, created_at"
+def _prompt_inputs(template: str, given: Sequence[str] | None) -> list[str]:
+    found = template_variables(template)
+    if given is None:
+        return found
+    if isinstance(given, str) or not isinstance(given, Sequence) or \
+            not all(isinstance(name, str) and name for name in given):
+        raise ValidationError(f"prompt_inputs must be a list of the template's variable names, "
+                              f"got {given!r:.80}")
+    absent = [name for name in found if name not in given]
+    if absent:
+        raise ValidationError(f"the template uses {absent}, missing from prompt_inputs "
+                              f"{list(given)}; list every {{{{variable}}}} or leave prompt_inputs "
+                              "out")
+    return list(dict.fromkeys(given))
 
 
-def _version(workspace: Workspace, row: tuple[Any, ...]) -> CompletionVersion:
-    vid, number, app, template, description, model, params, created = row
-    return CompletionVersion(vid, int(number), app, template, description, model,
-                             json.loads(params), to_utc(created), workspace)
+_COLUMNS = ("id, number, application, prompt_template, description, model, model_params, "
+            "created_at, prompt_inputs")
+
+
+def _details(workspace: Workspace, vid: str, number: int, app: str, template: str,
+             description: str, model: str, params: dict[str, Any], created: datetime,
+             inputs: list[str]) -> VersionDetails:
+    config = {"prompt": template, "prompt_inputs": inputs, "model": model, "params": params}
+    return VersionDetails(config, description, app, uuid.UUID(vid), int(number), to_utc(created),
+                          workspace)
+
+
+def _version(workspace: Workspace, row: tuple[Any, ...]) -> VersionDetails:
+    vid, number, app, template, description, model, params, created, inputs = row
+    return _details(workspace, vid, number, app, template, description, model, json.loads(params),
+                    created, json.loads(inputs) if inputs else template_variables(template))
 
 
 def get_version(workspace: Workspace, application: str, which: str | int = "latest"
-                ) -> CompletionVersion:
-    """A version by number, ``"latest"``, or the name of an environment it is deployed to."""
+                ) -> VersionDetails | None:
+    """A version by ``"latest"``, the environment it is deployed to (``"prod"``), or its number;
+    None when there is none (nothing deployed there yet), as Gantry."""
     _check_app(workspace, application)
     if isinstance(which, bool) or not isinstance(which, (str, int)):
         raise ValidationError(f"version must be a number, 'latest' or an environment, got "
                               f"{which!r}")
+    columns = ", ".join("v." + c.strip() for c in _COLUMNS.split(","))
     with workspace.database.cursor() as con, storage_errors("reading completion versions"):
         if which == "latest":
-            rows = run(con, f"SELECT {_COLUMNS} FROM _gl_completion_versions WHERE application = ? "
-                       "ORDER BY number DESC LIMIT 1", [application])
+            rows = run(con, f"SELECT {columns} FROM _gl_completion_versions v WHERE "
+                       "application = ? ORDER BY number DESC LIMIT 1", [application])
         elif isinstance(which, int):
-            rows = run(con, f"SELECT {_COLUMNS} FROM _gl_completion_versions WHERE application = ? "
-                       "AND number = ?", [application, which])
+            rows = run(con, f"SELECT {columns} FROM _gl_completion_versions v WHERE "
+                       "application = ? AND number = ?", [application, which])
         else:
-            rows = run(con, f"SELECT {', '.join('v.' + c.strip() for c in _COLUMNS.split(','))} "
-                       "FROM _gl_completion_deployments d JOIN _gl_completion_versions v "
-                       "ON v.id = d.version_id WHERE d.application = ? AND d.env = ?",
-                       [application, which])
+            rows = run(con, f"SELECT {columns} FROM _gl_completion_deployments d JOIN "
+                       "_gl_completion_versions v ON v.id = d.version_id WHERE d.application = ? "
+                       "AND d.env = ?", [application, which])
     if not rows:
-        raise NotFoundError(f"application {application!r} has no version {which!r} (versions are "
-                            "numbers, 'latest', or an environment a version is deployed to)")
+        _log.warning("No version found for %r of application %r", which, application)
+        return None
     return _version(workspace, tuple(rows[0]))
 
 
-def list_versions(workspace: Workspace, application: str) -> list[CompletionVersion]:
+def list_versions(workspace: Workspace, application: str) -> list[VersionDetails]:
     """Every version of a completion application, oldest first."""
     _check_app(workspace, application)
     with workspace.database.cursor() as con, storage_errors("reading completion versions"):
@@ -172,15 +253,22 @@ def list_versions(workspace: Workspace, application: str) -> list[CompletionVers
     return [_version(workspace, tuple(r)) for r in rows]
 
 
-def deploy_version(workspace: Workspace, application: str, version_id: str, env: str) -> None:
-    """Point environment `env` (e.g. "prod") at a version; `get_version(env)` then returns it."""
+def deploy_version(workspace: Workspace, application: str, version_id: uuid.UUID | str,
+                   env: str) -> None:
+    """Point environment `env` (e.g. "prod") at a version; `get_version(env)` then returns it.
+
+    Raises:
+        ValidationError: `version_id` is not a UUID, or a bad environment name.
+        NotFoundError: the application has no such version.
+    """
     _check_app(workspace, application)
     check_name(env, "environment")
+    vid = str(version_uuid(version_id))
     with workspace.database.cursor() as con, storage_errors("deploying a completion version"), \
             transaction(con):
         if not run(con, "SELECT 1 FROM _gl_completion_versions WHERE application = ? AND id = ?",
-                   [application, version_id]):
-            raise NotFoundError(f"application {application!r} has no version with id "
-                                f"{version_id!r}")
+                   [application, vid]):
+            raise NotFoundError(f"application {application!r} has no version with id {vid!r}")
         run(con, "INSERT OR REPLACE INTO _gl_completion_deployments VALUES (?, ?, ?, ?)",
-            [application, env, version_id, workspace.clock.now()])
+            [application, env, vid, workspace.clock.now()])
+    _log.info("Version %s was successfully deployed in %s", vid, env)

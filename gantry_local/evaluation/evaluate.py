@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -393,8 +394,8 @@ def _candidates(ws: Workspace, candidates: Mapping[str, Any], input_columns: lis
             if missing:
                 raise ValidationError(f"candidate {name!r}: the prompt template needs {missing}, "
                                       f"the dataset's inputs are {sorted(keys)}")
-            attached = model if model.workspace is not None else CompletionVersion(
-                **{**model.__dict__, "workspace": ws})
+            attached = model if model.workspace is not None else dataclasses.replace(
+                model, workspace=ws)
             attached.model_fn()  # a clear error now if the model is not registered
             out[name] = (attached, model.cache_key)
         elif isinstance(model, Candidate):

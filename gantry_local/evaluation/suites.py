@@ -185,7 +185,12 @@ class Suite:
         for name, model in self.candidates.items():
             if isinstance(model, tuple):  # (application, version) of a completion app
                 app, version = model
-                out[name] = get_version(ws, app, version)
+                found = get_version(ws, app, version)
+                if found is None:
+                    raise NotFoundError(f"suite {self.name!r}: candidate {name!r}: application "
+                                        f"{app!r} has no version {version!r} (none deployed "
+                                        "there yet?)")
+                out[name] = found
             else:
                 out[name] = model
         return out
