@@ -443,14 +443,15 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
 
 
 def _bin_sql(col: str, edges: np.ndarray[Any, Any]) -> tuple[str, list[Any]]:
-    """A number's bin (as `_binned` counts them) as SQL text, with the edges bound."""
+    """A number's bin (as `_binned` counts them) as SQL text, with the edges bound: a
+    cascade of comparisons (DuckDB stops at the first true one for each row)."""
     value = f"CAST({col} AS DOUBLE)"
-    finite = " + ".join([f"CAST({value} > ? AS INTEGER)" for _ in edges] or ["0"])
+    cascade = " ".join(f"WHEN {value} <= ? THEN {i + 1}" for i in range(len(edges)))
     sql = (f"CASE WHEN {col} IS NULL OR isnan({value}) THEN NULL "
-           f"WHEN isinf({value}) AND {value} < 0 THEN 0 "
-           f"WHEN isinf({value}) THEN CAST(? AS INTEGER) "
-           f"ELSE 1 + {finite} END")
-    return sql, [len(edges) + 2, *(float(e) for e in edges)]
+           f"WHEN {value} = '-inf'::DOUBLE THEN 0 "
+           f"WHEN {value} = 'inf'::DOUBLE THEN {len(edges) + 2} "
+           f"{cascade} ELSE {len(edges) + 1} END")
+    return sql, [float(e) for e in edges]
 
 
 def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
