@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import math
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._http import HttpError, HttpStatusError, post_json
 from .._limits import shown
 from ..errors import JudgeError, ValidationError
 
@@ -181,19 +180,17 @@ class OpenAICompatible:
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"the request to {self.base_url} is not JSON: {exc}; pass "
                                   "strings, numbers, lists and dicts") from None
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=body,
-                                         headers=headers, method="POST")
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read()[:200].decode(errors="replace")
-            raise JudgeError(f"{self.base_url} answered HTTP {exc.code}: {detail}") from exc
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+            payload = json.loads(post_json(f"{self.base_url}/chat/completions", body, headers,
+                                           self.timeout))
+        except HttpStatusError as exc:
+            raise JudgeError(f"{self.base_url} answered HTTP {exc.status}: {exc.detail}") from exc
+        except HttpError as exc:
             raise JudgeError(f"cannot reach {self.base_url}: {exc}") from exc
+        except ValueError as exc:
+            raise JudgeError(f"{self.base_url} answered something that is not JSON: {exc}"
+                             ) from exc
         try:
             content = payload["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import run, storage_errors
+from .._http import HttpError, post_json
 from .._limits import check_int, check_number, check_span, check_text
 from .._names import MAX_FIELD_LENGTH, check_name
 from ..clock import to_utc
@@ -205,13 +204,10 @@ class SendWebhook:
     def __call__(self, alert: Alert) -> None:
         data = json.dumps(self.payload(alert)).encode()
         for attempt in range(self.retries + 1):
-            request = urllib.request.Request(self.url, data=data, method="POST", headers={
-                "Content-Type": "application/json", **self.headers})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
+                post_json(self.url, data, self.headers, self.timeout)
                 return
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            except HttpError as exc:
                 if attempt == self.retries:
                     raise WebhookError(f"webhook {self.url} failed after {attempt + 1} "
                                        f"attempts: {exc}") from exc
