@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .records._logger import AppState
     from .records.query import Query
 
-__all__ = ["Context", "check_context", "resolve", "set_default_resolver"]
+__all__ = ["AppHandle", "Context", "check_context", "resolve", "set_default_resolver"]
 
 
 @runtime_checkable
@@ -61,6 +61,18 @@ class Context(Protocol):
               tags: Mapping[str, str] | None = None,
               filters: Sequence[Mapping[str, Any]] | None = None) -> Query:
         """Records of `application` in ``[start_time, end_time)``."""
+
+
+class AppHandle(Protocol):
+    """What the rooms use of an `Application`: its name and its workspace."""
+
+    @property
+    def name(self) -> str:
+        """The application's name."""
+
+    @property
+    def workspace(self) -> Context:
+        """The workspace it belongs to."""
 
 
 _resolver: Callable[[], Context] | None = None

@@ -14,6 +14,7 @@ from scipy.spatial.distance import jensenshannon
 
 import gantry_local as gantry
 from gantry_local.errors import ValidationError
+from gantry_local.monitoring import dataset_drift
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -178,7 +179,7 @@ def test_dataset_versions_drift(ws: gantry.Workspace) -> None:
                                                  "inputs.kind": ["a", "b"] * 1000}))
     dataset.push_dataframe(pl.DataFrame({"inputs.x": rng.normal(2, 1, 2000),
                                          "inputs.kind": ["a", "b"] * 1000}))
-    table = dataset.drift(first["version_id"])
+    table = dataset_drift(dataset, first["version_id"])
     assert dict(zip(table["field"], table["drift"], strict=True)) == {
         "inputs.kind": False, "inputs.x": True}
     assert not math.isnan(table.filter(pl.col("field") == "inputs.x")["ks"][0])

@@ -18,8 +18,8 @@ from .curators import Curator
 from .triggers import DatasetVersionTrigger, IntervalTrigger
 
 if TYPE_CHECKING:
+    from .._context import AppHandle as Application  # what automations use of one
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from ..applications import Application
 
 __all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
 

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +35,9 @@ from ._checks import (
 )
 from ._checks import field as stored_field
 from ._manifest import ARTIFACT, TABLE, FileEntry, Part
-from .dataset import Dataset
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
 
 __all__ = ["export", "get_diff", "pull", "push_version", "restore", "stash"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -497,14 +497,6 @@ class Dataset:
         return diff_versions(self, a, b, key=key, filename=filename)
 
     # -- working copy (Gantry's workflow) -------------------------------------------------------
-
-    def drift(self, a: str, b: str | None = None, fields: Sequence[str] | None = None,
-              psi_threshold: float = 0.2, js_threshold: float = 0.1) -> pl.DataFrame:
-        """Per column, how version `b` (default: latest) differs from version `a`: KS, PSI,
-        JS and more, with a drift flag (see `gantry_local.monitoring.drift`)."""
-        from ..monitoring.drift import dataset_drift
-
-        return dataset_drift(self, a, b, fields, psi_threshold, js_threshold)
 
     def pull(self, version_id: str | None = None, forced: bool = False,
              format: str = "csv") -> Path:

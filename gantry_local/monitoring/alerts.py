@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -34,8 +34,8 @@ from ._source import Records, check_workspace, field_kinds
 from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
 
 if TYPE_CHECKING:
+    from .._context import AppHandle as Application  # what monitoring uses of one
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from ..applications import Application
 
 __all__ = ["AGGREGATIONS", "AggregationTrigger", "Alert", "SendSlackMessage", "SendWebhook",
            "evaluate_monitor", "evaluate_monitors", "list_alerts"]
@@ -258,10 +258,16 @@ class SendSlackMessage(SendWebhook):
         return {"text": f"{icon} {alert.describe()}"}
 
 
-def check_action(action: object) -> None:
-    from ..automations.curators import Curator
+@runtime_checkable
+class _CuratorAction(Protocol):
+    """A curator as an alert's action (`Curator`): it curates the alert's window."""
 
-    if not (isinstance(action, (Curator, SendWebhook)) or callable(action)):
+    def curate(self, workspace: Workspace, start: datetime, end: datetime) -> object:
+        """Curate ``[start, end)`` into the curator's dataset."""
+
+
+def check_action(action: object) -> None:
+    if not (isinstance(action, (_CuratorAction, SendWebhook)) or callable(action)):
         raise ValidationError(f"an aggregation trigger's action must be a curator, a callable "
                               f"or SendWebhook/SendSlackMessage, got {type(action).__name__}")
 
@@ -339,10 +345,8 @@ def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any
 
 def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
     """Run the action; its failure is recorded on the alert, never raised into the tick."""
-    from ..automations.curators import Curator
-
     try:
-        if isinstance(action, Curator):
+        if isinstance(action, _CuratorAction):
             if fire:
                 action.curate(ws, alert.window_start, alert.window_end)
         else:

@@ -500,7 +500,7 @@ def _frame_stats(frame: pl.DataFrame, kinds: Mapping[str, str]) -> dict[str, dic
     return out
 
 
-def dataset_drift(dataset: Dataset, a: str | None, b: str | None,
+def dataset_drift(dataset: Dataset, a: str | None, b: str | None = None,
                   fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
                   js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
     """Drift between two versions of a dataset (`b` defaults to the latest)."""
