@@ -5,7 +5,7 @@ Public names follow the Gantry Python SDK, so ``import gantry_local as gantry`` 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from . import query
@@ -63,7 +63,7 @@ from .workspace import Workspace
 
 try:
     __version__ = _version("gantry-local")
-except PackageNotFoundError:  # run from a source tree that was never installed
+except _PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [

@@ -17,6 +17,7 @@ from .records._gantry_args import UNSET, wrong_feedback_name
 from .records.query import Query
 
 if TYPE_CHECKING:
+    from .automations.automations import Automation
     from .evaluation.completion import VersionDetails
     from .query.time_window import RelativeTimeWindow, TimeWindow
     from .workspace import Workspace
@@ -269,19 +270,19 @@ class Application:
                                    env, filters, tags)
         return window_frame(self.workspace, self.name, time_window, version, env, filters, tags)
 
-    def add_automation(self, automation: Any) -> Any:
+    def add_automation(self, automation: Automation) -> Automation:
         """Add an `Automation`: its curator takes the trigger's schedule and is turned on."""
         from .automations.automations import add_automation
 
         return add_automation(self, automation)
 
-    def list_automations(self) -> list[Any]:
+    def list_automations(self) -> list[Automation]:
         """This application's automations."""
         from .automations.automations import list_automations
 
         return list_automations(self)
 
-    def get_automation(self, name: str) -> Any:
+    def get_automation(self, name: str) -> Automation:
         """One automation of this application, by name."""
         from .automations.automations import get_automation
 

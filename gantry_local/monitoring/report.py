@@ -42,7 +42,7 @@ _BLUE, _ORANGE, _GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
 _RC: dict[Any, Any] = {"svg.hashsalt": "gantry-local", "svg.fonttype": "none"}
 
 
-def write_report(ws: Workspace, application: str, path: str | Path,
+def write_report(ws: Workspace, application: str, path: str | Path = "report.html",
                  interval: timedelta = timedelta(days=1), start_time: datetime | None = None,
                  end_time: datetime | None = None) -> Path:
     """Write the report of `application` to `path` (an .html file) and return the path.

@@ -38,6 +38,7 @@ from .selectors import (
 
 if TYPE_CHECKING:
     from ..._context import Context as Workspace  # the parts of a Workspace rooms use
+    from ...datasets import Dataset
 
 __all__ = [
     "AscendedSortCurator",
@@ -237,10 +238,10 @@ class Curator:
         self._refresh(registry)
         return self
 
-    def get_curated_dataset(self) -> Any:
+    def get_curated_dataset(self) -> Dataset:
         """The dataset this curator appends to."""
-        registry = self._registry()
-        return registry.ws.get_dataset(self.curated_dataset_name)
+        workspace: Workspace = self._registry().ws
+        return workspace.get_dataset(self.curated_dataset_name)
 
     def get_runs(self) -> pl.DataFrame:
         """Run history: interval, status, rows in the interval and selected, version, error."""
