@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import ValidationError
 
-__all__ = ["qualified", "quote_ident"]
+__all__ = ["quote_ident"]
 
 
 def quote_ident(name: str) -> str:
@@ -17,7 +17,3 @@ def quote_ident(name: str) -> str:
         raise ValidationError(f"invalid SQL identifier {name!r}: it must be non-empty and NUL-free")
     return '"' + name.replace('"', '""') + '"'
 
-
-def qualified(alias: str, name: str) -> str:
-    """`alias."name"` for a column of a joined table (the alias is ours, never user input)."""
-    return f"{alias}.{quote_ident(name)}"

@@ -12,9 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from .errors import GantryLocalError, ValidationError
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "read_clock", "to_utc"]
+__all__ = ["EPOCH", "Clock", "ManualClock", "SystemClock", "datetime_from_us", "datetime_to_us",
+           "read_clock", "to_utc"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the Unix epoch, in UTC
 _ONE_US = timedelta(microseconds=1)
 _RANGE = "years 1 to 9999 in UTC"
 
@@ -47,7 +48,12 @@ def datetime_to_us(value: datetime) -> int:
     """Microseconds since the Unix epoch; a naive datetime is read as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return (value - _EPOCH) // _ONE_US
+    return (value - EPOCH) // _ONE_US
+
+
+def datetime_from_us(micros: int) -> datetime:
+    """The UTC datetime `micros` microseconds after the Unix epoch (`datetime_to_us` undone)."""
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def read_clock(clock: object) -> datetime:

@@ -6,12 +6,13 @@ import contextlib
 import copy
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .._db import run, storage_errors, transaction
+from ..clock import datetime_from_us as _from_us
 from ..clock import to_utc
 from ..errors import AlreadyExistsError, IntegrityError, NotFoundError
 from ._definitions import curator_from_json, curator_to_json
@@ -37,11 +38,6 @@ def first_interval(curator: Curator, now: datetime) -> datetime:
     return start
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _from_us(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 @dataclass(frozen=True)

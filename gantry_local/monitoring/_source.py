@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._db import run, storage_errors
 from .._limits import shown
 from .._sql import quote_ident
-from ..clock import datetime_to_us, to_utc
+from ..clock import EPOCH, datetime_to_us, to_utc
 from ..errors import ValidationError
 from ..records._duckdb_sink import table_name
 from ..records._schema import RECORDS
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_INTERVALS", "Grid", "Records", "check_dataset", "check_interval", "check_workspace",
            "field_kinds", "finite", "grid_for", "shown", "utc_time"]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_INTERVALS = 100_000  # intervals one summary, metric or drift table may have
 _KINDS = {"int": "number", "float": "number", "str": "category", "bool": "bool"}
 

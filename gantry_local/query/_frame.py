@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._db import storage_errors
 from .._sql import quote_ident
+from ..clock import datetime_to_us
 from ..errors import GantryLocalError, NotFoundError, ValidationError
 from ..records._schema import FEEDBACK, RECORDS
 from ..records.query import Columns, Query
@@ -237,7 +238,7 @@ def _time_series(frame: GantryDataFrame, expression: str, field: str,
     span = (end - start) // num_points
     if span.total_seconds() <= 0:
         raise ValidationError(f"the window is too short to split into {num_points} points")
-    start_us = int((start - _EPOCH).total_seconds() * 1_000_000)
+    start_us = datetime_to_us(start)
     span_us = max(1, int(span.total_seconds() * 1_000_000))
     bucket = f'least((epoch_us(s."__time") - ?) // ?, {int(num_points) - 1})'
     sql = (f"SELECT {bucket} AS k, {expression.format(col=column)} AS v FROM "
@@ -249,9 +250,6 @@ def _time_series(frame: GantryDataFrame, expression: str, field: str,
     result: pandas.DataFrame = _pandas().DataFrame(
         {"time": times, what: [rows.get(k) for k in range(num_points)]})
     return result
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _count(n: object) -> int:

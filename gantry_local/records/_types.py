@@ -35,7 +35,6 @@ __all__ = [
 
 NULL = "null"
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # ints are stored as BIGINT
-SCALARS = ("bool", "int", "float", "str", "datetime", "date")
 SUPPORTED = "bool, int, float, str, datetime, date, None, and lists of those"
 
 _PY_TO_LOGICAL: dict[type, str] = {
