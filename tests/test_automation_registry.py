@@ -151,9 +151,12 @@ def test_the_background_thread_survives_broken_automations(
 
 
 def test_cli_scheduler_once_reports_failures_without_a_traceback(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "g.duckdb"
     clock = gantry.ManualClock(S)
+    # The CLI's workspace reads the system clock: pin it, so three intervals are due whatever
+    # the date (on the wall clock the run grew by one interval a day since S).
+    monkeypatch.setattr(gantry.SystemClock, "now", lambda self: S + 3 * DAY)
     with gantry.Workspace(db=db, clock=clock) as ws:
         app = ws.create_application("m")
         _fill(app)
