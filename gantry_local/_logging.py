@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import polars as pl
@@ -66,7 +66,7 @@ def log(
     ignore_inputs: object, tags: Any, timestamps: Any, sort_on_timestamp: object,
     sample_rate: float, row_tags: Any, global_tags: Any, join_keys: Any, as_batch: object,
     run_id: str | None, run_tags: Mapping[str, str] | None, run_name: str | None = None,
-) -> Any:
+) -> str | tuple[str | None, list[str]] | None:
     """Gantry's `log`: one record when inputs, outputs and feedbacks are all dicts (its join
     key, or None if sampled out), else `log_records` (``(batch_id, join_keys)``)."""
     if run_id is None and all(isinstance(v, Mapping) for v in (inputs, outputs, feedbacks)):
@@ -91,7 +91,7 @@ def log(
                        run_tags=run_tags)
 
 
-def log_from_data_connector(source_data_connector_name: object) -> Any:
+def log_from_data_connector(source_data_connector_name: object) -> NoReturn:
     """Gantry's data connectors are credentials and schedules kept by its service."""
     raise NotSupportedError(
         f"log_from_data_connector({source_data_connector_name!r}) needs Gantry's hosted service: "

@@ -18,11 +18,13 @@ from .records.query import Query
 
 if TYPE_CHECKING:
     from .automations.automations import Automation
+    from .datasets import Dataset
     from .evaluation.completion import VersionDetails
+    from .query._frame import GantryDataFrame
     from .query.time_window import RelativeTimeWindow, TimeWindow
     from .workspace import Workspace
 
-__all__ = ["Application", "Run", "application_object"]
+__all__ = ["Application", "Run"]
 
 _CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("gantry_local_run",
                                                                           default=None)
@@ -110,7 +112,7 @@ class Application:
         join_keys: Any = None,
         *,
         feedback: Any = UNSET,
-    ) -> Any:
+    ) -> str | tuple[str | None, list[str]] | None:
         """Gantry's ``Application.log``: one record or many, as dicts, lists or frames.
 
         Returns ``(batch_id, join_keys)``, or one join key when `inputs`, `outputs` and
@@ -191,7 +193,7 @@ class Application:
 
         return _distinct(self.workspace, self.name, "__version")
 
-    def create_dataset(self, name: str) -> Any:
+    def create_dataset(self, name: str) -> Dataset:
         """Create a dataset linked to this application (Gantry's ``app.create_dataset``)."""
         return self.workspace.create_dataset(name, app_name=self.name)
 
@@ -208,7 +210,7 @@ class Application:
 
         save_query(self.workspace, self.name, name, query)
 
-    def get_query(self, name: str) -> Any:
+    def get_query(self, name: str) -> GantryDataFrame:
         """The `GantryDataFrame` saved under `name` (relative windows end at now)."""
         from .query._saved import get_query
 
@@ -437,12 +439,3 @@ class Run:
     def end(self) -> None:
         """End the run (for use without ``with``)."""
         self.__exit__()
-
-
-def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
-    """The handle `get_application` returns: a `CompletionApplication` for completion apps."""
-    if application_type == "Completion":
-        from .llm import CompletionApplication  # a subclass: the façade layer, beside this one
-
-        return CompletionApplication(workspace, name, application_type)
-    return Application(workspace, name, application_type)

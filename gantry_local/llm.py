@@ -11,14 +11,17 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._limits import shown
 from .applications import Application
 from .errors import ValidationError
 from .evaluation.completion import VersionDetails
 
-__all__ = ["CompletionApplication", "VersionDetails"]
+if TYPE_CHECKING:
+    from .workspace import Workspace
+
+__all__ = ["CompletionApplication", "VersionDetails", "application_object"]
 
 
 class CompletionApplication(Application):
@@ -134,3 +137,10 @@ def _attributes(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise ValidationError(f"{what} must be a dict with string keys, got {shown(value)}")
     return dict(value)
+
+
+def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
+    """The handle `get_application` returns: a `CompletionApplication` for completion apps."""
+    if application_type == "Completion":
+        return CompletionApplication(workspace, name, application_type)
+    return Application(workspace, name, application_type)

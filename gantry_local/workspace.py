@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -286,7 +286,7 @@ class Workspace:
         Raises:
             NotFoundError: there is none (the message lists those that exist).
         """
-        from .applications import application_object
+        from .llm import application_object
 
         state = self._app_state(application_name)
         return application_object(self, state.name, state.application_type)
@@ -457,7 +457,7 @@ class Workspace:
         run_tags: Mapping[str, str] | None = None,
         *,
         feedback: Any = UNSET,
-    ) -> Any:
+    ) -> str | tuple[str | None, list[str]] | None:
         """Gantry's general log call: one record (inputs, outputs and feedbacks each a dict)
         returns its join key; anything else goes to `log_records` and returns ``(batch_id,
         join_keys)``. `run_id` adds the records to that run's batch (see
@@ -505,11 +505,11 @@ class Workspace:
         global_tags: Mapping[str, str] | None = None,
         schedule: Any = None,
         pipeline_name: str | None = None,
-    ) -> Any:
+    ) -> NoReturn:
         """Not available here: Gantry's data connectors live on its service (see the error)."""
         from ._logging import log_from_data_connector
 
-        return log_from_data_connector(source_data_connector_name)
+        log_from_data_connector(source_data_connector_name)
 
     def query(
         self,

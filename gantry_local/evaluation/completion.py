@@ -218,28 +218,28 @@ def _version(workspace: Workspace, row: tuple[Any, ...]) -> VersionDetails:
                     created, json.loads(inputs) if inputs else template_variables(template))
 
 
-def get_version(workspace: Workspace, application: str, which: str | int = "latest"
+def get_version(workspace: Workspace, application: str, version: str | int
                 ) -> VersionDetails | None:
     """A version by ``"latest"``, the environment it is deployed to (``"prod"``), or its number;
     None when there is none (nothing deployed there yet), as Gantry."""
     _check_app(workspace, application)
-    if isinstance(which, bool) or not isinstance(which, (str, int)):
+    if isinstance(version, bool) or not isinstance(version, (str, int)):
         raise ValidationError(f"version must be a number, 'latest' or an environment, got "
-                              f"{which!r}")
+                              f"{version!r}")
     columns = ", ".join("v." + c.strip() for c in _COLUMNS.split(","))
     with workspace.database.cursor() as con, storage_errors("reading completion versions"):
-        if which == "latest":
+        if version == "latest":
             rows = run(con, f"SELECT {columns} FROM _gl_completion_versions v WHERE "
                        "application = ? ORDER BY number DESC LIMIT 1", [application])
-        elif isinstance(which, int):
+        elif isinstance(version, int):
             rows = run(con, f"SELECT {columns} FROM _gl_completion_versions v WHERE "
-                       "application = ? AND number = ?", [application, which])
+                       "application = ? AND number = ?", [application, version])
         else:
             rows = run(con, f"SELECT {columns} FROM _gl_completion_deployments d JOIN "
                        "_gl_completion_versions v ON v.id = d.version_id WHERE d.application = ? "
-                       "AND d.env = ?", [application, which])
+                       "AND d.env = ?", [application, version])
     if not rows:
-        _log.warning("No version found for %r of application %r", which, application)
+        _log.warning("No version found for %r of application %r", version, application)
         return None
     return _version(workspace, tuple(rows[0]))
 
