@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .automations.scheduler import Scheduler
 from .clock import ManualClock
 from .errors import ValidationError
 from .workspace import Workspace
@@ -98,6 +99,7 @@ def run_demo(path: str | Path = "gantry-demo", records_per_day: int = 2_000,
         _datasets(workspace, app.query, echo)
         _monitoring(workspace, clock, echo)
         _curation(workspace, clock, echo)
+        _producers(workspace, clock, root, records_per_day, echo)
         _evaluation(workspace, echo)
         _html_report(workspace, root, echo)
     return workspace
@@ -171,6 +173,52 @@ def _curation(workspace: Workspace, clock: ManualClock, echo: Callable[[str], No
                .select("curator", "interval_start", "status", "rows_in_interval", "rows_selected")
                .tail(4))
     echo(str(history))
+
+
+_PRODUCER = """
+import random, sys
+from datetime import datetime, timedelta
+import gantry_local as gantry
+db, name, day, count = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3]), int(sys.argv[4])
+gantry.init(db=db, producer=True, producer_id=name)  # the one line a model-server worker runs
+rng = random.Random(name)
+for i in range(count):
+    amount = round(rng.lognormvariate(4.3, 1.0), 2)
+    gantry.log_record("fraud-detector", version="v2", inputs={"amount": amount,
+                      "merchant": rng.choice(["grocery", "travel", "online"]), "foreign": False,
+                      "card": {"age_days": rng.randint(1, 3000), "country": "DE"}},
+                      outputs={"fraud_score": min(1.0, amount / 4000), "flagged": amount > 2000},
+                      tags={"region": "DE"}, join_key=f"{name}:{i}",
+                      timestamp=day + timedelta(seconds=i * 86_400 / count))
+gantry.flush()
+"""
+
+
+def _producers(workspace: Workspace, clock: ManualClock, root: Path, records_per_day: int,
+               echo: Callable[[str], None]) -> None:
+    """Day 31 comes from two model-server worker processes logging into the spool."""
+    import subprocess
+    import sys
+
+    echo("\n== Model servers: two worker processes log day 31 into the spool ==")
+    day = START + timedelta(days=DAYS)
+    count = max(1, records_per_day // 2)
+    workers = [subprocess.Popen([sys.executable, "-c", _PRODUCER, str(root / "gantry.duckdb"),
+                                 name, day.isoformat(), str(count)])
+               for name in ("worker-1", "worker-2")]
+    if any(worker.wait() != 0 for worker in workers):
+        raise RuntimeError("a demo worker process failed (its error is printed above)")
+    segments = sorted(p.name for p in (root / "gantry-spool" / "pending").rglob("*.parquet"))
+    echo(f"The workers never opened the database: they wrote {len(segments)} segments, e.g. "
+         f"{segments[0]}")
+    clock.set(day + timedelta(days=1))
+    runs = Scheduler(workspace).run_pending()  # ingests the spool first, then curates day 31
+    curated = workspace.get_dataset("uniform-100").read()
+    by_worker = (curated.filter(pl.col("__join_key").str.starts_with("worker-"))
+                 .group_by(pl.col("__join_key").str.split(":").list.first()).len())
+    echo(f"The scheduler's tick ingested them exactly once and ran {len(runs)} curator runs for "
+         f"day 31; uniform-100 took " + ", ".join(
+             f"{n} rows from {w}" for w, n in sorted(by_worker.iter_rows())) + ".")
 
 
 def _monitoring(workspace: Workspace, clock: ManualClock, echo: Callable[[str], None]) -> None:

@@ -24,7 +24,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "The scheduler caught up 60 runs (60 succeeded); a second tick runs 0." in out
     with gantry.Workspace(db=target / "gantry.duckdb") as ws:
         rows = ws.query("fraud-detector").to_polars()
-    assert rows.height == 6_000
+    assert "ingested them exactly once and ran 2 curator runs for day 31" in out
+    assert rows.height == 6_000 + 2 * 100  # 30 days, then day 31 from two producer processes
     assert 0.3 < rows["feedback.is_fraud"].is_not_null().mean() < 0.7  # type: ignore[operator]
     assert set(rows["__version"].unique()) == {"v1", "v2"}
     # the demo's own folder (marked) is wiped and reused
@@ -32,7 +33,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["demo", "--path", str(target), "--records-per-day", "10"]) == 0
     assert "Logged 300 predictions" in capsys.readouterr().out
     with gantry.Workspace(db=target / "gantry.duckdb") as ws:
-        assert ws.query("fraud-detector").count() == 300
+        assert ws.query("fraud-detector").count() == 300 + 2 * 5
 
 
 def test_demo_never_wipes_a_folder_it_did_not_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
