@@ -189,7 +189,7 @@ class Application:
                 "versions": self._versions(), **sections}
 
     def _versions(self) -> list[str]:
-        from .query import _distinct
+        from .query._functions import _distinct
 
         return _distinct(self.workspace, self.name, "__version")
 
@@ -261,7 +261,7 @@ class Application:
         """
         if time_window is None and env is None:
             return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
-        from .query import window_frame
+        from .query._functions import window_frame
 
         if time_window is not None and (start_time is not None or end_time is not None):
             raise ValidationError("give either time_window or start_time/end_time, not both")

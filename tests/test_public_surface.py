@@ -29,6 +29,7 @@ PACKAGES = [
     "gantry_local.datasets",
     "gantry_local.evaluation",
     "gantry_local.monitoring",
+    "gantry_local.query",
     "gantry_local.records",
 ]
 

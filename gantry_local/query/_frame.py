@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._db import storage_errors
 from .._sql import quote_ident
@@ -16,9 +16,14 @@ from ..records.query import Columns, Query
 from ._filters import translate
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pandas
 
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+
+    # A series statistic: one value, or a frame of them (``num_points`` > 1 or ``group_by``).
+    Statistic: TypeAlias = "float | int | datetime | pandas.DataFrame | None"
 
 __all__ = ["Filters", "GantryDataFrame", "GantrySeries"]
 
@@ -317,7 +322,7 @@ class GantrySeries:
         return hash((id(self.parent_dataframe), self.name))
 
     def __len__(self) -> int:
-        return int(self.count())
+        return int(cast(int, self.count()))  # one value: no num_points, no group_by
 
     # -- masks --------------------------------------------------------------------------------
 
@@ -416,7 +421,7 @@ class GantrySeries:
 
     def _stat(self, expression: str, kinds: tuple[str, ...] | None, what: str,
               num_points: int = 1, group_by: str | None = None, params: Sequence[Any] = ()
-              ) -> Any:
+              ) -> Statistic:
         if kinds is not None and self.dtype not in (*kinds, "null"):
             raise ValidationError(f"{what} works on {', '.join(kinds)} series; {self.name!r} "
                                   f"holds {self.dtype} values")
@@ -429,46 +434,48 @@ class GantrySeries:
             return self.parent_dataframe._time_series(expression, self.name, params,
                                                       num_points, what)
         if group_by is None:
-            return self.parent_dataframe._aggregate(expression, self.name, params)
+            return cast("Statistic", self.parent_dataframe._aggregate(expression, self.name, params))
         if not isinstance(group_by, str) or group_by not in self.parent_dataframe.series:
             raise ValidationError(f"cannot find column {group_by!r} to group by")
         rows = self.parent_dataframe._aggregate(expression, self.name, params, group_by)
-        return _pandas().DataFrame([{group_by: g, what: v} for g, v in rows])
+        frame: pandas.DataFrame = _pandas().DataFrame([{group_by: g, what: v} for g, v in rows])
+        return frame
 
-    def mean(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def mean(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The average (int and float series)."""
         return self._stat("avg({col})", _NUMERIC, "mean", num_points, group_by)
 
-    def std(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def std(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The sample standard deviation (int and float series)."""
         return self._stat("stddev_samp({col})", _NUMERIC, "stddev", num_points, group_by)
 
-    def median(self, num_points: int = 1) -> Any:
+    def median(self, num_points: int = 1) -> Statistic:
         """The median (int and float series)."""
         return self._stat("quantile_cont({col}, 0.5)", _NUMERIC, "median", num_points)
 
-    def count(self, num_points: int = 1, group_by: str | None = None, limit: int = 20) -> Any:
+    def count(self, num_points: int = 1, group_by: str | None = None, limit: int = 20
+              ) -> int | pandas.DataFrame:
         """How many records the series covers (nulls included), any type."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise ValidationError(f"limit must be an int > 0, got {limit!r}")
-        result = self._stat("count(*)", None, "total", num_points, group_by)
+        result: Any = self._stat("count(*)", None, "total", num_points, group_by)
         if group_by is not None:
-            return result.head(limit)
+            return cast("pandas.DataFrame", result.head(limit))
         if num_points != 1:  # a time series: empty slices count 0
             result["total"] = [int(v) if v is not None and v == v else 0
                                for v in result["total"]]
-            return result
+            return cast("pandas.DataFrame", result)
         return int(result or 0)
 
-    def min(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def min(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The smallest value (int, float and datetime series)."""
         return self._stat("min({col})", _SORTABLE, "minimum", num_points, group_by)
 
-    def max(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def max(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The largest value (int, float and datetime series)."""
         return self._stat("max({col})", _SORTABLE, "maximum", num_points, group_by)
 
-    def sum(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def sum(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The total (int and float series; ours, Gantry had no sum)."""
         return self._stat("sum({col})", _NUMERIC, "sum", num_points, group_by)
 
@@ -480,8 +487,8 @@ class GantrySeries:
                         for q in values):
             raise ValidationError(f"quantile_vals must be a list of numbers in [0, 1], got "
                                   f"{quantile_vals!r}")
-        found = self._stat("quantile_cont({col}, ?::DOUBLE[])", _NUMERIC, "quantiles",
-                           params=[[float(q) for q in values]])
+        found: Any = self._stat("quantile_cont({col}, ?::DOUBLE[])", _NUMERIC, "quantiles",
+                                params=[[float(q) for q in values]])
         answers = found if found is not None else [None] * len(values)
         return {float(q): v for q, v in zip(values, answers, strict=True)}
 
@@ -504,33 +511,33 @@ class GantrySeries:
         return set(self.histogram())
 
     def _share(self, condition: str, what: str, dropna: bool = False,
-               num_points: int = 1, group_by: str | None = None) -> Any:
+               num_points: int = 1, group_by: str | None = None) -> Statistic:
         base = "count({col})" if dropna else "count(*)"
         return self._stat(f"coalesce(count(*) FILTER (WHERE {condition}) / "
                           f"nullif({base}, 0), 0)", ("bool",), what, num_points, group_by)
 
     def percent_true(self, dropna: bool = False, num_points: int = 1,
-                     group_by: str | None = None) -> Any:
+                     group_by: str | None = None) -> Statistic:
         """Share of true values (bool series); `dropna` leaves nulls out of the total."""
         return self._share("{col}", "percent_true", dropna, num_points, group_by)
 
     def percent_false(self, dropna: bool = False, num_points: int = 1,
-                      group_by: str | None = None) -> Any:
+                      group_by: str | None = None) -> Statistic:
         """Share of false values (bool series)."""
         return self._share("NOT {col}", "percent_false", dropna, num_points, group_by)
 
-    def percent_null(self, num_points: int = 1, group_by: str | None = None) -> Any:
+    def percent_null(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """Share of missing values."""
         return self._stat("coalesce(count(*) FILTER (WHERE {col} IS NULL) / "
                           "nullif(count(*), 0), 0)", None, "percent_null", num_points, group_by)
 
     def percent_true_not_null(self, dropna: bool = False, num_points: int = 1,
-                              group_by: str | None = None) -> Any:
+                              group_by: str | None = None) -> Statistic:
         """Share of true values among the present ones (bool series)."""
         return self._share("{col}", "percent_true_not_null", True, num_points, group_by)
 
     def percent_false_not_null(self, dropna: bool = False, num_points: int = 1,
-                               group_by: str | None = None) -> Any:
+                               group_by: str | None = None) -> Statistic:
         """Share of false values among the present ones (bool series)."""
         return self._share("NOT {col}", "percent_false_not_null", True, num_points, group_by)
 
