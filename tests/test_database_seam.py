@@ -1,0 +1,62 @@
+"""The database seam: one `Database` per workspace, handed to the rooms, which keep their own
+state on it; the default workspace is resolved in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import gantry_local as gantry
+from gantry_local import _context
+from gantry_local._db import Database
+from gantry_local.evaluation._models import Models, models
+from gantry_local.monitoring._in_process import InProcess, in_process
+
+
+def test_the_workspace_owns_one_database_that_cursors_come_from(ws: gantry.Workspace) -> None:
+    assert isinstance(ws.database, Database)
+    with ws.database.cursor() as con:
+        assert con.execute("SELECT count(*) FROM _gl_applications").fetchone() == (0,)
+    ws.close()
+    with pytest.raises(gantry.StorageError, match="closed"), ws.database.cursor():
+        pass
+
+
+def test_rooms_keep_their_state_on_the_database(ws: gantry.Workspace, tmp_path: Path) -> None:
+    assert models(ws.database) is ws.database.state(Models)
+    assert in_process(ws.database) is ws.database.state(InProcess)
+    ws.register_model("echo", lambda prompt: prompt)
+    assert ws.model("echo")("hi") == "hi"
+    with gantry.Workspace(db=tmp_path / "other.duckdb") as other, \
+            pytest.raises(gantry.NotFoundError, match="register_model"):  # its own rooms' state
+        other.model("echo")
+
+
+def test_a_new_field_is_seen_by_the_next_query(app: gantry.Application) -> None:
+    app.log_records(inputs=[{"a": 1}], outputs=[1])
+    assert "inputs.a" in app.workspace.query("model").to_polars().columns
+    generation = app.workspace.database.generation
+    app.log_records(inputs=[{"b": "x"}], outputs=[2])
+    frame = app.workspace.query("model").to_polars()
+    assert "inputs.b" in frame.columns and frame.height == 2
+    assert app.workspace.database.generation > generation
+
+
+def test_the_rooms_take_a_context_not_a_workspace_class(ws: gantry.Workspace) -> None:
+    assert _context.check_context(ws) is ws
+    with pytest.raises(gantry.ValidationError, match="must be a gantry_local Workspace, got str"):
+        _context.check_context("ws")
+
+
+def test_the_default_workspace_is_resolved_in_one_place(tmp_path: Path) -> None:
+    previous = gantry._default._default
+    gantry._default._default = None
+    try:
+        with pytest.raises(gantry.NotInitializedError, match="init"):
+            _context.resolve(None)
+        workspace = gantry.init(db=tmp_path / "d.duckdb")
+        assert _context.resolve(None) is workspace is gantry.get_workspace()
+        workspace.close()
+    finally:
+        gantry._default._default = previous
