@@ -268,3 +268,15 @@ def test_log_from_data_connector_is_not_supported(default: gantry.ManualClock) -
             join_key="column_E",
         )
     assert isinstance(gantry.NotSupportedError("x"), NotImplementedError)
+
+
+def test_any_arrow_stream_is_a_frame(default: gantry.ManualClock) -> None:
+    import duckdb
+    import pyarrow as pa
+
+    relation = duckdb.sql("SELECT range AS x FROM range(3)")
+    stream = pa.table({"y": [1, 2, 3]}).to_reader()  # exports __arrow_c_stream__
+    gantry.log_records("foobar", inputs=relation, outputs=stream)
+    frame = gantry.get_application("foobar").query().to_polars().sort("inputs.x")
+    assert frame["inputs.x"].to_list() == [0, 1, 2]
+    assert frame["outputs.y"].to_list() == [1, 2, 3]

@@ -113,36 +113,42 @@ def as_list(value: object, what: str) -> list[Any]:
 
 
 def is_frame(value: object) -> bool:
-    """True for polars/pandas DataFrames and Series and Arrow tables/record batches."""
+    """True for polars/pandas DataFrames and Series, Arrow tables/record batches, and any
+    other table that exports an Arrow stream (``__arrow_c_stream__``: DuckDB relations ...)."""
     if isinstance(value, (pa.Table, pa.RecordBatch)):
         return True
     module = type(value).__module__.split(".")[0]
-    return module in {"polars", "pandas"} and type(value).__name__ in {"DataFrame", "Series"}
+    if module in {"polars", "pandas"} and type(value).__name__ in {"DataFrame", "Series"}:
+        return True
+    return hasattr(type(value), "__arrow_c_stream__") and not isinstance(value, pa.Array)
 
 
 def frame_to_arrow(value: object, what: str) -> pa.Table:
     """An Arrow table from a frame; a Series becomes one column named after it (or ``value``).
 
-    Column names (and the field names of struct columns) follow the rules of dict field
-    names, checked before any conversion (polars panics on a NUL in a name).
+    `pa.table()` converts anything that exports an Arrow stream, but not pandas (it would
+    keep the index as a column: ``from_pandas(preserve_index=False)``) nor polars (its
+    stream exports string views and categoricals as dictionaries of views, which pyarrow
+    26 cannot cast to our string columns: polars' ``to_arrow()`` gives plain strings and
+    costs nothing, sharing the buffers). Column names (and the
+    field names of struct columns) follow the rules of dict field names, checked before
+    any conversion (polars panics on a NUL in a name).
     """
-    if isinstance(value, (pa.Table, pa.RecordBatch)):
-        table = value if isinstance(value, pa.Table) else pa.Table.from_batches([value])
-        _check_arrow_names(table.schema, what)
-        return table
-    kind = type(value).__name__
     module = type(value).__module__.split(".")[0]
-    name = getattr(value, "name", None)
-    if kind == "Series":
-        name = name if isinstance(name, str) and name else "value"
-        value = value.to_frame(name)  # type: ignore[attr-defined]
+    if type(value).__name__ == "Series" and module in {"polars", "pandas"}:
+        name = getattr(value, "name", None)
+        value = value.to_frame(name if isinstance(name, str) and name else "value")  # type: ignore[attr-defined]
     if module == "polars":
         _check_polars_names(value, what)
-    else:
+    elif module == "pandas":
         _check_column_names(list(value.columns), what)  # type: ignore[attr-defined]
     try:
-        table = value.to_arrow() if module == "polars" else (  # type: ignore[attr-defined]
-            pa.Table.from_pandas(value, preserve_index=False))  # type: ignore[arg-type]
+        if module == "pandas":
+            table = pa.Table.from_pandas(value, preserve_index=False)  # type: ignore[arg-type]
+        elif module == "polars":
+            table = value.to_arrow()  # type: ignore[attr-defined]
+        else:
+            table = pa.table(value)  # type: ignore[call-overload]
     except Exception as exc:
         raise ValidationError(f"{what}: could not convert the {module} frame to Arrow: {exc}") \
             from exc
