@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,8 +48,11 @@ _META = {
     FEEDBACK: {"__time": pa.timestamp("us", tz="UTC"), "__join_key": pa.string()},
 }
 _SECTIONS = {RECORDS: ("inputs.", "outputs.", "tags."), FEEDBACK: ("feedback.",)}
-_BATCH_ROWS = 1_000_000
+# A batch is one transaction; the next batch's segments are read while one is inserted (both
+# release the GIL), so batches are kept moderate to overlap the two.
+_BATCH_ROWS = 250_000
 _BATCH_SEGMENTS = 1_000
+_READ_AHEAD = 16  # segments read ahead of the one being decoded
 
 
 class AppLookup(Protocol):
@@ -128,9 +133,9 @@ class Ingester:
             self._curated: dict[str, Any] = {}
             batch: list[_Decoded] = []
             rows = 0
-            for done, segment in enumerate(pending, 1):
+            for done, (segment, read) in enumerate(self._read_ahead(pending), 1):
                 try:
-                    batch.append(self._decode(segment))
+                    batch.append(self._decode(segment, read))
                     rows += batch[-1].write.table.num_rows
                 except _Refused as exc:
                     self._quarantine(segment, str(exc), result)
@@ -195,9 +200,21 @@ class Ingester:
 
     # -- reading and checking a segment ----------------------------------------------------
 
-    def _decode(self, segment: Segment) -> _Decoded:
+    def _read_ahead(self, pending: list[Segment]
+                    ) -> Iterator[tuple[Segment, Future[pa.Table]]]:
+        """Each pending segment with its rows being read in a background thread, a few ahead."""
+        with ThreadPoolExecutor(1, thread_name_prefix="gantry-local-ingest") as pool:
+            reads: deque[tuple[Segment, Future[pa.Table]]] = deque()
+            for segment in pending:
+                reads.append((segment, pool.submit(self.spool.read, segment)))
+                if len(reads) > _READ_AHEAD:
+                    yield reads.popleft()
+            while reads:
+                yield reads.popleft()
+
+    def _decode(self, segment: Segment, read: Future[pa.Table]) -> _Decoded:
         try:
-            table = self.spool.read(segment)
+            table = read.result()
         except FileNotFoundError as exc:
             raise _Refused("it vanished while being read") from exc
         except Exception as exc:
