@@ -277,3 +277,16 @@ def test_the_logs_are_readable_by_duckdb_and_polars(owner: gantry.Workspace, tmp
 
 def _raise(*args: object, **kwargs: object) -> None:
     raise OSError("the move failed")
+
+
+def test_of_two_workers_feedback_for_one_key_the_later_wins(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock) -> None:
+    a, z = producer(tmp_path, clock, "a"), producer(tmp_path, clock, "z")
+    key = a.log_record("model", inputs={"x": 1}, outputs=1)
+    z.log_record("model", feedback={"label": "first"}, join_key=key,
+                 timestamp=START + timedelta(minutes=1))
+    a.log_record("model", feedback={"label": "second"}, join_key=key,
+                 timestamp=START + timedelta(minutes=2))
+    a.close()
+    z.close()
+    assert owner.query("model").to_polars()["feedback.label"].to_list() == ["second"]

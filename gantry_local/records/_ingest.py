@@ -177,6 +177,8 @@ class Ingester:
             self._quarantine(one.segment, f"the database refused its rows: {exc}", result)
 
     def _commit(self, decoded: list[_Decoded]) -> None:
+        # In time order, so that of two workers' feedback for one key the later one wins
+        decoded = sorted(decoded, key=_first_time)
         ledger = _ledger_rows([(d.segment, "ingested", None, d.write.table.num_rows, d.late)
                                for d in decoded], self._now())
 
@@ -240,6 +242,9 @@ class Ingester:
                 rows = run(cursor, "SELECT max(r.interval_end) FROM _gl_curator_runs r JOIN "
                                    "_gl_curators c ON r.curator = c.name WHERE c.application = ? "
                                    "AND r.status = 'succeeded'", [segment.app])
+            except duckdb.Error as exc:  # only a count: never a reason not to ingest
+                _log.warning("gantry-local ingest: cannot tell late records apart: %s", exc)
+                rows = []
             finally:
                 cursor.close()
             self._curated[segment.app] = rows[0][0] if rows else None
@@ -326,6 +331,11 @@ class Ingester:
         finally:
             cursor.close()
         return len(removed)
+
+
+def _first_time(decoded: _Decoded) -> int:
+    first = pc.min(pc.cast(decoded.write.table.column("__time"), pa.int64())).as_py()
+    return int(first) if first is not None else 0
 
 
 class _Refused(Exception):
