@@ -35,7 +35,8 @@ _default: Workspace | None = None
 
 
 _WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval", "spool",
-                      "spool_options", "spool_retention", "producer", "producer_id")
+                      "spool_options", "spool_retention", "producer", "producer_id",
+                      "background_scheduler")
 _SPOOL_OPTIONS = ("spool", "spool_options", "spool_retention", "producer", "producer_id")
 
 

@@ -70,6 +70,10 @@ class Workspace:
         spool_options: fsspec options for the spool (default: `storage_options`).
         spool_retention: how long ingested segments stay readable in the spool's
             ``ingested/`` folder before they are deleted (None keeps them).
+        background_scheduler: whether adding an automation starts a background scheduler
+            loop (a daemon thread) in this process, so curators and alerts run with no
+            further call; None lets ``GANTRY_LOCAL_BACKGROUND_SCHEDULER=0`` turn it off (on
+            otherwise). Making a `Scheduler` for the workspace stops it (that one drives).
 
     Raises:
         StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
@@ -87,10 +91,14 @@ class Workspace:
         spool: str | None = None,
         spool_options: Mapping[str, Any] | None = None,
         spool_retention: timedelta | None = timedelta(days=1),
+        background_scheduler: bool | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.check_arguments(db, storage, storage_options, self.clock, buffer_size,
-                             buffer_timeout, flush_interval)
+                             buffer_timeout, flush_interval, background_scheduler)
+        # Whether adding an automation starts a background scheduler loop in this process
+        # (None: the GANTRY_LOCAL_BACKGROUND_SCHEDULER environment variable decides; on).
+        self.background_scheduler = background_scheduler
         self.spool, self._spool_options, self._spool_retention = check_spool(
             db, spool, spool_options if spool_options is not None else storage_options,
             spool_retention)
@@ -119,7 +127,7 @@ class Workspace:
     def check_arguments(
         db: object = "gantry.duckdb", storage: object = None, storage_options: object = None,
         clock: object = None, buffer_size: object = 100_000, buffer_timeout: object = 5.0,
-        flush_interval: object = 1.0,
+        flush_interval: object = 1.0, background_scheduler: object = None,
     ) -> None:
         """Check a workspace's arguments without opening anything (`init` checks before it
         closes the previous default workspace).
@@ -136,6 +144,9 @@ class Workspace:
         _check_range(flush_interval, "flush_interval", _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL)
         _check_db(db)
         _check_storage(storage, storage_options)
+        if background_scheduler is not None and not isinstance(background_scheduler, bool):
+            raise ValidationError(f"background_scheduler must be True, False or None (the "
+                                  f"environment decides), got {background_scheduler!r}")
 
     # `init(environment=...)`: the ``env`` tag of records logged without one (Gantry's rule)
     _default_env: str | None = None
@@ -157,6 +168,12 @@ class Workspace:
 
     def close(self) -> None:
         """Write every buffered record, then release the DuckDB file. Safe to call twice."""
+        with self._lock:
+            if self.database.closed:
+                return
+        from .automations.scheduler import stop_background
+
+        stop_background(self)  # its tick ends before the connection does
         with self._lock:
             if self.database.closed:
                 return

@@ -123,7 +123,10 @@ def test_a_suite_that_raises_fails_alone(ws: gantry.Workspace, busy: gantry.Appl
     assert failure.kind == "suite" and "the suite blew up" in failure.error
     runs = scheduler.suite_runs()
     assert runs["passed"].to_list() == [False] and "blew up" in runs["error"][0]
-    scheduler.run_pending()  # retried on the next tick (no evaluation was stored)
+    scheduler.run_pending()  # not before its retry backoff ends
+    assert scheduler.failures == []
+    clock.advance(scheduler.retry_delay(1))
+    scheduler.run_pending()  # then retried (no evaluation was stored)
     assert [f.automation for f in scheduler.failures] == ["check"]
 
 

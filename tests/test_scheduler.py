@@ -136,6 +136,8 @@ def test_a_failing_curator_is_recorded_retried_and_does_not_stop_others(
     assert "inputs.later" in (runs[0].error or runs[1].error or "")
     daily.log_record(inputs={"i": 1, "day": 0, "later": 3}, outputs=0,
                      timestamp=START + timedelta(hours=1))
+    assert scheduler.run_pending() == []  # in its retry backoff (1 minute after 1 failure)
+    clock.advance(scheduler.retry_delay(1))
     retried = scheduler.run_pending()
     assert [(r.curator, r.status) for r in retried] == [("broken", "succeeded")] * 2
 

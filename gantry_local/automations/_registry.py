@@ -6,7 +6,7 @@ import contextlib
 import copy
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -27,17 +27,40 @@ log = logging.getLogger("gantry_local.automations")
 
 
 def first_interval(curator: Curator, now: datetime) -> datetime:
-    """Where a new curator's intervals begin (see `Curator` for the rules)."""
+    """Where a new curator's intervals begin: `start_on`, and they step by the interval from
+    there (a weekly curator started on a Monday runs Monday to Monday). Without `start_on`,
+    Gantry's rule: start now, looking back one interval (whole seconds). With
+    ``curate_past_intervals=False`` and `start_on` in the past, the interval of `start_on`'s
+    grid that holds `now`."""
     interval = curator.curation_interval
     start = curator.start_on
-    if start is None:  # align to the interval grid from the Unix epoch, e.g. midnight UTC
-        epoch = datetime(1970, 1, 1, tzinfo=now.tzinfo)
-        return epoch + ((now - epoch) // interval) * interval
+    if start is None:
+        return now.replace(microsecond=0) - interval
     if not curator.curate_past_intervals and start < now:
         return start + ((now - start) // interval) * interval
     return start
 
 
+def next_start(first: datetime, last_end: datetime | None, step: timedelta) -> datetime:
+    """The first interval of the grid ``first + k*step`` that starts at or after `last_end`
+    (the end of the last curated interval), so a tick never walks the curated history."""
+    if last_end is None or last_end <= first:
+        return first
+    steps = -((first - last_end) // step)  # ceiling division
+    return first + steps * step
+
+
+def utc_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Time-zone-aware columns spelled ``UTC``, as `query()` and dataset frames spell it
+    (DuckDB's Arrow export says ``Etc/UTC``, so joins between the two failed)."""
+    zoned = [name for name, dtype in frame.schema.items()
+             if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None]
+    if not zoned:
+        return frame
+    return frame.with_columns([pl.col(n).dt.convert_time_zone("UTC") for n in zoned])
+
+
+_Starts = dict[str, list[datetime]]  # curator -> interval starts
 
 
 @dataclass(frozen=True)
@@ -164,7 +187,7 @@ class CuratorRegistry:
                             ).to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return utc_frame(frame)
 
     def update(self, current: Curator, changed: Curator) -> None:
         """Store `changed` in place of `current` (a rename carries the run history along)."""
@@ -220,7 +243,8 @@ class CuratorRegistry:
                 [name, automation])
 
     def succeeded(self) -> dict[str, set[datetime]]:
-        """Interval starts of every succeeded run, by curator: one query for a whole tick."""
+        """Interval starts of every succeeded run, by curator (reads the whole history: for
+        tests and tools; a tick uses `progress`)."""
         with self.ws.database.cursor() as con, storage_errors("reading curator runs"):
             rows = run(con, "SELECT curator, epoch_us(interval_start) FROM _gl_curator_runs "
                        "WHERE status = 'succeeded'")
@@ -228,6 +252,26 @@ class CuratorRegistry:
         for name, start in rows:
             done.setdefault(name, set()).add(_from_us(start))
         return done
+
+    def progress(self) -> tuple[dict[str, datetime], _Starts]:
+        """Per curator, the end of its last succeeded interval and the starts of its failed
+        ones (oldest first): two aggregate queries, whatever the history's length."""
+        with self.ws.database.cursor() as con, storage_errors("reading curator runs"):
+            ends = run(con, "SELECT curator, epoch_us(max(interval_end)) FROM _gl_curator_runs "
+                       "WHERE status = 'succeeded' GROUP BY curator")
+            failed = run(con, "SELECT curator, epoch_us(interval_start) FROM _gl_curator_runs "
+                         "WHERE status = 'failed' ORDER BY interval_start")
+        retry: _Starts = {}
+        for name, start in failed:
+            retry.setdefault(name, []).append(_from_us(start))
+        return {name: _from_us(end) for name, end in ends}, retry
+
+    def failure_counts(self) -> dict[str, tuple[datetime, int]]:
+        """Automations failing now: name -> (last failure, consecutive failing ticks)."""
+        with self.ws.database.cursor() as con, storage_errors("reading automation failures"):
+            rows = run(con, "SELECT automation, epoch_us(last_failed_at), failures "
+                       "FROM _gl_automation_failures")
+        return {name: (_from_us(last), int(count)) for name, last, count in rows}
 
     def record(self, name: str, start: datetime, end: datetime, status: str,
                rows_in_interval: int | None, rows_selected: int | None, version_id: str | None,
@@ -244,7 +288,7 @@ class CuratorRegistry:
                             ).to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return utc_frame(frame)
 
 
 
@@ -268,4 +312,4 @@ class CuratorRegistry:
             table = con.sql("SELECT * FROM _gl_suite_runs ORDER BY ran_at, suite").to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return utc_frame(frame)

@@ -123,6 +123,14 @@ def add_automation(application: Application, automation: Automation) -> Automati
         raise ValidationError(f"add_automation takes an Automation, got "
                               f"{type(automation).__name__}")
     workspace = application.workspace
+    added = _add(application, workspace, automation)
+    from .scheduler import ensure_background
+
+    ensure_background(workspace)  # the seed's promise: added means it runs, no further call
+    return added
+
+
+def _add(application: Application, workspace: Workspace, automation: Automation) -> Automation:
     if automation.kind == "monitor":
         from ..monitoring.alerts import check_monitor
 

@@ -18,9 +18,11 @@ so with the endpoint gone the tick takes milliseconds instead of one call's retr
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import fsspec
@@ -28,9 +30,9 @@ import polars as pl
 import schedule
 
 from .._context import Context
-from .._limits import check_number
+from .._limits import check_int, check_number, check_span
 from ..errors import IntegrityError, NotFoundError, StorageError, ValidationError
-from ._registry import CuratorRegistry
+from ._registry import CuratorRegistry, next_start
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
@@ -39,10 +41,20 @@ if TYPE_CHECKING:
     from .automations import Automation
     from .curators import Curator
 
-__all__ = ["MAX_DUE_PER_TICK", "AutomationRun", "Failure", "Scheduler"]
+__all__ = ["BACKGROUND_ENV", "MAX_DUE_PER_TICK", "AutomationRun", "Failure", "Scheduler",
+           "background_scheduler"]
 
 log = logging.getLogger("gantry_local.scheduler")
 MAX_DUE_PER_TICK = 1_000  # intervals of one curator run in one tick; the rest on the next
+BACKGROUND_ENV = "GANTRY_LOCAL_BACKGROUND_SCHEDULER"  # "0", "false", "off" or "no" turns it off
+BACKGROUND_TICK = 60.0  # seconds between the background loop's ticks (wall clock)
+_OFF = ("0", "false", "off", "no")
+# One tick at a time per workspace, whichever Scheduler runs it (the background loop and a
+# user's Scheduler would otherwise both pass the exactly-once check and commit twice).
+_TICK_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_BACKGROUND: weakref.WeakKeyDictionary[Any, Scheduler] = weakref.WeakKeyDictionary()
+_EXPLICIT: weakref.WeakSet[Any] = weakref.WeakSet()  # workspaces a user made a Scheduler for
+_REGISTRY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,10 @@ class Scheduler:
         tick: seconds between ticks in `run_forever` / `start`.
     """
 
-    def __init__(self, workspace: Workspace, tick: float = 1.0) -> None:
+    def __init__(self, workspace: Workspace, tick: float = 1.0,
+                 max_runs_per_tick: int = MAX_DUE_PER_TICK,
+                 retry_after: timedelta = timedelta(minutes=1),
+                 max_retry_after: timedelta = timedelta(hours=1)) -> None:
         if isinstance(tick, bool) or not isinstance(tick, (int, float)) or \
                 not 0 < tick <= 86_400:
             raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
@@ -118,16 +133,32 @@ class Scheduler:
         if not isinstance(workspace, Context):
             raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
                                   f"{type(workspace).__name__}")
+        self.max_runs_per_tick = check_int(max_runs_per_tick, "max_runs_per_tick", 1,
+                                           1_000_000)
+        self.retry_after = check_span(retry_after, "retry_after", zero=True)
+        self.max_retry_after = check_span(max_retry_after, "max_retry_after", zero=True)
+        if self.max_retry_after < self.retry_after:
+            raise ValidationError(f"max_retry_after ({self.max_retry_after}) is shorter than "
+                                  f"retry_after ({self.retry_after})")
         self.workspace = workspace
         self.tick = float(tick)
         self._registry = CuratorRegistry(workspace)
-        self._lock = threading.Lock()
+        with _REGISTRY_LOCK:
+            self._lock = _TICK_LOCKS.setdefault(workspace, threading.Lock())
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._ticks = threading.Condition()
+        self._started_ticks = 0
+        self._finished_ticks = 0
         self._thread: threading.Thread | None = None
         self._probe: tuple[Any, str] | None = None  # a no-retry S3 filesystem and bucket
         self.alerts: list[Alert] = []  # alerts fired or resolved by the last tick
         self.failures: list[Failure] = []  # automations that failed in the last tick
         self._said: dict[str, str] = {}  # automation -> the failure last logged
+        self._backoff: dict[str, tuple[datetime, int]] = {}  # failing automation -> (last, n)
+        self._transient: set[str] = set()  # automations whose last failure was storage
+        self.background = False
+        _claim(self)  # a user's Scheduler drives this workspace from now on
 
     @property
     def _suites(self) -> dict[str, Automation]:
@@ -139,25 +170,55 @@ class Scheduler:
 
     def due(self) -> list[tuple[Curator, datetime]]:
         """Every (curator, interval start) that is due and has not succeeded, oldest first
-        (at most `MAX_DUE_PER_TICK` of each curator)."""
-        return self._due(self._registry.list(), self._registry.succeeded(),
-                         self.workspace.clock.now())
+        (at most `MAX_DUE_PER_TICK` of each curator and `max_runs_per_tick` in all; a curator
+        in its retry backoff is left for later)."""
+        now = self.workspace.clock.now()
+        self._backoff = self._registry.failure_counts()
+        return self._due(self._registry.list(), *self._registry.progress(), now)
 
-    def _due(self, curators: list[Curator], succeeded: dict[str, set[datetime]], now: datetime
+    def retry_delay(self, failures: int) -> timedelta:
+        """How long an automation that failed `failures` ticks in a row waits before the next
+        try: `retry_after`, doubling with each failure, at most `max_retry_after`."""
+        if failures <= 0:
+            return timedelta(0)
+        seconds = self.retry_after.total_seconds() * 2.0 ** min(failures - 1, 60)
+        return min(timedelta(seconds=seconds), self.max_retry_after) if seconds < 1e11 \
+            else self.max_retry_after
+
+    def _waiting(self, automation: str, now: datetime) -> datetime | None:
+        """When a failing automation may be tried again, if that is after `now` (storage
+        failures are retried on every tick: the probe makes that cheap, and recovery quick)."""
+        held = self._backoff.get(automation)
+        if held is None or automation in self._transient:
+            return None
+        again = held[0] + self.retry_delay(held[1])
+        return again if again > now else None
+
+    def _due(self, curators: list[Curator], last_end: dict[str, datetime],
+             failed: dict[str, list[datetime]], now: datetime
              ) -> list[tuple[Curator, datetime]]:
-        due = []
+        """Due intervals from the end of each curator's curated history (and its failed
+        intervals), never walking the history itself; fair across curators."""
+        per_curator = []
         for curator in curators:
-            if not curator.enabled:
+            if not curator.enabled or \
+                    self._waiting(curator.automation_name or curator.name, now) is not None:
                 continue
-            done = succeeded.get(curator.name, set())
-            start = curator.first_interval_start
-            assert start is not None  # stored curators always have one
-            step, delay, found = curator.curation_interval, curator.curation_delay, 0
-            while start + step + delay <= now and found < MAX_DUE_PER_TICK:
-                if start not in done:
-                    due.append((curator, start))
-                    found += 1
+            first = curator.first_interval_start
+            assert first is not None  # stored curators always have one
+            step, delay = curator.curation_interval, curator.curation_delay
+            starts = [s for s in failed.get(curator.name, ()) if s >= first and
+                      (s - first) % step == timedelta(0) and s + step + delay <= now]
+            start = next_start(first, last_end.get(curator.name), step)
+            while start + step + delay <= now and len(starts) < MAX_DUE_PER_TICK:
+                if not starts or start > starts[-1]:
+                    starts.append(start)
                 start += step
+            per_curator.append([(curator, s) for s in sorted(set(starts))[:MAX_DUE_PER_TICK]])
+        # round robin, oldest first within a curator: one long backlog cannot starve the rest
+        ranked = [(rank, item) for items in per_curator for rank, item in enumerate(items)]
+        ranked.sort(key=lambda r: (r[0], r[1][1], r[1][0].name))
+        due = [item for _, item in ranked[:self.max_runs_per_tick]]
         due.sort(key=lambda item: (item[1], item[0].name))
         return due
 
@@ -176,10 +237,15 @@ class Scheduler:
             self._unreachable: str | None = None  # set by the first unreachable-storage error
             self._probed = False
             now = self.workspace.clock.now()
+            try:
+                self._backoff = self._registry.failure_counts()
+            except Exception as exc:  # the database itself: no backoff this tick
+                log.warning("could not read automation failures: %s", _describe(exc))
+                self._backoff = {}
             self._ingest_spool()
             runs = self._run_curators(now)
             self.alerts = self._run_in_process(now)
-            self._settle()
+            self._settle(now)
             return runs
 
     def _ingest_spool(self) -> None:
@@ -198,11 +264,19 @@ class Scheduler:
               exc: BaseException | str) -> None:
         error = exc if isinstance(exc, str) else _describe(exc)
         self.failures.append(Failure(automation, kind, application, error))
+        if (exc is self._unreachable) or (not isinstance(exc, str) and _is_storage(exc)):
+            self._transient.add(automation)
+        else:
+            self._transient.discard(automation)
         if self._said.get(automation) != error:  # said once, not on every tick
-            log.warning("automation %r failed (retried on each tick): %s", automation, error)
+            count = self._backoff.get(automation, (None, 0))[1] + 1
+            retry = "on the next tick" if automation in self._transient else \
+                f"in {self.retry_delay(count)} (by the workspace clock)"
+            log.warning("automation %r failed (%s%s); retried %s: %s", automation, kind,
+                        f" of {application!r}" if application else "", retry, error)
             self._said[automation] = error
 
-    def _settle(self) -> None:
+    def _settle(self, now: datetime) -> None:
         """Store this tick's failures; forget earlier ones of automations that succeeded."""
         failed = {f.automation for f in self.failures}
         for name in (self._ok - failed) & set(self._said):
@@ -249,7 +323,7 @@ class Scheduler:
         broken: list[BrokenDefinition] = []
         try:
             curators = self._registry.list(broken=broken)
-            due = self._due(curators, self._registry.succeeded(), now)
+            due = self._due(curators, *self._registry.progress(), now)
         except Exception as exc:  # the database itself
             self._fail("curators", "scheduler", None, exc)
             return []
@@ -294,7 +368,7 @@ class Scheduler:
         from ..monitoring._in_process import in_process
 
         for name, (application, automation) in sorted(in_process(self.workspace.database).items()):
-            if automation.stopped:
+            if automation.stopped or self._waiting(name, now) is not None:
                 continue
             kind = "monitor" if isinstance(automation.trigger, AggregationTrigger) else "suite"
             try:
@@ -411,30 +485,66 @@ class Scheduler:
     # -- running in the background -----------------------------------------------------------
 
     def run_forever(self) -> None:
-        """Tick until `stop()` (or Ctrl-C), using the `schedule` library for the cadence."""
+        """Tick until `stop()` (or Ctrl-C), using the `schedule` library for the cadence;
+        `wake()` ticks at once."""
         jobs = schedule.Scheduler()
         jobs.every(self.tick).seconds.do(self._tick_safely)  # type: ignore[arg-type]
         self._stop.clear()
-        self._tick_safely()
+        if not self.background:  # the background loop's first tick waits (see `background_scheduler`)
+            self._tick_safely()
         try:
             while not self._stop.is_set():
                 jobs.run_pending()
-                self._stop.wait(min(self.tick, max(jobs.idle_seconds or 0.0, 0.01)))
+                if self._wake.wait(min(self.tick, max(jobs.idle_seconds or 0.0, 0.01))):
+                    self._wake.clear()
+                    if not self._stop.is_set():
+                        self._tick_safely()
         except KeyboardInterrupt:
             return
 
     def _tick_safely(self) -> None:
         """One tick that never ends the loop: anything left (the database itself failing)
         is logged, and the next tick tries again."""
+        with self._ticks:
+            self._started_ticks += 1
         try:
-            self.run_pending()
+            if getattr(self.workspace, "closed", False):
+                self._stop.set()  # the workspace was closed under the loop: nothing to run
+            else:
+                self.run_pending()
         except Exception:
             log.exception("scheduler tick failed; retrying on the next tick")
+        finally:
+            with self._ticks:
+                self._finished_ticks += 1
+                self._ticks.notify_all()
+
+    def wake(self) -> None:
+        """Make the background loop tick now instead of at its next tick (e.g. after a
+        `ManualClock.advance` in a test)."""
+        self._wake.set()
+
+    def wait_for_tick(self, timeout: float = 30.0) -> bool:
+        """Wake the background loop and wait until a tick that started after this call has
+        finished; False if it did not within `timeout` seconds (or the loop is not running).
+
+        Tests drive the background loop with it and a `ManualClock`: advance the clock, then
+        ``wait_for_tick()``; nothing waits on the wall clock for a schedule.
+        """
+        check_number(timeout, "timeout", 0, 86_400)
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        with self._ticks:
+            target = self._started_ticks + 1
+        self.wake()
+        with self._ticks:
+            return self._ticks.wait_for(lambda: self._finished_ticks >= target, timeout)
 
     def start(self) -> None:
         """Run `run_forever` in a daemon thread (e.g. inside a model server)."""
         if self._thread is not None and self._thread.is_alive():
             return
+        self._stop.clear()
         self._thread = threading.Thread(target=self.run_forever, name="gantry-local-scheduler",
                                         daemon=True)
         self._thread.start()
@@ -443,8 +553,81 @@ class Scheduler:
         """Stop the background loop after the current tick (waiting up to `timeout` seconds)."""
         check_number(timeout, "timeout", 0, 86_400)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            if self._thread is not threading.current_thread():
+                self._thread.join(timeout)
             self._thread = None
 
 
+def _claim(scheduler: Scheduler) -> None:
+    """A Scheduler a user makes takes over its workspace: the background loop stops (two
+    loops would only wait on each other's lock), and none starts for it later."""
+    ws = scheduler.workspace
+    with _REGISTRY_LOCK:
+        _EXPLICIT.add(ws)
+        running = _BACKGROUND.pop(ws, None)
+    if running is not None:
+        log.info("a Scheduler was made for %r: its background scheduler loop stops", ws)
+        running.stop()
+
+
+def background_enabled(workspace: Workspace) -> bool:
+    """Whether adding an automation starts the workspace's background loop: the workspace's
+    ``background_scheduler`` setting when given, else the ``GANTRY_LOCAL_BACKGROUND_SCHEDULER``
+    environment variable (``0``, ``false``, ``off`` or ``no`` turn it off), else on."""
+    setting = getattr(workspace, "background_scheduler", None)
+    if setting is not None:
+        return bool(setting)
+    return os.environ.get(BACKGROUND_ENV, "").strip().lower() not in _OFF
+
+
+def ensure_background(workspace: Workspace) -> Scheduler | None:
+    """Start the workspace's background scheduler loop (a daemon thread) if it is enabled,
+    not running yet, and no user-made `Scheduler` drives this workspace. Its first tick comes
+    `BACKGROUND_TICK` seconds after it starts (so start-up code that ticks by hand right after
+    adding an automation is not raced), then every `BACKGROUND_TICK` seconds."""
+    if not background_enabled(workspace) or getattr(workspace, "closed", False):
+        return None
+    with _REGISTRY_LOCK:
+        if workspace in _EXPLICIT:
+            return None
+        running = _BACKGROUND.get(workspace)
+        if running is not None and running._thread is not None and running._thread.is_alive():
+            return running
+    loop = _BackgroundScheduler(workspace)
+    with _REGISTRY_LOCK:
+        if workspace in _EXPLICIT or workspace in _BACKGROUND:
+            return _BACKGROUND.get(workspace)
+        _BACKGROUND[workspace] = loop
+    loop.start()
+    log.info("background scheduler loop started for %r (tick %gs; turn it off with "
+             "background_scheduler=False or %s=0)", workspace, BACKGROUND_TICK, BACKGROUND_ENV)
+    return loop
+
+
+class _BackgroundScheduler(Scheduler):
+    """The loop `ensure_background` starts: a Scheduler that does not claim its workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        with _REGISTRY_LOCK:
+            explicit = workspace in _EXPLICIT
+        super().__init__(workspace, tick=BACKGROUND_TICK)
+        self.background = True
+        with _REGISTRY_LOCK:
+            if not explicit:  # Scheduler.__init__ marked it as driven by hand: undo that
+                _EXPLICIT.discard(workspace)
+
+
+def background_scheduler(workspace: Workspace) -> Scheduler | None:
+    """The workspace's running background scheduler loop, if any (`wait_for_tick` on it)."""
+    with _REGISTRY_LOCK:
+        return _BACKGROUND.get(workspace)
+
+
+def stop_background(workspace: Workspace, timeout: float = 10.0) -> None:
+    """Stop the workspace's background loop (`Workspace.close` calls it first)."""
+    with _REGISTRY_LOCK:
+        running = _BACKGROUND.pop(workspace, None)
+    if running is not None:
+        running.stop(timeout)
