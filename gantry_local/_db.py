@@ -221,6 +221,43 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "0020_completion_prompt_inputs",
         ["ALTER TABLE _gl_completion_versions ADD COLUMN prompt_inputs VARCHAR"],
     ),
+    (
+        # gantry_local.alerts: alert definitions and their notifications, stored so any
+        # process (and a restart) runs them; automations whose trigger and action are data
+        "0030_alert_definitions",
+        [
+            "ALTER TABLE _gl_alerts ADD COLUMN alert_id VARCHAR",
+            """CREATE TABLE _gl_alert_definitions (
+                id VARCHAR PRIMARY KEY,
+                name VARCHAR NOT NULL,
+                application VARCHAR NOT NULL,
+                checks VARCHAR NOT NULL,
+                evaluation_window VARCHAR NOT NULL,
+                evaluation_delay VARCHAR NOT NULL,
+                tags VARCHAR NOT NULL,
+                automation VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE _gl_alert_notifications (
+                id VARCHAR PRIMARY KEY,
+                alert_id VARCHAR NOT NULL,
+                name VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                notify_daily BOOLEAN NOT NULL,
+                daily_notification_time VARCHAR,
+                last_sent_at TIMESTAMPTZ,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE _gl_automations (
+                name VARCHAR PRIMARY KEY,
+                application VARCHAR NOT NULL,
+                definition VARCHAR NOT NULL,
+                alert_id VARCHAR,
+                stopped BOOLEAN NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

@@ -273,22 +273,28 @@ class Application:
         return window_frame(self.workspace, self.name, time_window, version, env, filters, tags)
 
     def add_automation(self, automation: Automation) -> Automation:
-        """Add an `Automation`: its curator takes the trigger's schedule and is turned on."""
+        """Add an `Automation` of any kind (the same definition again is a no-op) and start the
+        background scheduler loop, so it runs with no further call (see `Workspace`'s
+        ``background_scheduler``)."""
         from .automations.automations import add_automation
+        from .automations.scheduler import ensure_background
 
-        return add_automation(self, automation)
+        added = add_automation(self, automation)
+        ensure_background(self.workspace)  # the seed's promise: added means it runs
+        return added
 
-    def list_automations(self) -> list[Automation]:
-        """This application's automations."""
+    def list_automations(self) -> list[dict[str, Any]]:
+        """This application's automations of every kind, as Gantry's dicts (``name``,
+        ``application_name``, ``trigger``, ``action``; ours: ``kind``, ``stopped``)."""
         from .automations.automations import list_automations
 
         return list_automations(self)
 
-    def get_automation(self, name: str) -> Automation:
-        """One automation of this application, by name."""
+    def get_automation(self, automation_name: str | None = None) -> Automation:
+        """One automation of this application, by name, as an `Automation`."""
         from .automations.automations import get_automation
 
-        return get_automation(self, name)
+        return get_automation(self, automation_name)
 
     # -- monitoring: how the data and the model change over time ------------------------------
 

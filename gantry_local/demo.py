@@ -227,7 +227,7 @@ def _monitoring(workspace: Workspace, clock: ManualClock, echo: Callable[[str], 
     from .automations.automations import Automation
     from .automations.curators import UniformCurator
     from .automations.scheduler import Scheduler
-    from .monitoring.alerts import AggregationTrigger
+    from .automations.triggers import AggregationTrigger
 
     app = workspace.get_application(APP)
     echo("\n== Monitoring: what moved, and when ==")

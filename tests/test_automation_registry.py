@@ -13,11 +13,11 @@ import pytest
 import gantry_local as gantry
 from gantry_local.automations.automations import Automation
 from gantry_local.automations.curators import NewestCurator, UniformCurator, get_curator
-from gantry_local.automations.triggers import DatasetVersionTrigger, IntervalTrigger
+from gantry_local.automations.triggers import AggregationTrigger, DatasetVersionTrigger, IntervalTrigger
 from gantry_local.cli import main
 from gantry_local.evaluation.suites import Suite
 from gantry_local.monitoring._in_process import in_process
-from gantry_local.monitoring.alerts import AggregationTrigger, Alert
+from gantry_local.monitoring.alerts import Alert
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -78,7 +78,7 @@ def test_a_corrupted_stored_curator_fails_alone(ws: gantry.Workspace, busy: gant
     scheduler.run_pending()  # retried, still failing: counted, not doubled
     stored = scheduler.failed_automations()
     assert stored["automation"].to_list() == ["broken"] and stored["failures"].to_list() == [2]
-    assert [a.name for a in busy.list_automations()] == ["fine"]  # listing goes on
+    assert [a["name"] for a in busy.list_automations()] == ["fine"]  # listing goes on
     with pytest.raises(gantry.IntegrityError, match="cannot be read"):
         get_curator("b", workspace=ws)
     gantry.automations.curators.Curator._registry(NewestCurator("b", "m", 1), ws).delete("b")
@@ -183,20 +183,20 @@ def test_every_kind_is_listed_got_and_stopped(ws: gantry.Workspace, busy: gantry
     busy.add_automation(Automation("c-suite", DatasetVersionTrigger("u"),
                                    Suite("s", "u", {"v1": lambda row: 0}, ["accuracy"])))
     listed = busy.list_automations()
-    assert [(a.name, a.kind, a.stopped) for a in listed] == [
+    assert [(a["name"], a["kind"], a["stopped"]) for a in listed] == [
         ("a-curator", "curator", False), ("b-monitor", "monitor", False),
         ("c-suite", "suite", False)]
     assert busy.get_automation("b-monitor").trigger.name == "x-high"
     assert busy.get_automation("c-suite").action.name == "s"
     for name in ("a-curator", "b-monitor", "c-suite"):
-        with pytest.raises(gantry.AlreadyExistsError, match="already added"):
+        with pytest.raises(gantry.AlreadyExistsError, match="with a different definition"):
             busy.add_automation(Automation(name, IntervalTrigger(S, DAY),
                                            UniformCurator("u2", "m", 5)))
     with pytest.raises(gantry.NotFoundError, match="no automation 'nope'"):
         busy.get_automation("nope")
-    for automation in busy.list_automations():
-        automation.stop()
-    assert [a.stopped for a in busy.list_automations()] == [True, True, True]
+    for listed_one in busy.list_automations():
+        busy.get_automation(automation_name=listed_one["name"]).stop()
+    assert [a["stopped"] for a in busy.list_automations()] == [True, True, True]
     clock.set(S + 3 * DAY)
     scheduler = gantry.Scheduler(ws)
     assert scheduler.run_pending() == [] and scheduler.alerts == [] and seen == []

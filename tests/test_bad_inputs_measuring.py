@@ -19,6 +19,7 @@ import pytest
 import gantry_local as gantry
 import gantry_local.evaluation
 import gantry_local.monitoring as monitoring
+from gantry_local.automations._monitors import evaluate_monitors
 from gantry_local.errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from gantry_local.evaluation import (
     Candidate,
@@ -33,7 +34,7 @@ from gantry_local.evaluation import (
 )
 from gantry_local.evaluation.completion import get_version, list_versions
 from gantry_local.evaluation.suites import Suite
-from gantry_local.monitoring.alerts import evaluate_monitors, list_alerts
+from gantry_local.monitoring.alerts import list_alerts
 from gantry_local.monitoring.report import write_report
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -13,8 +13,8 @@ import pytest
 import gantry_local as gantry
 from gantry_local.automations.automations import Automation
 from gantry_local.automations.curators import UniformCurator
+from gantry_local.automations.triggers import AggregationTrigger
 from gantry_local.cli import main
-from gantry_local.monitoring.alerts import AggregationTrigger
 from gantry_local.monitoring.report import SECTIONS
 
 from .test_alerts import S

@@ -55,7 +55,7 @@ def test_the_gantry_seed_example_runs_unchanged(tmp_path: Path) -> None:
         clock.advance(timedelta(days=3))
         runs = gantry.Scheduler(workspace).run_pending()
         assert [r.rows_selected for r in runs] == [100, 100, 100]
-        assert [a.name for a in application.list_automations()] == ["curator-automation"]
+        assert [a["name"] for a in application.list_automations()] == ["curator-automation"]
         assert len(uniform_curator.get_curated_dataset().list_versions()) == 3
     finally:
         workspace.close()

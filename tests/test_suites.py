@@ -127,8 +127,11 @@ def test_a_suite_runs_on_each_new_curated_version(ws: gantry.Workspace,
                   thresholds=["accuracy >= 0.9"])
     scheduler = gantry.Scheduler(ws)
     scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), suite))
-    with pytest.raises(gantry.AlreadyExistsError, match="already added"):
-        scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), suite))
+    # the same definition again is a no-op (start-up code may run twice); another is refused
+    scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), suite))
+    other = Suite("other", "daily", {"v1": half_right}, ["accuracy"])
+    with pytest.raises(gantry.AlreadyExistsError, match="with a different definition"):
+        scheduler.add_automation(Automation("check-daily", DatasetVersionTrigger("daily"), other))
     clock.set(start + timedelta(days=2))
     assert len(scheduler.run_pending()) == 2
     runs = scheduler.suite_runs()
@@ -140,7 +143,7 @@ def test_a_suite_runs_on_each_new_curated_version(ws: gantry.Workspace,
     scheduler.run_pending()
     assert scheduler.suite_runs().height == 2
     app.add_automation(Automation("x", DatasetVersionTrigger("daily"), suite))  # one registry
-    assert [(a.name, a.kind) for a in app.list_automations()] == [
+    assert [(a["name"], a["kind"]) for a in app.list_automations()] == [
         ("check-daily", "suite"), ("x", "suite")]
     with pytest.raises(ValidationError, match="runs a test suite"):
         Automation("y", DatasetVersionTrigger("daily"), UniformCurator("c", "m", 1))

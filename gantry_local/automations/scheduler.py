@@ -362,15 +362,16 @@ class Scheduler:
         return runs
 
     def _run_in_process(self, now: datetime) -> list[Alert]:
-        from ..monitoring.alerts import AggregationTrigger, evaluate_monitor
-
-        alerts = []
         from ..monitoring._in_process import in_process
+        from ._aggregation import AggregationTrigger, QueriesAggregationTrigger
+        from ._monitors import evaluate_monitor
 
+        alerts = self._run_stored(now)
         for name, (application, automation) in sorted(in_process(self.workspace.database).items()):
             if automation.stopped or self._waiting(name, now) is not None:
                 continue
-            kind = "monitor" if isinstance(automation.trigger, AggregationTrigger) else "suite"
+            kind = "monitor" if isinstance(automation.trigger, (
+                AggregationTrigger, QueriesAggregationTrigger)) else "suite"
             try:
                 if kind == "monitor":
                     assert application is not None
@@ -389,6 +390,37 @@ class Scheduler:
                                          f"({_describe(exc)})")
             else:
                 self._ok.add(name)
+        return alerts
+
+    def _run_stored(self, now: datetime) -> list[Alert]:
+        """Stored alerts (`gantry_local.alerts`, Slack and webhook automations), then the daily
+        digests of their notifications; each alert isolated like any automation."""
+        from ._alert_store import list_definitions
+        from ._monitors import evaluate_stored, send_digests
+
+        alerts: list[Alert] = []
+        try:
+            definitions = list_definitions(self.workspace)
+        except Exception as exc:  # an unreadable definition or the database: said each tick
+            self._fail("alerts", "alert", None, exc)
+            return alerts
+        for definition in definitions:
+            name = definition.automation or definition.name
+            if self._waiting(name, now) is not None:
+                continue
+            try:
+                alert = evaluate_stored(self.workspace, definition, now)
+            except Exception as exc:
+                self._fail(name, "alert", definition.application, exc)
+                continue
+            self._ok.add(name)
+            if alert is not None:
+                alerts.append(alert)
+        try:
+            for failed in send_digests(self.workspace, now):
+                self._fail(failed, "notification", None, "the daily digest could not be posted")
+        except Exception as exc:
+            self._fail("notifications", "notification", None, exc)
         return alerts
 
     def add_automation(self, automation: Automation) -> None:

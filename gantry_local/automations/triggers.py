@@ -1,4 +1,10 @@
-"""Triggers: when a curator runs. Intervals are ``[start_on + k*interval, start_on + (k+1)*interval)``."""
+"""Triggers: when an automation acts (Gantry's ``gantry.automations.triggers``).
+
+`IntervalTrigger`: a curator's intervals ``[start_on + k*interval, start_on + (k+1)*interval)``.
+`AggregationTrigger`: an aggregate of fields over a trailing window leaves its bounds.
+`QueriesAggregationTrigger`: the difference between two queries' aggregates.
+`DatasetVersionTrigger` (ours): a dataset has a new version (runs a test suite).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ from datetime import datetime, timedelta
 
 from .._limits import check_moment, check_span
 from .._names import check_name
+from ._aggregation import AggregationTrigger, QueriesAggregationTrigger, Trigger
 
-__all__ = ["DatasetVersionTrigger", "IntervalTrigger"]
+__all__ = ["AggregationTrigger", "DatasetVersionTrigger", "IntervalTrigger",
+           "QueriesAggregationTrigger", "Trigger"]
 
 
 @dataclass(frozen=True)
-class IntervalTrigger:
+class IntervalTrigger(Trigger):
     """Every `interval` from `start_on` (naive means UTC); an interval is due at end + `delay`.
 
     Raises:
@@ -31,7 +39,7 @@ class IntervalTrigger:
 
 
 @dataclass(frozen=True)
-class DatasetVersionTrigger:
+class DatasetVersionTrigger(Trigger):
     """Whenever `dataset` has a new latest version (e.g. a curator's run added one).
 
     The scheduler checks on each tick; when several versions arrived since the last

@@ -1,155 +1,172 @@
-"""Aggregation triggers: an aggregate over a trailing window leaves its bounds, an alert fires.
+"""Alert measurements and records: an aggregate of an application's fields over a window,
+and the alerts (fired, resolved) stored in the DuckDB file.
 
-The scheduler evaluates every aggregation automation on each tick, over ``[now -
-evaluation_window, now)``. When the value leaves ``[lower_bound, upper_bound]`` an alert
-fires (once per breach) and the action runs: a curator curates that window, a Python
-callable is called, or a webhook is posted. When the value returns, the alert resolves
-(callables and webhooks hear about that too). Alerts live in the DuckDB file; the
-automations live in the process that added them (their actions may be Python callables),
-in the workspace's registry of automations (listed, got and stopped like any other).
+The triggers that decide when to measure, and the actions that run when an alert fires,
+live above, in `gantry_local.automations` (``triggers``, ``actions``); this room only
+measures and records. Aggregation names are Gantry's (``"maximum"``, ``"accuracy_score"``,
+``"d1"`` ...); our shorter names are kept as aliases (``"max"``, ``"accuracy"``, ``"l1"``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-import urllib.parse
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .._db import run, storage_errors
-from .._http import HttpError, post_json
-from .._limits import check_int, check_number, check_span, check_text
-from .._names import MAX_FIELD_LENGTH, check_name
 from ..clock import to_utc
-from ..errors import GantryLocalError, ValidationError, WebhookError
-from ._in_process import in_process
-from ._source import Records, check_workspace, field_kinds
-from .quality import PAIRED, QUALITY_METRICS, metrics_over_time
+from ..errors import ValidationError
+from ._source import Records, check_workspace
+from .quality import PAIRED, metrics_over_time
 
 if TYPE_CHECKING:
-    from .._context import AppHandle as Application  # what monitoring uses of one
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
-__all__ = ["AGGREGATIONS", "AggregationTrigger", "Alert", "SendSlackMessage", "SendWebhook",
-           "evaluate_monitor", "evaluate_monitors", "list_alerts"]
+__all__ = ["AGGREGATIONS", "GANTRY_AGGREGATIONS", "Alert", "Measure", "canonical_aggregation",
+           "list_alerts", "measure", "needs"]
 
-_SIMPLE = {"mean": "avg({c})", "min": "min({c})", "max": "max({c})", "sum": "sum({c})",
-           "std": "stddev_samp({c})", "count": "count({c})",
+_NOT_NAN = "(CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE {c} END)"
+_TRUE = "CAST({c} AS DOUBLE) >= 0.5"  # booleans and 0/1 numbers
+# our name -> SQL over one field (NaN is no value, as in `summarize`; `count` counts it)
+_SIMPLE = {"mean": "avg({v})", "min": "min({v})", "max": "max({v})", "sum": "sum({v})",
+           "std": "stddev_samp({v})", "count": "count({c})", "total": "count(*)",
            "percent_null": "avg(CAST({c} IS NULL AS DOUBLE))",
-           "percent_true": "avg(CAST(CAST({c} AS DOUBLE) >= 0.5 AS DOUBLE))",
-           "percent_false": "avg(CAST(CAST({c} AS DOUBLE) < 0.5 AS DOUBLE))"}
-_NAN_LEFT_OUT = ("mean", "min", "max", "sum", "std", "percent_true", "percent_false")
+           "percent_true": f"coalesce(avg(CAST({_TRUE.format(c='{v}')} AS DOUBLE)), 0) * "
+                           "count({v}) / nullif(count(*), 0)",
+           "percent_false": f"coalesce(avg(CAST(NOT ({_TRUE.format(c='{v}')}) AS DOUBLE)), 0) * "
+                            "count({v}) / nullif(count(*), 0)",
+           "percent_true_not_null": f"avg(CAST({_TRUE.format(c='{v}')} AS DOUBLE))",
+           "percent_false_not_null": f"avg(CAST(NOT ({_TRUE.format(c='{v}')}) AS DOUBLE))"}
+# an output against its feedback, computed here (the rest come from `metrics_over_time`)
+_ERRORS = {"mape": "avg(abs((__f - __o) / nullif(__f, 0)))", "max_error": "max(abs(__f - __o))"}
 _DRIFT = ("psi", "js", "ks", "wasserstein", "l1", "linf", "kl", "chi2")
-AGGREGATIONS = tuple(sorted({*_SIMPLE, *QUALITY_METRICS, *_DRIFT}))
+AGGREGATIONS = tuple(sorted({*_SIMPLE, *PAIRED, *_ERRORS, *_DRIFT}))
+# Gantry's names (its AlertsAggregation values) -> ours
+GANTRY_AGGREGATIONS = {
+    "total": "total", "maximum": "max", "minimum": "min", "mean": "mean", "stddev": "std",
+    "percent_null": "percent_null", "percent_true": "percent_true",
+    "percent_false": "percent_false", "percent_true_not_null": "percent_true_not_null",
+    "percent_false_not_null": "percent_false_not_null", "accuracy_score": "accuracy",
+    "mean_absolute_error": "mae", "mean_squared_error": "mse",
+    "mean_absolute_percentage_error": "mape", "maximum_error": "max_error", "f1_score": "f1",
+    "r2_score": "r2", "precision_score": "precision", "recall_score": "recall",
+    "roc_auc_score": "roc_auc", "d1": "l1", "dinf": "linf", "kl": "kl", "ks": "ks",
+    "categorical_d1": "l1", "categorical_dinf": "linf", "categorical_kl": "kl", "x2": "chi2",
+}
+_NOT_A_NUMBER = {  # Gantry aggregations an alert cannot compare with bounds, and why
+    **dict.fromkeys(("pdf", "quantiles", "category_percents", "confusion_matrix",
+                     "roc_curve_plot", "pr_curve_plot", "distribution_sketch",
+                     "categorical_sketch"), "it is not a single number"),
+    "precision_recall_auc_score": "gantry-local does not compute it (use roc_auc_score)",
+    **dict.fromkeys(("total_difference", "percent_difference"),
+                    "it compares two queries: use QueriesAggregationTrigger(compare_aggregation=...)"),
+}
+_NUMBERS = ("number",)
+_NEEDS = {**dict.fromkeys(("mean", "min", "max", "sum", "std"), _NUMBERS),
+          **dict.fromkeys(("percent_true", "percent_false", "percent_true_not_null",
+                           "percent_false_not_null"), ("number", "bool"))}
+
+
+def canonical_aggregation(aggregation: object) -> str:
+    """Our name for a Gantry aggregation name, an `AlertsAggregation` member or one of ours.
+
+    Raises:
+        ValidationError: unknown, or not comparable with bounds (saying why).
+    """
+    name = getattr(aggregation, "value", aggregation)  # AlertsAggregation is a str enum
+    if not isinstance(name, str):
+        raise ValidationError(f"aggregation must be a name such as 'maximum' or 'mean', got "
+                              f"{type(aggregation).__name__}")
+    if name in _NOT_A_NUMBER:
+        raise ValidationError(f"aggregation {name!r} cannot be checked against bounds: "
+                              f"{_NOT_A_NUMBER[name]}")
+    if name in GANTRY_AGGREGATIONS:
+        return GANTRY_AGGREGATIONS[name]
+    if name in AGGREGATIONS:
+        return name
+    raise ValidationError(f"unknown aggregation {name!r}; Gantry's: "
+                          f"{', '.join(GANTRY_AGGREGATIONS)} (ours too: {', '.join(AGGREGATIONS)})")
+
+
+def needs(aggregation: str) -> tuple[int, tuple[str, ...] | None]:
+    """How many fields an aggregation (our name) takes and the kinds the first must be."""
+    paired = aggregation in PAIRED or aggregation in _ERRORS
+    kinds = _NUMBERS if aggregation in _ERRORS else _NEEDS.get(aggregation)
+    return (2 if paired else 1), kinds
 
 
 @dataclass(frozen=True)
-class AggregationTrigger:
-    """Fire when `aggregation` of `fields` over the trailing `evaluation_window` leaves
-    ``[lower_bound, upper_bound]`` (either may be None).
+class Measure:
+    """What to measure: an aggregation (our name) of `fields` over ``[start, end)``, of the
+    records carrying `tags`. Drift compares the window with `reference` (``(start, end)``
+    datetimes, a `Dataset` or ``(dataset, version_id)``; the window before it when None).
+    Fewer than `min_rows` rows (on either drift side) measure nothing."""
 
-    Aggregations: mean, min, max, sum, std, count, percent_null/true/false of one field
-    (NaN is left out of all but count and percent_null, as in `summarize`);
-    accuracy, precision, recall, f1, roc_auc, mse, mae, r2 of ``[output, feedback]``; and the
-    drift distances psi, js, ks, wasserstein, l1, linf, kl, chi2 of one field, the window
-    against the window before it.
-    """
-
-    name: str
     aggregation: str
     fields: Sequence[str]
-    lower_bound: float | None
-    upper_bound: float | None
-    evaluation_window: timedelta
-    tags: dict[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        check_name(self.name, "trigger name")
-        if not isinstance(self.aggregation, str) or self.aggregation not in AGGREGATIONS:
-            raise ValidationError(f"unknown aggregation {self.aggregation!r}; known: "
-                                  f"{', '.join(AGGREGATIONS)}")
-        if not isinstance(self.fields, (list, tuple)) or not self.fields:
-            raise ValidationError("fields must be a non-empty list of field names")
-        for name in self.fields:
-            if not isinstance(name, str) or not name or len(name) > MAX_FIELD_LENGTH:
-                raise ValidationError(f"fields must be field names such as 'inputs.amount', "
-                                      f"got {name!r}")
-            check_text(name, "field name")
-        wanted = 2 if self.aggregation in PAIRED else 1
-        if len(self.fields) != wanted:
-            shape = "[output, feedback]" if wanted == 2 else "[field]"
-            raise ValidationError(f"{self.aggregation} takes fields={shape}, got "
-                                  f"{list(self.fields)}")
-        for attr in ("lower_bound", "upper_bound"):
-            bound = getattr(self, attr)
-            if bound is not None:
-                object.__setattr__(self, attr, check_number(bound, attr, -_BIG, _BIG))
-        if self.lower_bound is None and self.upper_bound is None:
-            raise ValidationError("give a lower_bound, an upper_bound, or both")
-        if self.lower_bound is not None and self.upper_bound is not None and \
-                self.lower_bound > self.upper_bound:
-            raise ValidationError(f"lower_bound {self.lower_bound:g} is above upper_bound "
-                                  f"{self.upper_bound:g}")
-        check_span(self.evaluation_window, "evaluation_window")
-        object.__setattr__(self, "fields", list(self.fields))
-        object.__setattr__(self, "tags", _check_tags(self.tags))
-
-    def check_fields(self, workspace: Workspace, application: str) -> None:
-        """Unknown fields and tags, or fields of the wrong kind, fail when the automation is
-        added, not at 3 a.m.; then the trigger is measured once, so the tick cannot fail."""
-        kinds = field_kinds(workspace, application)
-        for name in self.fields:
-            if name not in kinds:
-                raise ValidationError(f"trigger {self.name!r}: unknown field {name!r}; known "
-                                      f"fields: {', '.join(kinds) or 'none yet'}")
-            wanted = _NEEDS.get(self.aggregation)
-            if wanted is not None and kinds[name] not in wanted:
-                raise ValidationError(f"trigger {self.name!r}: {self.aggregation} needs "
-                                      f"{' or '.join(wanted)} fields; {name!r} is a {kinds[name]}")
-        logged = workspace._app_state(application).schema.snapshot("records")
-        known_tags = sorted(n[len("tags."):] for n in logged if n.startswith("tags."))
-        for tag in self.tags or {}:
-            if tag not in known_tags:
-                raise ValidationError(f"trigger {self.name!r}: unknown tag {tag!r}; known tags: "
-                                      f"{', '.join(known_tags) or 'none yet'}")
-        try:
-            measure(workspace, application, self, workspace.clock.now())
-        except GantryLocalError as exc:
-            raise ValidationError(f"trigger {self.name!r} cannot be evaluated on "
-                                  f"{application!r}: {exc}") from exc
-
-    def outside(self, value: float | None) -> bool:
-        if value is None or math.isnan(value):
-            return False  # no data in the window: nothing to judge
-        return (self.lower_bound is not None and value < self.lower_bound) or (
-            self.upper_bound is not None and value > self.upper_bound)
+    start: datetime
+    end: datetime
+    tags: Mapping[str, str] | None = None
+    reference: Any = None
+    min_rows: int = 1
 
 
-_BIG = 1e300  # bounds are stored as DOUBLE and sent as JSON: finite, with room to spare
-_NEEDS = {**dict.fromkeys(("mean", "min", "max", "sum", "std"), ("number",)),
-          **dict.fromkeys(("percent_true", "percent_false"), ("number", "bool"))}
+def measure(ws: Workspace, application: str, spec: Measure) -> tuple[float | None, int]:
+    """The aggregate (None when there is nothing to judge) and the rows it was measured on."""
+    agg, fields = spec.aggregation, spec.fields
+    if agg in _DRIFT:
+        return _drift(ws, application, spec)
+    records = Records.of(ws, application, spec.start, spec.end, tags=spec.tags)
+    if agg in _SIMPLE:
+        col = records.column(fields[0])
+        sql = _SIMPLE[agg].format(c=col, v=_NOT_NAN.format(c=col))
+        with ws.database.cursor() as con, storage_errors(f"measuring {agg} of {fields[0]!r}"):
+            rows, value = run(con, f"SELECT count(*), {sql} FROM ({records.sql})",
+                              records.params)[0]
+        return _judged(value, int(rows), spec.min_rows)
+    if agg in _ERRORS:
+        o, f = (f"CAST({_NOT_NAN.format(c=records.column(n))} AS DOUBLE)" for n in fields)
+        with ws.database.cursor() as con, storage_errors(f"measuring {agg}"):
+            rows, value = run(con, f"SELECT count(*), {_ERRORS[agg]} FROM (SELECT {o} AS __o, "
+                              f"{f} AS __f FROM ({records.sql})) WHERE __o IS NOT NULL AND "
+                              "__f IS NOT NULL", records.params)[0]
+        return _judged(value, int(rows), spec.min_rows)
+    output, feedback = fields
+    table = metrics_over_time(ws, application, [agg], output, feedback, spec.end - spec.start,
+                              spec.start, spec.end, tags=spec.tags)
+    if not table.height:
+        return None, 0
+    labelled = int(table["rows_with_feedback"][0]) if "rows_with_feedback" in table.columns \
+        else int(table["rows"][0])
+    return _judged(table[agg][0], labelled, spec.min_rows)
 
 
-def _check_tags(tags: object) -> dict[str, str] | None:
-    if tags is None:
-        return None
-    if not isinstance(tags, Mapping):
-        raise ValidationError(f"tags must be a dict of tag name to string value, e.g. "
-                              f"{{'env': 'prod'}}, got {type(tags).__name__}")
-    for key, value in tags.items():
-        check_text(key, "tag name")
-        if not isinstance(value, str):
-            raise ValidationError(f"tag {key!r} must be matched against a string, got "
-                                  f"{value!r}")
-        check_text(value, f"tag {key!r} value", empty=True)
-    return dict(tags)
+def _judged(value: Any, rows: int, min_rows: int) -> tuple[float | None, int]:
+    if rows < max(min_rows, 1) or value is None:
+        return None, rows
+    number = float(value)
+    return (None if math.isnan(number) else number), rows
+
+
+def _drift(ws: Workspace, application: str, spec: Measure) -> tuple[float | None, int]:
+    from .drift import drift
+
+    reference = spec.reference
+    if reference is None:  # the window before
+        reference = (spec.start - (spec.end - spec.start), spec.start)
+    try:
+        table = drift(ws, application, reference, (spec.start, spec.end), list(spec.fields))
+    except ValidationError as exc:
+        if "no values" in str(exc):  # a side without rows: nothing to judge
+            return None, 0
+        raise
+    rows = min(int(table["n_reference"][0] or 0), int(table["n_current"][0] or 0))
+    return _judged(table[spec.aggregation][0], rows, spec.min_rows)
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,7 @@ class Alert:
     resolved_at: datetime | None = None
     resolved_value: float | None = None
     status: str = "fired"
+    alert_id: str | None = None  # the stored alert definition (`gantry_local.alerts`), if any
 
     def describe(self) -> str:
         bounds = f"[{_show(self.lower_bound)}, {_show(self.upper_bound)}]"
@@ -185,196 +203,46 @@ def _show(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-class SendWebhook:
-    """POST the alert as JSON to `url` (on fire and on resolve), with a timeout and retries."""
-
-    def __init__(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0,
-                 retries: int = 2, backoff: float = 0.5) -> None:
-        self.url = _check_url(url)
-        self.headers = _check_headers(headers)
-        self.timeout = check_number(timeout, "webhook timeout (seconds)", 0.001, 300)
-        self.retries = check_int(retries, "webhook retries", 0, 10)
-        self.backoff = check_number(backoff, "webhook backoff (seconds)", 0, 60)
-
-    def payload(self, alert: Alert) -> dict[str, Any]:
-        body = asdict(alert)
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in body.items()} | {
-            "message": alert.describe()}
-
-    def __call__(self, alert: Alert) -> None:
-        data = json.dumps(self.payload(alert)).encode()
-        for attempt in range(self.retries + 1):
-            try:
-                post_json(self.url, data, self.headers, self.timeout)
-                return
-            except HttpError as exc:
-                if attempt == self.retries:
-                    raise WebhookError(f"webhook {self.url} failed after {attempt + 1} "
-                                       f"attempts: {exc}") from exc
-                time.sleep(self.backoff * 2 ** attempt)
-
-
-def _check_url(url: object) -> str:
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValidationError(f"webhook url must be http(s), got {url!r}")
-    check_text(url, "webhook url")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host, port = parts.hostname, parts.port  # .port raises on a port out of 0..65535
-        if port == 0:
-            raise ValueError("port 0 cannot be connected to")
-    except ValueError as exc:
-        raise ValidationError(f"webhook url {url!r} is not a valid URL ({exc}), e.g. "
-                              "https://hooks.example.com/path") from None
-    if not host or any(c.isspace() for c in url):
-        raise ValidationError(f"webhook url {url!r} needs a host and no spaces, e.g. "
-                              "https://hooks.example.com/path")
-    return url
-
-
-def _check_headers(headers: object) -> dict[str, str]:
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise ValidationError(f"headers must be a dict of strings, got {type(headers).__name__}")
-    for key, value in headers.items():
-        for text, what in ((key, "header name"), (value, f"header {key!r}")):
-            check_text(text, what, empty=what != "header name")
-            if any(c in text for c in "\r\n") or not text.isascii():
-                raise ValidationError(f"{what} must be one line of ASCII, got {text!r}")
-    return dict(headers)
-
-
-class SendSlackMessage(SendWebhook):
-    """Post the alert to a Slack incoming webhook as a readable message."""
-
-    def __init__(self, name: str, webhook_url: str, headers: dict[str, str] | None = None,
-                 timeout: float = 5.0, retries: int = 2, backoff: float = 0.5) -> None:
-        self.name = check_name(name, "Slack action name")
-        super().__init__(webhook_url, headers, timeout, retries, backoff)
-
-    def payload(self, alert: Alert) -> dict[str, Any]:
-        icon = ":white_check_mark:" if alert.status == "resolved" else ":rotating_light:"
-        return {"text": f"{icon} {alert.describe()}"}
-
-
-@runtime_checkable
-class _CuratorAction(Protocol):
-    """A curator as an alert's action (`Curator`): it curates the alert's window."""
-
-    def curate(self, workspace: Workspace, start: datetime, end: datetime) -> object:
-        """Curate ``[start, end)`` into the curator's dataset."""
-
-
-def check_action(action: object) -> None:
-    if not (isinstance(action, (_CuratorAction, SendWebhook)) or callable(action)):
-        raise ValidationError(f"an aggregation trigger's action must be a curator, a callable "
-                              f"or SendWebhook/SendSlackMessage, got {type(action).__name__}")
-
-
-def measure(ws: Workspace, application: str, trigger: AggregationTrigger, now: datetime
-            ) -> float | None:
-    """The trigger's aggregate over ``[now - window, now)`` (None when there is no data)."""
-    start = now - trigger.evaluation_window
-    agg, fields = trigger.aggregation, trigger.fields
-    if agg in _SIMPLE:
-        records = Records.of(ws, application, start, now, tags=trigger.tags)
-        col = records.column(fields[0])
-        if agg in _NAN_LEFT_OUT:  # as in summarize: NaN is no value (count it with count)
-            col = f"(CASE WHEN isnan(CAST({col} AS DOUBLE)) THEN NULL ELSE {col} END)"
-        with ws.database.cursor() as con, storage_errors(f"evaluating trigger {trigger.name!r}"):
-            row = con.sql(f"SELECT count(*), {_SIMPLE[agg].format(c=col)} FROM ({records.sql})",
-                          params=records.params).fetchall()[0]
-        return None if row[0] == 0 or row[1] is None else float(row[1])
-    if agg in QUALITY_METRICS:
-        output, feedback = fields
-        table = metrics_over_time(ws, application, [agg], output, feedback,
-                                  trigger.evaluation_window, start, now, tags=trigger.tags)
-        value = table[agg][0] if table.height else None
-        return None if value is None else float(value)
-    from .drift import drift
-
-    try:
-        table = drift(ws, application, (start - trigger.evaluation_window, start), (start, now),
-                      fields)
-    except ValidationError:  # a window without rows
-        return None
-    value = table[agg][0]
-    return None if value is None else float(value)
-
-
-def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
-    """Every running aggregation automation of the workspace, in turn; alerts fired or
-    resolved. (The scheduler calls `evaluate_monitor` for each, so one failure stays its own.)"""
-    check_workspace(ws)
-    changes = []
-    for name, (application, automation) in sorted(in_process(ws.database).items()):
-        if isinstance(automation.trigger, AggregationTrigger) and not automation.stopped and \
-                application is not None:
-            change = evaluate_monitor(ws, name, application, automation, now)
-            if change is not None:
-                changes.append(change)
-    return changes
-
-
-def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any,
-                     now: datetime) -> Alert | None:
-    """One aggregation automation at `now`: the alert it fired or resolved, if any."""
-    check_workspace(ws)
-    trigger = automation.trigger
-    ws._app_state(application)  # a deleted application: NotFoundError, not a missing table
-    value = measure(ws, application, trigger, now)
-    open_alert = _open_alert(ws, name)
-    if trigger.outside(value) and open_alert is None:
-        alert = Alert(uuid.uuid4().hex[:12], name, application, trigger.aggregation,
-                      list(trigger.fields), trigger.lower_bound, trigger.upper_bound, value,
-                      now - trigger.evaluation_window, now, now)
-        error = _act(ws, automation.action, alert, fire=True)
-        _store(ws, alert, error)
-        return alert
-    if open_alert is not None and value is not None and not trigger.outside(value):
-        resolved = Alert(**{**asdict(open_alert), "resolved_at": now,
-                            "resolved_value": value, "status": "resolved"})
-        error = _act(ws, automation.action, resolved, fire=False)
-        with ws.database.cursor() as con, storage_errors("resolving an alert"):
-            run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error "
-                "= coalesce(?, action_error) WHERE id = ?", [now, value, error, open_alert.id])
-        return resolved
-    return None
-
-
-def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
-    """Run the action; its failure is recorded on the alert, never raised into the tick."""
-    try:
-        if isinstance(action, _CuratorAction):
-            if fire:
-                action.curate(ws, alert.window_start, alert.window_end)
-        else:
-            action(alert)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit too: the alert stands; the error is kept beside it
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _store(ws: Workspace, alert: Alert, error: str | None) -> None:
+def store_alert(ws: Workspace, alert: Alert, error: str | None) -> None:
+    """Record a fired alert (with the error of its action, if it failed)."""
     with ws.database.cursor() as con, storage_errors("recording an alert"):
-        run(con, "INSERT INTO _gl_alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        run(con, "INSERT INTO _gl_alerts (id, automation, application, aggregation, fields, "
+            "lower_bound, upper_bound, value, window_start, window_end, fired_at, resolved_at, "
+            "resolved_value, action_error, alert_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?)",
             [alert.id, alert.automation, alert.application, alert.aggregation,
              json.dumps(alert.fields), alert.lower_bound, alert.upper_bound, alert.value,
-             alert.window_start, alert.window_end, alert.fired_at, None, None, error])
+             alert.window_start, alert.window_end, alert.fired_at, None, None, error,
+             alert.alert_id])
+
+
+def resolve_alert(ws: Workspace, alert: Alert, error: str | None) -> None:
+    """Record that a fired alert resolved."""
+    with ws.database.cursor() as con, storage_errors("resolving an alert"):
+        run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error = "
+            "coalesce(?, action_error) WHERE id = ?",
+            [alert.resolved_at, alert.resolved_value, error, alert.id])
 
 
 _COLUMNS = ("id, automation, application, aggregation, fields, lower_bound, upper_bound, value, "
             "window_start, window_end, fired_at, resolved_at, resolved_value")
 
 
-def _open_alert(ws: Workspace, automation: str) -> Alert | None:
+def open_alert(ws: Workspace, automation: str, alert_id: str | None = None) -> Alert | None:
+    """The automation's (or stored alert's) alert still open, if any."""
+    key, value = ("alert_id", alert_id) if alert_id is not None else ("automation", automation)
     with ws.database.cursor() as con, storage_errors("reading alerts"):
-        rows = run(con, f"SELECT {_COLUMNS} FROM _gl_alerts WHERE automation = ? AND "
-                   "resolved_at IS NULL ORDER BY fired_at DESC LIMIT 1", [automation])
+        rows = run(con, f"SELECT {_COLUMNS}, alert_id FROM _gl_alerts WHERE {key} = ? AND "
+                   "resolved_at IS NULL ORDER BY fired_at DESC LIMIT 1", [value])
     return _alert(rows[0]) if rows else None
+
+
+def alerts_since(ws: Workspace, alert_id: str, since: datetime | None) -> list[Alert]:
+    """The stored alert's alerts fired after `since` (all when None), oldest first."""
+    with ws.database.cursor() as con, storage_errors("reading alerts"):
+        rows = run(con, f"SELECT {_COLUMNS}, alert_id FROM _gl_alerts WHERE alert_id = ? AND "
+                   "(? IS NULL OR fired_at > ?) ORDER BY fired_at, id", [alert_id, since, since])
+    return [_alert(row) for row in rows]
 
 
 def _alert(row: Sequence[Any]) -> Alert:
@@ -382,8 +250,9 @@ def _alert(row: Sequence[Any]) -> Alert:
     values[4] = json.loads(values[4])
     for i in (8, 9, 10, 11):
         values[i] = None if values[i] is None else to_utc(values[i])
+    alert_id = values.pop()
     values.append("resolved" if values[11] is not None else "fired")
-    return Alert(*values)
+    return Alert(*values, alert_id=alert_id)  # type: ignore[misc]
 
 
 def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
@@ -391,15 +260,11 @@ def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     check_workspace(ws)
     with ws.database.cursor() as con, storage_errors("listing alerts"):
         table = con.sql(f"SELECT {_COLUMNS}, action_error, CASE WHEN resolved_at IS NULL THEN "
-                        "'fired' ELSE 'resolved' END AS status FROM _gl_alerts WHERE ? IS NULL "
-                        "OR application = ? ORDER BY fired_at DESC, id",
+                        "'fired' ELSE 'resolved' END AS status, alert_id FROM _gl_alerts "
+                        "WHERE ? IS NULL OR application = ? ORDER BY fired_at DESC, id",
                         params=[application, application]).to_arrow_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def check_monitor(application: Application, automation: Any) -> None:
-    """Check an aggregation automation against the application it is added to."""
-    automation.trigger.check_fields(application.workspace, application.name)
-    check_action(automation.action)
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    # spelled UTC, as query() and dataset frames are (DuckDB says Etc/UTC)
+    return frame.with_columns([pl.col(n).dt.convert_time_zone("UTC") for n in zoned])
