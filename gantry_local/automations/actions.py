@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from .._http import HttpError, post_json
 from .._limits import check_bool, check_int, check_number, check_text
 from .._names import check_name
-from ..errors import StorageError, ValidationError
+from ..errors import ValidationError, WebhookError
 from ..monitoring.alerts import Alert
 
 __all__ = ["Action", "SendSlackMessage", "SendWebhook"]
@@ -58,19 +57,16 @@ class SendWebhook(Action):
         """POST `payload` as JSON, retrying with backoff.
 
         Raises:
-            StorageError: every attempt failed.
+            WebhookError: every attempt failed.
         """
         data = json.dumps(payload).encode()
         for attempt in range(self.retries + 1):
-            request = urllib.request.Request(self.url, data=data, method="POST", headers={
-                "Content-Type": "application/json", **self.headers})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
+                post_json(self.url, data, self.headers, self.timeout)
                 return
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            except HttpError as exc:
                 if attempt == self.retries:
-                    raise StorageError(f"webhook {self.url} failed after {attempt + 1} "
+                    raise WebhookError(f"webhook {self.url} failed after {attempt + 1} "
                                        f"attempts: {exc}") from exc
                 time.sleep(self.backoff * 2 ** attempt)
 
