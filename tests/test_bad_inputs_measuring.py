@@ -542,7 +542,7 @@ CASES: list[Case] = [
      r"first argument must be a Workspace, got str"),
     ("write_report workspace None", lambda c: write_report(None, "shop", c.folder / "r.html"),
      ValidationError, r"first argument must be a Workspace"),
-    ("completion get_version workspace None", lambda c: get_version(None, "chat"),
+    ("completion get_version workspace None", lambda c: get_version(None, "chat", "latest"),
      ValidationError, r"first argument must be a Workspace, got NoneType"),
     ("completion list_versions workspace int", lambda c: list_versions(5, "chat"),
      ValidationError, r"first argument must be a Workspace, got int"),
