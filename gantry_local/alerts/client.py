@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from enum import Enum
 from typing import Any
 
@@ -82,10 +82,20 @@ class DiffCheck:
 
 @dataclass
 class AlertsCheck:
-    """A range check: `aggregation` of `column_names` outside ``[lower_bound, upper_bound]``."""
+    """A range check: `aggregation` of `column_names` outside ``[lower_bound, upper_bound]``.
+
+    Gantry's own docstring example passes the fields as ``data_node_names=``; that name is
+    accepted too (so the example runs), and so the fields and bounds have defaults here
+    (`create_alert` refuses a check without fields or without any bound).
+    """
 
     aggregation: AlertsAggregation
-    column_names: list[str]
-    lower_bound: float
-    upper_bound: float
+    column_names: list[str] | None = None
+    lower_bound: float | None = None
+    upper_bound: float | None = None
     check_type: str = "range_check"
+    data_node_names: InitVar[list[str] | None] = None
+
+    def __post_init__(self, data_node_names: list[str] | None) -> None:
+        if self.column_names is None:
+            self.column_names = data_node_names

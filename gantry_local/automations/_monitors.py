@@ -222,7 +222,7 @@ def send_digests(ws: Workspace, now: datetime) -> list[str]:
         since = notification.last_sent_at or notification.created_at
         if since >= due:
             continue
-        alerts = alerts_since(ws, notification.alert_id, since)
+        alerts = alerts_since(ws, notification.alert_id, since, due)  # the day up to `due`
         try:
             if alerts:
                 notification.action.post(notification.action.digest(alerts))
@@ -230,5 +230,5 @@ def send_digests(ws: Workspace, now: datetime) -> list[str]:
             log.warning("daily notification %r failed: %s", notification.name, exc)
             failed.append(notification.name)
             continue
-        mark_sent(ws, notification.id, now)
+        mark_sent(ws, notification.id, due)
     return failed

@@ -209,8 +209,12 @@ def _existing(workspace: Workspace, automation: Automation) -> Automation | None
 
 
 def _same_curator(current: Curator, automation: Automation) -> bool:
-    wanted = _with_schedule(automation)
-    return curator_to_json(current) == curator_to_json(wanted)
+    def definition(curator: Curator) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(curator_to_json(curator))
+        body["type"] = curator.kind  # a stored curator is rebuilt as a plain Curator
+        return body
+
+    return definition(current) == definition(_with_schedule(automation))
 
 
 def _with_schedule(automation: Automation) -> Curator:

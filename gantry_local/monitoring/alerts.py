@@ -237,11 +237,14 @@ def open_alert(ws: Workspace, automation: str, alert_id: str | None = None) -> A
     return _alert(rows[0]) if rows else None
 
 
-def alerts_since(ws: Workspace, alert_id: str, since: datetime | None) -> list[Alert]:
-    """The stored alert's alerts fired after `since` (all when None), oldest first."""
+def alerts_since(ws: Workspace, alert_id: str, since: datetime | None,
+                 until: datetime | None = None) -> list[Alert]:
+    """The stored alert's alerts fired after `since` and up to `until` (either may be None),
+    oldest first."""
     with ws.database.cursor() as con, storage_errors("reading alerts"):
         rows = run(con, f"SELECT {_COLUMNS}, alert_id FROM _gl_alerts WHERE alert_id = ? AND "
-                   "(? IS NULL OR fired_at > ?) ORDER BY fired_at, id", [alert_id, since, since])
+                   "(? IS NULL OR fired_at > ?) AND (? IS NULL OR fired_at <= ?) ORDER BY "
+                   "fired_at, id", [alert_id, since, since, until, until])
     return [_alert(row) for row in rows]
 
 
