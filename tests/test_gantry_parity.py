@@ -169,3 +169,101 @@ def test_series_masks_and_frame_items_exist() -> None:
     for op in ("__getitem__", "__len__", "dtypes"):
         assert op in vars(gquery.GantryDataFrame), op
     assert "__and__" in vars(gquery.Filters)
+
+
+# -- triggers, actions, automations, alerts (gantry/automations/triggers/triggers.py,
+# gantry/automations/actions/actions.py, gantry/automations/automations.py,
+# gantry/alerts/main.py, gantry/alerts/client.py, gantry/applications/core.py) --------------
+def _automation_cases() -> list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]]:
+    import datetime
+
+    import gantry_local.alerts as galerts
+    from gantry_local.automations.actions import SendSlackMessage
+    from gantry_local.automations.automations import Automation
+    from gantry_local.automations.triggers import (
+        AggregationTrigger,
+        IntervalTrigger,
+        QueriesAggregationTrigger,
+    )
+
+    return [
+        ("IntervalTrigger", IntervalTrigger, [
+            ("start_on", _), ("interval", _), ("delay", datetime.timedelta())]),
+        ("AggregationTrigger", AggregationTrigger.__init__, [
+            ("self", _), ("name", _), ("aggregation", _), ("fields", _), ("lower_bound", _),
+            ("upper_bound", _), ("evaluation_window", _), ("tags", None)]),
+        ("QueriesAggregationTrigger", QueriesAggregationTrigger.__init__, [
+            ("self", _), ("name", _), ("compare_fields", _), ("compare_aggregation", _),
+            ("trigger_range_type", _), ("queries", _), ("query_aggregation", _),
+            ("lower_bound", None), ("upper_bound", None)]),
+        ("SendSlackMessage", SendSlackMessage.__init__, [
+            ("self", _), ("name", _), ("webhook_url", _), ("id", None), ("notify_daily", False),
+            ("alert_id", None)]),
+        ("SendSlackMessage.update_trigger", SendSlackMessage.update_trigger,
+         [("self", _), ("alert_id", _)]),
+        ("SendSlackMessage.to_dict", SendSlackMessage.to_dict, [("self", _)]),
+        ("Automation", Automation.__init__, [
+            ("self", _), ("name", _), ("trigger", _), ("action", _), ("api_client", None),
+            ("application", None)]),
+        ("Automation.stop", Automation.stop, [("self", _)]),
+        ("Automation.to_dict", Automation.to_dict, [("self", _)]),
+        ("Application.add_automation", gantry.Application.add_automation,
+         [("self", _), ("automation", _)]),
+        ("Application.get_automation", gantry.Application.get_automation,
+         [("self", _), ("automation_name", None)]),
+        ("Application.list_automations", gantry.Application.list_automations, [("self", _)]),
+        ("alerts.get_alerts", galerts.get_alerts, [
+            ("application_name", _), ("triggered", False), ("triggered_from", None),
+            ("triggered_to", None)]),
+        ("alerts.create_alert", galerts.create_alert, [
+            ("application_name", _), ("alert_name", _), ("alert_checks", _),
+            ("evaluation_window", _), ("evaluation_delay", _), ("tags", None)]),
+        ("alerts.update_alert", galerts.update_alert, [
+            ("application_name", _), ("alert_id", _), ("alert_name", _), ("alert_checks", _),
+            ("evaluation_window", _), ("evaluation_delay", _), ("tags", None)]),
+        ("alerts.create_slack_notification", galerts.create_slack_notification, [
+            ("alert_id", _), ("notification_name", _), ("slack_webhook_url", _),
+            ("notify_daily", _), ("daily_notification_time", None)]),
+        ("alerts.get_slack_notifications", galerts.get_slack_notifications, []),
+        ("alerts.delete_alert", galerts.delete_alert, [("alert_id", _)]),
+        ("alerts.delete_slack_notification", galerts.delete_slack_notification,
+         [("alert_id", _), ("slack_notification_id", _)]),
+        ("alerts.DiffCheck", galerts.DiffCheck, [
+            ("field_names", _), ("aggregation", _), ("trigger_range_type", _), ("subqueries", _),
+            ("check_type", "diff_check"), ("lower_bound", None), ("upper_bound", None)]),
+    ]
+
+
+AUTOMATION_CASES = _automation_cases()
+
+
+@pytest.mark.parametrize(("name", "ours", "params"), AUTOMATION_CASES,
+                         ids=[c[0] for c in AUTOMATION_CASES])
+def test_automation_signatures_match_gantry(name: str, ours: Callable[..., Any],
+                                            params: list[tuple[str, Any]]) -> None:
+    test_signature_matches_gantry(name, ours, params)
+
+
+def test_alerts_module_names_and_aggregations_are_gantrys() -> None:
+    import gantry_local.alerts as galerts
+    from gantry_local.alerts.client import AlertsAggregation, AlertsCheck
+
+    assert set(galerts.__all__) >= {  # gantry/alerts/__init__.py's __all__
+        "get_alerts", "create_alert", "update_alert", "create_slack_notification",
+        "get_slack_notifications", "delete_alert", "delete_slack_notification",
+        "AlertsAggregation", "AlertsCheck"}
+    gantry_values = {  # AlertsAggregation's values in gantry/alerts/client.py
+        "total_difference", "percent_difference", "total", "maximum", "minimum", "mean",
+        "stddev", "pdf", "quantiles", "percent_null", "percent_true", "percent_false",
+        "percent_true_not_null", "percent_false_not_null", "category_percents",
+        "accuracy_score", "mean_absolute_error", "mean_squared_error",
+        "mean_absolute_percentage_error", "maximum_error", "confusion_matrix", "f1_score",
+        "r2_score", "precision_score", "recall_score", "roc_auc_score",
+        "precision_recall_auc_score", "d1", "dinf", "kl", "ks", "categorical_d1",
+        "categorical_dinf", "categorical_kl", "x2", "roc_curve_plot", "pr_curve_plot",
+        "distribution_sketch", "categorical_sketch"}
+    assert {a.value for a in AlertsAggregation} == gantry_values
+    assert AlertsAggregation.MAX == "maximum" and AlertsAggregation.F1 == "f1_score"
+    # Gantry's field order (its docstring example's data_node_names= is accepted too)
+    assert [f for f in AlertsCheck.__dataclass_fields__][:5] == [
+        "aggregation", "column_names", "lower_bound", "upper_bound", "check_type"]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from .._limits import check_bool, check_text
+from .._limits import check_bool, check_span, check_text
 from .._names import check_name
 from ..automations import _alert_store as store
 from ..automations._aggregation import AggregationTrigger, QueriesAggregationTrigger
@@ -40,9 +40,11 @@ def _ws(workspace: Workspace | None) -> Workspace:
         from .._default import get_workspace
 
         return get_workspace()
-    from ..monitoring._source import check_workspace
+    from ..workspace import Workspace
 
-    check_workspace(workspace)
+    if not isinstance(workspace, Workspace):
+        raise ValidationError(f"workspace= must be a gantry_local Workspace (or leave it out for "
+                              f"the default one), got {type(workspace).__name__}")
     return workspace
 
 
@@ -61,7 +63,7 @@ def _checks(name: str, alert_checks: object, window: str, delay: str,
     if not isinstance(alert_checks, (list, tuple)) or not alert_checks:
         raise ValidationError("alert_checks must be a non-empty list of AlertsCheck(aggregation, "
                               "column_names, lower_bound, upper_bound)")
-    length = from_iso_duration(window, "evaluation_window")
+    length = check_span(from_iso_duration(window, "evaluation_window"), "evaluation_window")
     offset = from_iso_duration(delay, "evaluation_delay")
     out: list[Any] = []
     for check in alert_checks:
@@ -84,7 +86,7 @@ def _checks(name: str, alert_checks: object, window: str, delay: str,
         out.append(AggregationTrigger(name, check.get("aggregation"), columns,  # type: ignore[arg-type]
                                       check.get("lower_bound"), check.get("upper_bound"),
                                       RelativeTimeWindow(length, offset),
-                                      None if tags is None else dict(tags)))
+                                      tags))  # type: ignore[arg-type]  # checked there
     return out
 
 
