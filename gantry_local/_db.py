@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import os
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -11,9 +16,29 @@ from typing import Any, TypeVar, cast
 
 import duckdb
 
-from .errors import StorageError
+from .errors import StorageError, ValidationError
 
-__all__ = ["MIGRATIONS", "Database", "open_database", "run", "storage_errors", "transaction"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "LOCK_TIMEOUT_ENV",
+    "MAX_LOCK_TIMEOUT",
+    "MIGRATIONS",
+    "Database",
+    "connect",
+    "lock_holder",
+    "lock_timeout",
+    "open_database",
+    "run",
+    "storage_errors",
+    "transaction",
+]
+
+log = logging.getLogger("gantry_local.database")
+LOCK_TIMEOUT_ENV = "GANTRY_LOCAL_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 30.0  # a scheduler tick usually holds the file for well under this
+MAX_LOCK_TIMEOUT = 86_400.0
+# DuckDB: 'Conflicting lock is held in /usr/bin/python3.12 (PID 4242) by user ...'
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 _T = TypeVar("_T")
 
@@ -258,6 +283,16 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # What every later process needs to find the workspace's datasets (see _config.py).
+        "0050_workspace_config",
+        [
+            """CREATE TABLE _gl_workspace_config (
+                key VARCHAR PRIMARY KEY,
+                value VARCHAR NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 
@@ -271,9 +306,11 @@ class Database:
         StorageError: the file cannot be opened (see `open_database`).
     """
 
-    def __init__(self, path: str, clock_now: Callable[[], datetime]) -> None:
+    def __init__(self, path: str, clock_now: Callable[[], datetime], read_only: bool = False,
+                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = path
-        self.con = open_database(path, clock_now)
+        self.read_only = read_only
+        self.con = open_database(path, clock_now, read_only, lock_timeout)
         self.lock = threading.RLock()  # held by the workspace while it changes applications
         self.closed = False
         self.generation = 0  # bumped once a change to a table's columns is visible
@@ -347,26 +384,107 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
-def open_database(path: str, clock_now: Callable[[], datetime]) -> duckdb.DuckDBPyConnection:
-    """Open (or create) the DuckDB file and bring its schema up to date.
+def lock_timeout(value: object = None) -> float:
+    """Seconds to wait for another process's lock: `value`, else ``$GANTRY_LOCAL_LOCK_TIMEOUT``,
+    else 30.
 
     Raises:
-        StorageError: the file is locked by another process, unreadable, or not a DuckDB file.
+        ValidationError: not a number of seconds from 0 to a day.
+    """
+    what = "lock_timeout"
+    if value is None:
+        env = os.environ.get(LOCK_TIMEOUT_ENV)
+        if env is None or not env.strip():
+            return DEFAULT_LOCK_TIMEOUT
+        what = f"${LOCK_TIMEOUT_ENV}"
+        try:
+            value = float(env)
+        except ValueError:
+            value = env
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or not 0 <= value <= MAX_LOCK_TIMEOUT:
+        raise ValidationError(f"{what} must be a number of seconds from 0 to {MAX_LOCK_TIMEOUT:,.0f}, "
+                              f"got {value!r}")
+    return float(value)
+
+
+def lock_holder(error: BaseException | str) -> str | None:
+    """Who holds the file, from DuckDB's lock error: 'PID 42 (python -m ...)', or None when
+    `error` is not a lock conflict."""
+    text = str(error)
+    found = _HOLDER.search(text)
+    if found is None:
+        return "another process" if "Conflicting lock" in text else None
+    pid, program = found["pid"], found["program"]
+    try:  # the command line says more than the interpreter's path (Linux only)
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().split(b"\0")
+        command = " ".join(w.decode(errors="replace") for w in words if w)[:200]
+        program = command or program
+    except OSError:
+        pass
+    return f"PID {pid} ({program})"
+
+
+def connect(path: str, read_only: bool = False, timeout: float = DEFAULT_LOCK_TIMEOUT,
+            on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect`, waiting up to `timeout` seconds while another process holds the file.
+
+    `on_wait(holder)` is called once, when the first attempt finds the file held.
+
+    Raises:
+        StorageError: still held after `timeout` (the message names the holder), or the file
+            cannot be opened at all.
+    """
+    deadline = time.monotonic() + timeout
+    pause, told = 0.01, False
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise StorageError(f"cannot open the database {path!r}: {exc}") from exc
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StorageError(
+                    f"cannot open the database {path!r}: it is held by {holder} and stayed held "
+                    f"for {timeout:g} s (DuckDB allows one writer, or many readers). Try again "
+                    f"when it is done, or wait longer (lock_timeout, ${LOCK_TIMEOUT_ENV}, "
+                    "--lock-timeout)") from exc
+            if not told:
+                told = True
+                (on_wait or _log_wait)(holder)
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.2)
+
+
+def _log_wait(holder: str) -> None:
+    log.info("waiting for the database lock held by %s", holder)
+
+
+def open_database(path: str, clock_now: Callable[[], datetime], read_only: bool = False,
+                  timeout: float = DEFAULT_LOCK_TIMEOUT,
+                  on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the DuckDB file and bring its schema up to date (see `connect` for
+    the wait while another process holds it). Read-only opens change nothing.
+
+    Raises:
+        StorageError: the file stayed locked by another process, is unreadable, is not a
+            DuckDB file, is missing (read-only), or needs migrations (read-only).
     """
     if path != ":memory:":
         parent = Path(path).expanduser().resolve().parent
         if not parent.is_dir():
             raise StorageError(f"cannot create {path!r}: folder {str(parent)!r} does not exist")
-    try:
-        con = duckdb.connect(path)
-    except duckdb.Error as exc:
-        hint = ""
-        if "lock" in str(exc).lower():
-            hint = (" Another process has this file open for writing (DuckDB allows one writer): "
-                    "close it there, or use a separate database file per process.")
-        raise StorageError(f"cannot open the database {path!r}: {exc}.{hint}") from exc
+        if read_only and not Path(path).expanduser().is_file():
+            raise StorageError(f"no database {path!r} to read (read-only opens create nothing)")
+    con = connect(path, read_only and path != ":memory:", timeout, on_wait)
     try:
         run(con, "SET TimeZone = 'UTC'")
+        if read_only:
+            _check_migrated(con, path)
+            return con
         # The flush thread commits up to four times per flush_interval (a crash loses less);
         # checkpointing every 16 MB (the default) makes such appends cost twice as much.
         run(con, "SET checkpoint_threshold = '128MB'")
@@ -375,6 +493,19 @@ def open_database(path: str, clock_now: Callable[[], datetime]) -> duckdb.DuckDB
         con.close()
         raise
     return con
+
+
+def _check_migrated(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """A read-only open needs every migration applied already (it cannot apply them)."""
+    with storage_errors(f"reading the migrations of {path!r}"):
+        found = run(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                         "'_gl_migrations'")[0][0]
+        done = {row[0] for row in run(con, "SELECT name FROM _gl_migrations")} if found else set()
+    missing = [name for name, _ in MIGRATIONS if name not in done]
+    if missing:
+        raise StorageError(f"the database {path!r} needs upgrading ({', '.join(missing)}) and is "
+                           "open read-only; open it once read-write (any command that writes, "
+                           "or Workspace(db)) first")
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, clock_now: Callable[[], datetime]) -> None:

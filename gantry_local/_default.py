@@ -36,7 +36,7 @@ _default: Workspace | None = None
 
 _WORKSPACE_OPTIONS = ("storage_options", "buffer_size", "buffer_timeout", "flush_interval", "spool",
                       "spool_options", "spool_retention", "producer", "producer_id",
-                      "background_scheduler")
+                      "background_scheduler", "read_only", "lock_timeout")
 _SPOOL_OPTIONS = ("spool", "spool_options", "spool_retention", "producer", "producer_id")
 
 
@@ -58,9 +58,9 @@ def init(
     `send_in_background` is accepted (logging is always buffered). Calling it again closes
     the previous default workspace first. Extra keyword arguments go to `Workspace`
     (``storage_options``, ``buffer_size``, ``buffer_timeout``, ``flush_interval``, ``spool``,
-    ``spool_options``, ``spool_retention``). ``producer=True`` makes this process a producer
-    (a model-server worker): it logs into the spool and never opens the database (see
-    `ProducerWorkspace`; ``producer_id`` names it in segment names).
+    ``spool_options``, ``spool_retention``, ``read_only``, ``lock_timeout``). ``producer=True``
+    makes this process a producer (a model-server worker): it logs into the spool and never
+    opens the database (see `ProducerWorkspace`; ``producer_id`` names it in segment names).
 
     Raises:
         ValidationError: an unknown option or a bad value (an unknown option or service

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from ._config import resolve as resolve_config
 from ._db import Database, run, storage_errors, transaction
+from ._db import lock_timeout as check_lock_timeout
 from ._names import check_name, is_valid_text
 from .clock import Clock, SystemClock, read_clock
 from .datasets import Dataset, DatasetRegistry
 from .datasets._store import ObjectStore
-from .errors import AlreadyExistsError, GantryLocalError, NotFoundError, ValidationError
+from .errors import AlreadyExistsError, GantryLocalError, NotFoundError, StorageError, ValidationError
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
 from .records._gantry_args import UNSET, drop_ignored, resolve_join_key, wrong_feedback_name
@@ -51,9 +53,14 @@ class Workspace:
 
     Args:
         db: path of the DuckDB file (created if missing), or ``":memory:"``.
-        storage: fsspec URL of the dataset root; defaults to the folder
-            ``<db name>-storage`` beside the db (``memory://`` for an in-memory db).
-        storage_options: options for the fsspec filesystem (e.g. ``endpoint_url``).
+        storage: fsspec URL of the dataset root. Recorded in the database when it is
+            first opened for writing, and found there by every later process; given again,
+            it must name the same place. Defaults to the folder ``<db name>-storage`` beside
+            the db (``memory://`` for an in-memory db).
+        storage_options: options for the fsspec filesystem (e.g. ``endpoint_url``). Recorded
+            with the storage, except credentials (keys naming a key, secret, token,
+            password, session ...) and values that are not plain JSON: those are used by
+            this process only. Options given later are added to the recorded ones.
         clock: where "now" comes from; `SystemClock` by default.
         buffer_size: most records held in memory before log calls wait (about a
             second of heavy traffic by default).
@@ -74,9 +81,15 @@ class Workspace:
             loop (a daemon thread) in this process, so curators and alerts run with no
             further call; None lets ``GANTRY_LOCAL_BACKGROUND_SCHEDULER=0`` turn it off (on
             otherwise). Making a `Scheduler` for the workspace stops it (that one drives).
+        read_only: open the file for reading only: other readers may open it at the same
+            time, and nothing is written (logging and changes fail).
+        lock_timeout: seconds to wait while another process holds the file (None:
+            ``$GANTRY_LOCAL_LOCK_TIMEOUT``, else 30); the error names the holder.
 
     Raises:
-        StorageError: the DuckDB file cannot be opened (e.g. another process holds it).
+        StorageError: the DuckDB file cannot be opened (e.g. another process held it for
+            `lock_timeout` seconds).
+        ValidationError: a bad argument, or `storage` differs from the recorded one.
     """
 
     def __init__(
@@ -92,21 +105,37 @@ class Workspace:
         spool_options: Mapping[str, Any] | None = None,
         spool_retention: timedelta | None = timedelta(days=1),
         background_scheduler: bool | None = None,
+        read_only: bool = False,
+        lock_timeout: float | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.check_arguments(db, storage, storage_options, self.clock, buffer_size,
-                             buffer_timeout, flush_interval, background_scheduler)
+                             buffer_timeout, flush_interval, background_scheduler, read_only,
+                             lock_timeout)
         # Whether adding an automation starts a background scheduler loop in this process
         # (None: the GANTRY_LOCAL_BACKGROUND_SCHEDULER environment variable decides; on).
         self.background_scheduler = background_scheduler
-        self.spool, self._spool_options, self._spool_retention = check_spool(
-            db, spool, spool_options if spool_options is not None else storage_options,
-            spool_retention)
+        spool_url, _, self._spool_retention = check_spool(db, spool, spool_options,
+                                                          spool_retention)
         self._ingester: Ingester | None = None
         self.db = str(db)
-        self.storage = storage if storage is not None else _default_storage(self.db)
-        self.storage_options = dict(storage_options or {})
-        self.database = Database(self.db, lambda: read_clock(self.clock))
+        self.read_only = read_only
+        self.database = Database(self.db, lambda: read_clock(self.clock), read_only,
+                                 check_lock_timeout(lock_timeout))
+        try:
+            config = resolve_config(
+                self.database.con, {"storage": storage, "spool": spool},
+                {"storage": _default_storage(self.db), "spool": spool_url or ""},
+                {"storage_options": storage_options or {}, "spool_options": spool_options},
+                writable=not read_only)
+        except BaseException:
+            self.database.close()
+            raise
+        self.storage, self.spool = config.places["storage"], config.places["spool"] or None
+        self.storage_options = config.options["storage_options"] or {}
+        given_spool_options = config.options["spool_options"]
+        self._spool_options = given_spool_options if given_spool_options is not None \
+            else dict(self.storage_options)
         self._con = self.database.con
         self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
@@ -128,6 +157,7 @@ class Workspace:
         db: object = "gantry.duckdb", storage: object = None, storage_options: object = None,
         clock: object = None, buffer_size: object = 100_000, buffer_timeout: object = 5.0,
         flush_interval: object = 1.0, background_scheduler: object = None,
+        read_only: object = False, lock_timeout: object = None,
     ) -> None:
         """Check a workspace's arguments without opening anything (`init` checks before it
         closes the previous default workspace).
@@ -147,6 +177,9 @@ class Workspace:
         if background_scheduler is not None and not isinstance(background_scheduler, bool):
             raise ValidationError(f"background_scheduler must be True, False or None (the "
                                   f"environment decides), got {background_scheduler!r}")
+        if not isinstance(read_only, bool):
+            raise ValidationError(f"read_only must be True or False, got {read_only!r}")
+        check_lock_timeout(lock_timeout)
 
     # `init(environment=...)`: the ``env`` tag of records logged without one (Gantry's rule)
     _default_env: str | None = None
@@ -221,6 +254,9 @@ class Workspace:
                                   f"got {type(progress).__name__}")
         if self.spool is None:
             return IngestResult()
+        if self.read_only:
+            raise StorageError(f"the workspace on {self.db!r} is read-only; ingest the spool "
+                               "from a workspace opened for writing (e.g. the scheduler)")
         with self._lock:
             if self._ingester is None:
                 self._ingester = Ingester(self.database.con, self._sink, Spool(self.spool,
@@ -233,7 +269,8 @@ class Workspace:
     def _ingest_quietly(self) -> None:
         """`ingest()` as part of a flush: a failing spool is logged, never raised (the
         records of this process are in the database regardless)."""
-        if self.spool is None or (self._ingester is None and "://" not in self.spool
+        if self.spool is None or self.read_only or (
+                self._ingester is None and "://" not in self.spool
                                   and not Path(self.spool, "pending").is_dir()):
             return
         try:

@@ -55,7 +55,7 @@ def test_file_locked_by_another_process_is_a_storage_error(tmp_path: Path) -> No
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         with pytest.raises(gantry.StorageError, match="one writer"):
-            gantry.Workspace(db=db)
+            gantry.Workspace(db=db, lock_timeout=0.1)
     finally:
         holder.communicate("")
 
