@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -159,6 +160,8 @@ class Scheduler:
         self._transient: set[str] = set()  # automations whose last failure was storage
         self.background = False
         _claim(self)  # a user's Scheduler drives this workspace from now on
+        # called with each curator run as it is recorded (the CLI logs it); never fails a tick
+        self.on_run: Callable[[Run], None] | None = None
 
     @property
     def _suites(self) -> dict[str, Automation]:
@@ -349,6 +352,7 @@ class Scheduler:
                 run, error = None, exc
             if run is not None:
                 runs.append(run)
+                self._tell(run)
             if error is None:
                 self._ok.add(name)
                 continue
@@ -360,6 +364,13 @@ class Scheduler:
                 self._unreachable = (f"skipped this tick: storage is unreachable "
                                      f"({_describe(error)})")
         return runs
+
+    def _tell(self, run: Run) -> None:
+        if self.on_run is not None:
+            try:
+                self.on_run(run)
+            except Exception:  # a hook that fails is said, and the tick goes on
+                log.exception("the scheduler's on_run hook failed")
 
     def _run_in_process(self, now: datetime) -> list[Alert]:
         from ..monitoring._in_process import in_process
