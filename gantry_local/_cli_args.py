@@ -8,10 +8,12 @@ end plus one) inside what Python's ``datetime`` can hold.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "EARLIEST",
@@ -140,10 +142,19 @@ def existing_file(value: str) -> Path:
     return target
 
 
-def key_value(value: str) -> tuple[str, str]:
-    """KEY=VALUE with KEY a Python identifier (fsspec options are keyword arguments)."""
-    key, sep, item = value.partition("=")
+def key_value(value: str) -> tuple[str, Any]:
+    """KEY=VALUE with KEY a Python identifier (fsspec options are keyword arguments); VALUE
+    is read as JSON when it is JSON (``use_ssl=false`` is a bool, ``config_kwargs={...}`` a
+    dict), else kept as a string (``endpoint_url=http://...``)."""
+    key, sep, item = text(value).partition("=")
     if not sep or not key.isidentifier():
         raise argparse.ArgumentTypeError(f"{value!r} is not KEY=VALUE (KEY a name like "
                                          "endpoint_url)")
-    return key, item
+    try:  # NaN and Infinity stay strings: no fsspec option wants them
+        return key, json.loads(item, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return key, item
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(name)

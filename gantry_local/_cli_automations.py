@@ -1,0 +1,197 @@
+"""``gantry-local curators ...`` and ``gantry-local scheduler run``.
+
+The scheduler holds the DuckDB file only while it works: each tick opens the workspace
+(waiting while a reader holds it), runs what is due, and closes it, so the CLI, a
+notebook or the report can open the file between ticks. Each run is logged on stderr as
+it happens; a catch-up of many intervals shows a progress bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from typing import TYPE_CHECKING
+
+from . import _cli_args as arg
+from ._cli_commands import DB, command, opt
+from ._cli_output import bar, run_line, say, table, warn
+from ._cli_workspace import open_db
+
+if TYPE_CHECKING:
+    from .automations.scheduler import Run, Scheduler
+    from .evaluation.suites import Suite
+    from .workspace import Workspace
+
+__all__: list[str] = []
+
+_NAME = opt("name", type=arg.text)
+_RUN_COLUMNS = ["curator", "interval_start", "status", "rows_in_interval", "rows_selected",
+                "version_id", "error"]
+_FAILURE_COLUMNS = ["automation", "kind", "application", "failures", "last_failed_at", "error"]
+
+
+@command("curators list", opens=DB)
+def _list(args: argparse.Namespace) -> None:
+    """List the curators stored in the database.
+
+    Example: gantry-local curators list --db gantry.duckdb
+    """
+    from .automations.curators import list_curators
+
+    with open_db(args, read_only=True) as ws:
+        rows = [{"name": c.name, "application": c.application_name, "kind": c.kind,
+                 "limit": c.limit, "interval": str(c.curation_interval), "enabled": c.enabled,
+                 "automation": c.automation_name, "dataset": c.curated_dataset_name}
+                for c in list_curators(workspace=ws)]
+    say(table(rows, ["name", "application", "kind", "limit", "interval", "enabled",
+                     "automation", "dataset"]))
+
+
+@command("curators show", _NAME, opens=DB)
+def _show(args: argparse.Namespace) -> None:
+    """Show one curator's definition.
+
+    Example: gantry-local curators show uniform-100
+    """
+    from .automations._definitions import curator_to_json
+    from .automations.curators import get_curator
+
+    with open_db(args, read_only=True) as ws:
+        curator = get_curator(args.name, workspace=ws)
+        say(json.dumps({**json.loads(curator_to_json(curator)), "enabled": curator.enabled,
+                        "automation": curator.automation_name,
+                        "first_interval_start": str(curator.first_interval_start)}, indent=2))
+
+
+@command("curators enable", _NAME, opens=DB)
+def _enable(args: argparse.Namespace) -> None:
+    """Turn a curator on (missed intervals are caught up on the next tick).
+
+    Example: gantry-local curators enable uniform-100
+    """
+    from .automations.curators import get_curator
+
+    with open_db(args) as ws:
+        get_curator(args.name, workspace=ws).enable()
+    say(f"enabled {args.name}")
+
+
+@command("curators disable", _NAME, opens=DB)
+def _disable(args: argparse.Namespace) -> None:
+    """Turn a curator off.
+
+    Example: gantry-local curators disable uniform-100
+    """
+    from .automations.curators import get_curator
+
+    with open_db(args) as ws:
+        get_curator(args.name, workspace=ws).disable()
+    say(f"disabled {args.name}")
+
+
+@command("curators runs", opt("name", type=arg.text, nargs="?"), opens=DB)
+def _runs(args: argparse.Namespace) -> None:
+    """Run history of one curator or all, then the automations failing now.
+
+    Example: gantry-local curators runs uniform-100
+    """
+    from .automations._registry import CuratorRegistry
+
+    with open_db(args, read_only=True) as ws:
+        registry = CuratorRegistry(ws)
+        frame = registry.runs(args.name)
+        names = None if args.name is None else _names(ws, args.name, frame.is_empty())
+        failing = [f for f in registry.failures().to_dicts()
+                   if names is None or f["automation"] in names]
+    say(table(frame.to_dicts(), _RUN_COLUMNS))
+    if failing:
+        say("failing now (retried on later ticks):")
+        say(table(failing, _FAILURE_COLUMNS))
+
+
+def _names(ws: Workspace, name: str, must_exist: bool) -> set[str]:
+    """The curator's name and its automation's (a deleted curator keeps its history)."""
+    from .automations.curators import get_curator
+    from .errors import NotFoundError
+
+    try:
+        curator = get_curator(name, workspace=ws)
+    except NotFoundError:
+        if must_exist:  # no runs and no curator: say so
+            raise
+        return {name}
+    return {name, curator.automation_name or name}
+
+
+@command("scheduler run",
+         opt("--once", action="store_true", help="one tick, then exit"),
+         opt("--tick", type=arg.number(float, 0.01, 86_400, "seconds"), default=1.0,
+             help="seconds between ticks (default 1)"),
+         opt("--suite", action="append", metavar="SUITE.toml", type=arg.existing_file,
+             help="also run this test suite on each new version of its dataset (repeatable)"),
+         opens=DB)
+def _scheduler_run(args: argparse.Namespace) -> None:
+    """Run the scheduler in the foreground (Ctrl-C stops it), or one tick with --once.
+
+    Each tick opens the database, runs what is due and closes it again, so other
+    processes can read between ticks. Each run is logged on stderr as it happens.
+
+    Example: gantry-local scheduler run --once --db gantry.duckdb
+    """
+    from .evaluation.suites import Suite
+
+    suites = [Suite.from_toml(path) for path in args.suite or []]
+    if args.once:
+        _tick(args, suites, results=True)
+        return
+    stop = threading.Event()
+    while not stop.is_set():
+        _tick(args, suites, results=False)
+        stop.wait(args.tick)
+
+
+def _tick(args: argparse.Namespace, suites: list[Suite], results: bool) -> None:
+    """Open the workspace, run everything due (logging each run), close it."""
+    from .automations.automations import Automation
+    from .automations.scheduler import Scheduler
+    from .automations.triggers import DatasetVersionTrigger
+
+    with open_db(args) as ws:
+        scheduler = Scheduler(ws, tick=args.tick)
+        for suite in suites:
+            scheduler.add_automation(Automation(f"suite-{suite.name}",
+                                                DatasetVersionTrigger(suite.dataset), suite))
+        runs = _run_pending(scheduler)
+        for failure in scheduler.failures:
+            if failure.kind != "curator":  # curator failures were logged as their runs
+                warn(f"{failure.automation}  ({failure.kind})  FAILED  {failure.error}")
+        if results:
+            _print_tick(scheduler, runs, bool(suites))
+
+
+def _run_pending(scheduler: Scheduler) -> list[Run]:
+    """`scheduler.run_pending()`, one stderr line per run, a bar when catching up."""
+    due = len(scheduler.due())
+    with bar(due, "catching up") as progress:
+        if due < 2:
+            progress.disable = True
+
+        def on_run(run: Run) -> None:
+            warn(run_line(run.curator, run.interval_start, run.interval_end, run.status,
+                          run.rows_selected, run.rows_in_interval, run.version_id, run.error))
+            progress.update(1)
+
+        scheduler.on_run = on_run
+        return scheduler.run_pending()
+
+
+def _print_tick(scheduler: Scheduler, runs: list[Run], suites: bool) -> None:
+    say(table([r.__dict__ for r in runs], ["curator", "interval_start", "status",
+                                          "rows_selected", "version_id", "error"]))
+    if suites:
+        say(table(scheduler.suite_runs().to_dicts(),
+                  ["suite", "dataset", "version_id", "passed", "evaluation_id", "error"]))
+    if scheduler.failures:  # each retried on a later tick
+        say(table([f.__dict__ for f in scheduler.failures],
+                  ["automation", "kind", "application", "error"]))
