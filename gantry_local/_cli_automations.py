@@ -19,7 +19,7 @@ from ._cli_output import bar, run_line, say, table, warn
 from ._cli_workspace import open_db
 
 if TYPE_CHECKING:
-    from .automations.scheduler import Run, Scheduler
+    from .automations.scheduler import AutomationRun, Scheduler
     from .evaluation.suites import Suite
     from .workspace import Workspace
 
@@ -170,14 +170,14 @@ def _tick(args: argparse.Namespace, suites: list[Suite], results: bool) -> None:
             _print_tick(scheduler, runs, bool(suites))
 
 
-def _run_pending(scheduler: Scheduler) -> list[Run]:
+def _run_pending(scheduler: Scheduler) -> list[AutomationRun]:
     """`scheduler.run_pending()`, one stderr line per run, a bar when catching up."""
     due = len(scheduler.due())
     with bar(due, "catching up") as progress:
         if due < 2:
             progress.disable = True
 
-        def on_run(run: Run) -> None:
+        def on_run(run: AutomationRun) -> None:
             warn(run_line(run.curator, run.interval_start, run.interval_end, run.status,
                           run.rows_selected, run.rows_in_interval, run.version_id, run.error))
             progress.update(1)
@@ -186,7 +186,7 @@ def _run_pending(scheduler: Scheduler) -> list[Run]:
         return scheduler.run_pending()
 
 
-def _print_tick(scheduler: Scheduler, runs: list[Run], suites: bool) -> None:
+def _print_tick(scheduler: Scheduler, runs: list[AutomationRun], suites: bool) -> None:
     say(table([r.__dict__ for r in runs], ["curator", "interval_start", "status",
                                           "rows_selected", "version_id", "error"]))
     if suites:

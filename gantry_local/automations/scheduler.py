@@ -161,7 +161,7 @@ class Scheduler:
         self.background = False
         _claim(self)  # a user's Scheduler drives this workspace from now on
         # called with each curator run as it is recorded (the CLI logs it); never fails a tick
-        self.on_run: Callable[[Run], None] | None = None
+        self.on_run: Callable[[AutomationRun], None] | None = None
 
     @property
     def _suites(self) -> dict[str, Automation]:
@@ -365,7 +365,7 @@ class Scheduler:
                                      f"({_describe(error)})")
         return runs
 
-    def _tell(self, run: Run) -> None:
+    def _tell(self, run: AutomationRun) -> None:
         if self.on_run is not None:
             try:
                 self.on_run(run)
