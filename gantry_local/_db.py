@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import threading
@@ -401,8 +400,9 @@ def lock_timeout(value: object = None) -> float:
             value = float(env)
         except ValueError:
             value = env
+    # NaN fails the comparison; an integer too big for a float compares without converting
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or not 0 <= value <= MAX_LOCK_TIMEOUT:
+            not 0 <= value <= MAX_LOCK_TIMEOUT:
         raise ValidationError(f"{what} must be a number of seconds from 0 to {MAX_LOCK_TIMEOUT:,.0f}, "
                               f"got {value!r}")
     return float(value)

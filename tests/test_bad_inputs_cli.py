@@ -247,6 +247,35 @@ CASES: list[tuple[list[str], int, str]] = [
     (["eval", "show", "nope", *DB], ERROR, r"no evaluation 'nope'"),
     (["eval", "show", "", *DB], USAGE, r"argument id: '' is empty"),
     (["curators", "list", "--db", "{root}/\udcff.duckdb"], USAGE, r"not valid UTF-8"),
+    # sharing the database: storage options, lock timeouts, the recorded storage
+    (["curators", "list", *DB, "--storage-option", "oops"], USAGE, r"'oops' is not KEY=VALUE"),
+    (["curators", "list", *DB, "--storage-option", "=1"], USAGE, r"'=1' is not KEY=VALUE"),
+    (["curators", "list", *DB, "--storage-option", "1a=1"], USAGE, r"'1a=1' is not KEY=VALUE"),
+    (["curators", "list", *DB, "--storage-option", "a\x00=1"], USAGE, r"NUL"),
+    (["curators", "list", *DB, "--storage-option", "a=\udcff"], USAGE, r"not valid UTF-8"),
+    (["summarize", "model", *DB, "--storage-option", "a=1", "--storage-option", "a=[1]"], ERROR,
+     r"--storage-option a is given twice"),
+    (["report", "--out", "{root}/r.html", *DB, "--storage-option", "x=1", "--storage-option",
+      "x=1"], ERROR, r"--storage-option x is given twice"),
+    (["curators", "list", *DB, "--lock-timeout", "nan"], USAGE, r"'nan' is not seconds from 0"),
+    (["curators", "list", *DB, "--lock-timeout", "-1"], USAGE, r"'-1' is not seconds from 0"),
+    (["curators", "list", *DB, "--lock-timeout", "inf"], USAGE, r"'inf' is not seconds"),
+    (["curators", "list", *DB, "--lock-timeout", "1e9"], USAGE, r"'1e9' is not seconds"),
+    (["curators", "list", *DB, "--lock-timeout", "soon"], USAGE, r"'soon' is not seconds"),
+    (["datasets", "list", "--lock-timeout", "x", *ST], USAGE, r"'x' is not seconds"),
+    (["curators", "list", *DB, "--storage", "{root}/elsewhere"], ERROR,
+     r"keeps its datasets in '.*storage'.*not '.*elsewhere'"),
+    (["curators", "enable", "u", *DB, "--storage", "{root}/elsewhere"], ERROR,
+     r"keeps its datasets in"),
+    (["scheduler", "run", "--once", *DB, "--storage", "memory://x"], ERROR,
+     r"keeps its datasets in"),
+    (["eval", "run", "{root}/suites/ok.toml", *DB, "--storage", "{root}/elsewhere"], ERROR,
+     r"keeps its datasets in"),
+    (["datasets", "list", "--db", "{root}/missing.duckdb"], ERROR, r"no database .*missing"),
+    (["datasets", "list", "--db", "{root}/a-file"], ERROR, r"cannot open the database"),
+    (["datasets", "list", "--db", "{root}"], ERROR, r"is a folder; give the DuckDB file"),
+    (["eval", "run", "{root}/suites/ok.toml", "--db", "{root}/missing.duckdb"], ERROR,
+     r"no database .*missing"),
 ]
 
 
@@ -259,7 +288,7 @@ def _case_id(case: tuple[list[str], int, str]) -> str:
 @pytest.fixture
 def quiet_env(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("GANTRY_LOCAL_DB", "GANTRY_LOCAL_STORAGE", "GANTRY_LOCAL_DEBUG",
-                 "GANTRY_DATASET_WORKING_DIR"):
+                 "GANTRY_DATASET_WORKING_DIR", "GANTRY_LOCAL_LOCK_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(world.cwd)
     monkeypatch.syspath_prepend(str(world.root / "suites"))
@@ -297,6 +326,11 @@ ENV_CASES: list[tuple[dict[str, str], list[str], str]] = [
     ({"GANTRY_LOCAL_DB": "{root}"}, ["curators", "list"], r"is a folder; give the DuckDB file"),
     ({"GANTRY_LOCAL_DB": "{root}/missing.duckdb"}, ["eval", "list"], r"no database"),
     ({"GANTRY_LOCAL_STORAGE": "{root}/a-file"}, ["datasets", "list"], r"a-file"),
+    ({"GANTRY_LOCAL_LOCK_TIMEOUT": "soon"}, ["curators", "list", *DB],
+     r"\$GANTRY_LOCAL_LOCK_TIMEOUT must be a number of seconds"),
+    ({"GANTRY_LOCAL_LOCK_TIMEOUT": "-1"}, ["eval", "list", *DB],
+     r"\$GANTRY_LOCAL_LOCK_TIMEOUT must be"),
+    ({"GANTRY_LOCAL_LOCK_TIMEOUT": "nan"}, ["report", *DB], r"\$GANTRY_LOCAL_LOCK_TIMEOUT must be"),
 ]
 
 
@@ -319,6 +353,9 @@ def test_the_world_is_usable(world: World, capsys: pytest.CaptureFixture[str],
                              quiet_env: None) -> None:
     """The good twins of the cases above succeed, so the bad ones fail for their own reason."""
     good = [["datasets", "list", *ST], ["curators", "show", "u", *DB],
+            ["datasets", "list", *DB], ["curators", "list", *DB, "--lock-timeout", "0",
+                                        "--storage-option", "auto_mkdir=false"],
+            ["curators", "list", *DBS],
             ["summarize", "model", "--interval", "1d", *DB], ["drift", "model", *REF, *CUR, *DB],
             ["eval", "list", *DB], ["alerts", "--app", "model", *DB]]
     for argv in good:
