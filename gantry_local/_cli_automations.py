@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _cli_args as arg
 from ._cli_commands import DB, command, opt
-from ._cli_output import bar, run_line, say, table, warn
+from ._cli_output import bar, end_progress, run_line, say, table, transfer_bar, warn
 from ._cli_workspace import open_db
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from .automations.scheduler import AutomationRun, Scheduler
     from .evaluation.suites import Suite
     from .workspace import Workspace
@@ -162,6 +164,7 @@ def _tick(args: argparse.Namespace, suites: list[Suite], results: bool) -> None:
         for suite in suites:
             scheduler.add_automation(Automation(f"suite-{suite.name}",
                                                 DatasetVersionTrigger(suite.dataset), suite))
+        _ingest(ws)
         runs = _run_pending(scheduler)
         for failure in scheduler.failures:
             if failure.kind != "curator":  # curator failures were logged as their runs
@@ -170,12 +173,37 @@ def _tick(args: argparse.Namespace, suites: list[Suite], results: bool) -> None:
             _print_tick(scheduler, runs, bool(suites))
 
 
+def _ingest(ws: Workspace) -> None:
+    """Ingest the spool (a bar over its segments on a terminal, once there are several), then
+    say what came in; the scheduler's own ingest then finds nothing, and records a failure."""
+    from .errors import GantryLocalError
+
+    shown: list[tqdm[Any]] = []
+
+    def on_batch(done: int, pending: int, rows: int) -> None:
+        if not shown and done + pending > 1:
+            shown.append(transfer_bar("ingesting", unit=" segments", total=done + pending))
+        if shown:
+            shown[0].n = done
+            shown[0].set_postfix(rows=f"{rows:,}")
+
+    try:
+        result = ws.ingest(progress=on_batch)
+    except GantryLocalError:
+        return
+    finally:
+        end_progress()
+    if result.segments:
+        warn(f"ingested {result.segments:,} spool segments ({result.rows:,} rows"
+             + (f", {result.late_rows:,} late" if result.late_rows else "") + ")")
+    for segment, error in result.quarantined:
+        warn(f"quarantined spool segment {segment}: {error}")
+
+
 def _run_pending(scheduler: Scheduler) -> list[AutomationRun]:
     """`scheduler.run_pending()`, one stderr line per run, a bar when catching up."""
     due = len(scheduler.due())
     with bar(due, "catching up") as progress:
-        if due < 2:
-            progress.disable = True
 
         def on_run(run: AutomationRun) -> None:
             warn(run_line(run.curator, run.interval_start, run.interval_end, run.status,

@@ -94,9 +94,12 @@ def _report(args: argparse.Namespace) -> None:
 
 @command("eval run", opt("suite", type=arg.existing_file, help="the suite's TOML file"),
          opt("--junit", type=arg.output_file, metavar="PATH", help="write JUnit XML here"),
+         opt("--no-cache", action="store_true",
+             help="call every candidate on every row (no cached outputs)"),
          opens=DB)
 def _eval_run(args: argparse.Namespace) -> int:
-    """Run a test suite (TOML); exit 1 when a check fails. --junit writes JUnit XML.
+    """Run a test suite (TOML); exit 1 when a check fails. --junit writes JUnit XML;
+    --no-cache calls every candidate afresh (the table says how many rows came from the cache).
 
     Without a database file, --storage is enough: the suite runs on its dataset and the
     evaluation is not stored.
@@ -107,7 +110,7 @@ def _eval_run(args: argparse.Namespace) -> int:
 
     suite = Suite.from_toml(args.suite)
     with _eval_workspace(args) as ws:
-        result = suite.run(ws)
+        result = suite.run(ws, cache=False if args.no_cache else None)
     say(str(result))
     if args.junit:
         result.write_junit(args.junit)

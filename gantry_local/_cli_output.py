@@ -64,9 +64,10 @@ def end_progress() -> None:
 
 @contextmanager
 def bar(total: int, what: str) -> Iterator[tqdm[Any]]:
-    """A progress bar of `total` steps with counts and rate, on a terminal's stderr."""
+    """A progress bar of `total` steps with counts and rate, on a terminal's stderr (none
+    for a single step)."""
     progress = tqdm(total=total, desc=what, unit=" runs", file=sys.stderr,
-                    disable=None, dynamic_ncols=True, leave=True)
+                    disable=None if total > 1 else True, dynamic_ncols=True, leave=True)
     _OPEN_BARS.append(progress)
     try:
         yield progress
@@ -76,10 +77,11 @@ def bar(total: int, what: str) -> Iterator[tqdm[Any]]:
         progress.close()
 
 
-def transfer_bar(url: str) -> tqdm[Any]:
-    """A byte counter for storage transfers (closed by `end_progress`)."""
-    progress = tqdm(desc=url, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                    disable=None, dynamic_ncols=True, leave=False)
+def transfer_bar(what: str, unit: str = "B", total: int | None = None) -> tqdm[Any]:
+    """A counter of bytes (or `unit`) moved, with rate (closed by `end_progress`)."""
+    progress = tqdm(desc=what, unit=unit, unit_scale=unit == "B", unit_divisor=1024,
+                    total=total, file=sys.stderr, disable=None, dynamic_ncols=True,
+                    leave=unit != "B")
     _OPEN_BARS.append(progress)
     return progress
 
