@@ -205,3 +205,42 @@ def test_a_catch_up_shows_a_progress_bar_on_a_terminal(world: tuple[Path, Path])
     assert done.returncode == 0
     text = shown.decode(errors="replace")
     assert "catching up: 100%" in text and "3/3" in text and "runs/s" in text, text
+
+
+def test_the_scheduler_ingests_the_spool_and_says_what_came_in(
+        world: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from gantry_local._producer import ProducerWorkspace
+
+    db, _ = world
+    worker = ProducerWorkspace(db=db, producer_id="web-1", flush_interval=0.01)
+    for i in range(30):
+        worker.log_record("m", inputs={"i": i}, outputs=1)
+    worker.close()
+    assert main(["scheduler", "run", "--once", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^ingested [\d,]+ spool segments \(30 rows\)$", err, re.MULTILINE), err
+    with gantry.Workspace(db=db, read_only=True) as ws:
+        assert ws.query("m").count() == 72 + 30
+
+
+def test_eval_run_no_cache_calls_the_candidate_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "e.duckdb"
+    with gantry.Workspace(db=db) as ws:
+        ws.create_dataset("d").push_dataframe(pl.DataFrame({"inputs.x": [1, 2, 3],
+                                                            "feedback.y": [True, False, True]}))
+    calls = tmp_path / "calls.txt"
+    (tmp_path / "models_no_cache.py").write_text(
+        f"def yes(inputs):\n    open({str(calls)!r}, 'a').write('.')\n    return True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\ndataset = "d"\nmetrics = ["accuracy"]\n'
+                     'reference = "feedback.y"\nthresholds = ["accuracy >= 0.5"]\n'
+                     '[candidates]\nv = {callable = "models_no_cache:yes", version = "1"}\n')
+    for argv, total in ((["eval", "run", str(suite)], 3), (["eval", "run", str(suite)], 3),
+                        (["eval", "run", str(suite), "--no-cache"], 6)):
+        assert main([*argv, "--db", str(db)]) == 0, capsys.readouterr().err
+        assert len(calls.read_text()) == total, argv
+        out = capsys.readouterr().out
+        assert ("cache: v none" in out) is (total == 6)
