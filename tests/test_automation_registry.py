@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 import gantry_local as gantry
+from gantry_local.automations._in_process import in_process
 from gantry_local.automations.automations import Automation
 from gantry_local.automations.curators import NewestCurator, UniformCurator, get_curator
 from gantry_local.automations.triggers import AggregationTrigger, DatasetVersionTrigger, IntervalTrigger
 from gantry_local.cli import main
 from gantry_local.evaluation.suites import Suite
-from gantry_local.monitoring._in_process import in_process
 from gantry_local.monitoring.alerts import Alert
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)

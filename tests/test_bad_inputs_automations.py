@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import gantry_local as gantry
+from gantry_local.automations._in_process import in_process as live
 from gantry_local.automations.actions import SendSlackMessage, SendWebhook
 from gantry_local.automations.automations import Automation
 from gantry_local.automations.curators import (
@@ -40,7 +41,6 @@ from gantry_local.automations.curators.selectors import (
 from gantry_local.automations.triggers import AggregationTrigger, DatasetVersionTrigger, IntervalTrigger
 from gantry_local.errors import AlreadyExistsError, NotFoundError, ValidationError
 from gantry_local.evaluation.suites import Suite
-from gantry_local.monitoring._in_process import in_process as live
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)

@@ -10,8 +10,8 @@ import pytest
 import gantry_local as gantry
 from gantry_local import _context
 from gantry_local._db import Database
+from gantry_local.automations._in_process import InProcess, in_process
 from gantry_local.evaluation._models import Models, models
-from gantry_local.monitoring._in_process import InProcess, in_process
 
 
 def test_the_workspace_owns_one_database_that_cursors_come_from(ws: gantry.Workspace) -> None:

@@ -130,7 +130,7 @@ def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
     """Every running in-process aggregation automation of the workspace, in turn."""
     check_workspace(ws)
     changes = []
-    from ..monitoring._in_process import in_process
+    from ._in_process import in_process
 
     for name, (application, automation) in sorted(in_process(ws.database).items()):
         if isinstance(automation.trigger, (AggregationTrigger, QueriesAggregationTrigger)) and \

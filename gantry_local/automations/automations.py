@@ -162,7 +162,7 @@ def _action_dict(action: Any) -> dict[str, Any]:
 
 def _in_process(workspace: Workspace) -> dict[str, tuple[str | None, Automation]]:
     """The workspace's in-process automations (monitors and suites): name -> (app, automation)."""
-    from ..monitoring._in_process import in_process
+    from ._in_process import in_process
 
     return in_process(workspace.database)
 

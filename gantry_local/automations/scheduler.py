@@ -166,7 +166,7 @@ class Scheduler:
     @property
     def _suites(self) -> dict[str, Automation]:
         """The test-suite automations of the workspace's in-process registry."""
-        from ..monitoring._in_process import in_process
+        from ._in_process import in_process
 
         return {name: a for name, (_, a) in in_process(self.workspace.database).items()
                 if isinstance(a.trigger, DatasetVersionTrigger)}
@@ -373,8 +373,8 @@ class Scheduler:
                 log.exception("the scheduler's on_run hook failed")
 
     def _run_in_process(self, now: datetime) -> list[Alert]:
-        from ..monitoring._in_process import in_process
         from ._aggregation import AggregationTrigger, QueriesAggregationTrigger
+        from ._in_process import in_process
         from ._monitors import evaluate_monitor
 
         alerts = self._run_stored(now)

@@ -1,7 +1,8 @@
 """The automations living in one process (monitors and suites), by name.
 
-They are not stored: they hold callables. The registry is kept on the workspace's
-`Database` (`in_process(db)`); automations adds to it and the scheduler runs it.
+They are not stored: they hold callables. The automations room owns this registry and keeps
+it on the workspace's `Database` (`in_process(db)`); `add_automation` adds to it and the
+scheduler runs it.
 """
 
 from __future__ import annotations
