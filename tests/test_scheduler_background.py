@@ -126,7 +126,8 @@ def test_without_start_on_a_curator_starts_now_looking_back_one_interval(
 
 
 def test_a_failing_curator_backs_off_and_says_so(ws: gantry.Workspace, clock: gantry.ManualClock,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+                                                 caplog: pytest.LogCaptureFixture,
+                                                 tmp_path: Path) -> None:
     ws.create_application("m")
     AscendedSortCurator("broken", "m", 5, sort_field="inputs.never", start_on=MONDAY).create(
         workspace=ws)
@@ -147,6 +148,11 @@ def test_a_failing_curator_backs_off_and_says_so(ws: gantry.Workspace, clock: ga
     assert runs["status"].to_list() == ["failed"] * 3 and "inputs.never" in runs["error"][0]
     assert scheduler.failed_automations()["failures"].to_list() == [6]
     assert scheduler.retry_delay(30) == scheduler.max_retry_after == timedelta(hours=1)
+    _fill(ws.get_application("m"), 1)  # the report needs a field to draw
+    report = ws.get_application("m").report(tmp_path / "r.html", interval=DAY,
+                                            start_time=MONDAY, end_time=MONDAY + 3 * DAY)
+    page = Path(report).read_text()
+    assert "Failing automations" in page and "inputs.never" in page  # the report says so too
 
 
 def test_a_tick_reads_no_history_and_is_bounded(ws: gantry.Workspace,

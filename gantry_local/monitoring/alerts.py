@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
 
 __all__ = ["AGGREGATIONS", "GANTRY_AGGREGATIONS", "Alert", "Measure", "canonical_aggregation",
-           "list_alerts", "measure", "needs"]
+           "failing_automations", "list_alerts", "measure", "needs"]
 
 _NOT_NAN = "(CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE {c} END)"
 _TRUE = "CAST({c} AS DOUBLE) >= 0.5"  # booleans and 0/1 numbers
@@ -270,4 +270,19 @@ def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     assert isinstance(frame, pl.DataFrame)
     zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
     # spelled UTC, as query() and dataset frames are (DuckDB says Etc/UTC)
+    return frame.with_columns([pl.col(n).dt.convert_time_zone("UTC") for n in zoned])
+
+
+def failing_automations(ws: Workspace, application: str | None = None) -> pl.DataFrame:
+    """Automations failing now (of one application if given): name, kind, first and last
+    failure, failing ticks, error; each leaves when it next succeeds (the scheduler's record)."""
+    check_workspace(ws)
+    with ws.database.cursor() as con, storage_errors("listing failing automations"):
+        table = con.sql("SELECT automation, kind, application, first_failed_at, last_failed_at, "
+                        "failures, error FROM _gl_automation_failures WHERE ? IS NULL OR "
+                        "application = ? ORDER BY last_failed_at DESC, automation",
+                        params=[application, application]).to_arrow_table()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
     return frame.with_columns([pl.col(n).dt.convert_time_zone("UTC") for n in zoned])

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..errors import GantryLocalError, NotFoundError, StorageError, ValidationError
 from ._source import check_workspace, field_kinds, grid_for
-from .alerts import list_alerts
+from .alerts import failing_automations, list_alerts
 from .drift import drift_over_time
 from .quality import metrics_over_time
 from .summaries import summarize
@@ -307,11 +307,14 @@ def _cell(value: Any) -> str:
 
 def _alerts(ws: Workspace, application: str) -> str:
     alerts = list_alerts(ws, application)
-    if alerts.height == 0:
-        return _section("alerts", "Alerts", "<p class='note'>No alerts.</p>")
-    shown = alerts.select("automation", "aggregation", "value", "lower_bound", "upper_bound",
-                          "window_start", "fired_at", "resolved_at", "status", "action_error")
-    return _section("alerts", "Alerts", _html_table(shown))
+    failing = failing_automations(ws, application)
+    body = "<p class='note'>No alerts.</p>" if alerts.height == 0 else _html_table(alerts.select(
+        "automation", "aggregation", "value", "lower_bound", "upper_bound", "window_start",
+        "fired_at", "resolved_at", "status", "action_error"))
+    if failing.height:  # failing automations are retried with backoff; say so here too
+        body += "<h3>Failing automations</h3>" + _html_table(failing.select(
+            "automation", "kind", "first_failed_at", "last_failed_at", "failures", "error"))
+    return _section("alerts", "Alerts", body)
 
 
 def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str | None) -> str:
