@@ -141,6 +141,7 @@ def _scheduler_run(args: argparse.Namespace) -> None:
 
     Example: gantry-local scheduler run --once --db gantry.duckdb
     """
+    from .errors import StorageError
     from .evaluation.suites import Suite
 
     suites = [Suite.from_toml(path) for path in args.suite or []]
@@ -149,7 +150,10 @@ def _scheduler_run(args: argparse.Namespace) -> None:
         return
     stop = threading.Event()
     while not stop.is_set():
-        _tick(args, suites, results=False)
+        try:
+            _tick(args, suites, results=False)
+        except StorageError as exc:  # e.g. a reader held the file too long: the next tick
+            warn(f"tick skipped: {exc}")
         stop.wait(args.tick)
 
 

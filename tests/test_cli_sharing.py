@@ -131,6 +131,24 @@ def test_the_scheduler_loop_lets_go_of_the_file_between_ticks(world: tuple[Path,
         loop.wait(60)
 
 
+def test_a_tick_that_cannot_get_the_file_is_skipped_not_fatal(world: tuple[Path, Path]) -> None:
+    db, _ = world
+    with held(db):
+        loop = subprocess.Popen([CLI, "scheduler", "run", "--tick", "0.2", "--lock-timeout",
+                                 "0.2", "--db", str(db)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert loop.stderr is not None
+        lines = [loop.stderr.readline() for _ in range(2)]
+        assert any(line.startswith("tick skipped: cannot open the database") for line in lines)
+    try:
+        while not (line := loop.stderr.readline()).startswith("u  ["):  # the holder let go
+            assert line, "the loop ended"
+        assert loop.poll() is None
+    finally:
+        loop.terminate()
+        loop.wait(60)
+
+
 def test_storage_options_are_json_and_recorded_without_secrets(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "n.duckdb"
