@@ -27,8 +27,9 @@ def _list(args: argparse.Namespace) -> None:
     """
     with open_storage(args) as ws:
         rows = ws.list_datasets(include_deleted=args.include_deleted)
-    columns = ["name", "app_name", "versions", "latest_version_id", "created_at", "deleted"]
-    say(table(rows, columns + (["error"] if any(r.get("error") for r in rows) else [])))
+    extra = [c for c in ("labelled_rows", "error") if any(r.get(c) is not None for r in rows)]
+    say(table(rows, ["name", "app_name", "versions", "latest_version_id", "created_at",
+                     "deleted", *extra]))
 
 
 @command("datasets versions", _NAME, opens=STORAGE)
