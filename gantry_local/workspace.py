@@ -145,7 +145,8 @@ class Workspace:
         self._sink = DuckDBSink(self.database)
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._live_app)
-        self._logger = RecordLogger(self._buffer, self.clock)
+        self._logger = RecordLogger(self._buffer, self.clock) if not read_only \
+            else _ReadOnlyLogger(self._buffer, self.clock, self.db)
         _OPEN.add(self)
 
     def _env_tags(self, tags: Any) -> Any:
@@ -372,6 +373,7 @@ class Workspace:
     def delete_application(self, application_name: str) -> None:
         """Delete an application (archived or not) and everything logged for it."""
         name = application_name
+        self._check_writable()
         with self._lock:
             if isinstance(name, str) and name in self._archived:
                 state = self._archived.pop(name)
@@ -664,6 +666,11 @@ class Workspace:
                                 "create_application()")
         return state
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StorageError(f"the workspace on {self.db!r} is read-only; open it for writing "
+                               "to change it")
+
     def _check_open(self) -> None:
         self.database.check_open()
 
@@ -681,6 +688,26 @@ class Workspace:
             state = AppState(name, app_type, AppSchema(tables[RECORDS], tables[FEEDBACK]))
             state.deleted = bool(archived)
             (self._archived if archived else self._apps)[name] = state
+
+
+class _ReadOnlyLogger(RecordLogger):
+    """A read-only workspace's logger: every log call is refused at once (a record it
+    accepted could never be written)."""
+
+    def __init__(self, buffer: LogBuffer, clock: Clock, db: str) -> None:
+        super().__init__(buffer, clock)
+        self._db = db
+
+    def _refuse(self) -> StorageError:
+        return StorageError(f"the workspace on {self._db!r} is read-only; log from a "
+                            "workspace opened for writing, or from a producer "
+                            "(init(producer=True))")
+
+    def log_one(self, *args: Any, **kwargs: Any) -> str | None:
+        raise self._refuse()
+
+    def log_many(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise self._refuse()
 
 
 def _default_storage(db: str) -> str:

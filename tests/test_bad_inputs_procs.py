@@ -89,9 +89,14 @@ def test_a_read_only_open_of_a_missing_file_creates_nothing(tmp_path: Path) -> N
 def test_a_read_only_workspace_refuses_changes_and_keeps_the_file(db: Path) -> None:
     before = _rows(db)
     with gantry.Workspace(db=db, read_only=True) as ws:
-        for change in (lambda: ws.create_application("n"), lambda: ws.delete_application("m")):
+        for change in (lambda: ws.create_application("n"), lambda: ws.delete_application("m"),
+                       lambda: ws.log_record("m", inputs={"a": 2}, outputs=2),
+                       lambda: ws.log_records("m", inputs=[{"a": 2}], outputs=[2]),
+                       lambda: ws.get_application("m").log(inputs={"a": 2}, outputs=2),
+                       lambda: ws.ingest()):
             with pytest.raises(gantry.StorageError, match="read-only"):
                 change()
+        assert ws.pending_records == 0
     assert _rows(db) == before
 
 
