@@ -102,8 +102,13 @@ def label_rule(labels: Iterable[Any], predictions: Iterable[Any], positive_label
 
 
 def _classes(values: Iterable[Any], what: str, fix: str) -> set[Any]:
+    values = list(values)
+    try:
+        distinct: Iterable[Any] = set(values)  # each distinct value checked once (1 == 1.0)
+    except TypeError:  # an unhashable value: refused below
+        distinct = values
     out: set[Any] = set()
-    for value in values:
+    for value in distinct:
         if value is None:
             continue
         if isinstance(value, float):
