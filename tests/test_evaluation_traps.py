@@ -260,3 +260,12 @@ def test_settings_object_and_keywords_agree(ws: gantry.Workspace, small: None) -
     assert a.results == b.results and a.alpha == 0.01
     with pytest.raises(ValidationError, match="unknown evaluation setting"):
         gantry.evaluate("small", {"a": lambda r: 0}, ["accuracy"], workspace=ws, alhpa=0.1)
+
+
+def test_one_http_client_in_the_package() -> None:
+    """The judge client and webhooks share gantry_local/_http.py; nothing else opens URLs."""
+    package = Path(gantry.__file__).parent
+    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                   if "urllib.request" in p.read_text(encoding="utf-8") or
+                   "http.client" in p.read_text(encoding="utf-8"))
+    assert users == ["_http.py"]
