@@ -39,13 +39,13 @@ def _list(args: argparse.Namespace) -> None:
 
     Example: gantry-local curators list --db gantry.duckdb
     """
-    from .automations.curators import list_curators
+    from .automations.curators import get_all_curators
 
     with open_db(args, read_only=True) as ws:
         rows = [{"name": c.name, "application": c.application_name, "kind": c.kind,
                  "limit": c.limit, "interval": str(c.curation_interval), "enabled": c.enabled,
                  "automation": c.automation_name, "dataset": c.curated_dataset_name}
-                for c in list_curators(workspace=ws)]
+                for c in get_all_curators(workspace=ws)]
     say(table(rows, ["name", "application", "kind", "limit", "interval", "enabled",
                      "automation", "dataset"]))
 

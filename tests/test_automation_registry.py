@@ -58,7 +58,8 @@ class Exploding(Suite):
 
 @pytest.mark.parametrize("change", [
     lambda text: text[:-5],                                           # cut short: not JSON
-    lambda text: json.dumps({**json.loads(text), "limit": 2**64}),    # an older version's limit
+    lambda text: json.dumps({**json.loads(text), "selectors": [          # a limit past the cap
+        {**json.loads(text)["selectors"][0], "limit": 2**64}]}),
     lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "selectors"}),
     lambda text: json.dumps({**json.loads(text), "curation_interval": {"$seconds": 1e18}}),
 ])

@@ -81,7 +81,8 @@ def _trigger(**changes: Any) -> AggregationTrigger:
 
 def curator(app: App, cls: type[Curator] = UniformCurator, **changes: Any) -> None:
     """Make a curator and add it as an automation (so a bad one that slipped through is stored)."""
-    spec: dict[str, Any] = {"name": "c", "application_name": "m", "limit": 5, **changes}
+    spec: dict[str, Any] = {"name": "c", "application_name": "m",
+                            **({} if cls is Curator else {"limit": 5}), **changes}
     app.add_automation(Automation("new", IntervalTrigger(S, DAY), cls(**spec)))
 
 
@@ -154,20 +155,22 @@ CASES: list[Case] = [
     ("selectors empty", lambda a: curator(a, Curator, selectors=[]), V,
      r"selectors must be a non-empty list"),
     ("plain Curator without selectors", lambda a: curator(a, Curator), V,
-     r"a plain Curator needs selectors"),
+     r"selectors must be a non-empty list of Selector objects"),
+    ("plain Curator with a limit", lambda a: curator(a, Curator, api_client=5), V,
+     r"a Curator takes no limit: set it on each Selector"),
     ("sort_field ''", lambda a: curator(a, AscendedSortCurator, sort_field=""), V,
      r"OrderedSampler field must be a field name"),
     ("sort_field 5", lambda a: curator(a, AscendedSortCurator, sort_field=5), V,
      r"OrderedSampler field must be a field name"),
     ("bounded lower above upper", lambda a: curator(
         a, BoundedRangeCurator, bound_field="inputs.x", lower_bound=5, upper_bound=1), V,
-     r"lower bound 5 is above upper bound 1"),
+     r"no value lies between lower bound 5 and upper bound 1"),
     ("bounded NaN", lambda a: curator(a, BoundedRangeCurator, bound_field="inputs.x",
                                       lower_bound=math.nan, upper_bound=1), V,
-     r"lower bound must not be NaN"),
+     r"lower must not be NaN"),
     ("bounded text", lambda a: curator(a, BoundedRangeCurator, bound_field="inputs.x",
                                        lower_bound="a", upper_bound="b"), V,
-     r"lower bound must be a number or a datetime"),
+     r"upper must be a number or a datetime"),
     ("sort_ascending 'yes'", lambda a: curator(
         a, BoundedRangeCurator, bound_field="inputs.x", lower_bound=0, upper_bound=1,
         sort_ascending="yes"), V, r"sort_ascending must be True or False"),
@@ -229,18 +232,20 @@ CASES: list[Case] = [
     ("tags of EqualsFilters", lambda a: selector(a, tags=[EqualsFilter("inputs.s", "a")]), V,
      r"tags must be TagFilter objects"),
     ("bounds without a bound", lambda a: with_filter(a, BoundsFilter("inputs.x")), V,
-     r"needs a lower or an upper bound"),
+     r"needs a bound: upper, inclusive_upper, lower or inclusive_lower"),
     ("bound NaN", lambda a: with_filter(a, BoundsFilter("inputs.x", upper=math.nan)), V,
-     r"upper bound must not be NaN"),
-    ("bounds of two kinds", lambda a: with_filter(a, BoundsFilter("inputs.x", 1, S)), V,
-     r"are not of one kind"),
-    ("lower_inclusive 'yes'", lambda a: with_filter(a, BoundsFilter(
-        "inputs.x", 1, lower_inclusive="yes")), V, r"lower_inclusive must be True or False"),
+     r"upper must not be NaN"),
+    ("bounds of two kinds", lambda a: with_filter(a, BoundsFilter("inputs.x", lower=1, upper=S)),
+     V, r"are not of one kind"),
+    ("two upper bounds", lambda a: with_filter(a, BoundsFilter(
+        "inputs.x", upper=1, inclusive_upper=2)), V, r"both an exclusive and an inclusive upper"),
+    ("inclusive_lower True", lambda a: with_filter(a, BoundsFilter(
+        "inputs.x", inclusive_lower=True)), V, r"inclusive_lower must be a number or a datetime"),
     ("bound in year 9999", lambda a: with_filter(a, BoundsFilter(
-        "__time", datetime(9999, 1, 1))), V, r"lower bound must lie between"),
-    ("bound 2**64", lambda a: with_filter(a, BoundsFilter("inputs.x", 2**64)), V,
-     r"lower bound must be an integer from"),
-    ("filter field ''", lambda a: with_filter(a, BoundsFilter("", 1)), V,
+        "__time", lower=datetime(9999, 1, 1))), V, r"lower must lie between"),
+    ("bound 2**64", lambda a: with_filter(a, BoundsFilter("inputs.x", inclusive_lower=2**64)), V,
+     r"inclusive_lower must be an integer from"),
+    ("filter field ''", lambda a: with_filter(a, BoundsFilter("", lower=1)), V,
      r"BoundsFilter field must be a field name"),
     ("filter field with NUL", lambda a: with_filter(a, EqualsFilter("a\x00b", 1)), V,
      r"must not contain NUL"),
@@ -259,10 +264,10 @@ CASES: list[Case] = [
     ("tag name ''", lambda a: with_filter(a, TagFilter("", "prod")), V,
      r"TagFilter takes a tag name"),
     ("sort 'up'", lambda a: selector(a, method=OrderedSampler("inputs.x", "up")), V,
-     r"sort must be 'ascending' or 'descending'"),
+     r"sort must be one of 'ascending', 'descending'"),
     ("mode 'random'", lambda a: selector(a, method=StratifiedSampler("inputs.s", "random")), V,
-     r"mode must be one of \('strict', 'proportional', 'balanced'\)"),
-    ("sampler field None", lambda a: selector(a, method=OrderedSampler(None)), V,
+     r"mode must be one of 'strict', 'proportional', 'balanced'"),
+    ("sampler field None", lambda a: selector(a, method=OrderedSampler(None, "ascending")), V,
      r"OrderedSampler field must be a field name"),
     # -- triggers ---------------------------------------------------------------------------
     ("interval 999,999,999 days", lambda a: interval(a, S, timedelta(days=999_999_999)), V,
@@ -446,10 +451,11 @@ LEGAL: list[tuple[str, Callable[[], Curator]]] = [
         "c", "m", 5, field="inputs.s", equals="café ☕ \U0001F600")),
     ("bounds of datetimes", lambda: BoundedRangeCurator(
         "c", "m", 5, bound_field="__time", lower_bound=S, upper_bound=S + DAY)),
-    ("filters of every kind", lambda: Curator("c", "m", 5, selectors=[Selector(
-        StratifiedSampler("inputs.s", "balanced"), 10_000,
-        [BoundsFilter("inputs.x", -1.5, 2**62, True, False), ContainsFilter("inputs.s", ""),
-         EqualsFilter("inputs.s", "t1")], [TagFilter("env", "prod")])])),
+    ("filters of every kind", lambda: Curator("c", "m", selectors=[Selector(
+        StratifiedSampler("inputs.s", "balanced"), limit=10_000,
+        filters=[BoundsFilter("inputs.x", inclusive_lower=-1.5, upper=2**62),
+                 ContainsFilter("inputs.s", ""), EqualsFilter("inputs.s", "t1")],
+        tags=[TagFilter("env", "prod")])])),
 ]
 
 

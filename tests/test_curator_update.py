@@ -27,7 +27,7 @@ def curated(ws: gantry.Workspace, clock: gantry.ManualClock) -> UniformCurator:
 def test_new_selectors_apply_to_future_intervals_only(
         ws: gantry.Workspace, curated: UniformCurator, clock: gantry.ManualClock) -> None:
     before = curated.get_curated_dataset().read()
-    curated.update(new_selectors=[Selector(OrderedSampler("inputs.i", "descending"), 2)])
+    curated.update(new_selectors=[Selector(OrderedSampler("inputs.i", "descending"), limit=2)])
     clock.set(START + timedelta(days=5))
     runs = gantry.Scheduler(ws).run_pending()
     assert [r.rows_selected for r in runs] == [2, 2]

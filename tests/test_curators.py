@@ -105,10 +105,11 @@ def test_newest_oldest_and_sorted(traffic: gantry.Workspace) -> None:
 def test_bounded_range_never_leaves_its_bounds(traffic: gantry.Workspace) -> None:
     rows = picked(traffic, BoundedRangeCurator("b", "m", 100, bound_field="inputs.speed",
                                                lower_bound=20, upper_bound=30))
-    assert speeds(rows) == list(range(20, 31))
-    desc = picked(traffic, BoundedRangeCurator("b2", "m", 3, "outputs.score", 0.5, 0.9,
+    assert speeds(rows) == list(range(21, 30))  # strict bounds, as in Gantry
+    # Gantry's positional order: bound_field, upper_bound, lower_bound
+    desc = picked(traffic, BoundedRangeCurator("b2", "m", 3, "outputs.score", 0.9, 0.5,
                                                sort_ascending=False))
-    assert speeds(desc) == [88, 89, 90]
+    assert speeds(desc) == [87, 88, 89]
 
 
 def test_equality(traffic: gantry.Workspace) -> None:
@@ -131,24 +132,26 @@ def test_stratification_modes(traffic: gantry.Workspace) -> None:
     # integer parts of 27, 13.5 and 4.5, and the one row the fractions leave drawn at random
     assert sum(strict.values()) == 45
     assert strict["red"] >= 27 and strict["blue"] >= 13 and strict["green"] >= 4
-    with pytest.raises(gantry.ValidationError, match="numeric"):
-        picked(traffic, StrictStratificationCurator("num", "m", 5, stratify_field="inputs.speed"))
+    with pytest.raises(gantry.ValidationError, match=r"cannot stratify on 'outputs\.score'"):
+        picked(traffic, StrictStratificationCurator("num", "m", 5, stratify_field="outputs.score"))
 
 
 def test_selectors_or_without_duplicates_and_filters_and(traffic: gantry.Workspace) -> None:
-    curator = Curator("or", "m", 100, selectors=[
-        Selector(OrderedSampler("inputs.speed", "ascending"), 5),
-        Selector(OrderedSampler("inputs.speed", "ascending"), 3),  # the same rows again
-        Selector(UniformSampler(), 100, filters=[BoundsFilter("inputs.speed", 50, 53),
-                                                 ContainsFilter("inputs.city", "san-5")],
+    curator = Curator("or", "m", selectors=[
+        Selector(OrderedSampler("inputs.speed", "ascending"), limit=5),
+        Selector(OrderedSampler("inputs.speed", "ascending"), limit=3),  # the same rows again
+        Selector(UniformSampler(), limit=100,
+                 filters=[BoundsFilter("inputs.speed", lower=50, upper=53),
+                          ContainsFilter("inputs.city", "san-5")],
                  tags=[TagFilter("env", "prod")]),
     ])
     assert speeds(picked(traffic, curator)) == [0, 1, 2, 3, 4, 51]  # 50 and 53 excluded: exclusive
-    inclusive = Curator("inc", "m", 100, selectors=[Selector(UniformSampler(), 100, filters=[
-        BoundsFilter("inputs.speed", 50, 53, lower_inclusive=True, upper_inclusive=True),
+    inclusive = Curator("inc", "m", selectors=[Selector(UniformSampler(), limit=100, filters=[
+        BoundsFilter("inputs.speed", inclusive_lower=50, inclusive_upper=53),
         EqualsFilter("inputs.color", "red")])])
     assert speeds(picked(traffic, inclusive)) == [50, 51, 52, 53]
-    strat = Curator("s", "m", 6, selectors=[Selector(StratifiedSampler("tags.env", "balanced"), 6)])
+    strat = Curator("s", "m", selectors=[Selector(StratifiedSampler("tags.env", "balanced"),
+                                                  limit=6)])
     assert len(picked(traffic, strat)) == 6
 
 
@@ -167,17 +170,22 @@ def test_unknown_fields_fail_with_the_known_ones(traffic: gantry.Workspace) -> N
     (lambda: UniformCurator("ok", "m", 5, curation_interval=timedelta(0)), "curation_interval"),
     (lambda: UniformCurator("ok", "m", 5, curation_delay=timedelta(-1)), "curation_delay"),
     (lambda: UniformCurator("ok", "m", 5, start_on="2024-01-01"), "start_on"),
-    (lambda: Curator("ok", "m", 5), "needs selectors"),
-    (lambda: Curator("ok", "m", 5, selectors=["x"]), "Selector"),
-    (lambda: Selector(UniformSampler(), 0), "limit"),
-    (lambda: Selector("uniform", 5), "method"),  # type: ignore[arg-type]
-    (lambda: Selector(UniformSampler(), 5, filters=["x"]), "filters"),  # type: ignore[list-item]
-    (lambda: BoundsFilter("inputs.a", 5, 1), "above"),
-    (lambda: BoundsFilter("inputs.a"), "needs a lower or an upper"),
-    (lambda: BoundsFilter("inputs.a", "x"), "number or a datetime"),
+    (lambda: Curator("ok", "m", 5), "no limit"),
+    (lambda: Curator("ok", "m"), "non-empty list of Selector"),
+    (lambda: Curator("ok", "m", selectors=["x"]), "Selector"),
+    (lambda: Selector(UniformSampler(), limit=0), "limit"),
+    (lambda: Selector(UniformSampler(), limit=10_001), "must not exceed 10,000"),
+    (lambda: Selector("uniform", limit=5), "method"),  # type: ignore[arg-type]
+    (lambda: Selector(UniformSampler(), limit=5, filters=["x"]), "filters"),  # type: ignore[list-item]
+    (lambda: BoundsFilter("inputs.a", lower=5, upper=1), "no value lies between"),
+    (lambda: BoundsFilter("inputs.a", lower=5, upper=5), "no value lies between"),
+    (lambda: BoundsFilter("inputs.a"), "needs a bound"),
+    (lambda: BoundsFilter("inputs.a", upper=1, inclusive_upper=2), "both an exclusive"),
+    (lambda: BoundsFilter("inputs.a", upper="x"), "number or a datetime"),
     (lambda: OrderedSampler("inputs.a", "sideways"), "ascending"),
     (lambda: StratifiedSampler("inputs.a", "random"), "mode"),
-    (lambda: BoundedRangeCurator("ok", "m", 5, "inputs.a", 9, 1), "above"),
+    (lambda: StratifiedSampler("__time"), "timestamp"),
+    (lambda: BoundedRangeCurator("ok", "m", 5, "inputs.a", 1, 9), "no value lies between"),
 ])
 def test_bad_definitions_fail_at_definition_time(build: object, match: str) -> None:
     with pytest.raises(gantry.ValidationError, match=match):
@@ -189,7 +197,8 @@ def test_curate_appends_a_version_once_per_content(traffic: gantry.Workspace) ->
     result = curator.curate(traffic, DAY, NEXT)
     assert result.rows_selected == 10 and result.rows_in_interval == 100
     assert result.message == ("10 records added from interval 2024-03-01T00:00 to "
-                              "2024-03-02T00:00 of 100 records by curator uniform-10")
+                              "2024-03-02T00:00 of 100 records by curator uniform-10 "
+                              "(0 labelled)")
     dataset = traffic.get_dataset("uniform-10")
     version = dataset.list_versions()[0]
     assert version["version_id"] == result.version_id

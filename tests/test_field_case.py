@@ -81,14 +81,14 @@ def test_curators_select_on_and_return_each_field(ws: gantry.Workspace,
     low = rows(AscendedSortCurator("asc", "c", limit=2, sort_field="inputs.amount"))
     assert [(r["inputs.amount"], r["inputs.Amount"]) for r in low] == [(82.0, 18.0), (81.0, 19.0)]
     ranged = rows(BoundedRangeCurator("rng", "c", 10, "inputs.Amount", lower_bound=0.0,
-                                      upper_bound=2.0))
+                                      upper_bound=2.5))
     assert sorted(r["inputs.Amount"] for r in ranged) == [1.0, 2.0]  # type: ignore[type-var]
     equal = rows(EqualityCurator("eq", "c", 50, field="inputs.kind", equals="kkk"))
     assert {r["inputs.kind"] for r in equal} == {"kkk"} and len(equal) == 6
     strata = rows(StrictStratificationCurator("st", "c", 4, stratify_field="inputs.kind"))
     assert {r["inputs.kind"] for r in strata} >= {"k", "kk", "kkk"}
     tagged = gantry.automations.curators.Curator(
-        "tag", "c", 50, selectors=[Selector(UniformSampler(), 50, tags=[TagFilter("env", "e1")])])
+        "tag", "c", selectors=[Selector(UniformSampler(), limit=50, tags=[TagFilter("env", "e1")])])
     assert {r["tags.env"] for r in rows(tagged)} == {"e1"}
     # the curated dataset keeps both columns under their names
     AscendedSortCurator("asc2", "c", limit=3, sort_field="inputs.amount").curate(ws, DAY, end)

@@ -14,6 +14,7 @@ from gantry_local.automations.curators import (
     AscendedSortCurator,
     NewestCurator,
     UniformCurator,
+    get_all_curators,
     get_curator,
     list_curators,
 )
@@ -162,7 +163,8 @@ def test_definitions_persist_and_list(tmp_path: Path, clock: gantry.ManualClock)
             app.add_automation(Automation("nightly", IntervalTrigger(START, timedelta(days=1)),
                                           UniformCurator("u2", "m", 7)))
     with gantry.Workspace(db=db, clock=clock) as ws:
-        [curator] = list_curators("m", workspace=ws)
+        assert list_curators("m", workspace=ws) == ["u"]  # names, as Gantry returns
+        [curator] = get_all_curators("m", workspace=ws)
         assert curator.name == "u" and curator.limit == 7 and curator.enabled
         assert get_curator("u", workspace=ws).curation_interval == timedelta(days=1)
         automation = ws.get_application("m").get_automation("nightly")

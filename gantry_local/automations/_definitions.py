@@ -41,7 +41,22 @@ def _unvalue(value: Any) -> Any:
 
 
 def _object(obj: Any) -> dict[str, Any]:
-    return {"type": type(obj).__name__, **{f.name: _value(getattr(obj, f.name)) for f in fields(obj)}}
+    return {"type": type(obj).__name__, **{f.name: _value(getattr(obj, f.name))
+                                           for f in fields(obj) if f.name != "_"}}
+
+
+# BoundsFilter's fields before Gantry's names (inclusivity was a flag beside each bound)
+_OLD_BOUNDS = ("lower_inclusive", "upper_inclusive")
+
+
+def _bounds(spec: dict[str, Any]) -> dict[str, Any]:
+    if not any(k in spec for k in _OLD_BOUNDS):
+        return spec
+    out = {k: v for k, v in spec.items() if k not in (*_OLD_BOUNDS, "lower", "upper")}
+    for side in ("lower", "upper"):
+        inclusive = spec.get(f"{side}_inclusive") is True
+        out[f"inclusive_{side}" if inclusive else side] = spec.get(side)
+    return out
 
 
 def _selector(data: dict[str, Any]) -> sel.Selector:
@@ -49,11 +64,13 @@ def _selector(data: dict[str, Any]) -> sel.Selector:
         kind = kinds.get(spec["type"])
         if kind is None:
             raise ValidationError(f"unknown {spec['type']!r} in a stored curator definition")
+        if kind is sel.BoundsFilter:
+            spec = _bounds(spec)
         return kind(**{k: _unvalue(v) for k, v in spec.items() if k != "type"})
 
-    return sel.Selector(build(data["method"], _SAMPLERS), data["limit"],
-                        [build(f, _FILTERS) for f in data["filters"]],
-                        [build(t, _FILTERS) for t in data["tags"]])
+    return sel.Selector(method=build(data["method"], _SAMPLERS), limit=data["limit"],
+                        filters=[build(f, _FILTERS) for f in data["filters"]],
+                        tags=[build(t, _FILTERS) for t in data["tags"]])
 
 
 def curator_to_json(curator: stock.Curator) -> str:
@@ -61,11 +78,13 @@ def curator_to_json(curator: stock.Curator) -> str:
     body = {
         "type": type(curator).__name__,
         "name": curator.name, "application_name": curator.application_name,
-        "limit": curator.limit, "curated_dataset_name": curator.curated_dataset_name,
+        "curated_dataset_name": curator.curated_dataset_name,
         "start_on": _value(curator.start_on), "curation_interval": _value(curator.curation_interval),
         "curation_delay": _value(curator.curation_delay),
         "curate_past_intervals": curator.curate_past_intervals,
         "former_names": list(curator.former_names),
+        "only_labelled": curator.only_labelled, "min_labelled_share": curator.min_labelled_share,
+        "max_label_wait": _value(curator.max_label_wait),
         "selectors": [{"method": _object(s.method), "limit": s.limit,
                        "filters": [_object(f) for f in s.filters],
                        "tags": [_object(t) for t in s.tags]} for s in curator.selectors],
@@ -77,12 +96,15 @@ def curator_from_json(text: str) -> stock.Curator:
     """Rebuild a stored curator (as a plain `Curator` with the same selectors and settings)."""
     body = json.loads(text)
     curator = stock.Curator(
-        body["name"], body["application_name"], body["limit"],
+        body["name"], body["application_name"],
         curated_dataset_name=body["curated_dataset_name"], start_on=_unvalue(body["start_on"]),
         curation_interval=_unvalue(body["curation_interval"]),
         curation_delay=_unvalue(body["curation_delay"]),
         curate_past_intervals=body["curate_past_intervals"],
-        selectors=[_selector(s) for s in body["selectors"]])
+        selectors=[_selector(s) for s in body["selectors"]],
+        only_labelled=body.get("only_labelled", False),
+        min_labelled_share=body.get("min_labelled_share"),
+        max_label_wait=_unvalue(body.get("max_label_wait", {"$seconds": 7 * 86_400})))
     curator.kind = body["type"]
     curator.former_names = tuple(body.get("former_names", ()))
     return curator

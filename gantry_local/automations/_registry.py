@@ -16,6 +16,7 @@ from ..clock import datetime_from_us as _from_us
 from ..clock import to_utc
 from ..errors import AlreadyExistsError, IntegrityError, NotFoundError
 from ._definitions import curator_from_json, curator_to_json
+from .curators.curators import curator_id
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
@@ -90,7 +91,11 @@ class CuratorRegistry:
         self._parsed: dict[str, Curator] = {}  # definition JSON -> parsed curator
 
     def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
+        """Store `curator` (checked against its application) and create its dataset."""
+        from .curators.curators import ensure_dataset
+
         self.ws._app_state(curator.application_name)
+        curator.check(self.ws)
         now = self.ws.clock.now()
         with self.ws.database.cursor() as con, storage_errors(f"saving curator {curator.name!r}"):
             if run(con, "SELECT 1 FROM _gl_curators WHERE name = ?", [curator.name]):
@@ -98,14 +103,16 @@ class CuratorRegistry:
             if automation is not None and run(
                     con, "SELECT 1 FROM _gl_curators WHERE automation = ?", [automation]):
                 raise AlreadyExistsError(f"automation {automation!r} already exists")
+        ensure_dataset(self.ws, curator.curated_dataset_name, curator.application_name)
+        with self.ws.database.cursor() as con, storage_errors(f"saving curator {curator.name!r}"):
             run(con, "INSERT INTO _gl_curators VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [curator.name, curator.application_name, curator_to_json(curator), enabled,
                  first_interval(curator, now), automation, now])
 
     def _row(self, name: str) -> tuple[Any, ...]:
         with self.ws.database.cursor() as con, storage_errors("reading curators"):
-            rows = run(con, "SELECT name, definition, enabled, first_interval_start, automation "
-                       "FROM _gl_curators WHERE name = ?", [name])
+            rows = run(con, "SELECT name, definition, enabled, first_interval_start, automation, "
+                       "created_at FROM _gl_curators WHERE name = ?", [name])
         if not rows:
             raise NotFoundError(f"no curator {name!r}; create it (or add its automation) first")
         return tuple(rows[0])
@@ -120,7 +127,7 @@ class CuratorRegistry:
         return self._build(*self._row(name))
 
     def _build(self, name: str, definition: str, enabled: bool, first: datetime,
-               automation: str | None) -> Curator:
+               automation: str | None, created: datetime | int) -> Curator:
         template = self._parsed.get(definition)
         if template is None:
             template = self._parsed[definition] = _parse(name, definition)
@@ -129,6 +136,8 @@ class CuratorRegistry:
         curator.enabled = bool(enabled)
         curator.first_interval_start = _from_us(first) if isinstance(first, int) else to_utc(first)
         curator.automation_name = automation
+        curator._created_at = _from_us(created) if isinstance(created, int) else to_utc(created)
+        curator._id = curator_id((*curator.former_names, curator.name)[0], curator._created_at)
         return curator
 
     def list(self, application_name: str | None = None,
@@ -138,7 +147,7 @@ class CuratorRegistry:
         with self.ws.database.cursor() as con, storage_errors("listing curators"):
             # epoch microseconds: converting TIMESTAMPTZ values to datetimes is the slow part
             columns = ("SELECT name, definition, enabled, epoch_us(first_interval_start), "
-                       "automation, application FROM _gl_curators")
+                       "automation, epoch_us(created_at), application FROM _gl_curators")
             if application_name is None:  # the scheduler's tick: an unprepared query is faster
                 rows = run(con, f"{columns} ORDER BY name")
             else:

@@ -347,8 +347,11 @@ class Scheduler:
             run: AutomationRun | None
             error: Exception | None
             try:
+                if not curator.labels_ready(self.workspace, start, now):
+                    gave_up.add(curator.name)  # waiting for labels; its later intervals too
+                    continue
                 run, error = self._run_once(curator, start)
-            except Exception as exc:  # recording the run failed
+            except Exception as exc:  # recording the run failed, or counting its labels
                 run, error = None, exc
             if run is not None:
                 runs.append(run)

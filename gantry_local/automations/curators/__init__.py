@@ -1,12 +1,13 @@
-"""Curators (Gantry 0.6's ``gantry.automations.curators``): SQL sampling of each interval of
-production data into a versioned dataset; selectors in ``.selectors``."""
+"""Curators (Gantry 0.6's ``gantry.automations.curators``): each interval of production data
+sampled in SQL into a new version of a dataset. Selectors are in ``.selectors``."""
 
-from .curators import (
+from .curators import CurationResult, Curator
+from .main import get_all_curators, get_curator, list_curators
+from .models import CuratorInfo
+from .stock_curators import (
     AscendedSortCurator,
     BalancedStratificationCurator,
     BoundedRangeCurator,
-    CurationResult,
-    Curator,
     DescendedSortCurator,
     EqualityCurator,
     NewestCurator,
@@ -14,8 +15,6 @@ from .curators import (
     ProportionalStratificationCurator,
     StrictStratificationCurator,
     UniformCurator,
-    get_curator,
-    list_curators,
 )
 
 __all__ = [
@@ -24,6 +23,7 @@ __all__ = [
     "BoundedRangeCurator",
     "CurationResult",
     "Curator",
+    "CuratorInfo",
     "DescendedSortCurator",
     "EqualityCurator",
     "NewestCurator",
@@ -31,6 +31,7 @@ __all__ = [
     "ProportionalStratificationCurator",
     "StrictStratificationCurator",
     "UniformCurator",
+    "get_all_curators",
     "get_curator",
     "list_curators",
 ]

@@ -1,0 +1,327 @@
+"""The curators' SQL: one interval's rows, filtered and sampled in DuckDB, every value bound.
+
+Random order is a seeded hash of the join key, so the rows picked depend only on the
+data and on (curator, interval): a rerun picks the same rows. A single selector is one
+statement that also counts the interval (stratified ones first count their strata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..._db import storage_errors
+from ..._sql import quote_ident
+from ...errors import ValidationError
+from ...records._duckdb_sink import table_name
+from ...records.query import Query, Selection
+from .selectors import (
+    BoundsFilter,
+    ContainsFilter,
+    EqualsFilter,
+    OrderedSampler,
+    OrderingDirection,
+    Selector,
+    StratificationMode,
+    StratifiedSampler,
+    TagFilter,
+    UniformSampler,
+)
+
+if TYPE_CHECKING:
+    from ..._context import Context as Workspace  # the parts of a Workspace rooms use
+
+__all__ = ["CATEGORY_TYPES", "Picked", "filter_sql", "label_counts", "labelled", "labelled_rows",
+           "logical_types", "quotas_of", "select"]
+
+# Logical field types whose values are categories (a stratified sampler's field).
+CATEGORY_TYPES = frozenset({"str", "int", "bool", "date"})
+FEEDBACK = "feedback."
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One interval's selection: the rows (logical names, time order) and the interval's size."""
+
+    table: pa.Table
+    rows_in_interval: int
+
+
+# A seeded shuffle: DuckDB's two-argument hash only XORs the seed in, so the order by it
+# barely depends on the seed; hashing that again mixes every bit (independent samples).
+# Hashing the time in too makes it one integer sort key (a second key, e.g. the join key as
+# a tie-break, makes DuckDB's window sort 5x slower); rows equal in key and time tie.
+_SHUFFLE = 'hash(hash(base."__join_key", ?), base."__time")'
+_KEY = '"__join_key"'
+_TIME = '"__time"'
+_TIE_BREAK = f"{_TIME}, {_KEY}"
+_TOTAL = "__gl_total"
+
+
+def select(workspace: Workspace, application: str, selectors: list[Selector], seed: int,
+           start: datetime, end: datetime, only_labelled: bool = False,
+           who: str = "curator") -> Picked:
+    """The rows `selectors` pick in ``[start, end)`` of `application` (OR, no duplicates).
+
+    Raises:
+        ValidationError: a selector names an unknown field, or stratifies a field whose
+            values are not categories.
+    """
+    logical = logical_types(workspace, application)  # NotFoundError for no application
+    selection = Query(workspace, application, start, end).selection(ordered=False)
+    for selector in selectors:
+        _check_fields(selector, selection, logical, who)
+    physical = [_physical(selector, selection.columns) for selector in selectors]
+    label = labelled(selection) if only_labelled else None
+    count_sql = (f"SELECT count(*) FROM {table_name(application, 'records')} "
+                 f"WHERE {_TIME} >= ? AND {_TIME} < ?")
+    sampler = _Sampler(selection, label, seed, count_sql, [start, end])
+    with workspace.database.cursor() as con, storage_errors(who):
+        sampler.con = con
+        if len(physical) == 1:
+            table, total = sampler.one(physical[0])
+            return Picked(selection.to_logical(table), total)
+        total = sampler.count()
+        parts = [sampler.run(selector, in_time_order=False) for selector in physical]
+    frames = [_frame(p) for p in parts if p.num_rows]
+    if not frames:
+        return Picked(pa.table({n: pa.array([], pa.null()) for n in selection.fields}), total)
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    unique = (merged.unique(subset=["__join_key", "__time"], keep="first", maintain_order=True)
+              .sort(["__time", "__join_key"]))
+    return Picked(selection.to_logical(unique.to_arrow()), total)
+
+
+def logical_types(workspace: Workspace, application: str) -> dict[str, str]:
+    state = workspace._app_state(application)
+    return {**state.schema.snapshot("records"), **state.schema.snapshot("feedback")}
+
+
+def _check_fields(selector: Selector, selection: Selection, logical: Mapping[str, str],
+                  who: str) -> None:
+    unknown = sorted(selector.fields() - set(selection.columns))
+    if unknown:
+        raise ValidationError(f"{who}: unknown field(s) {unknown}; known fields are: "
+                              f"{', '.join(sorted(selection.columns))}")
+    method = selector.method
+    if isinstance(method, StratifiedSampler):
+        kind = logical.get(method.field)
+        if kind is not None and kind not in CATEGORY_TYPES:
+            raise ValidationError(f"{who}: cannot stratify on {method.field!r}, a {kind} field; "
+                                  "stratify on a field of categories (text, integer, boolean)")
+
+
+def labelled(selection: Selection) -> str:
+    """SQL over ``base``: the record has a feedback value (any ``feedback.*`` field)."""
+    columns = [selection.column(name, "base") for name in selection.columns
+               if name.startswith(FEEDBACK)]
+    if not columns:
+        return "FALSE"
+    return "(" + " OR ".join(f"{c} IS NOT NULL" for c in columns) + ")"
+
+
+def label_counts(workspace: Workspace, application: str, start: datetime, end: datetime,
+                 who: str = "curator") -> tuple[int, int]:
+    """(records with a feedback value, records) in ``[start, end)``."""
+    workspace._app_state(application)  # NotFoundError for no application
+    selection = Query(workspace, application, start, end).selection(ordered=False)
+    sql = (f"SELECT count(*) FILTER (WHERE {labelled(selection)}), count(*) "
+           f"FROM ({selection.sql}) AS base")
+    with workspace.database.cursor() as con, storage_errors(who):
+        rows = con.execute(sql, selection.params).fetchall()
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+
+def labelled_rows(table: pa.Table) -> int:
+    """Rows of a curated table holding at least one feedback value."""
+    columns = [c for c in table.column_names if c.startswith(FEEDBACK)]
+    if not columns or table.num_rows == 0:
+        return 0
+    mask = pc.is_valid(table.column(columns[0]))
+    for name in columns[1:]:
+        mask = pc.or_(mask, pc.is_valid(table.column(name)))
+    return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+
+
+def filter_sql(item: BoundsFilter | EqualsFilter | ContainsFilter | TagFilter
+               ) -> tuple[str, list[Any]]:
+    """One filter as SQL over ``base`` and its bound parameters."""
+    column = f"base.{quote_ident(item.field)}"
+    if isinstance(item, BoundsFilter):
+        sides = [(item.lower, ">"), (item.inclusive_lower, ">="), (item.upper, "<"),
+                 (item.inclusive_upper, "<=")]
+        bounds = [(value, op) for value, op in sides if value is not None]
+        return ("(" + " AND ".join(f"{column} {op} ?" for _, op in bounds) + ")",
+                [value for value, _ in bounds])
+    if isinstance(item, ContainsFilter):
+        return f"contains({column}, ?)", [item.contains]
+    value = item.equals if isinstance(item, EqualsFilter) else item.value
+    return f"{column} = ?", [value]
+
+
+class _Sampler:
+    """Builds and runs one interval's selector statements on one cursor."""
+
+    def __init__(self, selection: Selection, label: str | None, seed: int, count_sql: str,
+                 count_params: list[Any]) -> None:
+        self.base, self.params = selection.sql, selection.params
+        self.label, self.seed = label, seed
+        self.count_sql, self.count_params = count_sql, count_params
+        self.con: Any = None
+
+    def count(self) -> int:
+        rows = self.con.execute(self.count_sql, self.count_params).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _source(self, selector: Selector) -> tuple[str, list[Any]]:
+        clauses, params = ["TRUE"], list(self.params)
+        for item in [*selector.filters, *selector.tags]:
+            clause, values = filter_sql(item)
+            clauses.append(clause)
+            params.extend(values)
+        if self.label is not None:
+            clauses.append(self.label)
+        return f"({self.base}) AS base WHERE {' AND '.join(clauses)}", params
+
+    def one(self, selector: Selector) -> tuple[pa.Table, int]:
+        """A single selector's rows in time order and the interval's size, in one statement
+        where it can (the count rides along as a column)."""
+        method = selector.method
+        if isinstance(method, StratifiedSampler):
+            source, params = self._source(selector)
+            counts = _stratum_counts(self.con, source, params, method)
+            plain = not (selector.filters or selector.tags or self.label)
+            total = sum(c for _, c in counts) if plain else self.count()
+            return self._stratified(selector, method, counts, True), total
+        sql, params = self._simple(selector)
+        sql = (f"SELECT picked.*, ({self.count_sql}) AS {_TOTAL} FROM ({sql}) AS picked "
+               f"ORDER BY {_TIE_BREAK}")
+        table: pa.Table = self.con.sql(sql, params=[*self.count_params, *params]).to_arrow_table()
+        total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
+        return table.drop_columns([_TOTAL]), int(total)
+
+    def run(self, selector: Selector, in_time_order: bool) -> pa.Table:
+        """One selector's picks (in time order when asked)."""
+        method = selector.method
+        if isinstance(method, StratifiedSampler):
+            source, params = self._source(selector)
+            counts = _stratum_counts(self.con, source, params, method)
+            return self._stratified(selector, method, counts, in_time_order)
+        sql, params = self._simple(selector)
+        if in_time_order:
+            sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
+        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
+        return table
+
+    def _simple(self, selector: Selector) -> tuple[str, list[Any]]:
+        """A uniform or ordered selector's statement."""
+        source, params = self._source(selector)
+        method = selector.method
+        if isinstance(method, UniformSampler):
+            return (f"SELECT base.* FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?",
+                    [*params, self.seed, selector.limit])
+        assert isinstance(method, OrderedSampler)
+        direction = "ASC" if method.sort is OrderingDirection.ASCENDING else "DESC"
+        # ties go to the earliest rows (then by key): deterministic, and cheaper than a hash
+        return (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
+                f"{direction} NULLS LAST, base.{_TIME}, base.{_KEY} LIMIT ?",
+                [*params, selector.limit])
+
+    def _stratified(self, selector: Selector, method: StratifiedSampler,
+                    counts: list[tuple[str, int]], in_time_order: bool) -> pa.Table:
+        source, params = self._source(selector)
+        if not counts:
+            empty: pa.Table = self.con.sql(f"SELECT base.* FROM {source} LIMIT 0",
+                                           params=params).to_arrow_table()
+            return empty
+        quotas = quotas_of([c for _, c in counts], selector.limit, method.mode)
+        taken = sum(min(q, c) for q, (_, c) in zip(quotas, counts, strict=True))
+        remainder = max(selector.limit - taken, 0) \
+            if method.mode is StratificationMode.strict else 0
+        # Each stratum's first `quota` rows in shuffled order. A constant bound on row_number
+        # lets DuckDB keep a top-N per stratum instead of ranking the whole interval.
+        stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
+        ranked = (f"SELECT base.*, {_SHUFFLE} AS __gl_h, row_number() OVER (PARTITION BY "
+                  f"{stratum} ORDER BY {_SHUFFLE}) AS __gl_rn FROM {source}")
+        unqualified = f"CAST({quote_ident(method.field)} AS VARCHAR)"  # outside `base`'s scope
+        quota = f"list_extract(?::BIGINT[], list_position(?::VARCHAR[], {unqualified}))"
+        sql = (f"SELECT * EXCLUDE (__gl_h, __gl_rn) FROM ({ranked}) WHERE __gl_rn <= ? AND "
+               f"__gl_rn <= {quota} ORDER BY __gl_h, {_KEY}")
+        values = [self.seed, self.seed, *params, max(quotas), quotas, [s for s, _ in counts]]
+        if remainder:
+            picked = self._with_extras(self.con.sql(sql, params=values).to_arrow_table(),
+                                       source, params, remainder)
+            return picked.sort_by([("__time", "ascending"), ("__join_key", "ascending")]) \
+                if in_time_order else picked
+        if in_time_order:
+            sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
+        return self.con.sql(sql, params=values).to_arrow_table()  # type: ignore[no-any-return]
+
+    def _with_extras(self, picked: pa.Table, source: str, params: list[Any],
+                     remainder: int) -> pa.Table:
+        """`picked` and `remainder` more rows drawn uniformly from the rows it left.
+
+        The draw uses a second, independent shuffle: ranking the rest by the quotas' own
+        shuffle would favour small strata (their rest starts lower in that order). The
+        first ``len(picked) + remainder`` rows of the second shuffle hold enough new rows.
+        """
+        extra_seed = (self.seed * 2654435761 + 1) % 2**32
+        sql = f"SELECT base.* FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?"
+        candidates: pa.Table = self.con.sql(
+            sql, params=[*params, extra_seed, picked.num_rows + remainder]).to_arrow_table()
+        taken = set(zip(picked["__join_key"].to_pylist(), picked["__time"].to_pylist(),
+                        strict=True))
+        fresh = [(k, t) not in taken for k, t in zip(candidates["__join_key"].to_pylist(),
+                                                      candidates["__time"].to_pylist(),
+                                                      strict=True)]
+        extras = candidates.filter(pa.array(fresh, pa.bool_())).slice(0, remainder)
+        mixed: pa.Table = pa.concat_tables([picked, extras.cast(picked.schema)])
+        return mixed
+
+
+def _stratum_counts(con: Any, source: str, params: list[Any], method: StratifiedSampler
+                    ) -> list[tuple[str, int]]:
+    """Each stratum (as text) and its size, in order."""
+    stratum = f"CAST(base.{quote_ident(method.field)} AS VARCHAR)"
+    rows = con.execute(f"SELECT {stratum} AS s, count(*) FROM {source} GROUP BY s ORDER BY s",
+                       params).fetchall()
+    return [(s, int(c)) for s, c in rows]
+
+
+def quotas_of(counts: list[int], limit: int, mode: StratificationMode) -> list[int]:
+    """Rows to take from each stratum, Gantry's way (see `StratificationMode`)."""
+    total = sum(counts)
+    if mode is StratificationMode.proportional:  # round half to even, may exceed the limit
+        return [round(limit * c / total) for c in counts]
+    if mode is StratificationMode.balanced:
+        return [min(min(counts), limit // len(counts))] * len(counts)
+    return [min(limit * c // total, c) for c in counts]  # strict: the rest drawn at random
+
+
+def _physical(selector: Selector, columns: Mapping[str, str]) -> Selector:
+    """`selector` naming the columns of the interval's query (`Selection.columns`): fields
+    differing only in case have suffixed columns there, as DuckDB ignores case."""
+    if all(columns.get(name, name) == name for name in selector.fields()):
+        return selector
+
+    def moved(item: Any) -> Any:
+        if isinstance(item, TagFilter):
+            return replace(item, name=columns[item.field].removeprefix("tags."))
+        return replace(item, field=columns[item.field])
+
+    method = selector.method
+    return replace(selector, method=method if isinstance(method, UniformSampler) else moved(method),
+                   filters=[moved(f) for f in selector.filters],
+                   tags=[moved(t) for t in selector.tags])
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
