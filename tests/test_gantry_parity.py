@@ -267,3 +267,118 @@ def test_alerts_module_names_and_aggregations_are_gantrys() -> None:
     # Gantry's field order (its docstring example's data_node_names= is accepted too)
     assert [f for f in AlertsCheck.__dataclass_fields__][:5] == [
         "aggregation", "column_names", "lower_bound", "upper_bound", "check_type"]
+
+
+# -- curators (gantry/automations/curators/{curators,stock_curators,main,selectors,models}.py) --
+from datetime import timedelta as _td  # noqa: E402
+
+import gantry_local.automations.curators as gcur  # noqa: E402
+import gantry_local.automations.curators.selectors as gsel  # noqa: E402
+
+_STOCK_TAIL = [("curated_dataset_name", None), ("start_on", None),
+               ("curation_interval", _td(days=1)), ("curate_past_intervals", True)]
+_HEAD = [("self", _), ("name", _), ("application_name", _), ("limit", _)]
+CURATORS: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
+    ("Curator", gcur.Curator.__init__, [
+        ("self", _), ("name", _), ("application_name", _), ("api_client", None), ("id", None),
+        ("curated_dataset_name", None), ("start_on", None), ("curation_interval", _td(days=1)),
+        ("curation_delay", _td(days=0)), ("curate_past_intervals", True), ("created_at", None),
+        ("selectors", None)]),
+    ("Curator.update", gcur.Curator.update, [
+        ("self", _), ("new_curator_name", None), ("new_curated_dataset_name", None),
+        ("new_curation_interval", None), ("new_selectors", None), ("create_new_dataset", False)]),
+    ("Curator.create", gcur.Curator.create, [("self", _), ("enable", True)]),
+    ("Curator.update_curation_start_on", gcur.Curator.update_curation_start_on,
+     [("self", _), ("start_on", _)]),
+    ("Curator.update_curation_interval", gcur.Curator.update_curation_interval,
+     [("self", _), ("curation_interval", _)]),
+    ("Curator.update_curation_delay", gcur.Curator.update_curation_delay,
+     [("self", _), ("curation_delay", _)]),
+    ("Curator.from_curator_info", gcur.Curator.from_curator_info,
+     [("api_client", _), ("curator_info", _)]),
+    *[(f"Curator.{m}", getattr(gcur.Curator, m), [("self", _)])
+      for m in ("start", "stop", "delete", "enable", "disable", "get_curated_dataset")],
+    ("get_all_curators", gcur.get_all_curators, [("application_name", None)]),
+    ("list_curators", gcur.list_curators, [("application_name", None)]),
+    ("get_curator", gcur.get_curator, [("name", _)]),
+    *[(c, getattr(gcur, c).__init__, [*_HEAD, *_STOCK_TAIL])
+      for c in ("UniformCurator", "NewestCurator", "OldestCurator")],
+    *[(c, getattr(gcur, c).__init__, [*_HEAD, ("stratify_field", _), *_STOCK_TAIL])
+      for c in ("BalancedStratificationCurator", "ProportionalStratificationCurator",
+                "StrictStratificationCurator")],
+    *[(c, getattr(gcur, c).__init__, [*_HEAD, ("sort_field", _), *_STOCK_TAIL])
+      for c in ("AscendedSortCurator", "DescendedSortCurator")],
+    ("BoundedRangeCurator", gcur.BoundedRangeCurator.__init__, [
+        *_HEAD, ("bound_field", _), ("upper_bound", _), ("lower_bound", _), *_STOCK_TAIL,
+        ("sort_ascending", True)]),
+    ("EqualityCurator", gcur.EqualityCurator.__init__, [
+        *_HEAD, ("field", _), ("equals", _), *_STOCK_TAIL]),
+]
+
+
+@pytest.mark.parametrize(("name", "ours", "params"), CURATORS, ids=[c[0] for c in CURATORS])
+def test_curator_signature_matches_gantry(name: str, ours: Callable[..., Any],
+                                          params: list[tuple[str, Any]]) -> None:
+    test_signature_matches_gantry(name, ours, params)
+
+
+# Gantry's selectors are pydantic models: keyword arguments (their order means nothing),
+# each with Gantry's default or required.
+MODELS: list[tuple[str, Any, dict[str, Any]]] = [
+    ("TagFilter", gsel.TagFilter, {"name": _, "value": _}),
+    ("BoundsFilter", gsel.BoundsFilter, {"field": _, "upper": None, "inclusive_upper": None,
+                                         "lower": None, "inclusive_lower": None}),
+    ("EqualsFilter", gsel.EqualsFilter, {"field": _, "equals": _}),
+    ("ContainsFilter", gsel.ContainsFilter, {"field": _, "contains": _}),
+    ("UniformSampler", gsel.UniformSampler, {"sample": gsel.SamplingMethod.uniform}),
+    ("OrderedSampler", gsel.OrderedSampler, {"sample": gsel.SamplingMethod.ordered,
+                                             "field": _, "sort": _}),
+    ("StratifiedSampler", gsel.StratifiedSampler, {
+        "field": _, "sample": gsel.SamplingMethod.stratified,
+        "mode": gsel.StratificationMode.proportional}),
+    ("Selector", gsel.Selector, {"method": gsel.OrderedSampler(
+        field="__time", sort=gsel.OrderingDirection.DESCENDING), "limit": _, "filters": [],
+        "tags": []}),
+    ("CuratorInfo", gcur.CuratorInfo, {f: _ for f in (
+        "id", "application_name", "name", "curated_dataset_name", "start_on",
+        "curation_interval", "curation_delay", "curate_past_intervals", "created_at",
+        "selectors")}),
+]
+
+
+_SAMPLE = {"Selector": {"limit": 5}}
+
+
+@pytest.mark.parametrize(("name", "model", "fields"), MODELS, ids=[m[0] for m in MODELS])
+def test_selector_models_take_gantrys_fields(name: str, model: Any,
+                                             fields: dict[str, Any]) -> None:
+    found = inspect.signature(model).parameters
+    for field, default in fields.items():
+        assert field in found, f"{name} has no {field!r}"
+        got = found[field].default
+        if default == []:  # a fresh empty list each time (dataclasses show a factory)
+            assert got is not _ and model(**{k: v for k, v in _SAMPLE[name].items()}).dict()[
+                field] == [], f"{name}.{field} does not default to []"
+            continue
+        assert got == default, f"{name}.{field} defaults to {got!r}, Gantry's to {default!r}"
+
+
+def test_curator_module_names_match_gantry() -> None:
+    gantry_curators = {"get_curator", "get_all_curators", "list_curators", "Curator",
+                       "AscendedSortCurator", "BalancedStratificationCurator",
+                       "BoundedRangeCurator", "DescendedSortCurator", "NewestCurator",
+                       "OldestCurator", "ProportionalStratificationCurator",
+                       "StrictStratificationCurator", "UniformCurator", "EqualityCurator"}
+    assert gantry_curators <= set(gcur.__all__)
+    gantry_selectors = {"TIME_COLUMN_NAME", "MAX_NAME_LEN", "OrderingDirection",
+                        "SamplingMethod", "StratificationMode", "TagFilter", "Filter",
+                        "BoundsFilter", "EqualsFilter", "ContainsFilter", "ALL_FILTERS_T",
+                        "Sampler", "UniformSampler", "OrderedSampler", "StratifiedSampler",
+                        "ALL_METHODS_T", "Selector"}
+    assert gantry_selectors <= set(gsel.__all__)
+    assert gsel.TIME_COLUMN_NAME == "__time"
+    assert [m.value for m in gsel.StratificationMode] == ["strict", "proportional", "balanced"]
+    assert [m.value for m in gsel.SamplingMethod] == ["uniform", "ordered", "stratified"]
+    assert [m.value for m in gsel.OrderingDirection] == ["ascending", "descending"]
+    for module in ("curators", "stock_curators", "main", "selectors", "models"):
+        __import__(f"gantry_local.automations.curators.{module}")
