@@ -22,6 +22,7 @@ from ...errors import ValidationError
 from ...records._duckdb_sink import table_name
 from ...records.query import Query, Selection
 from .selectors import (
+    TIME_COLUMN_NAME,
     BoundsFilter,
     ContainsFilter,
     EqualsFilter,
@@ -60,7 +61,6 @@ class Picked:
 _SHUFFLE = 'hash(hash(base."__join_key", ?), base."__time")'
 _KEY = '"__join_key"'
 _TIME = '"__time"'
-_TIE_BREAK = f"{_TIME}, {_KEY}"
 _TOTAL = "__gl_total"
 
 
@@ -199,12 +199,10 @@ class _Sampler:
             plain = not (selector.filters or selector.tags or self.label)
             total = sum(c for _, c in counts) if plain else self.count()
             return self._stratified(selector, method, counts, True), total
-        sql, params = self._simple(selector)
-        sql = (f"SELECT picked.*, ({self.count_sql}) AS {_TOTAL} FROM ({sql}) AS picked "
-               f"ORDER BY {_TIE_BREAK}")
-        table: pa.Table = self.con.sql(sql, params=[*self.count_params, *params]).to_arrow_table()
+        sql, params = self._simple(selector, with_total=True)
+        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
         total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
-        return table.drop_columns([_TOTAL]), int(total)
+        return _in_time_order(table.drop_columns([_TOTAL])), int(total)
 
     def run(self, selector: Selector, in_time_order: bool) -> pa.Table:
         """One selector's picks (in time order when asked)."""
@@ -214,24 +212,27 @@ class _Sampler:
             counts = _stratum_counts(self.con, source, params, method)
             return self._stratified(selector, method, counts, in_time_order)
         sql, params = self._simple(selector)
-        if in_time_order:
-            sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
         table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
-        return table
+        return _in_time_order(table) if in_time_order else table
 
-    def _simple(self, selector: Selector) -> tuple[str, list[Any]]:
-        """A uniform or ordered selector's statement."""
+    def _simple(self, selector: Selector, with_total: bool = False) -> tuple[str, list[Any]]:
+        """A uniform or ordered selector's statement (with the interval's size as a column
+        when `with_total`: one statement instead of two)."""
         source, params = self._source(selector)
+        columns, first = "base.*", []
+        if with_total:
+            columns, first = f"base.*, ({self.count_sql}) AS {_TOTAL}", self.count_params
         method = selector.method
         if isinstance(method, UniformSampler):
-            return (f"SELECT base.* FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?",
-                    [*params, self.seed, selector.limit])
+            return (f"SELECT {columns} FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?",
+                    [*first, *params, self.seed, selector.limit])
         assert isinstance(method, OrderedSampler)
         direction = "ASC" if method.sort is OrderingDirection.ASCENDING else "DESC"
         # ties go to the earliest rows (then by key): deterministic, and cheaper than a hash
-        return (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
-                f"{direction} NULLS LAST, base.{_TIME}, base.{_KEY} LIMIT ?",
-                [*params, selector.limit])
+        ties = f"base.{_KEY}" if method.field == TIME_COLUMN_NAME else \
+            f"base.{_TIME}, base.{_KEY}"
+        return (f"SELECT {columns} FROM {source} ORDER BY base.{quote_ident(method.field)} "
+                f"{direction} NULLS LAST, {ties} LIMIT ?", [*first, *params, selector.limit])
 
     def _stratified(self, selector: Selector, method: StratifiedSampler,
                     counts: list[tuple[str, int]], in_time_order: bool) -> pa.Table:
@@ -257,11 +258,9 @@ class _Sampler:
         if remainder:
             picked = self._with_extras(self.con.sql(sql, params=values).to_arrow_table(),
                                        source, params, remainder)
-            return picked.sort_by([("__time", "ascending"), ("__join_key", "ascending")]) \
-                if in_time_order else picked
-        if in_time_order:
-            sql = f"SELECT * FROM ({sql}) ORDER BY {_TIE_BREAK}"
-        return self.con.sql(sql, params=values).to_arrow_table()  # type: ignore[no-any-return]
+            return _in_time_order(picked) if in_time_order else picked
+        table: pa.Table = self.con.sql(sql, params=values).to_arrow_table()
+        return _in_time_order(table) if in_time_order else table
 
     def _with_extras(self, picked: pa.Table, source: str, params: list[Any],
                      remainder: int) -> pa.Table:
@@ -283,6 +282,11 @@ class _Sampler:
         extras = candidates.filter(pa.array(fresh, pa.bool_())).slice(0, remainder)
         mixed: pa.Table = pa.concat_tables([picked, extras.cast(picked.schema)])
         return mixed
+
+
+def _in_time_order(table: pa.Table) -> pa.Table:
+    """The picked rows (at most 10,000) by time, then join key: sorted here, not in SQL."""
+    return table.sort_by([("__time", "ascending"), ("__join_key", "ascending")])
 
 
 def _stratum_counts(con: Any, source: str, params: list[Any], method: StratifiedSampler
