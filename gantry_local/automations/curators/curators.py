@@ -219,14 +219,9 @@ class Curator:
     # -- lifecycle (the definition lives in the workspace's DuckDB file) ----------------------
 
     def _registry(self, workspace: Workspace | None = None) -> CuratorRegistry:
-        from .._registry import CuratorRegistry
+        from ..._context import resolve
 
-        target = workspace if workspace is not None else self.workspace
-        if target is None:
-            from ..._context import resolve
-
-            target = resolve(None)
-        return CuratorRegistry(check_workspace(target))
+        return registry_of(resolve(workspace if workspace is not None else self.workspace))
 
     def _refresh(self, registry: CuratorRegistry) -> None:
         stored = registry.get(self.name)
@@ -454,6 +449,13 @@ def _uuid(value: object) -> uuid.UUID:
         except ValueError:
             pass
     raise ValidationError(f"id must be a UUID, got {value!r}")
+
+
+def registry_of(workspace: object) -> CuratorRegistry:
+    """The stored curators of `workspace` (the one way this package reaches the registry)."""
+    from .._registry import CuratorRegistry
+
+    return CuratorRegistry(check_workspace(workspace))
 
 
 def check_workspace(workspace: object) -> Workspace:

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._context import resolve
 from ..._names import check_name
-from .curators import Curator, check_workspace
+from .curators import Curator, registry_of
 
 if TYPE_CHECKING:
     from ..._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._registry import CuratorRegistry
 
 __all__ = ["get_all_curators", "get_curator", "list_curators"]
-
-
-def _registry(workspace: Workspace | None) -> CuratorRegistry:
-    from .._registry import CuratorRegistry
-
-    if workspace is None:
-        from ..._context import resolve
-
-        workspace = resolve(None)
-    return CuratorRegistry(check_workspace(workspace))
 
 
 def _application(application_name: str | None) -> str | None:
@@ -37,7 +27,7 @@ def get_all_curators(application_name: str | None = None,
     Raises:
         NotFoundError: `application_name` names no application.
     """
-    registry = _registry(workspace)
+    registry = registry_of(resolve(workspace))
     application = _application(application_name)
     if application is not None:
         registry.ws._app_state(application)
@@ -61,5 +51,5 @@ def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
         NotFoundError: no curator of that name.
         IntegrityError: its stored definition cannot be read.
     """
-    curator: Curator = _registry(workspace).get(check_name(name, "curator name"))
+    curator: Curator = registry_of(resolve(workspace)).get(check_name(name, "curator name"))
     return curator
