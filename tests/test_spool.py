@@ -251,7 +251,7 @@ def test_an_unreachable_spool_fails_fast_naming_it() -> None:
     with pytest.raises(gantry.StorageError, match=r"spool 's3://nowhere/spool' is unreachable"):
         ProducerWorkspace(db=":memory:", spool="s3://nowhere/spool", spool_options={
             "endpoint_url": f"http://127.0.0.1:{port}", "key": "k", "secret": "s"})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # one try (s3fs's retries take far longer); loaded CI
 
 
 def test_the_logs_are_readable_by_duckdb_and_polars(owner: gantry.Workspace, tmp_path: Path,
