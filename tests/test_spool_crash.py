@@ -135,7 +135,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                    producer_id=f"w{writer}", flush_interval=60)
         for segment in range(SEGMENTS // 3):
             base = (writer * 100 + segment) * PER_SEGMENT
-            keys = worker.log_records("k", inputs=[{"n": base + i} for i in range(PER_SEGMENT)],
+            _, keys = worker.log_records("k", inputs=[{"n": base + i} for i in range(PER_SEGMENT)],
                                       outputs=[0] * PER_SEGMENT,
                                       join_keys=[f"r{base + i}" for i in range(PER_SEGMENT)])
             worker.log_records("k", feedbacks=[{"label": 1}] * 50, join_keys=keys[:50])
