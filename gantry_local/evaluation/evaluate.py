@@ -182,17 +182,8 @@ def evaluate(
              for name, run in runs.items()}
     rule = _rule(labelled, runs, views, references, config.positive_label)
     chosen = [for_labels(m, rule) if rule is not None and m in labelled else m for m in chosen]
-    scores: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
-    for metric in chosen:
-        if isinstance(metric, RowMetric):
-            scores[metric.name] = {name: _score_rows(metric, run, views[(metric.name, name)],
-                                                     row_inputs, references)
-                                   for name, run in runs.items()}
-    if isinstance(judge, ScoreJudge):
-        judge_metric = RowMetric(judge.name, lambda row, out, ref: 0.0, needs_reference=False)
-        chosen.append(judge_metric)
-        scores[judge.name] = {name: _judge_scores(judge, run, row_inputs, config.run, name)
-                              for name, run in runs.items()}
+    chosen, scores = _all_row_scores(chosen, judge, runs, views, row_inputs, references,
+                                     config)
     names = list(models)
     baseline = names[0]
     valid = {(m.name, name): _valid_for_aggregate(m, run, views[(m.name, name)], references)
@@ -267,6 +258,25 @@ def _training_frame(ws: Workspace, data: Any) -> tuple[str, pl.DataFrame]:
     source = _dataset(ws, name)
     full = source.resolve(version)
     return f"{source.name}@{full[:12]}", source.read(full)
+
+
+def _all_row_scores(chosen: list[Metric], judge: Any, runs: dict[str, _Run],
+                    views: dict[tuple[str, str], list[Any]], row_inputs: list[dict[str, Any]],
+                    references: list[Any], config: EvaluationSettings
+                    ) -> tuple[list[Metric], dict[str, dict[str, np.ndarray[Any, Any]]]]:
+    """Per-row scores of every row metric (and a score judge, added as a metric)."""
+    scores: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
+    for metric in chosen:
+        if isinstance(metric, RowMetric):
+            scores[metric.name] = {name: _score_rows(metric, run, views[(metric.name, name)],
+                                                     row_inputs, references)
+                                   for name, run in runs.items()}
+    if isinstance(judge, ScoreJudge):
+        chosen = [*chosen, RowMetric(judge.name, lambda row, out, ref: 0.0,
+                                     needs_reference=False)]
+        scores[judge.name] = {name: _judge_scores(judge, run, row_inputs, config.run, name)
+                              for name, run in runs.items()}
+    return chosen, scores
 
 
 def _settings(settings: EvaluationSettings | None, options: Mapping[str, Any]
