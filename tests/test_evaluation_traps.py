@@ -269,3 +269,26 @@ def test_one_http_client_in_the_package() -> None:
                    if "urllib.request" in p.read_text(encoding="utf-8") or
                    "http.client" in p.read_text(encoding="utf-8"))
     assert users == ["_http.py"]
+
+
+def test_toml_candidate_with_artifact_training_data_and_cache(ws: gantry.Workspace, small: None,
+                                                              tmp_path: Path) -> None:
+    (tmp_path / "trap_models.py").write_text("def predict(row):\n    return int(row['id'] % 2)\n")
+    (tmp_path / "model.bin").write_bytes(b"v2 weights")
+    ws.create_dataset("train").push_dataframe(ws.get_dataset("small").read().head(4))
+    (tmp_path / "suite.toml").write_text(
+        'name = "ci"\ndataset = "small"\nmetrics = ["accuracy"]\ncache = false\n'
+        'thresholds = ["accuracy >= 0.9"]\n[candidates]\n'
+        'v2 = { callable = "trap_models:predict", version = "2.0", artifact = "model.bin", '
+        'training_data = "train" }\n')
+    suite = Suite.from_toml(tmp_path / "suite.toml")
+    with pytest.warns(TrainingOverlapWarning, match="4 of 20"):
+        result = suite.run(ws)
+    digest = artifact_hash(tmp_path / "model.bin")
+    assert result.passed and result.comparison.candidates["v2"].endswith(f"2.0@sha256:{digest}")
+    assert result.comparison.cached == {"v2": 0}  # cache = false in the file
+    with pytest.raises(ValidationError, match="unknown field"):
+        (tmp_path / "bad.toml").write_text(
+            'name = "x"\ndataset = "small"\n[candidates]\nv = { callable = "trap_models:predict", '
+            'artefact = "model.bin" }\n')
+        Suite.from_toml(tmp_path / "bad.toml")
