@@ -54,9 +54,10 @@ def _pull(args: argparse.Namespace) -> None:
     Example: gantry-local datasets pull train --version 3f9a1c --working-dir ./data
     """
     with open_storage(args) as ws:
-        folder = ws.get_dataset(args.name).pull(args.version, forced=args.forced,
-                                                format=args.format)
-    say(f"pulled {args.name} into {folder}")
+        dataset = ws.get_dataset(args.name)
+        info = dataset.pull(args.version, forced=args.forced, format=args.format)
+    version = "(no version yet)" if info is None else f"version {info['version_id'][:12]}"
+    say(f"pulled {args.name} {version} into {dataset.folder}")
 
 
 @command("datasets export", _NAME, _VERSION,

@@ -306,14 +306,15 @@ def query(
     return get_workspace().query(application, start_time, end_time, version, tags, filters)
 
 
-def create_dataset(name: str, app_name: str | None = None) -> Dataset:
-    """Create a dataset on the default workspace's storage."""
-    return get_workspace().create_dataset(name, app_name)
+def create_dataset(name: str, bucket_name: str | None = None,
+                   app_name: str | None = None) -> Dataset:
+    """Create a dataset on the default workspace's storage (`bucket_name` is unused)."""
+    return get_workspace().create_dataset(name, bucket_name, app_name)
 
 
-def get_dataset(name: str, include_deleted: bool = False) -> Dataset:
+def get_dataset(name: str, app_name: str | None = None, include_deleted: bool = False) -> Dataset:
     """A dataset of the default workspace's storage."""
-    return get_workspace().get_dataset(name, include_deleted)
+    return get_workspace().get_dataset(name, app_name, include_deleted)
 
 
 def list_datasets(include_deleted: bool = False) -> list[dict[str, Any]]:

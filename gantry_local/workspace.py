@@ -592,15 +592,17 @@ class Workspace:
                 self._datasets = DatasetRegistry(store, self.clock)
             return self._datasets
 
-    def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
+    def create_dataset(self, name: str, bucket_name: str | None = None,
+                       app_name: str | None = None) -> Dataset:
         """Create an empty dataset on the storage root (see `DatasetRegistry.create_dataset`)."""
         if app_name is not None:
             app_name = self._app_state(app_name).name  # a name or an Application
-        return self.datasets.create_dataset(name, app_name)
+        return self.datasets.create_dataset(name, bucket_name, app_name)
 
-    def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
-        """A dataset of the storage root."""
-        return self.datasets.get_dataset(name, include_deleted)
+    def get_dataset(self, name: str, app_name: str | None = None,
+                    include_deleted: bool = False) -> Dataset:
+        """A dataset of the storage root (of application `app_name` when given)."""
+        return self.datasets.get_dataset(name, app_name, include_deleted)
 
     def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every dataset of the storage root, sorted by name."""

@@ -58,7 +58,7 @@ def seeded(ws: gantry.Workspace) -> App:
     app.add_automation(Automation("existing", IntervalTrigger(S, DAY),
                                   UniformCurator("existing-curator", "m", 5)))
     app.add_automation(Automation("existing-monitor", _trigger(), lambda alert: None))
-    ws.create_dataset("m-data", "m")
+    ws.create_dataset("m-data", app_name="m")
     ws.create_application("other")
     return app
 

@@ -110,8 +110,8 @@ def _write(env: Env, name: str, text: str | bytes) -> Path:
 
 
 def _pulled_and_edited(env: Env) -> None:
-    folder = env.ds.pull()
-    (folder / "data.csv").write_text("__join_key,x\na,2\n")
+    env.ds.pull()
+    (env.ds.folder / "tabular_manifests" / "data.csv").write_text("__join_key,x\na,2\n")
 
 
 def _pulled(env: Env) -> None:
@@ -136,7 +136,7 @@ INPUT_CASES = [
          gantry.ValidationError, "UTF-8"),
     Case("push-filename-newline", lambda e: e.ds.push_dataframe(OK, filename="a\nb"),
          gantry.ValidationError, "control characters"),
-    Case("push-filename-meta", lambda e: e.ds.push_dataframe(OK, filename=".gantry"),
+    Case("push-filename-meta", lambda e: e.ds.push_dataframe(OK, filename=".dataset_metadata"),
          gantry.ValidationError, "reserved"),
     Case("push-filename-long", lambda e: e.ds.push_dataframe(OK, filename="x" * 300),
          gantry.ValidationError, "longer than 200 bytes"),
@@ -215,18 +215,19 @@ INPUT_CASES = [
          gantry.ValidationError, "UTF-8"),
     # push_file
     Case("file-int", lambda e: e.ds.push_file(123), gantry.ValidationError,
-         "file must be a path.*int"),
-    Case("file-none", lambda e: e.ds.push_file(None), gantry.ValidationError, "file must be a path"),
+         "file must be an open file object or a path.*int"),
+    Case("file-none", lambda e: e.ds.push_file(None), gantry.ValidationError,
+         "file must be an open file object or a path"),
     Case("file-empty", lambda e: e.ds.push_file(""), gantry.ValidationError, "not a usable path"),
     Case("file-bytes", lambda e: e.ds.push_file(b"/tmp/x.csv"), gantry.ValidationError,
-         "file must be a path.*bytes"),
+         "file must be an open file object or a path.*bytes"),
     Case("file-nul", lambda e: e.ds.push_file("a\x00b"), gantry.ValidationError, "NUL"),
     Case("file-folder", lambda e: e.ds.push_file(e.tmp), gantry.ValidationError, "is a folder"),
     Case("file-missing", lambda e: e.ds.push_file(e.tmp / "missing.bin"), gantry.NotFoundError,
          "no file"),
-    Case("file-artifact-as-csv",
+    Case("file-binary-named-csv",  # the name decides: a .csv name is a table
          lambda e: e.ds.push_file(_write(e, "m.bin", b"\x00"), filename="data.csv"),
-         gantry.ValidationError, "artifact may not end in .csv"),
+         gantry.ValidationError, "cannot read 'data' as csv"),
     Case("file-csv-duplicates", lambda e: e.ds.push_file(_write(e, "t.csv", "a,a\n1,2\n")),
          gantry.ValidationError, r"duplicate columns \['a'\]"),
     Case("file-csv-ragged", lambda e: e.ds.push_file(_write(e, "r.csv", "a,b\n1,2,3\n")),
@@ -470,14 +471,14 @@ STORAGE_CASES = [
          "not a readable Parquet", lambda e: craft(e, _files(_part(
              object=e.store.put_object(b"plain bytes"))))),
     Case("pulled-record-escapes", lambda e: e.ds.get_diff(), gantry.IntegrityError,
-         r"pulled\.json.*path separators", lambda e: (_pulled(e), _tamper_record(e))),
+         r"pulled\.json.*records the path '\.\./\.\./x'", lambda e: (_pulled(e), _tamper_record(e))),
 ]
 
 
 def _tamper_record(env: Env) -> None:
-    path = env.tmp / "work" / "d" / ".gantry" / "pulled.json"
+    path = env.tmp / "work" / "d" / ".dataset_metadata" / "pulled.json"
     record = json.loads(path.read_text())
-    record["files"]["../../x"] = record["files"].pop("data.csv")
+    record["files"]["../../x"] = record["files"].pop("tabular_manifests/data.csv")
     path.write_text(json.dumps(record))
 
 

@@ -74,7 +74,7 @@ def test_a_new_interval_starts_where_the_last_curated_one_ended(
 
 def test_bad_updates_change_nothing(ws: gantry.Workspace, curated: UniformCurator) -> None:
     UniformCurator("other", "m", limit=1, start_on=START).create(workspace=ws)
-    ws.create_dataset("taken", "m")
+    ws.create_dataset("taken", app_name="m")
     stored = get_curator("daily", workspace=ws).__dict__.copy()
     with pytest.raises(ValidationError, match="something to change"):
         curated.update()

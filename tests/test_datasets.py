@@ -261,14 +261,18 @@ def test_explicit_parent_that_is_not_latest_conflicts(dws: gantry.Workspace) -> 
 def test_working_copy_flow(dws: gantry.Workspace, tmp_path: Path) -> None:
     ds = dws.create_dataset("wc")
     ds.push_dataframe(frame(["a", "b"], [1, 2]), filename="train")
-    folder = ds.pull()
+    pulled = ds.pull()
+    assert pulled["version_id"] == ds.list_versions()[0]["version_id"]
+    assert pulled["is_latest_version"] is True
+    folder = ds.folder
     assert folder == tmp_path / "work" / "wc"
-    csv = folder / "train.csv"
+    csv = folder / "tabular_manifests" / "train.csv"
     assert csv.read_text().splitlines()[0] == '"__join_key","x"'
     assert ds.get_diff() == {"new_files": [], "modified_files": [], "deleted_files": []}
     csv.write_text(csv.read_text() + '"c",3\n')
-    (folder / "notes.txt").write_text("hello")
-    assert ds.get_diff() == {"new_files": ["notes.txt"], "modified_files": ["train.csv"],
+    (folder / "artifacts" / "notes.txt").write_text("hello")
+    assert ds.get_diff() == {"new_files": ["artifacts/notes.txt"],
+                             "modified_files": ["tabular_manifests/train.csv"],
                              "deleted_files": []}
     with pytest.raises(gantry.ConflictError, match="local changes"):
         ds.pull()
@@ -283,15 +287,15 @@ def test_working_copy_flow(dws: gantry.Workspace, tmp_path: Path) -> None:
     with pytest.raises(gantry.ConflictError):
         ds.push_version("stale")
     # stash, pull the new head, restore the edit
-    assert ds.stash() == ["train.csv"]
+    assert ds.stash() == ["tabular_manifests/train.csv"]
     assert ds.get_diff()["modified_files"] == []
     ds.pull()
-    assert ds.restore() == ["notes.txt", "train.csv"]
+    assert ds.restore() == ["artifacts/notes.txt", "tabular_manifests/train.csv"]
     assert '"d",4' in csv.read_text()
     ds.pull(forced=True)
     assert '"d",4' not in csv.read_text()
-    (folder / "notes.txt").unlink()
-    assert ds.get_diff()["deleted_files"] == ["notes.txt"]
+    (folder / "artifacts" / "notes.txt").unlink()
+    assert ds.get_diff()["deleted_files"] == ["artifacts/notes.txt"]
     ds.push_version("drop notes")
     assert "notes.txt" not in ds.list_versions()[0]["files"]
 
@@ -314,10 +318,14 @@ def test_working_directory_from_the_environment(storage: Storage, tmp_path: Path
                           storage_options=storage.options) as ws:
         ds = ws.create_dataset("envdir")
         ds.push_dataframe(frame(["a"], [1]))
-        assert ds.pull() == tmp_path / "from-env" / "envdir"
+        ds.pull()
+        assert (tmp_path / "from-env" / "envdir" / "tabular_manifests" / "data.csv").is_file()
+        assert ds.workspace == str(tmp_path / "from-env")
         monkeypatch.delenv("GANTRY_DATASET_WORKING_DIR")
         monkeypatch.chdir(tmp_path)
-        assert ds.pull(forced=True) == tmp_path / "envdir"
+        ds.pull(forced=True)
+        assert ds.folder == tmp_path / "envdir"
+        assert (tmp_path / "envdir" / "tabular_manifests" / "data.csv").is_file()
         with pytest.raises(gantry.ValidationError, match="format"):
             ds.pull(format="xlsx")
 

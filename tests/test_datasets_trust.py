@@ -215,10 +215,11 @@ def test_list_and_struct_columns_pull_and_push_back_as_csv(dws: gantry.Workspace
                           "scores": [[1.5], [2.0, 3.0], [4.0]],
                           "meta": [{"k": 1, "v": "x"}, {"k": 2, "v": None}, None]})
     first = ds.push_dataframe(frame)["version_id"]
-    folder = ds.pull()
+    ds.pull()
+    folder = ds.folder / "tabular_manifests"
     text = (folder / "data.csv").read_text()
     assert '"[""a"", ""b""]"' in text and "{" in text
-    path = ds.export(first, folder.parent)
+    path = ds.export(first, ds.folder.parent)
     assert path.read_text() == text
     edited = text.replace("[2.0, 3.0]", "[2.0, 3.5]")
     (folder / "data.csv").write_text(edited)
@@ -316,7 +317,8 @@ def test_nested_columns_round_trip_through_an_edited_csv(rows: list[Any], tmp_pa
         ws.set_working_directory(tmp_path / f"w{time.monotonic_ns()}")
         ds = ws.create_dataset("n")
         ds.push_dataframe(frame)
-        csv = ds.pull() / "data.csv"
+        ds.pull()
+        csv = ds.folder / "tabular_manifests" / "data.csv"
         csv.write_text(csv.read_text() + "\n")  # modified: push_version parses it again
         assert_frame_equal(ds.read(ds.push_version("touched")["version_id"]), frame)
 

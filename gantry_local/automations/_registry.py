@@ -226,7 +226,8 @@ class CuratorRegistry:
         if new_dataset:
             # made meanwhile by another process: the runs append to it
             with contextlib.suppress(AlreadyExistsError):
-                self.ws.create_dataset(changed.curated_dataset_name, changed.application_name)
+                self.ws.create_dataset(changed.curated_dataset_name,
+                                       app_name=changed.application_name)
 
     def _next_uncurated(self, curator: Curator) -> datetime:
         """Where a new interval grid starts: the end of the last curated interval."""

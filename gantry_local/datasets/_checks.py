@@ -23,7 +23,7 @@ __all__ = ["META", "TABLE_SUFFIXES", "check_digest", "check_filename", "check_fl
            "check_lineage", "check_message", "check_path", "check_version_ref", "encodable",
            "stored"]
 
-META = ".gantry"  # the working copy's own folder: never a file name
+META = ".dataset_metadata"  # the working copy's own folder (Gantry's name): never a file name
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
 MAX_FILENAME_BYTES = 200  # leaves room for ".parquet" and temp suffixes under 255
 _HEX64 = re.compile(r"[0-9a-f]{64}")

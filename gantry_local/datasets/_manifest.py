@@ -29,9 +29,16 @@ class Part:
     object: str
     rows: int
     bytes: int
+    added_in: int | None = None  # the version number that added it; 0 = unknown (older manifests)
+    labelled: int | None = None  # rows with a feedback value, for tables with feedback columns
 
     def to_json(self) -> dict[str, Any]:
-        return {"object": self.object, "rows": self.rows, "bytes": self.bytes}
+        body: dict[str, Any] = {"object": self.object, "rows": self.rows, "bytes": self.bytes}
+        if self.added_in:
+            body["added_in"] = self.added_in
+        if self.labelled is not None:
+            body["labelled"] = self.labelled
+        return body
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,13 @@ class FileEntry:
     @property
     def bytes(self) -> int:
         return sum(p.bytes for p in self.parts)
+
+    @property
+    def labelled(self) -> int | None:
+        """Rows holding a feedback value (None when the table has no feedback column or the
+        count was not recorded)."""
+        counts = [p.labelled for p in self.parts]
+        return None if not counts or None in counts else sum(c for c in counts if c is not None)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "parts": [p.to_json() for p in self.parts],
@@ -76,9 +90,12 @@ def _part(data: object, source: str) -> Part:
         raise corrupt(source, "a part is not a JSON object")
     digest = stored(source, check_digest, stored_field(data, "object", str, source))
     rows, size = (stored_field(data, key, int, source) for key in ("rows", "bytes"))
-    if rows < 0 or size < 0:
-        raise corrupt(source, "a part has a negative row or byte count")
-    return Part(digest, rows, size)
+    added_in = stored_field(data, "added_in", int, source, optional=True) or 0
+    labelled = stored_field(data, "labelled", int, source, optional=True)
+    if min(rows, size, added_in, labelled or 0) < 0 or (labelled or 0) > rows:
+        raise corrupt(source, "a part has a negative row, byte or version count, or more "
+                      "labelled rows than rows")
+    return Part(digest, rows, size, added_in, labelled)
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,14 @@ class Manifest:
     @property
     def rows(self) -> dict[str, int]:
         return {name: e.rows for name, e in sorted(self.files.items()) if e.kind == TABLE}
+
+    @property
+    def labelled_rows(self) -> int | None:
+        """Rows holding a feedback value over the version's tables (None when none has a
+        feedback column, or the version predates the count)."""
+        counts = [e.labelled for e in self.files.values() if e.kind == TABLE and e.parts
+                  and e.parts[0].labelled is not None]
+        return None if not counts or None in counts else sum(c for c in counts if c is not None)
 
     @staticmethod
     def from_bytes(data: bytes, expected_id: str, context: str, dataset: str | None = None,

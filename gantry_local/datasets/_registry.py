@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import time
 import warnings
@@ -11,14 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
-from ..errors import AlreadyExistsError, IntegrityError, NotFoundError, ValidationError
+from ..errors import (
+    AlreadyExistsError,
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 from ._checks import check_flag, check_path, corrupt, field, load_json, stored_dataset_name
 from ._store import ObjectStore, object_path
-from .dataset import Dataset, validate_dataset_name
+from .dataset import Dataset, dataset_record, validate_dataset_name
 
 __all__ = ["DatasetRegistry"]
 
 WORKING_DIR_ENV = "GANTRY_DATASET_WORKING_DIR"
+_log = logging.getLogger("gantry_local")
 
 
 class DatasetRegistry:
@@ -44,17 +51,26 @@ class DatasetRegistry:
     def _dataset(self, name: str, app_name: str | None) -> Dataset:
         return Dataset(self.store, name, self._clock, app_name, self.working_directory)
 
-    def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
-        """Create an empty dataset (no versions yet).
+    def create_dataset(self, name: str, bucket_name: str | None = None,
+                       app_name: str | None = None) -> Dataset:
+        """Create an empty dataset (no versions yet); Gantry's argument order.
+
+        `bucket_name` is accepted and unused: every dataset lives under the workspace's
+        storage root (``storage="s3://bucket/prefix"`` puts them in a bucket).
 
         Raises:
             ValidationError: bad name. AlreadyExistsError: the name is taken (even if deleted).
         """
         validate_dataset_name(name)
+        if bucket_name is not None and not isinstance(bucket_name, str):
+            raise ValidationError(f"bucket_name must be a string or None, got "
+                                  f"{type(bucket_name).__name__}")
+        if bucket_name is not None:
+            _log.info("create_dataset(bucket_name=%r): unused; datasets live under the "
+                      "workspace's storage root %s", bucket_name, self.store.url)
         if app_name is not None:
             validate_dataset_name(app_name)
-        body = json.dumps({"name": name, "app_name": app_name,
-                           "created_at": self._clock.now().isoformat()}).encode()
+        body = dataset_record(name, app_name, self._clock)
         if not self.store.create_exclusive(f"datasets/{name}/dataset.json", body):
             state = " (it is deleted: restore_dataset() brings it back)" if self.store.exists(
                 f"datasets/{name}/deleted.json") else ""
@@ -79,14 +95,21 @@ class DatasetRegistry:
         field(info, "created_at", str, source, optional=True)
         return info
 
-    def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
-        """The dataset called `name`.
+    def get_dataset(self, name: str, app_name: str | None = None,
+                    include_deleted: bool = False) -> Dataset:
+        """The dataset called `name` (of application `app_name` when given, as Gantry).
 
         Raises:
-            NotFoundError: there is none, or it is deleted (unless `include_deleted`).
+            NotFoundError: there is none, it belongs to another application, or it is
+                deleted (unless `include_deleted`).
         """
         check_flag(include_deleted, "include_deleted")
+        if app_name is not None:
+            validate_dataset_name(app_name)
         info = self._info(name)
+        if app_name is not None and info.get("app_name") != app_name:
+            raise NotFoundError(f"dataset {name!r} does not belong to application "
+                                f"{app_name!r} (its application: {info.get('app_name')!r})")
         dataset = self._dataset(name, info.get("app_name"))
         if not include_deleted and dataset.deleted:
             raise NotFoundError(f"dataset {name!r} is deleted; restore_dataset({name!r}) brings "
@@ -109,7 +132,7 @@ class DatasetRegistry:
                 entry = self._listing(name, include_deleted)
             except IntegrityError as exc:
                 warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
-                entry = {"name": name, "app_name": None, "created_at": None,
+                entry = {"name": name, "dataset_id": name, "app_name": None, "created_at": None,
                          "latest_version_id": None, "versions": None, "deleted": None,
                          "error": str(exc)}
             if entry is not None:
@@ -127,7 +150,7 @@ class DatasetRegistry:
         if deleted and not include_deleted:
             return None
         info = self._info(name)
-        entry = {"name": name, "app_name": info.get("app_name"),
+        entry = {"name": name, "dataset_id": name, "app_name": info.get("app_name"),
                  "created_at": info.get("created_at"), "latest_version_id": None,
                  "versions": None, "deleted": deleted, "error": None}
         try:
@@ -172,17 +195,20 @@ class DatasetRegistry:
             raise ValidationError(f"grace must be a non-negative timedelta, got {grace!r}")
         referenced = self._referenced()
         cutoff = time.time() - grace.total_seconds()
+        candidates = [d for d in sorted(set(self.store.walk_objects()) - referenced)
+                      if _modified(self.store.info(object_path(d))) <= cutoff]
+        if candidates and not dry_run:
+            # A push may have reused one of them (refreshing its time) and committed since
+            # the first look: read the commit logs again before deleting anything.
+            still = self._referenced()
+            candidates = [d for d in candidates if d not in still]
         unreferenced: list[str] = []
         size = 0
-        for digest in sorted(set(self.store.walk_objects()) - referenced):
-            path = object_path(digest)
-            info = self.store.info(path)
-            if _modified(info) > cutoff:
-                continue
-            unreferenced.append(digest)
-            size += int(info.get("size") or 0)
-            if not dry_run:
-                self.store.delete(path)
+        for digest in candidates:
+            removed = self._collect(digest, cutoff, dry_run)
+            if removed is not None:
+                unreferenced.append(digest)
+                size += removed
         temps = {p: i for p, i in sorted(self.store.temp_files().items())
                  if _modified(i) <= cutoff}
         if not dry_run:
@@ -191,6 +217,27 @@ class DatasetRegistry:
         return {"unreferenced": unreferenced, "bytes": size, "temp_files": list(temps),
                 "temp_bytes": sum(int(i.get("size") or 0) for i in temps.values()),
                 "deleted": not dry_run}
+
+    def _collect(self, digest: str, cutoff: float, dry_run: bool) -> int | None:
+        """Delete one unreferenced object unless a push refreshed it; its size, or None.
+
+        Locally the object is first renamed aside, then its time looked at: a push that
+        touched it before the rename is seen and the object put back, and one after finds
+        it missing and writes it again, so a committed version never loses its object.
+        """
+        path = object_path(digest)
+        try:
+            info = self.store.info(path)
+        except StorageError:
+            return None  # gone meanwhile (another gc)
+        if _modified(info) > cutoff:
+            return None
+        if dry_run:
+            return int(info.get("size") or 0)
+        if not self.store.is_local:
+            self.store.delete(path)
+            return int(info.get("size") or 0)
+        return self.store.delete_unless_touched(path, cutoff)
 
     def _referenced(self) -> set[str]:
         """Every object any committed version of any dataset (deleted ones too) references."""

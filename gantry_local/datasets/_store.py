@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -26,10 +27,12 @@ from ._checks import check_digest
 __all__ = ["ObjectStore", "object_path", "sha256_hex"]
 
 _MEMORY_LOCK = threading.Lock()
+_OVERLAP_BYTES = 1 << 20  # below this, a second thread costs more than it saves
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gantry-local-hash")
 _NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
-def sha256_hex(data: bytes) -> str:
+def sha256_hex(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -136,17 +139,55 @@ class ObjectStore:
                 return False
             return True
 
-    def put_object(self, data: bytes) -> str:
-        """Store content-addressed bytes once; return their sha256."""
+    def put_object(self, data: bytes | memoryview) -> str:
+        """Store content-addressed bytes once; return their sha256.
+
+        An object that exists already gets a fresh modification time (locally a touch, on
+        a remote store a re-put of the same bytes), so `gc`'s grace period protects it
+        from being collected while the version reusing it commits.
+        """
         if self.on_transfer is not None:
             self.on_transfer(len(data))
+        if self.is_local and len(data) >= _OVERLAP_BYTES:
+            return self._put_local_overlapped(data)
         digest = sha256_hex(data)
         relpath = object_path(digest)
-        if self.is_local or self.protocol == "memory":
-            if not self.exists(relpath):
-                self.put_atomic(relpath, data)
-        else:  # one round trip: a conditional put that is refused when the object exists
-            self.create_exclusive(relpath, data)
+        if self.is_local:
+            if not self._touch(relpath):
+                self.put_atomic(relpath, bytes(data))
+        elif self.protocol == "memory" or not self.create_exclusive(relpath, bytes(data)):
+            self.put_atomic(relpath, bytes(data))
+        return digest
+
+    def _touch(self, relpath: str) -> bool:
+        """Refresh a local file's modification time; False when it does not exist."""
+        target = self._local_path(relpath)
+        with self._errors(f"touching {relpath}"):
+            try:
+                os.utime(target)
+            except FileNotFoundError:
+                return False
+        return True
+
+    def _put_local_overlapped(self, data: bytes | memoryview) -> str:
+        """Write a large object to a temp file while hashing it (both release the GIL),
+        then move it under its hash (replacing identical bytes refreshes its time)."""
+        temp_dir = self._local_path("objects/incoming")
+        with self._errors("writing an object"):
+            os.makedirs(temp_dir, exist_ok=True)
+            writing = _POOL.submit(_durable_temp, os.path.join(temp_dir, "object"), data)
+            try:
+                digest = sha256_hex(data)
+            finally:
+                temp = writing.result()
+            try:
+                target = self._local_path(object_path(digest))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(temp, target)
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(temp)
+                raise
         return digest
 
     def info(self, relpath: str) -> dict[str, Any]:
@@ -154,6 +195,26 @@ class ObjectStore:
         with self._errors(f"inspecting {relpath}"):
             details: dict[str, Any] = self.fs.info(self.path(relpath))
             return details
+
+    def delete_unless_touched(self, relpath: str, cutoff: float) -> int | None:
+        """Delete a local file unless its time passed `cutoff` (a writer refreshed it);
+        renamed aside first, so a writer touching it later finds it missing and rewrites it.
+        Returns the bytes deleted, or None when it was kept."""
+        target = self._local_path(relpath)
+        aside = f"{target}.{uuid.uuid4().hex}.gc.tmp"
+        with self._errors(f"deleting {relpath}"):
+            try:
+                os.rename(target, aside)
+            except FileNotFoundError:
+                return None
+            stat = os.stat(aside)
+            if stat.st_mtime > cutoff:
+                with suppress(FileExistsError):  # put back, unless a writer wrote it again
+                    os.link(aside, target)
+                os.unlink(aside)
+                return None
+            os.unlink(aside)
+            return stat.st_size
 
     def delete(self, relpath: str) -> None:
         with self._errors(f"deleting {relpath}"):
@@ -167,13 +228,24 @@ class ObjectStore:
             data: bytes = self.fs.cat_file(self._local_path(relpath))
             return data
 
-    def read_object(self, digest: str, context: str, verify: bool = True) -> bytes:
-        """An object's bytes, checked against its hash (unless `verify` is False).
+    def read_table_object(self, digest: str, context: str, verify: bool,
+                          decode: Callable[[bytes], Any]) -> Any:
+        """`decode` applied to an object's bytes while they are hashed in another thread
+        (hashlib and pyarrow both release the GIL); a bad hash wins over the result."""
+        data = self._read_object_bytes(digest, context)
+        if not verify or len(data) < _OVERLAP_BYTES:
+            self._check_hash(data, digest, context, verify)
+            return decode(data)
+        hashing = _POOL.submit(sha256_hex, data)
+        try:
+            result = decode(data)
+        except BaseException:
+            self._check_hash(data, digest, context, True, hashing.result())
+            raise
+        self._check_hash(data, digest, context, True, hashing.result())
+        return result
 
-        Raises:
-            IntegrityError: the hash is not a sha256, the object is missing or its bytes do
-                not match (`context` says which dataset, version and file needed it).
-        """
+    def _read_object_bytes(self, digest: str, context: str) -> bytes:
         try:
             relpath = object_path(digest)
         except ValidationError as exc:
@@ -185,11 +257,27 @@ class ObjectStore:
                 from None
         if self.on_transfer is not None:
             self.on_transfer(len(data))
-        actual = sha256_hex(data) if verify else digest
+        return data
+
+    def _check_hash(self, data: bytes, digest: str, context: str, verify: bool,
+                    actual: str | None = None) -> None:
+        if not verify:
+            return
+        actual = actual or sha256_hex(data)
         if actual != digest:
             raise IntegrityError(f"{context}: object {digest} is corrupt (its bytes hash to "
                                  f"{actual}); restore it from a copy or roll back to a version "
                                  "that does not use it")
+
+    def read_object(self, digest: str, context: str, verify: bool = True) -> bytes:
+        """An object's bytes, checked against its hash (unless `verify` is False).
+
+        Raises:
+            IntegrityError: the hash is not a sha256, the object is missing or its bytes do
+                not match (`context` says which dataset, version and file needed it).
+        """
+        data = self._read_object_bytes(digest, context)
+        self._check_hash(data, digest, context, verify)
         return data
 
     def exists(self, relpath: str) -> bool:
@@ -227,7 +315,7 @@ class ObjectStore:
                 if path.endswith(".tmp") and path.startswith(prefix)}
 
 
-def _durable_temp(target: str, data: bytes) -> str:
+def _durable_temp(target: str, data: bytes | memoryview) -> str:
     """Write `data` to a fsynced temporary file beside `target`; return its path."""
     os.makedirs(os.path.dirname(target), exist_ok=True)
     temp = f"{target}.{uuid.uuid4().hex}.tmp"

@@ -22,7 +22,7 @@ from ..errors import IntegrityError, ValidationError
 from ._checks import encodable
 
 __all__ = ["SUPPORTED_TABLE_SUFFIXES", "check_table", "file_to_table", "frame_to_table",
-           "parquet_bytes", "read_file", "read_parquet", "schema_of"]
+           "parquet_buffer", "parquet_bytes", "read_file", "read_parquet", "schema_of"]
 
 SUPPORTED_TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                             ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -151,10 +151,20 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def parquet_buffer(table: pa.Table) -> memoryview:
+    """`parquet_bytes` without copying the result out of Arrow's buffer."""
+    sink = pa.BufferOutputStream()
+    try:
+        pq.write_table(table.combine_chunks(), sink, compression="zstd")
+    except _ARROW_ERRORS as exc:
+        raise ValidationError(f"cannot store this table as Parquet: {_reason(exc)}") from exc
+    return memoryview(sink.getvalue())
+
+
 def read_parquet(data: bytes, context: str = "stored object") -> pa.Table:
     """A stored table; bytes that are not Parquet are an IntegrityError naming `context`."""
     try:
-        return pq.read_table(io.BytesIO(data))
+        return pq.read_table(pa.BufferReader(data))
     except _ARROW_ERRORS as exc:
         raise IntegrityError(f"{context}: the object is not a readable Parquet table "
                              f"({_reason(exc)[:120]})") from None
@@ -184,6 +194,34 @@ def parquet_entry(path: Path) -> tuple[bytes, int, tuple[tuple[str, str], ...]] 
         raise ValidationError(f"cannot read {str(path)!r} as parquet: {_reason(exc)}") from exc
     check_table(schema, repr(str(path)))
     return data, meta.metadata.num_rows, schema_of(schema.empty_table())
+
+
+def parquet_meta(data: bytes, what: str) -> tuple[int, tuple[tuple[str, str], ...], pa.Table]:
+    """A Parquet file's row count and schema from its footer, plus its feedback columns."""
+    try:
+        meta = pq.ParquetFile(io.BytesIO(data))
+        schema = meta.schema_arrow
+        feedback = [n for n in schema.names if n.startswith("feedback.")]
+        table = meta.read(columns=feedback) if feedback else schema.empty_table()
+    except _ARROW_ERRORS as exc:
+        raise ValidationError(f"cannot read {what} as parquet: {_reason(exc)}") from exc
+    check_table(schema, what)
+    return meta.metadata.num_rows, schema_of(schema.empty_table()), table
+
+
+def bytes_to_table(data: bytes, kind: str, what: str) -> pa.Table:
+    """The checked table held by a CSV, Parquet or JSONL file's bytes."""
+    try:
+        if kind == "csv":
+            table = pacsv.read_csv(io.BytesIO(data))
+        elif kind == "parquet":
+            table = pq.read_table(io.BytesIO(data))
+        else:
+            table = pa.table({}) if not data.strip() else pajson.read_json(io.BytesIO(data))
+    except (*_ARROW_ERRORS, OSError) as exc:
+        raise ValidationError(f"cannot read {what} as {kind}: {_reason(exc)}") from exc
+    check_table(table.schema, what)
+    return table
 
 
 def file_to_table(path: Path, types: dict[str, pa.DataType] | None = None) -> pa.Table | None:

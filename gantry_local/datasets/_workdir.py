@@ -1,9 +1,21 @@
 """Gantry's working-copy workflow: pull a version into a folder, edit it, push it back.
 
-``<working dir>/<dataset>/`` holds the tables (CSV by default, or Parquet) and the
-artifacts of the pulled version, plus ``.gantry/pulled.json`` recording the version and
-the sha256 of every file as written, which is how local changes are found. In CSV, list
-and struct columns hold JSON text, decoded back to their types by `push_version`.
+``<working dir>/<dataset>/`` is laid out as Gantry's pull lays it out::
+
+    README.md                       the version pulled, its files, and which version added what
+    dataset_config.yaml             Gantry's config: folders, column types (features, labels)
+    tabular_manifests/<table>.csv   a table held in one part (push_dataframe, push_file ...)
+    tabular_manifests/<table>/v0003.csv
+                                    a table built by appends (a curated dataset): one CSV per
+                                    part, named by the number of the version that added it
+                                    (README.md maps numbers to version ids)
+    artifacts/<name>                every other file
+    .dataset_metadata/pulled.json   the version and the sha256 of every file as written
+
+Tables are CSV by default (or Parquet); in CSV, list and struct columns hold JSON text,
+decoded back to their types by `push_version`. README.md and dataset_config.yaml are
+written by `pull` and not pushed back. A file a user adds at the top level is pushed as
+before (a table by its suffix, else an artifact).
 """
 
 from __future__ import annotations
@@ -34,14 +46,18 @@ from ._checks import (
     stored,
 )
 from ._checks import field as stored_field
-from ._manifest import ARTIFACT, TABLE, FileEntry, Part
+from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
 
 if TYPE_CHECKING:
     from .dataset import Dataset
 
-__all__ = ["export", "get_diff", "pull", "push_version", "restore", "stash"]
+__all__ = ["check_clean", "export", "get_diff", "is_pulled", "pull", "push_version", "restore",
+           "stash"]
 
 FORMATS = ("csv", "parquet")
+TABULAR, ARTIFACTS = "tabular_manifests", "artifacts"
+README, CONFIG = "README.md", "dataset_config.yaml"
+_GENERATED = {README, CONFIG}
 _NESTED = ("list<", "struct<", "map<", "fixed_size_list<")
 
 
@@ -65,6 +81,16 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_relpath(relpath: str, source: str) -> None:
+    """A recorded local path: ``name``, ``folder/name`` or ``tabular_manifests/t/name``."""
+    parts = relpath.split("/")
+    if not 1 <= len(parts) <= 3 or (len(parts) > 1 and parts[0] not in (TABULAR, ARTIFACTS)) \
+            or (len(parts) == 3 and parts[0] != TABULAR):
+        raise corrupt(source, f"it records the path {relpath[:80]!r}")
+    for part in parts:
+        stored(source, check_filename, part)
+
+
 def _record(dataset: Dataset) -> dict[str, Any] | None:
     """The checked ``pulled.json`` of the working copy, or None when nothing was pulled."""
     path = _folder(dataset) / META / "pulled.json"
@@ -76,21 +102,39 @@ def _record(dataset: Dataset) -> dict[str, Any] | None:
     stored(source, check_digest, stored_field(body, "version_id", str, source))
     if stored_field(body, "format", str, source) not in FORMATS:
         raise corrupt(source, f"its format is not one of {FORMATS}")
-    for local_name, entry in stored_field(body, "files", dict, source).items():
+    for relpath, entry in stored_field(body, "files", dict, source).items():
         if not isinstance(entry, dict):
-            raise corrupt(source, f"the entry of {local_name[:60]!r} is not a JSON object")
+            raise corrupt(source, f"the entry of {relpath[:60]!r} is not a JSON object")
         kind = stored_field(entry, "kind", str, source)
         if kind not in (TABLE, ARTIFACT):
-            raise corrupt(source, f"the kind of {local_name[:60]!r} is {kind[:40]!r}")
-        stored(source, check_filename, local_name, kind)
+            raise corrupt(source, f"the kind of {relpath[:60]!r} is {kind[:40]!r}")
+        _check_relpath(relpath, source)
         stored(source, check_filename, stored_field(entry, "source", str, source), kind)
         stored(source, check_digest, stored_field(entry, "sha256", str, source))
+        part = stored_field(entry, "part", int, source, optional=True)
+        if part is not None and part < 0:
+            raise corrupt(source, f"the part of {relpath[:60]!r} is negative")
     return body
 
 
+def is_pulled(dataset: Dataset) -> bool:
+    """True when the working directory holds a pulled copy of `dataset`."""
+    return _record(dataset) is not None
+
+
 def _local_files(folder: Path) -> dict[str, Path]:
-    return {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.name != META} \
-        if folder.is_dir() else {}
+    """Every file of the working copy by its relative path (``/``-separated), except the
+    generated README.md and dataset_config.yaml and the metadata folder."""
+    if not folder.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        relpath = path.relative_to(folder).as_posix()
+        if relpath == META or relpath.startswith(META + "/") or relpath in _GENERATED:
+            continue
+        if path.is_file():
+            found[relpath] = path
+    return found
 
 
 def get_diff(dataset: Dataset) -> dict[str, list[str]]:
@@ -122,29 +166,129 @@ def _write_table(table: pa.Table, target: Path, fmt: str) -> None:
         pq.write_table(table, target, compression="zstd")
 
 
+def _part_names(entry: FileEntry, fmt: str) -> list[str]:
+    """Local names of a table's parts: by the version number that added each."""
+    names: list[str] = []
+    for index, part in enumerate(entry.parts):
+        base = f"v{part.added_in:04d}" if part.added_in else f"part{index + 1:04d}"
+        name, k = base, 1
+        while f"{name}.{fmt}" in names:
+            k += 1
+            name = f"{base}-{k}"
+        names.append(f"{name}.{fmt}")
+    return names
+
+
+def _layout(manifest: Manifest, fmt: str) -> dict[str, tuple[str, str, int | None]]:
+    """relative path -> (stored name, kind, part index or None for a whole table)."""
+    paths: dict[str, tuple[str, str, int | None]] = {}
+    for name, entry in sorted(manifest.files.items()):
+        if entry.kind == ARTIFACT:
+            paths[f"{ARTIFACTS}/{name}"] = (name, ARTIFACT, None)
+        elif len(entry.parts) <= 1:
+            paths[f"{TABULAR}/{name}.{fmt}"] = (name, TABLE, None)
+        else:
+            for index, local in enumerate(_part_names(entry, fmt)):
+                paths[f"{TABULAR}/{name}/{local}"] = (name, TABLE, index)
+    return paths
+
+
 def _materialise(dataset: Dataset, version_id: str, folder: Path, fmt: str) -> dict[str, Any]:
     """Write every file of a version into `folder`; their names were checked on reading."""
     manifest = dataset.manifest(version_id)
     files: dict[str, Any] = {}
-    for name, entry in sorted(manifest.files.items()):
-        local = folder / (name if entry.kind == ARTIFACT else f"{name}.{fmt}")
-        if local.parent != folder or local.name in files:  # never outside the folder
+    for relpath, (name, kind, index) in _layout(manifest, fmt).items():
+        local = folder / relpath
+        if folder not in local.parents:  # never outside the folder
             raise IntegrityError(f"dataset {dataset.name!r} version {version_id}: file "
-                                 f"{name!r} cannot be written as {local.name!r}")
-        if entry.kind == ARTIFACT:
+                                 f"{name!r} cannot be written as {relpath!r}")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        entry = manifest.files[name]
+        if kind == ARTIFACT:
             local.write_bytes(dataset.read_artifact(name, version_id))
-        else:
+        elif index is None:
             _write_table(dataset.read_arrow(version_id, name), local, fmt)
-        files[local.name] = {"source": name, "kind": entry.kind, "sha256": _digest(local)}
+        else:
+            one = FileEntry(TABLE, (entry.parts[index],), entry.schema)
+            _write_table(dataset._read_table(version_id, name, one, True), local, fmt)
+        files[relpath] = {"source": name, "kind": kind, "sha256": _digest(local), "part": index}
+    (folder / README).write_text(_readme(dataset, version_id, manifest, files))
+    (folder / CONFIG).write_text(_config(manifest, fmt))
     return files
 
 
+_GANTRY_TYPES = (("bool", "Boolean"), ("int", "Integer"), ("uint", "Integer"),
+                 ("float", "Float"), ("double", "Float"), ("decimal", "Float"),
+                 ("timestamp", "Datetime"), ("date", "Datetime"), ("string", "Text"),
+                 ("large_string", "Text"))
+
+
+def _gantry_type(arrow_type: str) -> str:
+    for prefix, name in _GANTRY_TYPES:
+        if arrow_type.startswith(prefix):
+            return name
+    return "Json" if arrow_type.startswith(_NESTED) else "Text"
+
+
+def _config(manifest: Manifest, fmt: str) -> str:
+    """Gantry's dataset_config.yaml (JSON strings are valid YAML scalars)."""
+    features: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for entry in manifest.files.values():
+        for column, arrow_type in entry.schema:
+            target = labels if column.startswith("feedback.") else features
+            target.setdefault(column, _gantry_type(arrow_type))
+    lines = [f"dataset_info: {README}", "tabular_files:", f"  file_type: {fmt}",
+             f"  folder: {TABULAR}", "artifacts:", f"  folder: {ARTIFACTS}"]
+    for key, columns in (("features", features), ("labels", labels)):
+        lines.append(f"{key}:" + ("" if columns else " {}"))
+        lines.extend(f"  {json.dumps(c, ensure_ascii=False)}: {t}" for c, t in columns.items())
+    return "\n".join(lines) + "\n"
+
+
+def _readme(dataset: Dataset, version_id: str, manifest: Manifest,
+            files: dict[str, Any]) -> str:
+    """What was pulled: the version, its files, and which version number is which id."""
+    numbers = {vid: seq for seq, vid in dataset._log()}
+    lines = [f"# {dataset.name}", "", f"Version {version_id} (version number "
+             f"{numbers.get(version_id, '?')}), created {manifest.created_at}: "
+             f"{manifest.message}", ""]
+    labelled = manifest.labelled_rows
+    if labelled is not None:
+        lines += [f"Rows with feedback: {labelled:,} of {sum(manifest.rows.values()):,}.", ""]
+    lines += ["| file | kind | rows |", "| --- | --- | --- |"]
+    for relpath, info in files.items():
+        entry = manifest.files[info["source"]]
+        rows = entry.parts[info["part"]].rows if info["part"] is not None else entry.rows
+        lines.append(f"| {relpath} | {info['kind']} | {rows if info['kind'] == TABLE else ''} |")
+    added = sorted({p.added_in for e in manifest.files.values() for p in e.parts if p.added_in})
+    by_number = {seq: vid for vid, seq in numbers.items()}
+    if added:
+        lines += ["", "Version numbers (tabular_manifests/<table>/vNNNN.csv holds the rows "
+                  "version NNNN added):", ""]
+        lines += [f"- v{n:04d}: {by_number.get(n, 'not in the commit log')}" for n in added]
+    return "\n".join(lines) + "\n"
+
+
+def check_clean(dataset: Dataset) -> None:
+    """Refuse to overwrite a working copy with local changes (`ConflictError`)."""
+    folder = _folder(dataset)
+    if _record(dataset) is not None:
+        diff = get_diff(dataset)
+        if _has_changes(diff):
+            raise ConflictError(f"{str(folder)!r} has local changes {diff}; push_version() them, "
+                                "stash() them, or pass forced=True to discard them")
+    elif folder.is_dir() and _local_files(folder):
+        raise ConflictError(f"{str(folder)!r} holds files gantry-local did not pull; move them "
+                            "or pass forced=True")
+
+
 def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
-         format: str = "csv") -> Path:
+         format: str = "csv") -> dict[str, Any]:
     """Materialise a version (default: the latest) under ``<working dir>/<dataset>/``.
 
     The version is written beside the working copy first and moved in only once complete,
-    so a failed pull leaves the working copy as it was.
+    so a failed pull leaves the working copy as it was. Returns the version's details.
 
     Raises:
         ConflictError: the folder has local changes and `forced` is False.
@@ -155,16 +299,9 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
         raise ValidationError(f"format must be one of {FORMATS}, got {format!r}")
     full = dataset.resolve(version_id)
     folder = _folder(dataset)
-    record = None if forced else _record(dataset)
-    if record is not None:
-        diff = get_diff(dataset)
-        if _has_changes(diff):
-            raise ConflictError(f"{str(folder)!r} has local changes {diff}; push_version() them, "
-                                "stash() them, or pull(forced=True) to discard them")
-    elif not forced and folder.is_dir() and _local_files(folder) and _record(dataset) is None:
-        raise ConflictError(f"{str(folder)!r} holds files gantry-local did not pull; move them "
-                            "or pull(forced=True)")
-    dataset.manifest(full)  # checked before anything is written
+    if not forced:
+        check_clean(dataset)
+    manifest = dataset.manifest(full)  # checked before anything is written
     with _local("pulling", folder):
         created = not folder.exists()
         incoming = folder / META / "incoming"
@@ -174,14 +311,21 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
             files = _materialise(dataset, full, incoming, format)
             for path in _local_files(folder).values():
                 path.unlink()
-            for name in files:
+            for sub in (TABULAR, ARTIFACTS):
+                shutil.rmtree(folder / sub, ignore_errors=True)
+            for name in [*files, README, CONFIG]:
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (incoming / name).replace(folder / name)
+            for sub in (TABULAR, ARTIFACTS):
+                (folder / sub).mkdir(exist_ok=True)
         except BaseException:
             shutil.rmtree(folder if created else incoming, ignore_errors=True)
             raise
         shutil.rmtree(incoming, ignore_errors=True)
         _write_record(folder, {"version_id": full, "format": format, "files": files})
-    return folder
+    info = dataset._version_info(full, manifest)
+    info["is_latest_version"] = full == dataset.resolve(None)
+    return info
 
 
 def _write_record(folder: Path, record: dict[str, Any]) -> None:
@@ -194,36 +338,90 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _nested_types(dataset: Dataset, version_id: str, source: str | None,
-                  entry: FileEntry | None) -> dict[str, pa.DataType]:
-    """The Arrow types of a pulled table's list/struct columns (read only when it has some)."""
-    if entry is None or entry.kind != TABLE or not any(
-            t.startswith(_NESTED) for _, t in entry.schema):
-        return {}
-    table = dataset._read_table(version_id, str(source), entry, True)
-    return {f.name: f.type for f in table.schema if _tables.is_nested(f.type)}
+def _base_schema(dataset: Dataset, entry: FileEntry | None) -> pa.Schema | None:
+    """The Arrow schema of a stored table (from its first part's footer)."""
+    if entry is None or entry.kind != TABLE or not entry.parts:
+        return None
+    data = dataset.store.read_object(entry.parts[0].object, f"dataset {dataset.name!r}")
+    return pq.read_schema(pa.BufferReader(data))
 
 
-def _plan(folder: Path, record: dict[str, Any], diff: dict[str, list[str]]
-          ) -> list[tuple[str, str, Path, str | None]]:
-    """(file name, kind, local path, source it was pulled from) of every local file, checked."""
-    plan: list[tuple[str, str, Path, str | None]] = []
-    for local_name, path in _local_files(folder).items():
-        known = record["files"].get(local_name)
-        source = None if known is None else known.get("source")
-        if known is not None and local_name not in diff["modified_files"]:
-            plan.append((str(source), "kept", path, source))
-            continue
-        is_table = path.suffix.lower() in _tables.SUPPORTED_TABLE_SUFFIXES
-        name = check_filename(path.stem if is_table else local_name,
-                              TABLE if is_table else ARTIFACT)
-        plan.append((name, TABLE if is_table else ARTIFACT, path, source))
-    names = [name for name, *_ in plan]
-    clashes = sorted({n for n in names if names.count(n) > 1})
+def _target(relpath: str) -> tuple[str, str]:
+    """(stored name, kind) a local file becomes when pushed."""
+    parts = relpath.split("/")
+    if len(parts) == 2 and parts[0] == ARTIFACTS:
+        return check_filename(parts[1], ARTIFACT), ARTIFACT
+    if parts[0] == TABULAR and len(parts) in (2, 3):
+        if Path(parts[-1]).suffix.lower() not in _tables.SUPPORTED_TABLE_SUFFIXES:
+            raise ValidationError(f"{relpath!r}: files under {TABULAR}/ must be tables "
+                                  f"({', '.join(_tables.SUPPORTED_TABLE_SUFFIXES)}); put other "
+                                  f"files under {ARTIFACTS}/")
+        return check_filename(parts[1] if len(parts) == 3 else Path(parts[1]).stem), TABLE
+    if len(parts) == 1:
+        is_table = Path(relpath).suffix.lower() in _tables.SUPPORTED_TABLE_SUFFIXES
+        return (check_filename(Path(relpath).stem), TABLE) if is_table else \
+            (check_filename(relpath, ARTIFACT), ARTIFACT)
+    raise ValidationError(f"{relpath!r} is not a place the working copy can push: tables go "
+                          f"in {TABULAR}/ (a file, or a folder of parts), other files in "
+                          f"{ARTIFACTS}/")
+
+
+def _plan(folder: Path, record: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """stored name -> (kind, the local files that make it, sorted), every name checked."""
+    plan: dict[str, tuple[str, list[str]]] = {}
+    layouts: dict[str, set[str]] = {}
+    for relpath in _local_files(folder):
+        name, kind = _target(relpath)
+        layout = relpath.rsplit("/", 1)[0] if relpath.count("/") == 2 else relpath
+        layouts.setdefault(name, set()).add(layout)
+        if name in plan and plan[name][0] != kind:
+            raise ValidationError(f"{name!r} would be both a table and an artifact; rename one")
+        plan.setdefault(name, (kind, []))[1].append(relpath)
+    clashes = sorted(n for n, places in layouts.items() if len(places) > 1)
     if clashes:
-        raise ValidationError(f"several local files would become {clashes} (e.g. 'x.csv' and "
-                              "'x.parquet'); keep one of each")
-    return plan
+        raise ValidationError(f"several local files or folders would become {clashes} (e.g. "
+                              "'x.csv' and 'x.parquet', or a file and a folder); keep one")
+    return {name: (kind, sorted(paths)) for name, (kind, paths) in plan.items()}
+
+
+def _read_local_table(path: Path, base: pa.Schema | None, mixed: bool) -> pa.Table:
+    """A local table file, its list/struct columns typed as stored; cast to the stored
+    schema when it joins kept parts of the same table."""
+    types = {f.name: f.type for f in base if _tables.is_nested(f.type)} if base else {}
+    table = _tables.file_to_table(path, types)
+    assert table is not None
+    if not mixed or base is None:
+        return table
+    try:
+        return table.select(base.names).cast(base)
+    except (KeyError, pa.ArrowException, ValueError) as exc:
+        raise ValidationError(f"{str(path)!r} must have the columns and types of the other "
+                              f"parts of its table ({base}): {exc}") from exc
+
+
+def _table_from_files(dataset: Dataset, name: str, paths: list[str], folder: Path,
+                      record: dict[str, Any], base: FileEntry | None,
+                      modified: set[str]) -> FileEntry:
+    """A table entry from its local files: unchanged parts keep their stored objects."""
+    known = record["files"]
+    kept = {p: known[p].get("part") for p in paths if p in known and p not in modified
+            and known[p]["source"] == name and base is not None}
+    schema = _base_schema(dataset, base) if base is not None else None
+    mixed = bool(kept) or len(paths) > 1
+    parts: list[Part] = []
+    first: pa.Schema | None = schema if kept else None
+    for relpath in paths:
+        index = kept.get(relpath, -1)
+        if base is not None and relpath in kept and index is None and len(paths) == 1:
+            return base  # the whole table, unchanged
+        if base is not None and index is not None and index >= 0 and index < len(base.parts):
+            parts.append(base.parts[index])
+            continue
+        table = _read_local_table(folder / relpath, first or schema, mixed and first is not None)
+        first = first or table.schema
+        parts.extend(dataset._table_entry(table).parts)
+    return FileEntry(TABLE, tuple(parts), _tables.schema_of(first.empty_table()) if first
+                     else ())
 
 
 def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
@@ -245,35 +443,32 @@ def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
     pulled = record["version_id"]
     base = dataset.manifest(pulled).files
     folder = _folder(dataset)
+    modified = set(diff["modified_files"])
     with _local("reading the working copy", folder):
-        plan = _plan(folder, record, diff)
-        for name, kind, _, _ in plan:
-            if kind == "kept" and name not in base:
+        plan = _plan(folder, record)
+        for info in record["files"].values():
+            if info["source"] not in base:
                 raise corrupt(f"the working copy's record in {str(folder)!r}",
-                              f"version {pulled[:12]} has no file {name!r}")
-        tables: dict[Path, pa.Table] = {}
-        for _, kind, path, source in plan:  # every table is read and checked before any upload
-            if kind == TABLE:
-                table = _tables.file_to_table(path, _nested_types(
-                    dataset, pulled, source, base.get(source) if source else None))
-                assert table is not None
-                tables[path] = table
+                              f"version {pulled[:12]} has no file {info['source']!r}")
         files: dict[str, FileEntry] = {}
-        for name, kind, path, _ in plan:
-            if kind == "kept":
-                files[name] = base[name]
-            elif kind == TABLE:
-                files[name] = dataset._table_entry(tables[path])
-            else:
-                data = _tables.read_file(path)
-                files[name] = FileEntry(ARTIFACT, (Part(dataset.store.put_object(data), 0,
-                                                        len(data)),))
+        for name, (kind, paths) in plan.items():  # tables are read and checked first
+            if kind == TABLE:
+                files[name] = _table_from_files(dataset, name, paths, folder, record,
+                                                base.get(name) if name in base and
+                                                base[name].kind == TABLE else None, modified)
+        for name, (kind, paths) in plan.items():
+            if kind == ARTIFACT:
+                relpath = paths[0]
+                unchanged = relpath in record["files"] and relpath not in modified and \
+                    record["files"][relpath]["source"] == name and name in base
+                if unchanged:
+                    files[name] = base[name]
+                else:
+                    data = _tables.read_file(folder / relpath)
+                    files[name] = FileEntry(ARTIFACT, (Part(dataset.store.put_object(data), 0,
+                                                            len(data)),))
     info = dataset._commit(lambda _: files, message, pulled)
-    with _local("recording the push", folder):
-        new_files = {path.name: {"source": name, "kind": base[name].kind if kind == "kept"
-                                 else kind, "sha256": _digest(path)}
-                     for name, kind, path, _ in plan}
-        _write_record(folder, {**record, "version_id": info["version_id"], "files": new_files})
+    pull(dataset, info["version_id"], forced=True, format=record["format"])
     return info
 
 
@@ -292,8 +487,9 @@ def stash(dataset: Dataset) -> list[str]:
     with _local("stashing", folder):
         stash_dir.mkdir(parents=True)
         try:
-            for name, path in _local_files(folder).items():
-                shutil.copy2(path, stash_dir / name)
+            for relpath, path in _local_files(folder).items():
+                (stash_dir / relpath).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, stash_dir / relpath)
         except OSError:
             shutil.rmtree(stash_dir, ignore_errors=True)
             raise
@@ -312,9 +508,11 @@ def restore(dataset: Dataset) -> list[str]:
         for path in _local_files(folder).values():
             path.unlink()
         restored = []
-        for path in sorted(stash_dir.iterdir()):
-            shutil.copy2(path, folder / path.name)
-            restored.append(path.name)
+        for path in sorted(p for p in stash_dir.rglob("*") if p.is_file()):
+            relpath = path.relative_to(stash_dir).as_posix()
+            (folder / relpath).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, folder / relpath)
+            restored.append(relpath)
         shutil.rmtree(stash_dir)
         (folder / META / "stash.json").unlink(missing_ok=True)
     return restored

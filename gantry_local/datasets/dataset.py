@@ -16,6 +16,7 @@ so two writers never take the same slot and a crash leaves no visible partial ve
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._names import check_name
 from ..clock import Clock
@@ -39,19 +41,22 @@ from ._checks import (
     check_path,
     check_version_ref,
     corrupt,
+    encodable,
     load_json,
     stored,
 )
 from ._checks import field as stored_field
 from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
-from ._store import ObjectStore
+from ._store import ObjectStore, sha256_hex
 
 if TYPE_CHECKING:
     import pandas
 
     from ._diff import DatasetDiff
+    from ._split import Split
 
-__all__ = ["DEFAULT_TABLE", "FILE_COLUMN", "Dataset", "check_filename"]
+__all__ = ["DEFAULT_TABLE", "FILE_COLUMN", "Dataset", "check_filename", "labelled_count",
+           "table_name"]
 
 DEFAULT_TABLE = "data"
 FILE_COLUMN = "__file"  # which table a row came from, when a read combines several
@@ -59,7 +64,8 @@ MIN_PREFIX = 6
 _MAX_RETRIES = 1000
 _LOG_ENTRY = re.compile(r"[0-9]+\.json")
 _VERSION_KEYS = ("version_id", "dataset", "message", "created_at", "parent_version_id", "rows",
-                 "files", "lineage", "is_latest_version", "error")
+                 "labelled_rows", "files", "lineage", "is_latest_version", "error")
+FEEDBACK_PREFIX = "feedback."
 
 
 class Dataset:
@@ -75,6 +81,22 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"Dataset(name={self.name!r}, storage={self.store.url!r})"
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset's name (Gantry's attribute)."""
+        return self.name
+
+    @property
+    def workspace(self) -> str:
+        """The working directory `pull` writes into (Gantry's attribute: a folder, not ours
+        `Workspace`)."""
+        return str(self._working_directory())
+
+    @property
+    def folder(self) -> Path:
+        """Where `pull` puts this dataset: ``<working directory>/<name>``."""
+        return self._working_directory() / self.name
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dataset) and (other.store.url, other.name) == (
@@ -239,7 +261,7 @@ class Dataset:
                 raise ConflictError(f"dataset {self.name!r} moved on: its latest version is "
                                     f"{head}, not {expected}; pull it and push again")
             files = {} if head is None else dict(self._manifest(head).files)
-            manifest = Manifest(self.name, head, change(files), message,
+            manifest = Manifest(self.name, head, _label_new_parts(change(files), seq + 1), message,
                                 self._clock.now().isoformat(), dict(lineage or {}))
             version_id = manifest.version_id
             self.store.put_atomic(f"datasets/{self.name}/manifests/{version_id}.json",
@@ -258,6 +280,7 @@ class Dataset:
         return {"version_id": version_id, "dataset": self.name, "message": manifest.message,
                 "created_at": datetime.fromisoformat(manifest.created_at),
                 "parent_version_id": manifest.parent, "rows": manifest.rows,
+                "labelled_rows": manifest.labelled_rows,
                 "files": sorted(manifest.files), "is_latest_version": True, "error": None}
 
     def _check_push(self, message: object, parent_version_id: object) -> None:
@@ -268,13 +291,14 @@ class Dataset:
             self.resolve(parent)
 
     def _table_entry(self, table: pa.Table) -> FileEntry:
-        data = _tables.parquet_bytes(table)
-        digest = self.store.put_object(data)
-        return FileEntry(TABLE, (Part(digest, table.num_rows, len(data)),),
+        data = _tables.parquet_buffer(table)
+        digest, size = self.store.put_object(data), len(data)
+        return FileEntry(TABLE, (Part(digest, table.num_rows, size, None, labelled_count(table)),),
                          _tables.schema_of(table))
 
     def push_dataframe(self, dataframe: Any, filename: str | None = None, message: str | None = None,
-                       parent_version_id: str | None = None) -> dict[str, Any]:
+                       parent_version_id: str | None = None,
+                       lineage: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Add or replace the table `filename` (default ``data``) in a new version.
 
         Other files of the version are kept. Accepts polars or pandas DataFrames and Arrow
@@ -284,12 +308,13 @@ class Dataset:
             ValidationError: a bad argument, or a frame that could not be read back (duplicate
                 or unnamed columns, Python objects, unions ...); nothing is stored.
         """
-        name = check_filename(DEFAULT_TABLE if filename is None else filename)
+        name = table_name(DEFAULT_TABLE if filename is None else filename)
         self._check_push(message, parent_version_id)
+        stored_lineage = check_lineage(lineage)
         entry = self._table_entry(_tables.frame_to_table(dataframe))
         return self._commit(lambda files: {**files, name: entry},
                             message or f"Pushed table {name} ({entry.rows:,} rows)",
-                            parent_version_id)
+                            parent_version_id, stored_lineage)
 
     def append_dataframe(self, dataframe: Any, filename: str | None = None,
                          message: str | None = None, parent_version_id: str | None = None,
@@ -299,7 +324,7 @@ class Dataset:
         The new rows must have the table's columns and types (a new table is created
         if there is none of that name). `lineage` maps names to JSON values.
         """
-        name = check_filename(DEFAULT_TABLE if filename is None else filename)
+        name = table_name(DEFAULT_TABLE if filename is None else filename)
         self._check_push(message, parent_version_id)
         stored_lineage = check_lineage(lineage)
         table = _tables.frame_to_table(dataframe)
@@ -325,55 +350,196 @@ class Dataset:
         if old is not None:
             _appendable(name, old, schema)
 
-    def push_file(self, file: str | Path, filename: str | None = None, message: str | None = None,
+    def push_file(self, file: Any, filename: str | None = None, message: str | None = None,
                   parent_version_id: str | None = None) -> dict[str, Any]:
-        """Push a file: CSV, Parquet and JSONL become tables, anything else an artifact."""
-        path = check_path(file, "file")
-        is_table = path.suffix.lower() in _tables.SUPPORTED_TABLE_SUFFIXES
-        name = check_filename((path.stem if is_table else path.name) if filename is None
-                              else filename, TABLE if is_table else ARTIFACT)
-        if path.is_dir():
-            raise ValidationError(f"{str(path)!r} is a folder; push_file() takes one file")
-        if not path.is_file():
-            raise NotFoundError(f"no file {str(path)!r} to push")
-        self._check_push(message, parent_version_id)
-        if is_table:
-            entry = self._file_table_entry(path)
-        else:
-            data = _tables.read_file(path)
-            entry = FileEntry(ARTIFACT, (Part(self.store.put_object(data), 0, len(data)),))
-        return self._commit(lambda files: {**files, name: entry},
-                            message or f"Pushed file {name}", parent_version_id)
+        """Push a file (an open file object, as Gantry, or a path): CSV, Parquet and JSONL
+        become tables (named without ``.csv``), anything else an artifact.
 
-    def _file_table_entry(self, path: Path) -> FileEntry:
-        """A CSV, JSONL or Parquet file as a table (Parquet is stored byte for byte)."""
-        parquet = _tables.parquet_entry(path)
-        if parquet is None:
-            table = _tables.file_to_table(path)
-            assert table is not None
-            return self._table_entry(table)
-        data, rows, schema = parquet
-        return FileEntry(TABLE, (Part(self.store.put_object(data), rows, len(data)),), schema)
+        Raises:
+            ValidationError: a bad argument or a table file that cannot be read; nothing is
+                stored. NotFoundError: no such path.
+        """
+        data, name = _file_content(file, filename)
+        self._check_push(message, parent_version_id)
+        kind = _tables.SUPPORTED_TABLE_SUFFIXES.get(Path(name).suffix.lower())
+        if kind is None:
+            name = check_filename(name, ARTIFACT)
+            entry = FileEntry(ARTIFACT, (Part(self.store.put_object(data), 0, len(data)),))
+        else:
+            name = table_name(name if kind == "csv" else str(Path(name).with_suffix("")))
+            entry = self._bytes_table_entry(data, kind, name)
+        return self._commit(lambda files: {**files, name: entry},
+                            message or f"Uploaded {name} to dataset", parent_version_id)
+
+    def push_tabular_file(self, file: Any, filename: str | None = None,
+                          message: str | None = None,
+                          parent_version_id: str | None = None) -> dict[str, Any]:
+        """Push a CSV file (an open file object or a path) as a table; its name must end in
+        ``.csv`` (Gantry's rule).
+
+        Raises:
+            ValidationError: the name does not end in ``.csv`` or the CSV cannot be read.
+        """
+        data, name = _file_content(file, filename)
+        if not name.endswith(".csv"):
+            raise ValidationError(f"filename must end with '.csv', got {name[:60]!r}; use "
+                                  "push_file() for other files")
+        self._check_push(message, parent_version_id)
+        table = table_name(name)
+        entry = self._bytes_table_entry(data, "csv", table)
+        return self._commit(lambda files: {**files, table: entry},
+                            message or f"Uploaded {name} to dataset", parent_version_id)
+
+    def push_gantry_dataframe(self, gantrydf: Any, filename: str = "") -> dict[str, Any]:
+        """Store a query result (`gantry_local.query.query(...)`, or `app.query(...)`) as a
+        table of a new version; the default name says the application and time range, as
+        Gantry's ``GantryDataAutoSave__...`` does."""
+        to_arrow = getattr(gantrydf, "to_arrow", None)
+        if not callable(to_arrow):
+            raise ValidationError(f"push_gantry_dataframe() takes a GantryDataFrame (a query "
+                                  f"result), got {type(gantrydf).__name__}")
+        if not isinstance(filename, str):
+            raise ValidationError(f"filename must be a string, got {type(filename).__name__}")
+        table = to_arrow()
+        name = table_name(filename) if filename else _autosave_name(gantrydf, table)
+        entry = self._table_entry(_tables.frame_to_table(table))
+        return self._commit(lambda files: {**files, name: entry},
+                            f"Pushed {entry.rows:,} records of {getattr(gantrydf, 'application', '?')}"
+                            f" as {name}", None)
+
+    def _bytes_table_entry(self, data: bytes, kind: str, name: str) -> FileEntry:
+        """A table from a file's bytes (Parquet is stored byte for byte)."""
+        if kind == "parquet":
+            rows, schema, table = _tables.parquet_meta(data, repr(name))
+            return FileEntry(TABLE, (Part(self.store.put_object(data), rows, len(data), None,
+                                          labelled_count(table)),), schema)
+        return self._table_entry(_tables.bytes_to_table(data, kind, repr(name)))
 
     def delete_file(self, filename: str, message: str | None = None,
                     parent_version_id: str | None = None) -> dict[str, Any]:
         """A new version without `filename`."""
-        name = check_filename(filename)
+        check_filename(filename)
         self._check_push(message, parent_version_id)
 
         def change(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
+            name = _lookup(files, filename)
             if name not in files:
                 raise NotFoundError(f"dataset {self.name!r} has no file {name!r}")
             return {k: v for k, v in files.items() if k != name}
 
-        return self._commit(change, message or f"Deleted file {name}", parent_version_id)
+        return self._commit(change, message or f"Deleted file {filename}", parent_version_id)
 
-    def rollback(self, version_id: str) -> dict[str, Any]:
-        """A new version whose content is that of `version_id` (history is kept)."""
+    def rollback(self, version_id: str, forced: bool = False) -> dict[str, Any]:
+        """A new version whose content is that of `version_id` (history is kept).
+
+        As in Gantry, a pulled working copy is then updated to the new version; local
+        changes there refuse the rollback (`ConflictError`) unless `forced` discards them.
+        """
         check_version_ref(version_id, optional=False)
+        check_flag(forced, "forced")
         full = self.resolve(version_id)
         files = self.manifest(full).files
-        return self._commit(lambda _: dict(files), f"Rollback dataset to version: {full}", None)
+        from ._workdir import check_clean, is_pulled
+
+        pulled = is_pulled(self)
+        if pulled and not forced:
+            check_clean(self)
+        info = self._commit(lambda _: dict(files), f"Rollback dataset to version: {full}", None)
+        if pulled:
+            self.pull(info["version_id"], forced=True)
+        return info
+
+    # -- labels and splits (the improvement cycle) -----------------------------------------------
+
+    def refresh_feedback(self, feedback: Any, version_id: str | None = None,
+                         filename: str | None = None, message: str | None = None
+                         ) -> dict[str, Any]:
+        """A new version whose ``feedback.*`` columns hold the latest feedback.
+
+        `feedback` is the application the rows came from (its latest feedback is queried)
+        or a frame of ``__join_key`` and ``feedback.*`` columns. Rows are matched by join
+        key; a row with no feedback keeps what it had. Every table (or `filename`) of the
+        version is refreshed; lineage names the version refreshed and the labelled rows
+        before and after.
+        """
+        from ._feedback import feedback_frame, refreshed_entry
+
+        check_version_ref(version_id)
+        check_message(message)
+        full = self.resolve(version_id)
+        manifest = self.manifest(full)
+        tables = {k: v for k, v in manifest.files.items() if v.kind == TABLE}
+        if filename is not None:
+            name = _lookup(tables, check_filename(filename))
+            if name not in tables:
+                raise NotFoundError(f"version {full[:12]} of {self.name!r} has no table "
+                                    f"{filename!r} (tables: {sorted(tables)})")
+            tables = {name: tables[name]}
+        if not tables:
+            raise ValidationError(f"version {full[:12]} of {self.name!r} has no tables")
+        latest = feedback_frame(feedback)
+        refreshed = {name: refreshed_entry(self, full, name, entry, latest)
+                     for name, entry in tables.items()}
+        after = Manifest(self.name, full, {**manifest.files, **refreshed}, "", "").labelled_rows
+        lineage = {"refreshed_feedback_of": full, "labelled_rows_before": manifest.labelled_rows,
+                   "labelled_rows_after": after, "feedback_keys": latest.height}
+        return self._commit(lambda files: {**dict(manifest.files), **refreshed},
+                            message or f"Refreshed feedback of version {full[:12]}: "
+                            f"{after if after is not None else 0:,} labelled rows (were "
+                            f"{manifest.labelled_rows or 0:,})", full, lineage)
+
+    def content_keys(self, version_id: str | None = None, fields: Sequence[str] | None = None,
+                     filename: str | None = None) -> set[str]:
+        """The content keys of a version's rows (see `gantry_local.datasets.content_keys`):
+        rows evaluated elsewhere overlap this version when their keys meet these."""
+        from ._split import content_columns, content_keys
+
+        check_version_ref(version_id)
+        table = self.read_arrow(version_id, filename)
+        return set(content_keys(table, content_columns(table.column_names, fields)))
+
+    def split(self, version_id: str | None = None, eval_fraction: float = 0.2,
+              by: str = "content", seed: int = 0, train_dataset: str | None = None,
+              eval_dataset: str | None = None, filename: str | None = None,
+              fields: Sequence[str] | None = None) -> Split:
+        """Split a version's table into a train and an evaluation dataset, deterministically.
+
+        ``by="content"`` keeps rows with identical content (their ``inputs.*``, or `fields`)
+        on one side; ``by="<column>"`` keeps each value of that column on one side. The
+        parts become versions of ``<name>-train`` and ``<name>-eval`` (or the names given),
+        created when missing, with lineage naming this version, the grouping and the seed.
+
+        Raises:
+            ValidationError: a bad fraction, seed, grouping or name; nothing is stored.
+        """
+        from ._split import split_version
+
+        targets = [validate_dataset_name(n) for n in (train_dataset or f"{self.name}-train",
+                                                      eval_dataset or f"{self.name}-eval")]
+        if targets[0] == targets[1] or self.name in targets:
+            raise ValidationError(f"the train and evaluation datasets must be two datasets other "
+                                  f"than {self.name!r}, got {targets}")
+        train, evaluation, lineage = split_version(self, version_id, eval_fraction, by, seed,
+                                                   filename, fields)
+        infos = []
+        for target, part, rows in zip(targets, ("train", "evaluation"), (train, evaluation),
+                                      strict=True):
+            dataset = self._sibling(target)
+            infos.append(dataset.push_dataframe(
+                rows, message=f"{part} part ({rows.num_rows:,} rows) of {self.name} version "
+                f"{lineage['split_of']['version_id'][:12]}, grouped by {by}",
+                lineage={**lineage, "part": part}))
+        return Split(infos[0], infos[1], by, float(eval_fraction), seed)
+
+    def _sibling(self, name: str) -> Dataset:
+        """Another dataset of this storage root, created (for this application) if missing."""
+        body = dataset_record(name, self.app_name, self._clock)
+        self.store.create_exclusive(f"datasets/{name}/dataset.json", body)
+        sibling = Dataset(self.store, name, self._clock, self.app_name, self._working_directory)
+        if sibling.deleted:
+            raise ValidationError(f"dataset {name!r} is deleted; restore it or choose another "
+                                  "name")
+        return sibling
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -395,6 +561,7 @@ class Dataset:
         full = self.resolve(version_id)
         tables = {k: v for k, v in self.manifest(full).files.items() if v.kind == TABLE}
         if filename is not None:
+            filename = _lookup(tables, filename)
             if filename not in tables:
                 raise NotFoundError(f"version {full[:12]} of {self.name!r} has no table "
                                     f"{filename!r} (tables: {sorted(tables)})")
@@ -411,8 +578,8 @@ class Dataset:
         context = f"dataset {self.name!r} version {full} file {name!r}"
         parts = []
         for part in entry.parts:
-            data = self.store.read_object(part.object, context, verify)
-            parts.append(_tables.read_parquet(data, context))
+            parts.append(self.store.read_table_object(
+                part.object, context, verify, lambda data: _tables.read_parquet(data, context)))
         if not parts:
             return pa.table({})
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
@@ -452,10 +619,11 @@ class Dataset:
 
     def read_artifact(self, filename: str, version_id: str | None = None) -> bytes:
         """The bytes of an artifact (or of any file's single object), hash-checked."""
-        name = check_filename(filename)
+        check_filename(filename)
         check_version_ref(version_id)
         full = self.resolve(version_id)
-        entry = self.manifest(full).files.get(name)
+        files = self.manifest(full).files
+        entry = files.get(_lookup(files, filename))
         if entry is None:
             raise NotFoundError(f"version {full[:12]} of {self.name!r} has no file {filename!r}")
         return b"".join(self.store.read_object(p.object, f"dataset {self.name!r} version {full}")
@@ -499,10 +667,12 @@ class Dataset:
     # -- working copy (Gantry's workflow) -------------------------------------------------------
 
     def pull(self, version_id: str | None = None, forced: bool = False,
-             format: str = "csv") -> Path:
-        """Materialise a version under ``<working dir>/<name>/`` (tables as CSV or Parquet).
+             format: str = "csv") -> dict[str, Any]:
+        """Materialise a version under ``<working dir>/<name>/`` in Gantry's layout (tables
+        as CSV, or Parquet, under ``tabular_manifests/``; see `gantry_local.datasets._workdir`).
 
-        Refuses to overwrite local changes unless `forced`; returns the folder.
+        Refuses to overwrite local changes unless `forced` (`ConflictError`); returns the
+        version's details, as Gantry does (the folder is `folder`).
         """
         from ._workdir import pull
 
@@ -539,6 +709,23 @@ class Dataset:
 
         return export(self, version_id, path, format, filename)
 
+    def get_huggingface_dataset(self, hf_dataset_name: str | None = None,
+                                streaming: bool = False) -> Any:
+        """The pulled working copy's tables as a Hugging Face ``datasets.Dataset`` (an
+        ``IterableDataset`` when `streaming`); needs ``gantry-local[hf]``."""
+        from ._hf import from_working_copy
+
+        return from_working_copy(self, hf_dataset_name, streaming)
+
+    def pull_huggingface_dataset_by_version(self, version_id: str | None = None,
+                                            hf_dataset_name: str | None = None,
+                                            streaming: bool = False) -> Any:
+        """A version's tables (default: the latest) as a Hugging Face dataset, read from
+        storage without touching the working copy; needs ``gantry-local[hf]``."""
+        from ._hf import from_version
+
+        return from_version(self, version_id, hf_dataset_name, streaming)
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def delete(self) -> None:
@@ -549,6 +736,95 @@ class Dataset:
     @property
     def deleted(self) -> bool:
         return self.store.exists(f"datasets/{self.name}/deleted.json")
+
+
+def dataset_record(name: str, app_name: str | None, clock: Clock) -> bytes:
+    """The body of a new ``dataset.json``."""
+    return json.dumps({"name": name, "app_name": app_name,
+                       "created_at": clock.now().isoformat()}).encode()
+
+
+def table_name(filename: object) -> str:
+    """The stored name of a table: Gantry's ``x.csv`` is table ``x`` (pulled as ``x.csv``)."""
+    name = check_filename(filename)
+    stem = name[:-4] if name.lower().endswith(".csv") else name
+    return check_filename(stem) if stem else name
+
+
+def _lookup(files: Mapping[str, FileEntry], filename: str) -> str:
+    """The stored name `filename` refers to (``x.csv`` finds table ``x``)."""
+    if filename in files:
+        return filename
+    stem = filename[:-4] if filename.lower().endswith(".csv") else filename
+    return stem if files.get(stem, None) is not None and files[stem].kind == TABLE else filename
+
+
+def labelled_count(table: pa.Table) -> int | None:
+    """Rows with at least one non-null ``feedback.*`` value; None without such a column."""
+    columns = [c for c in table.column_names if c.startswith(FEEDBACK_PREFIX)]
+    if not columns:
+        return None
+    valid = [pc.is_valid(table.column(name)) for name in columns]
+    mask = valid[0]
+    for other in valid[1:]:
+        mask = pc.or_(mask, other)
+    return int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+
+
+def _label_new_parts(files: dict[str, FileEntry], number: int) -> dict[str, FileEntry]:
+    """Mark the parts this commit adds (``added_in`` None) with its version number."""
+    out = {}
+    for name, entry in files.items():
+        if any(p.added_in is None for p in entry.parts):
+            entry = FileEntry(entry.kind, tuple(
+                p if p.added_in is not None else Part(p.object, p.rows, p.bytes, number,
+                                                      p.labelled) for p in entry.parts),
+                entry.schema)
+        out[name] = entry
+    return out
+
+
+def _file_content(file: object, filename: object) -> tuple[bytes, str]:
+    """The bytes and name of a file given as an open file object (Gantry) or a path."""
+    if filename is not None and not isinstance(filename, str):
+        raise ValidationError(f"filename must be a string, got {type(filename).__name__}")
+    if isinstance(file, (str, os.PathLike)):
+        path = check_path(file, "file")
+        if path.is_dir():
+            raise ValidationError(f"{str(path)!r} is a folder; push one file")
+        if not path.is_file():
+            raise NotFoundError(f"no file {str(path)!r} to push")
+        return _tables.read_file(path), path.name if filename is None else filename
+    read = getattr(file, "read", None)
+    if not callable(read):
+        raise ValidationError(f"file must be an open file object or a path, got "
+                              f"{type(file).__name__}")
+    name = os.path.basename(str(getattr(file, "name", "") or "")) if filename is None \
+        else filename
+    if filename is None and not name:
+        raise ValidationError("this file object has no name: pass filename=")
+    try:
+        data = read()
+    except (OSError, ValueError) as exc:
+        raise ValidationError(f"cannot read the file object {name[:60]!r}: {exc}") from exc
+    if isinstance(data, str):
+        if not encodable(data):
+            raise ValidationError(f"{name[:60]!r} holds text that is not valid UTF-8")
+        data = data.encode()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValidationError(f"reading {name[:60]!r} gave {type(data).__name__}, not bytes "
+                              "or text")
+    return bytes(data), name
+
+
+def _autosave_name(gantrydf: Any, table: pa.Table) -> str:
+    """Gantry's ``GantryDataAutoSave__<id>_<start>_to_<end>`` (a content hash for the id)."""
+    def when(value: Any) -> str:
+        return value.strftime("%Y-%m-%d_%H:%M") if isinstance(value, datetime) else "all"
+
+    digest = sha256_hex(_tables.parquet_bytes(table))[:12]
+    return table_name(f"GantryDataAutoSave__{digest}_{when(getattr(gantrydf, 'start_time', None))}"
+                      f"_to_{when(getattr(gantrydf, 'end_time', None))}")
 
 
 def _appendable(name: str, old: FileEntry, schema: tuple[tuple[str, str], ...]) -> None:
