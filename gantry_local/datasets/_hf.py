@@ -82,8 +82,8 @@ def from_working_copy(dataset: Dataset, hf_dataset_name: str | None, streaming: 
     if record is None or not files:
         raise NotFoundError(f"no tabular data in {str(folder)!r}: pull() the dataset first")
     nested: dict[str, pa.DataType] = {}
-    manifest = dataset.manifest(record["version_id"])
-    for entry in manifest.files.values():
+    stored = dataset.manifest(record["version_id"]).files if record["version_id"] else {}
+    for entry in stored.values():
         nested.update({c: t for c, t in _stored_nested(dataset, entry)})
     tables = [_tables.file_to_table(p, nested) for p in files]
     schemas = {tuple(t.column_names) for t in tables if t is not None}

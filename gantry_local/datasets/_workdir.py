@@ -99,7 +99,9 @@ def _record(dataset: Dataset) -> dict[str, Any] | None:
     source = f"the working copy's record {str(path)!r} (pull(forced=True) starts over)"
     with _local("reading the working copy", path):
         body = load_json(path.read_bytes(), source)
-    stored(source, check_digest, stored_field(body, "version_id", str, source))
+    version_id = stored_field(body, "version_id", str, source, optional=True)
+    if version_id is not None:
+        stored(source, check_digest, version_id)
     if stored_field(body, "format", str, source) not in FORMATS:
         raise corrupt(source, f"its format is not one of {FORMATS}")
     for relpath, entry in stored_field(body, "files", dict, source).items():
@@ -284,7 +286,7 @@ def check_clean(dataset: Dataset) -> None:
 
 
 def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
-         format: str = "csv") -> dict[str, Any]:
+         format: str = "csv") -> dict[str, Any] | None:
     """Materialise a version (default: the latest) under ``<working dir>/<dataset>/``.
 
     The version is written beside the working copy first and moved in only once complete,
@@ -297,6 +299,9 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
     check_flag(forced, "forced")
     if format not in FORMATS:
         raise ValidationError(f"format must be one of {FORMATS}, got {format!r}")
+    if version_id is None and dataset._head()[1] is None:
+        _pull_empty(dataset, forced, format)
+        return None
     full = dataset.resolve(version_id)
     folder = _folder(dataset)
     if not forced:
@@ -326,6 +331,25 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
     info = dataset._version_info(full, manifest)
     info["is_latest_version"] = full == dataset.resolve(None)
     return info
+
+
+def _pull_empty(dataset: Dataset, forced: bool, format: str) -> None:
+    """A dataset with no version yet: empty folders, a README and a config to start from."""
+    if not forced:
+        check_clean(dataset)
+    folder = _folder(dataset)
+    with _local("pulling", folder):
+        for path in _local_files(folder).values():
+            path.unlink()
+        for sub in (TABULAR, ARTIFACTS):
+            shutil.rmtree(folder / sub, ignore_errors=True)
+        for sub in (TABULAR, ARTIFACTS, META):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        empty = Manifest(dataset.name, None, {}, "no version yet", "")
+        (folder / README).write_text(f"# {dataset.name}\n\nNo version yet: add files under "
+                                     f"{TABULAR}/ and {ARTIFACTS}/, then push_version().\n")
+        (folder / CONFIG).write_text(_config(empty, format))
+        _write_record(folder, {"version_id": None, "format": format, "files": {}})
 
 
 def _write_record(folder: Path, record: dict[str, Any]) -> None:
@@ -419,7 +443,13 @@ def _table_from_files(dataset: Dataset, name: str, paths: list[str], folder: Pat
             continue
         table = _read_local_table(folder / relpath, first or schema, mixed and first is not None)
         first = first or table.schema
-        parts.extend(dataset._table_entry(table).parts)
+        new = dataset._table_entry(table).parts[0]
+        was = known.get(relpath, {}).get("part") if relpath in known else None
+        if base is not None and was is not None and was < len(base.parts) and \
+                known[relpath]["source"] == name:  # an edited part keeps its version's name
+            new = Part(new.object, new.rows, new.bytes, base.parts[was].added_in or None,
+                       new.labelled)
+        parts.append(new)
     return FileEntry(TABLE, tuple(parts), _tables.schema_of(first.empty_table()) if first
                      else ())
 
@@ -441,7 +471,10 @@ def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
     if not _has_changes(diff):
         raise ValidationError(f"nothing changed in {str(_folder(dataset))!r} since the pull")
     pulled = record["version_id"]
-    base = dataset.manifest(pulled).files
+    if pulled is None and dataset._head()[1] is not None:
+        raise ConflictError(f"dataset {dataset.name!r} has versions now, the working copy was "
+                            "pulled empty; stash(), pull() and restore() your files")
+    base = {} if pulled is None else dataset.manifest(pulled).files
     folder = _folder(dataset)
     modified = set(diff["modified_files"])
     with _local("reading the working copy", folder):

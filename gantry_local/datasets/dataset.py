@@ -219,7 +219,7 @@ class Dataset:
         ``error`` is None for every readable version.
         """
         out = []
-        for position, (_, vid) in enumerate(reversed(self._log_entries())):
+        for position, (seq, vid) in enumerate(reversed(self._log_entries())):
             try:
                 if isinstance(vid, IntegrityError):
                     raise vid
@@ -227,11 +227,12 @@ class Dataset:
             except IntegrityError as exc:
                 warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
                 out.append({**dict.fromkeys(_VERSION_KEYS), "dataset": self.name,
+                            "version_number": seq,
                             "version_id": None if isinstance(vid, IntegrityError) else vid,
                             "is_latest_version": position == 0, "error": str(exc)})
                 continue
             out.append({**self._version_info(vid, manifest), "lineage": manifest.lineage,
-                        "is_latest_version": position == 0})
+                        "is_latest_version": position == 0, "version_number": seq})
         return out
 
     # -- writing ------------------------------------------------------------------------------
@@ -512,7 +513,7 @@ class Dataset:
         Raises:
             ValidationError: a bad fraction, seed, grouping or name; nothing is stored.
         """
-        from ._split import split_version
+        from ._split import Split, split_version
 
         targets = [validate_dataset_name(n) for n in (train_dataset or f"{self.name}-train",
                                                       eval_dataset or f"{self.name}-eval")]
@@ -667,12 +668,13 @@ class Dataset:
     # -- working copy (Gantry's workflow) -------------------------------------------------------
 
     def pull(self, version_id: str | None = None, forced: bool = False,
-             format: str = "csv") -> dict[str, Any]:
+             format: str = "csv") -> dict[str, Any] | None:
         """Materialise a version under ``<working dir>/<name>/`` in Gantry's layout (tables
         as CSV, or Parquet, under ``tabular_manifests/``; see `gantry_local.datasets._workdir`).
 
         Refuses to overwrite local changes unless `forced` (`ConflictError`); returns the
-        version's details, as Gantry does (the folder is `folder`).
+        version's details, as Gantry does (None for a dataset with no version yet: its
+        folders are made empty). The folder is `folder`.
         """
         from ._workdir import pull
 
