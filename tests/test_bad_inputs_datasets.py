@@ -9,6 +9,7 @@ and on S3 (the moto server).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,124 @@ def _pulled(env: Env) -> None:
 
 DUP_ARROW = pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["a", "a"])
 OK = pl.DataFrame({"x": [1]})
+
+class _Closed(io.StringIO):
+    name = "closed.csv"
+
+
+def _closed() -> io.StringIO:
+    handle = _Closed("a\n1\n")
+    handle.close()
+    return handle
+
+
+class _Ints:
+    name = "ints.csv"
+
+    def read(self) -> int:
+        return 5
+
+
+LABELLED = pl.DataFrame({"__join_key": ["a"], "feedback.y": [1]})
+
+# Gantry's entry points (issue 14) and the improvement-cycle tools (issue 15)
+GANTRY_CASES = [
+    Case("create-bucket-int", lambda e: e.ws.create_dataset("n", 5), gantry.ValidationError,
+         "bucket_name must be a string"),
+    Case("get-app-bad-name", lambda e: e.ws.get_dataset("d", "../x"), gantry.ValidationError,
+         "not allowed"),
+    Case("get-app-other", lambda e: e.ws.get_dataset("d", "other"), gantry.NotFoundError,
+         "does not belong to application 'other'"),
+    Case("file-object-no-name", lambda e: e.ds.push_file(io.BytesIO(b"x")),
+         gantry.ValidationError, "no name: pass filename="),
+    Case("file-object-closed", lambda e: e.ds.push_file(_closed()), gantry.ValidationError,
+         "cannot read the file object 'closed.csv'"),
+    Case("file-object-ints", lambda e: e.ds.push_file(_Ints()), gantry.ValidationError,
+         "gave int, not bytes or text"),
+    Case("file-object-surrogate", lambda e: e.ds.push_file(io.StringIO("\ud800"), "t.csv"),
+         gantry.ValidationError, "not valid UTF-8"),
+    Case("file-object-bad-csv", lambda e: e.ds.push_file(io.StringIO("a,a\n1,2\n"), "t.csv"),
+         gantry.ValidationError, "duplicate columns"),
+    Case("tabular-not-csv", lambda e: e.ds.push_tabular_file(io.StringIO("a\n1\n"), "t.txt"),
+         gantry.ValidationError, r"must end with '\.csv'"),
+    Case("tabular-parquet-name", lambda e: e.ds.push_tabular_file(io.BytesIO(b"x"), "t.parquet"),
+         gantry.ValidationError, r"must end with '\.csv'"),
+    Case("tabular-int", lambda e: e.ds.push_tabular_file(3), gantry.ValidationError,
+         "open file object or a path"),
+    Case("tabular-filename-escape", lambda e: e.ds.push_tabular_file(io.StringIO("a\n1\n"),
+                                                                     "../t.csv"),
+         gantry.ValidationError, "path separators"),
+    Case("gantrydf-dict", lambda e: e.ds.push_gantry_dataframe({"a": [1]}),
+         gantry.ValidationError, "takes a GantryDataFrame"),
+    Case("gantrydf-frame", lambda e: e.ds.push_gantry_dataframe(pl.DataFrame({"a": [1]})),
+         gantry.ValidationError, "takes a GantryDataFrame"),
+    Case("gantrydf-filename-int", lambda e: e.ds.push_gantry_dataframe(pa.table({"a": [1]}), 5),
+         gantry.ValidationError, "filename must be a string"),
+    Case("gantrydf-filename-escape",
+         lambda e: e.ds.push_gantry_dataframe(pa.table({"a": [1]}), "a/b"),
+         gantry.ValidationError, "path separators"),
+    Case("rollback-forced-str", lambda e: e.ds.rollback(e.version, forced="yes"),
+         gantry.ValidationError, "forced must be True or False"),
+    Case("rollback-over-local-changes", lambda e: e.ds.rollback(e.version), gantry.ConflictError,
+         "local changes", _pulled_and_edited),
+    Case("split-fraction-zero", lambda e: e.ds.split(eval_fraction=0), gantry.ValidationError,
+         "between 0 and 1"),
+    Case("split-fraction-one", lambda e: e.ds.split(eval_fraction=1.0), gantry.ValidationError,
+         "between 0 and 1"),
+    Case("split-fraction-nan", lambda e: e.ds.split(eval_fraction=float("nan")),
+         gantry.ValidationError, "between 0 and 1"),
+    Case("split-fraction-bool", lambda e: e.ds.split(eval_fraction=True), gantry.ValidationError,
+         "between 0 and 1"),
+    Case("split-fraction-str", lambda e: e.ds.split(eval_fraction="0.2"), gantry.ValidationError,
+         "between 0 and 1"),
+    Case("split-by-empty", lambda e: e.ds.split(by=""), gantry.ValidationError,
+         "'content' or a column name"),
+    Case("split-by-missing", lambda e: e.ds.split(by="nope"), gantry.ValidationError,
+         r"no columns \['nope'\]"),
+    Case("split-seed-float", lambda e: e.ds.split(seed=1.5), gantry.ValidationError,
+         "seed must be an integer"),
+    Case("split-seed-bool", lambda e: e.ds.split(seed=True), gantry.ValidationError,
+         "seed must be an integer"),
+    Case("split-target-bad", lambda e: e.ds.split(train_dataset="a/b"), gantry.ValidationError,
+         "not allowed"),
+    Case("split-targets-same", lambda e: e.ds.split(train_dataset="t", eval_dataset="t"),
+         gantry.ValidationError, "two datasets other than"),
+    Case("split-target-self", lambda e: e.ds.split(train_dataset="d"), gantry.ValidationError,
+         "two datasets other than 'd'"),
+    Case("split-fields-empty", lambda e: e.ds.split(fields=[]), gantry.ValidationError,
+         "non-empty list of column names"),
+    Case("split-fields-str", lambda e: e.ds.split(fields="x"), gantry.ValidationError,
+         "non-empty list of column names"),
+    Case("split-version-short", lambda e: e.ds.split("abc"), gantry.ValidationError,
+         "at least 6"),
+    Case("content-keys-missing-field", lambda e: e.ds.content_keys(fields=["nope"]),
+         gantry.ValidationError, r"no columns \['nope'\]"),
+    Case("content-keys-version-int", lambda e: e.ds.content_keys(5), gantry.ValidationError,
+         "must be a version id"),
+    Case("content-keys-frame-int", lambda e: __import__("gantry_local.dataset").dataset
+         .content_keys(5), gantry.ValidationError, "expected a polars"),
+    Case("refresh-no-join-key", lambda e: e.ds.refresh_feedback(pl.DataFrame({"feedback.y": [1]})),
+         gantry.ValidationError, "no '__join_key' column"),
+    Case("refresh-int", lambda e: e.ds.refresh_feedback(5), gantry.ValidationError,
+         "expected a polars"),
+    Case("refresh-missing-table", lambda e: e.ds.refresh_feedback(LABELLED, filename="nope"),
+         gantry.NotFoundError, "has no table 'nope'"),
+    Case("refresh-message-int", lambda e: e.ds.refresh_feedback(LABELLED, message=5),
+         gantry.ValidationError, "message must be a string"),
+    Case("refresh-version-missing", lambda e: e.ds.refresh_feedback(LABELLED, "abcdef12"),
+         gantry.NotFoundError, "no version 'abcdef12'"),
+    Case("hf-name-invalid", lambda e: e.ds.pull_huggingface_dataset_by_version(
+        hf_dataset_name="not valid"), gantry.ValidationError, "valid Python identifier"),
+    Case("hf-name-keyword", lambda e: e.ds.pull_huggingface_dataset_by_version(
+        hf_dataset_name="class"), gantry.ValidationError, "valid Python identifier"),
+    Case("hf-name-int", lambda e: e.ds.pull_huggingface_dataset_by_version(hf_dataset_name=3),
+         gantry.ValidationError, "hf_dataset_name must be a string"),
+    Case("hf-streaming-str", lambda e: e.ds.pull_huggingface_dataset_by_version(streaming="y"),
+         gantry.ValidationError, "streaming must be True or False"),
+    Case("hf-not-pulled", lambda e: e.ds.get_huggingface_dataset(), gantry.NotFoundError,
+         "pull"),
+]
+
 
 INPUT_CASES = [
     # push_dataframe
@@ -351,6 +470,7 @@ INPUT_CASES = [
          "not a usable path"),
     Case("workdir-file", lambda e: e.ws.set_working_directory(_write(e, "f.txt", "x")),
          gantry.ValidationError, "is a file"),
+    *GANTRY_CASES,
 ]
 
 

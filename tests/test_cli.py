@@ -125,7 +125,7 @@ def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "1 added, 1 removed, 0 changed" in capsys.readouterr().out
     assert main(["datasets", "pull", "train", "--version", v1[:8], "--working-dir",
                  str(tmp_path / "wd"), *base]) == 0
-    assert (tmp_path / "wd" / "train" / "data.csv").is_file()
+    assert (tmp_path / "wd" / "train" / "tabular_manifests" / "data.csv").is_file()
     assert main(["datasets", "export", "train", "--out", str(tmp_path), "--format", "parquet",
                  *base]) == 0
     assert (tmp_path / f"train-{v2[:12]}.parquet").is_file()

@@ -382,3 +382,60 @@ def test_curator_module_names_match_gantry() -> None:
     assert [m.value for m in gsel.OrderingDirection] == ["ascending", "descending"]
     for module in ("curators", "stock_curators", "main", "selectors", "models"):
         __import__(f"gantry_local.automations.curators.{module}")
+
+
+# -- gantry.dataset (gantry/dataset/__init__.py, client.py, gantry_dataset.py) -----------------
+
+def _dataset_cases() -> list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]]:
+    import gantry_local.dataset as gdataset
+
+    ds = gdataset.GantryDataset
+    push = [("self", _), ("file", _), ("filename", None), ("message", None),
+            ("parent_version_id", None)]
+    hf = [("hf_dataset_name", None), ("streaming", False)]
+    return [
+        ("gdataset.set_working_directory", gdataset.set_working_directory, [("working_dir", _)]),
+        ("gdataset.create_dataset", gdataset.create_dataset,
+         [("name", _), ("bucket_name", None), ("app_name", None)]),
+        ("gdataset.get_dataset", gdataset.get_dataset, [("name", _), ("app_name", None)]),
+        ("gdataset.list_dataset_versions", gdataset.list_dataset_versions,
+         [("dataset_name", _)]),
+        ("gdataset.list_datasets", gdataset.list_datasets,
+         [("include_deleted", False), ("model_node_id", None)]),
+        ("gdataset.delete_dataset", gdataset.delete_dataset, [("name", _)]),
+        ("GantryDataset.list_versions", ds.list_versions, [("self", _)]),
+        ("GantryDataset.pull", ds.pull, [("self", _), ("version_id", None), ("forced", False)]),
+        ("GantryDataset.get_diff", ds.get_diff, [("self", _)]),
+        ("GantryDataset.push_version", ds.push_version, [("self", _), ("message", _)]),
+        ("GantryDataset.push_gantry_dataframe", ds.push_gantry_dataframe,
+         [("self", _), ("gantrydf", _), ("filename", "")]),
+        ("GantryDataset.push_file", ds.push_file, push),
+        ("GantryDataset.push_tabular_file", ds.push_tabular_file, push),
+        ("GantryDataset.push_dataframe", ds.push_dataframe,
+         [("self", _), ("dataframe", _), *push[2:]]),
+        ("GantryDataset.rollback", ds.rollback, [("self", _), ("version_id", _),
+                                                 ("forced", False)]),
+        ("GantryDataset.stash", ds.stash, [("self", _)]),
+        ("GantryDataset.restore", ds.restore, [("self", _)]),
+        ("GantryDataset.delete", ds.delete, [("self", _)]),
+        ("GantryDataset.pull_huggingface_dataset_by_version",
+         ds.pull_huggingface_dataset_by_version, [("self", _), ("version_id", None), *hf]),
+        ("GantryDataset.get_huggingface_dataset", ds.get_huggingface_dataset, [("self", _), *hf]),
+    ]
+
+
+DATASET_CASES = _dataset_cases()
+
+
+@pytest.mark.parametrize(("name", "ours", "params"), DATASET_CASES,
+                         ids=[c[0] for c in DATASET_CASES])
+def test_dataset_signature_matches_gantry(name: str, ours: Callable[..., Any],
+                                          params: list[tuple[str, Any]]) -> None:
+    test_signature_matches_gantry(name, ours, params)
+
+
+def test_gantry_dataset_attributes() -> None:
+    import gantry_local.dataset as gdataset
+
+    for attribute in ("dataset_name", "workspace"):
+        assert isinstance(getattr(gdataset.GantryDataset, attribute), property), attribute

@@ -395,12 +395,14 @@ class Dataset:
         """Store a query result (`gantry_local.query.query(...)`, or `app.query(...)`) as a
         table of a new version; the default name says the application and time range, as
         Gantry's ``GantryDataAutoSave__...`` does."""
-        to_arrow = getattr(gantrydf, "to_arrow", None)
-        if not callable(to_arrow):
-            raise ValidationError(f"push_gantry_dataframe() takes a GantryDataFrame (a query "
-                                  f"result), got {type(gantrydf).__name__}")
         if not isinstance(filename, str):
             raise ValidationError(f"filename must be a string, got {type(filename).__name__}")
+        if filename:
+            table_name(filename)
+        to_arrow = getattr(gantrydf, "to_arrow", None)
+        if not callable(to_arrow) or not isinstance(getattr(gantrydf, "application", None), str):
+            raise ValidationError(f"push_gantry_dataframe() takes a GantryDataFrame (a query "
+                                  f"result), got {type(gantrydf).__name__}")
         table = to_arrow()
         name = table_name(filename) if filename else _autosave_name(gantrydf, table)
         entry = self._table_entry(_tables.frame_to_table(table))
