@@ -44,10 +44,12 @@ class Context(Protocol):
     def _app_state(self, name: object) -> AppState:
         """The live state of application `name` (`NotFoundError` if there is none)."""
 
-    def get_dataset(self, name: str, include_deleted: bool = False) -> Dataset:
+    def get_dataset(self, name: str, app_name: str | None = None,
+                    include_deleted: bool = False) -> Dataset:
         """A dataset of the storage root."""
 
-    def create_dataset(self, name: str, app_name: str | None = None) -> Dataset:
+    def create_dataset(self, name: str, bucket_name: str | None = None,
+                       app_name: str | None = None) -> Dataset:
         """Create an empty dataset on the storage root."""
 
     def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:

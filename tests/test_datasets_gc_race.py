@@ -50,7 +50,7 @@ def test_a_push_reusing_the_object_refreshes_its_time(orphan: Any) -> None:
 
 def test_a_push_committing_while_gc_lists_objects(orphan: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    ws, digest, path = orphan
+    ws, _, path = orphan
     store = ws.datasets.store
     listing = store.walk_objects
     ds = ws.create_dataset("d")
@@ -66,7 +66,7 @@ def test_a_push_committing_while_gc_lists_objects(orphan: Any,
 
 def test_a_push_committing_just_before_the_delete(orphan: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    ws, digest, path = orphan
+    ws, _, path = orphan
     store = ws.datasets.store
     deleting = store.delete_unless_touched
     ds = ws.create_dataset("d")
@@ -82,7 +82,7 @@ def test_a_push_committing_just_before_the_delete(orphan: Any,
 
 def test_a_push_touching_after_the_rename_writes_the_object_again(
         orphan: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws, digest, path = orphan
+    ws, _, path = orphan
     ds = ws.create_dataset("d")
     real_rename = os.rename
 
