@@ -217,8 +217,8 @@ def test_labelled_rows_per_version(ws: gantry.Workspace) -> None:
 
 def test_refresh_feedback_brings_late_labels_in(ws: gantry.Workspace, tmp_path: Path) -> None:
     app = ws.create_application("model")
-    keys = app.log_records(inputs=[{"x": i} for i in range(4)], outputs=[0] * 4,
-                           join_keys=["a", "b", "c", "d"])
+    _, keys = app.log_records(inputs=[{"x": i} for i in range(4)], outputs=[0] * 4,
+                              join_keys=["a", "b", "c", "d"])
     app.log_records(feedbacks=[{"y": 1}], join_keys=["a"])
     ws.flush()
     ds = ws.create_dataset("curated", app_name="model")
