@@ -50,6 +50,7 @@ from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
 from ._store import ObjectStore, sha256_hex
 
 if TYPE_CHECKING:
+    import datasets as hf  # Hugging Face datasets (the optional hf extra)
     import pandas
 
     from ._diff import DatasetDiff
@@ -714,7 +715,7 @@ class Dataset:
         return export(self, version_id, path, format, filename)
 
     def get_huggingface_dataset(self, hf_dataset_name: str | None = None,
-                                streaming: bool = False) -> Any:
+                                streaming: bool = False) -> hf.Dataset | hf.IterableDataset:
         """The pulled working copy's tables as a Hugging Face ``datasets.Dataset`` (an
         ``IterableDataset`` when `streaming`); needs ``gantry-local[hf]``."""
         from ._hf import from_working_copy
@@ -723,7 +724,8 @@ class Dataset:
 
     def pull_huggingface_dataset_by_version(self, version_id: str | None = None,
                                             hf_dataset_name: str | None = None,
-                                            streaming: bool = False) -> Any:
+                                            streaming: bool = False
+                                            ) -> hf.Dataset | hf.IterableDataset:
         """A version's tables (default: the latest) as a Hugging Face dataset, read from
         storage without touching the working copy; needs ``gantry-local[hf]``."""
         from ._hf import from_version
