@@ -109,7 +109,8 @@ def main() -> None:
     print(f"gantry-local curator benchmarks ({n:,} records over {DAYS} days); baselines in this run")
     with tempfile.TemporaryDirectory() as tmp:
         clock = gantry.ManualClock(START)
-        ws = gantry.Workspace(db=Path(tmp) / "b.duckdb", storage=str(Path(tmp) / "s"), clock=clock)
+        ws = gantry.Workspace(db=Path(tmp) / "b.duckdb", storage=str(Path(tmp) / "s"), clock=clock,
+                              buffer_timeout=3600.0)  # a busy machine may write slowly
         loaded = time.perf_counter()
         load(ws, "app", n)
         print(f"loaded in {time.perf_counter() - loaded:.1f}s")
