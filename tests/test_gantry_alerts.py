@@ -284,6 +284,9 @@ def test_a_trigger_may_name_a_field_before_it_is_logged(ws: gantry.Workspace,
             "late", "mean", ["inputs.later"], None, 5, timedelta(hours=1)), seen.append))
         app.add_automation(Automation("typo", AggregationTrigger(
             "typo", "mean", ["inputs.latr"], None, 5, timedelta(hours=1)), seen.append))
+        app.add_automation(Automation("tagged", AggregationTrigger(
+            "tagged", "mean", ["inputs.later"], None, 5, timedelta(hours=1),
+            tags={"region": "eu"}), seen.append))
     assert any("inputs.later not logged in 'fresh' yet" in r.getMessage() for r in caplog.records)
     scheduler = gantry.Scheduler(ws)
     clock.set(S + timedelta(hours=1))
@@ -293,9 +296,10 @@ def test_a_trigger_may_name_a_field_before_it_is_logged(ws: gantry.Workspace,
     clock.set(S + timedelta(hours=1, minutes=30))
     scheduler.run_pending()
     assert [a.automation for a in seen] == ["late"]  # checked when the data arrived
-    [failure] = scheduler.failures  # records arrived, but never with inputs.latr
-    assert failure.automation == "typo" and "inputs.latr never appeared" in failure.error
-    assert scheduler.failed_automations()["automation"].to_list() == ["typo"]
+    tagged, typo = scheduler.failures  # records arrived, but never with inputs.latr / the tag
+    assert typo.automation == "typo" and "inputs.latr never appeared" in typo.error
+    assert tagged.automation == "tagged" and "tag 'region' never appeared" in tagged.error
+    assert scheduler.failed_automations()["automation"].to_list() == ["tagged", "typo"]
 
 
 def test_drift_against_a_reference_window_with_a_minimum_row_count(

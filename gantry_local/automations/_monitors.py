@@ -93,10 +93,13 @@ def value_of(ws: Workspace, application: str, trigger: Any, now: datetime) -> fl
                                  for q, a in zip(trigger.queries, trigger.query_aggregation,
                                                  strict=True)))
     kinds = field_kinds(ws, application)
-    missing = [f for f in trigger.fields if f not in kinds]
+    logged_tags = {n[len("tags."):] for n in ws._app_state(application).schema.snapshot("records")
+                   if n.startswith("tags.")}
+    missing = [f for f in trigger.fields if f not in kinds] + \
+        [f"tag {t!r}" for t in trigger.tags or {} if t not in logged_tags]
     start, end = trigger.window(now)
     if missing:
-        records = Records.of(ws, application, start, end, tags=trigger.tags)
+        records = Records.of(ws, application, start, end)
         with ws.database.cursor() as con, storage_errors("counting records"):
             sql = f"SELECT count(*) FROM ({records.sql})"  # noqa: S608 - bound parameters
             rows = run(con, sql, records.params)[0][0]
