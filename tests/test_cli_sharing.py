@@ -59,8 +59,8 @@ def test_the_scheduler_logs_each_run_and_uses_the_recorded_storage(
 def test_a_failing_run_is_one_line_and_in_the_run_listing(
         world: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     db, storage = world
-    storage.mkdir()
-    (storage / "datasets").write_text("a file where the datasets folder should be")
+    config = storage / "datasets" / "u" / "dataset.json"  # made with the curator
+    config.write_text("{ not json")
     assert main(["scheduler", "run", "--once", "--db", str(db)]) == 0
     err = capsys.readouterr().err
     assert re.search(r"^u  \[.*\)  FAILED  \w+Error: ", err, re.MULTILINE), err
