@@ -3,6 +3,7 @@ it comes back every failed interval is curated exactly once, with nothing half-c
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,7 +155,9 @@ def test_a_curator_whose_storage_fails_gives_up_for_the_tick(tmp_path: Any) -> N
             UniformCurator(name, "m", 3, start_on=S, curation_interval=timedelta(hours=6)
                            ).create(workspace=ws)
         blocker = tmp_path / "store" / "datasets" / "a"
-        blocker.parent.mkdir(parents=True)
+        if blocker.is_dir():  # the curator made its (empty) dataset when it was created
+            shutil.rmtree(blocker)
+        blocker.parent.mkdir(parents=True, exist_ok=True)
         blocker.write_text("a file where dataset a's folder goes")
         clock.set(S + DAY)
         scheduler = gantry.Scheduler(ws)

@@ -325,6 +325,8 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
     for info in datasets:
         versions = [v for v in reversed(ws.get_dataset(info["name"]).list_versions())
                     if v.get("error") is None]  # a corrupt version was warned about; skip it
+        if not versions:  # a curator's dataset before its first run
+            continue
         times = [v["created_at"] for v in versions]
         totals = [sum(v["rows"].values()) for v in versions]
         added = [t - p for t, p in zip(totals, [0, *totals[:-1]], strict=True)]
