@@ -329,7 +329,7 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
             continue
         times = [v["created_at"] for v in versions]
         totals = [sum(v["rows"].values()) for v in versions]
-        added = [t - p for t, p in zip(totals, [0, *totals[:-1]], strict=True)]
+        added = [t - p for t, p in zip(totals, [0, *totals][:len(totals)], strict=True)]
         numbers = list(range(1, len(versions) + 1))
         figure, axes = _figure(10, 2.2)
         axes.bar(numbers, added, color=_BLUE, label="rows added")
