@@ -78,6 +78,23 @@ def test_report_charts_read_at_a_glance(reported: Path) -> None:
     assert "highest PSI" in drift
 
 
+def test_dataset_chart_numbers_versions_in_whole_numbers(ws: gantry.Workspace,
+                                                          tmp_path: Path) -> None:
+    """Three versions: matplotlib's default ticks would read 0.0, 0.5, 1.0, ... ."""
+    import polars as pl
+
+    app = ws.create_application("few")
+    app.log_records(inputs=[{"x": float(i)} for i in range(20)], outputs=[0] * 20,
+                    timestamps=[S + timedelta(hours=i) for i in range(20)])
+    dataset = ws.create_dataset("few-versions", app_name="few")
+    for n in (3, 5, 9):
+        dataset.push_dataframe(pl.DataFrame({"inputs.x": [float(i) for i in range(n)]}))
+    page = app.report(tmp_path / "few.html").read_text()
+    datasets = page[page.index("id='datasets'"):page.index("id='evaluations'")]
+    ticks = re.findall(r'id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', datasets, re.DOTALL)
+    assert ticks and all(t.strip().lstrip("−-").isdigit() for t in ticks), ticks
+
+
 def test_report_cli(ws: gantry.Workspace, reported: Path, tmp_path: Path) -> None:
     ws.close()
     out = tmp_path / "cli.html"
