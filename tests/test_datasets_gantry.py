@@ -280,6 +280,25 @@ def test_a_split_by_field_keeps_each_value_on_one_side(ws: gantry.Workspace) -> 
     assert train and evaluation and not train & evaluation
 
 
+def test_a_split_whose_eval_dataset_is_deleted_stores_nothing(ws: gantry.Workspace) -> None:
+    ds = ws.create_dataset("d")
+    ds.push_dataframe(_repeated_inputs(100))
+    ws.create_dataset("d-eval")
+    ws.delete_dataset("d-eval")
+    with pytest.raises(gantry.ValidationError, match="deleted"):
+        ds.split()
+    assert ws.get_dataset("d-train").list_versions() == []  # no half of a split
+
+
+def test_refresh_feedback_with_non_text_join_keys_is_a_clear_error(ws: gantry.Workspace) -> None:
+    ds = ws.create_dataset("labels")
+    ds.push_dataframe(pl.DataFrame({"__join_key": ["a"], "feedback.y": [None]},
+                                   schema={"__join_key": pl.String, "feedback.y": pl.Int64}))
+    with pytest.raises(gantry.ValidationError, match="join keys are strings"):
+        ds.refresh_feedback(pl.DataFrame({"__join_key": [1], "feedback.y": [1]}))
+    assert len(ds.list_versions()) == 1
+
+
 def test_content_keys_treat_equal_inputs_as_one() -> None:
     frame = pl.DataFrame({"inputs.a": [1, 1, None], "inputs.b": ["x", "x", "x"],
                           "outputs.p": [0.1, 0.9, 0.5]})

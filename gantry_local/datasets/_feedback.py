@@ -40,6 +40,9 @@ def feedback_frame(source: Any) -> pl.DataFrame:
     columns = [c for c in frame.columns if c.startswith(PREFIX)]
     if JOIN_KEY not in frame.columns:
         raise ValidationError(f"the feedback has no {JOIN_KEY!r} column to match rows by")
+    if frame.schema[JOIN_KEY] not in (pl.String, pl.Null):
+        raise ValidationError(f"the feedback's {JOIN_KEY!r} column holds {frame.schema[JOIN_KEY]}, "
+                              "not text: join keys are strings (as log_record returns them)")
     frame = frame.select(JOIN_KEY, *columns)
     if columns:
         frame = frame.filter(pl.any_horizontal(pl.col(columns).is_not_null()))

@@ -525,10 +525,10 @@ class Dataset:
                                   f"than {self.name!r}, got {targets}")
         train, evaluation, lineage = split_version(self, version_id, eval_fraction, by, seed,
                                                    filename, fields)
+        siblings = [self._sibling(target) for target in targets]  # both usable before any push
         infos = []
-        for target, part, rows in zip(targets, ("train", "evaluation"), (train, evaluation),
-                                      strict=True):
-            dataset = self._sibling(target)
+        for dataset, part, rows in zip(siblings, ("train", "evaluation"), (train, evaluation),
+                                       strict=True):
             infos.append(dataset.push_dataframe(
                 rows, message=f"{part} part ({rows.num_rows:,} rows) of {self.name} version "
                 f"{lineage['split_of']['version_id'][:12]}, grouped by {by}",

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._db import run
-from ..errors import StorageError, ValidationError
+from ..errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
 from . import _types as types
 from ._batches import TableWrite, merge_writes
 from ._isolation import describe, is_environmental
@@ -225,7 +225,11 @@ class Ingester:
                                    f"{self.spool.url!r} failed: {exc}") from exc
             raise _Refused(f"it cannot be read as Parquet (truncated or corrupt): {exc}") from exc
         columns = _check_schema(segment, table)
-        state = self._app_state(segment.app)
+        try:
+            state = self._app_state(segment.app)
+        except (ValidationError, AlreadyExistsError, NotFoundError) as exc:
+            # an archived application, a name this workspace refuses: this segment only
+            raise _Refused(f"its application {segment.app!r} cannot take records: {exc}") from exc
         try:
             _merge_schema(state.schema, segment.kind, columns)
         except ValidationError as exc:

@@ -25,6 +25,7 @@ import re
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -50,7 +51,7 @@ PENDING, INGESTED, QUARANTINE = "pending", "ingested", "quarantine"
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _SEGMENT_RE = re.compile(
     r"(?P<kind>records|feedback)/application=(?P<app>[A-Za-z0-9_.\-]{1,128})/"
-    r"date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<writer>[A-Za-z0-9_.\-]{1,100})-(?P<seq>\d{12})\.parquet")
+    r"date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<writer>[A-Za-z0-9_.\-]{1,120})-(?P<seq>\d{12})\.parquet")
 _DAY_US = 86_400_000_000
 
 
@@ -267,6 +268,9 @@ class SpoolSink:
     def __init__(self, spool: Spool, writer: str | None = None) -> None:
         self.spool = spool
         self.writer = check_writer(writer) if writer is not None else default_writer()
+        # Names carry the start time too: a producer_id reused after a restart (or shared by
+        # workers) must never make a name that was already written, or already ingested.
+        self._prefix = f"{self.writer}.{time.time_ns() // 1000:014x}{secrets.token_hex(2)}"
         self._seq = 0
         self._lock = threading.Lock()
         self.segments_written = 0
@@ -295,7 +299,7 @@ class SpoolSink:
 
     def _next_name(self, kind: str, app: str, day: str) -> str:
         self._seq += 1
-        return f"{kind}/application={app}/date={day}/{self.writer}-{self._seq:012d}.parquet"
+        return f"{kind}/application={app}/date={day}/{self._prefix}-{self._seq:012d}.parquet"
 
 
 def encode(write: TableWrite, table: pa.Table, writer: str) -> bytes:
