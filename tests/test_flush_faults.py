@@ -136,6 +136,26 @@ def test_a_table_failing_everywhere_is_kept_and_costs_a_bounded_search(
     assert a.query().count() == 5_000
 
 
+def test_a_failure_that_goes_away_during_the_search_drops_nothing(
+        ws: gantry.Workspace, two_apps: tuple[gantry.Application, gantry.Application]) -> None:
+    """Rows that failed alone while the table was failing are tried again once rows of it
+    were written: a transient failure (gone mid-search) must not leave them out."""
+    a, b = two_apps
+    calls = [0]
+
+    def transient(write: TableWrite) -> BaseException | None:
+        calls[0] += 1
+        return duckdb.CatalogException("table a is busy") if write.app == "a" and \
+            calls[0] <= 60 else None
+
+    inject(ws, transient)
+    a.log_records(inputs=[{"i": i} for i in range(5_000)], outputs=list(range(5_000)))
+    b.log_records(inputs=[{"i": i} for i in range(10)], outputs=list(range(10)))
+    ws.flush()  # nothing reported: nothing was left out
+    assert calls[0] > 60  # the failure did go away during the search
+    assert a.query().count() == 5_000 and b.query().count() == 10
+
+
 def test_the_flush_thread_survives_anything(ws: gantry.Workspace, app: gantry.Application
                                             ) -> None:
     fired = [False]

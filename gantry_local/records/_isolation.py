@@ -5,7 +5,8 @@ later) or because of the records in it (a value or a column the database refuses
 which would fail forever and hold up every record behind it). The second kind is
 found by writing each table alone, then without the columns its rows leave empty, then
 halves, down to single rows; every part that can be written is, and only the rows that
-fail alone, while other rows of their table can be written, are left out. The search of
+fail alone, while other rows of their table can be written, and fail again when tried once
+more after them (a transient failure gone mid-search drops nothing), are left out. The search of
 one table is bounded: a table failing everywhere is kept whole and retried later, never
 searched row by row nor dropped (a write whose rows all fail is kept the same way, until it
 is retried beside rows that can be written).
@@ -144,7 +145,21 @@ def _isolate(sink: Sink, write: TableWrite
                 stack.extend(reversed(halves))
     if not written:  # no row of the table could be written: suspect the table, keep all
         return [], bad, cause
-    return bad, [], cause
+    return _confirmed(sink, bad), [], cause
+
+
+def _confirmed(sink: Sink, bad: list[TableWrite]) -> list[TableWrite]:
+    """The rows of `bad` that still fail, tried once more now that rows of their table were
+    written: a failure that went away during the search (a transient one) drops nothing."""
+    still: list[TableWrite] = []
+    for index, part in enumerate(bad):
+        try:
+            sink.write([part])
+        except Exception as exc:
+            if is_environmental(exc):
+                raise Unwritten([*still, *bad[index:]], exc) from exc
+            still.append(part)
+    return still
 
 
 def _halves(part: TableWrite) -> list[TableWrite] | None:
