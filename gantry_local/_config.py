@@ -31,7 +31,8 @@ log = logging.getLogger("gantry_local.workspace")
 # A key holding one of these words (split at '_', '-', '.' and case changes) is a credential.
 SECRET_WORDS = frozenset({"key", "secret", "token", "password", "passwd", "pwd", "session",
                           "credential", "credentials", "auth", "authorization", "signature",
-                          "cookie", "sas", "connection"})
+                          "cookie", "sas", "connection", "passphrase", "bearer", "pkey"})
+_SECRET_PARTS = ("apikey", "secret", "privatekey", "accesskey", "password", "passphrase")
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
@@ -50,7 +51,8 @@ def is_secret(key: str) -> bool:
     """Whether an option named `key` looks like a credential (``key``, ``secret``,
     ``aws_session_token``, ``client_secret``, ``password``, ``sas_token`` ...)."""
     words = {w.lower() for w in _WORDS.findall(key)}
-    return bool(words & SECRET_WORDS) or "apikey" in key.lower() or "secret" in key.lower()
+    folded = key.lower().replace("_", "").replace("-", "")
+    return bool(words & SECRET_WORDS) or any(part in folded for part in _SECRET_PARTS)
 
 
 def recordable(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:

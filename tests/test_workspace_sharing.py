@@ -166,7 +166,10 @@ def test_a_database_from_before_the_record_records_on_first_write(tmp_path: Path
     ("connection_string", True), ("account_key", True), ("clientSecret", True),
     ("session", True), ("apikey", True), ("endpoint_url", False), ("use_ssl", False),
     ("region_name", False), ("profile", False), ("anon", False), ("client_kwargs", False),
-    ("skip_instance_cache", False), ("requester_pays", False)])
+    ("skip_instance_cache", False), ("requester_pays", False),
+    # sftp/ssh (paramiko) and HTTP spellings
+    ("passphrase", True), ("pkey", True), ("private_key", True), ("privateKey", True),
+    ("AccessKey", True), ("bearer", True), ("sshPassword", True)])
 def test_which_option_keys_are_credentials(key: str, secret: bool) -> None:
     assert is_secret(key) is secret
 

@@ -128,7 +128,11 @@ class Ingester:
             except Exception as exc:
                 raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
             pending = self._settle_known(pending)
-            for stray in self.spool.strays(PENDING):
+            try:
+                strays = self.spool.strays(PENDING)
+            except Exception as exc:
+                raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
+            for stray in strays:
                 self._quarantine_stray(stray, result)
             self._curated: dict[str, Any] = {}
             batch: list[_Decoded] = []
