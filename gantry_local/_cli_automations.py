@@ -56,8 +56,8 @@ def _show(args: argparse.Namespace) -> None:
 
     Example: gantry-local curators show uniform-100
     """
-    from .automations._definitions import curator_to_json
     from .automations.curators import get_curator
+    from .automations.curators._definitions import curator_to_json
 
     with open_db(args, read_only=True) as ws:
         curator = get_curator(args.name, workspace=ws)
@@ -98,7 +98,7 @@ def _runs(args: argparse.Namespace) -> None:
 
     Example: gantry-local curators runs uniform-100
     """
-    from .automations._registry import CuratorRegistry
+    from .automations.curators.curators import CuratorRegistry
 
     with open_db(args, read_only=True) as ws:
         registry = CuratorRegistry(ws)

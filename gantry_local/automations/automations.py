@@ -23,10 +23,10 @@ from .._names import check_name
 from ..errors import AlreadyExistsError, NotFoundError, ValidationError
 from . import _alert_store as store
 from ._aggregation import AggregationTrigger, QueriesAggregationTrigger
-from ._definitions import curator_to_json
-from ._registry import CuratorRegistry
 from .actions import SendSlackMessage, SendWebhook, action_from_dict
 from .curators import Curator
+from .curators._definitions import curator_to_json
+from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger, IntervalTrigger
 
 if TYPE_CHECKING:

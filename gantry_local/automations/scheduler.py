@@ -33,7 +33,8 @@ import schedule
 from .._context import Context
 from .._limits import check_int, check_number, check_span
 from ..errors import IntegrityError, NotFoundError, StorageError, ValidationError
-from ._registry import CuratorRegistry, next_start
+from ._registry import next_start
+from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:

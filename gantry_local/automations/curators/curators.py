@@ -11,8 +11,10 @@ Ours, after Gantry's arguments: ``only_labelled`` (pick only records with feedba
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,17 +27,20 @@ from ..._context import check_context
 from ..._limits import check_bool, check_moment, check_number, check_span
 from ..._names import check_name
 from ...clock import to_utc
-from ...errors import AlreadyExistsError, NotFoundError, ValidationError
+from ...errors import AlreadyExistsError, IntegrityError, NotFoundError, ValidationError
+from .._registry import BrokenDefinition, CuratorRow, Registry
 from . import _sampling
+from ._definitions import curator_to_json, read_definition
 from .selectors import Selector, StratifiedSampler
 
 if TYPE_CHECKING:
     from ..._context import Context as Workspace  # the parts of a Workspace rooms use
     from ...datasets import Dataset
-    from .._registry import CuratorRegistry
     from .models import CuratorInfo
 
 __all__ = ["CurationResult", "Curator"]
+
+log = logging.getLogger("gantry_local.automations")
 
 _ID_SPACE = uuid.UUID("6f1d8a52-6c0e-4f0b-9a57-2a1c3e5d7b90")  # curator ids: uuid5 in it
 DEFAULT_LABEL_WAIT = timedelta(days=7)
@@ -247,6 +252,19 @@ class Curator:
         self._refresh(registry)
         return self
 
+    def first_interval(self, now: datetime) -> datetime:
+        """Where a new curator's intervals begin: `start_on`, and they step by the interval
+        from there (a weekly curator started on a Monday runs Monday to Monday). Without
+        `start_on`, Gantry's rule: start now, looking back one interval (whole seconds). With
+        ``curate_past_intervals=False`` and `start_on` in the past, the interval of
+        `start_on`'s grid that holds `now`."""
+        interval, start = self.curation_interval, self.start_on
+        if start is None:
+            return now.replace(microsecond=0) - interval
+        if not self.curate_past_intervals and start < now:
+            return start + ((now - start) // interval) * interval
+        return start
+
     def start(self) -> None:
         """Create the curator (Gantry's trigger for `Automation`)."""
         self.create()
@@ -451,10 +469,104 @@ def _uuid(value: object) -> uuid.UUID:
     raise ValidationError(f"id must be a UUID, got {value!r}")
 
 
+def curator_from_json(text: str) -> Curator:
+    """Rebuild a stored curator (as a plain `Curator` with the same selectors and settings)."""
+    stored = read_definition(text)
+    curator = Curator(**stored.arguments)
+    curator.kind, curator.former_names = stored.kind, stored.former_names
+    return curator
+
+
+def _parse(name: str, definition: str) -> Curator:
+    try:
+        return curator_from_json(definition)
+    except Exception as exc:  # anything a hand-edited or older definition can raise
+        raise IntegrityError(
+            f"the stored definition of curator {name!r} cannot be read "
+            f"({type(exc).__name__}: {exc}); delete the curator and create it again") from exc
+
+
+class CuratorRegistry(Registry):
+    """The stored curators of one workspace, rebuilt as `Curator` objects from their rows."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace.database, workspace.clock)
+        self.ws = workspace
+        self._parsed: dict[str, Curator] = {}  # definition JSON -> parsed curator
+
+    def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
+        """Store `curator` (checked against its application) and create its dataset."""
+        self.ws._app_state(curator.application_name)
+        curator.check(self.ws)
+        now = self.clock.now()
+        self.check_free(curator.name, automation)
+        ensure_dataset(self.ws, curator.curated_dataset_name, curator.application_name)
+        self.insert(curator.name, curator.application_name, curator_to_json(curator), enabled,
+                    curator.first_interval(now), automation, now)
+
+    def get(self, name: str) -> Curator:
+        """A stored curator.
+
+        Raises:
+            NotFoundError: no such curator.
+            IntegrityError: its stored definition cannot be read.
+        """
+        return self._build(self.row(name))
+
+    def _build(self, row: CuratorRow) -> Curator:
+        template = self._parsed.get(row.definition)
+        if template is None:
+            template = self._parsed[row.definition] = _parse(row.name, row.definition)
+        curator = copy.copy(template)  # definitions are immutable; per-call state is set below
+        curator.workspace = self.ws
+        curator.enabled = row.enabled
+        curator.first_interval_start = row.first_interval_start
+        curator.automation_name = row.automation
+        curator._created_at = row.created_at
+        curator._id = curator_id((*curator.former_names, curator.name)[0], row.created_at)
+        return curator
+
+    def list(self, application_name: str | None = None,
+             broken: list[BrokenDefinition] | None = None) -> list[Curator]:
+        """Stored curators by name; one whose definition cannot be read is left out (and
+        added to `broken` when given, else logged), so it never hides the others."""
+        out = []
+        for row in self.rows(application_name):
+            try:
+                out.append(self._build(row))
+            except IntegrityError as exc:
+                if broken is None:
+                    log.warning("%s", exc)
+                else:
+                    broken.append(BrokenDefinition(row.name, row.application, row.automation,
+                                                   exc))
+        return out
+
+    def update(self, current: Curator, changed: Curator) -> None:
+        """Store `changed` in place of `current` (a rename carries the run history along)."""
+        first = current.first_interval_start
+        assert first is not None  # stored curators always have one
+        if changed.curation_interval != current.curation_interval:
+            first = self.last_end(current.name) or first  # the new grid starts there
+        new_dataset = changed.curated_dataset_name != current.curated_dataset_name
+        if new_dataset:
+            try:
+                self.ws.get_dataset(changed.curated_dataset_name, include_deleted=True)
+            except NotFoundError:
+                pass
+            else:
+                raise AlreadyExistsError(f"dataset {changed.curated_dataset_name!r} already "
+                                         "exists; choose a new name for create_new_dataset=True")
+        self.replace(current.name, changed.name, curator_to_json(changed), first)
+        if new_dataset:
+            # made meanwhile by another process: the runs append to it
+            with contextlib.suppress(AlreadyExistsError):
+                self.ws.create_dataset(changed.curated_dataset_name,
+                                       app_name=changed.application_name)
+
+
 def registry_of(workspace: object) -> CuratorRegistry:
     """The stored curators of `workspace` (the one way this package reaches the registry)."""
-    from .._registry import CuratorRegistry
-
     return CuratorRegistry(check_workspace(workspace))
 
 

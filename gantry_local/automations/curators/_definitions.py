@@ -1,17 +1,47 @@
-"""Curators as JSON, so their definitions live in the DuckDB file and any process can run them."""
+"""Curators as JSON, so their definitions live in the DuckDB file and any process can run them.
+
+Below the `Curator` class: it reads a definition into the arguments a `Curator` is built
+from (`curators.curators.curator_from_json` builds it), and writes any object with a
+curator's attributes (`Definition`).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from ..errors import ValidationError
-from . import curators as stock
-from .curators import selectors as sel
+from ...errors import ValidationError
+from . import selectors as sel
 
-__all__ = ["curator_from_json", "curator_to_json"]
+__all__ = ["Definition", "StoredDefinition", "curator_to_json", "read_definition"]
+
+
+class Definition(Protocol):
+    """What a curator's JSON definition is written from (a `Curator`'s attributes)."""
+
+    name: str
+    application_name: str
+    curated_dataset_name: str
+    start_on: datetime | None
+    curation_interval: timedelta
+    curation_delay: timedelta
+    curate_past_intervals: bool
+    former_names: tuple[str, ...]
+    only_labelled: bool
+    min_labelled_share: float | None
+    max_label_wait: timedelta
+    selectors: list[sel.Selector]
+
+
+@dataclass(frozen=True)
+class StoredDefinition:
+    """A definition read back: the `Curator` arguments, its class name and former names."""
+
+    arguments: dict[str, Any]
+    kind: str
+    former_names: tuple[str, ...]
 
 _SAMPLERS: dict[str, type[Any]] = {
     c.__name__: c for c in (sel.UniformSampler, sel.OrderedSampler, sel.StratifiedSampler)}
@@ -73,7 +103,7 @@ def _selector(data: dict[str, Any]) -> sel.Selector:
                         tags=[build(t, _FILTERS) for t in data["tags"]])
 
 
-def curator_to_json(curator: stock.Curator) -> str:
+def curator_to_json(curator: Definition) -> str:
     """A curator's definition: its class, its arguments and its selectors."""
     body = {
         "type": type(curator).__name__,
@@ -92,11 +122,12 @@ def curator_to_json(curator: stock.Curator) -> str:
     return json.dumps(body, sort_keys=True)
 
 
-def curator_from_json(text: str) -> stock.Curator:
-    """Rebuild a stored curator (as a plain `Curator` with the same selectors and settings)."""
+def read_definition(text: str) -> StoredDefinition:
+    """The arguments that rebuild a stored curator (as a plain `Curator` with the same
+    selectors and settings)."""
     body = json.loads(text)
-    curator = stock.Curator(
-        body["name"], body["application_name"],
+    arguments = dict(
+        name=body["name"], application_name=body["application_name"],
         curated_dataset_name=body["curated_dataset_name"], start_on=_unvalue(body["start_on"]),
         curation_interval=_unvalue(body["curation_interval"]),
         curation_delay=_unvalue(body["curation_delay"]),
@@ -105,6 +136,4 @@ def curator_from_json(text: str) -> stock.Curator:
         only_labelled=body.get("only_labelled", False),
         min_labelled_share=body.get("min_labelled_share"),
         max_label_wait=_unvalue(body.get("max_label_wait", {"$seconds": 7 * 86_400})))
-    curator.kind = body["type"]
-    curator.former_names = tuple(body.get("former_names", ()))
-    return curator
+    return StoredDefinition(arguments, body["type"], tuple(body.get("former_names", ())))
