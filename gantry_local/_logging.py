@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import numpy as np
 import polars as pl
@@ -24,9 +24,36 @@ from .records._gantry_args import drop_ignored, merge_tags, resolve_join_keys
 from .records._inputs import check_version
 
 if TYPE_CHECKING:
-    from .workspace import Workspace
+    from ._db import Database
+    from .clock import Clock
+    from .records._logger import AppState, RecordLogger
 
 __all__ = ["log", "log_file", "log_from_data_connector", "log_records"]
+
+
+class Workspace(Protocol):
+    """What these calls use of the `Workspace` façade that calls them."""
+
+    database: Database
+    clock: Clock
+    _default_env: str | None
+    _logger: RecordLogger
+
+    def _app_state(self, name: object) -> AppState:
+        """The live state of application `name`."""
+
+    def _env_tags(self, tags: Any) -> Any:
+        """`tags` with the default ``env`` tag added where absent."""
+
+    def log_record(self, application: str, version: int | str | None = None,
+                   inputs: Mapping[str, Any] | None = None, outputs: Any = None,
+                   feedback_id: str | Mapping[str, Any] | None = None,
+                   feedback: Mapping[str, Any] | None = None,
+                   feedback_keys: Sequence[str] | None = None,
+                   ignore_inputs: Sequence[str] | None = None, timestamp: datetime | None = None,
+                   sample_rate: float = 1.0, tags: Mapping[str, str] | None = None,
+                   join_key: str | None = None) -> str | None:
+        """Log one record (the hot path)."""
 
 
 def log_records(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -14,9 +14,7 @@ from .._sql import quote_ident
 from ..errors import ValidationError
 from ._checks import check_filename, check_version_ref
 from ._manifest import TABLE, FileEntry
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
+from ._view import DatasetView
 
 __all__ = ["DatasetDiff", "TableDiff", "diff_versions"]
 
@@ -142,7 +140,7 @@ class DatasetDiff:
         return "\n".join(lines)
 
 
-def diff_versions(dataset: Dataset, a: str, b: str | None, key: str | None = None,
+def diff_versions(dataset: DatasetView, a: str, b: str | None, key: str | None = None,
                   filename: str | None = None) -> DatasetDiff:
     """Diff every file of two versions (or only table `filename`)."""
     check_version_ref(a, "a", optional=False)
@@ -187,7 +185,7 @@ def _is_table(entry: FileEntry | None) -> bool:
     return entry is not None and entry.kind == TABLE
 
 
-def _table_diff(dataset: Dataset, full_a: str, full_b: str, name: str, left: FileEntry | None,
+def _table_diff(dataset: DatasetView, full_a: str, full_b: str, name: str, left: FileEntry | None,
                 right: FileEntry | None, key: str | None) -> TableDiff:
     """The row-level diff of one table; a side without the table counts as empty."""
     table_a = dataset._read_table(full_a, name, left, True) \

@@ -7,7 +7,7 @@ what it had), part by part, so each part keeps the version number that added its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -15,9 +15,7 @@ import pyarrow as pa
 from ..errors import ValidationError
 from . import _tables
 from ._manifest import TABLE, FileEntry, Part
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
+from ._view import DatasetView
 
 __all__ = ["JOIN_KEY", "feedback_frame", "refreshed_entry"]
 
@@ -67,7 +65,7 @@ def _refresh(rows: pl.DataFrame, feedback: pl.DataFrame) -> pl.DataFrame:
     return out.select([*rows.columns, *[c for c in new if c not in rows.columns]])
 
 
-def refreshed_entry(dataset: Dataset, version_id: str, name: str, entry: FileEntry,
+def refreshed_entry(dataset: DatasetView, version_id: str, name: str, entry: FileEntry,
                     feedback: pl.DataFrame) -> FileEntry:
     """A table entry whose parts carry the latest feedback."""
     if entry.kind != TABLE:

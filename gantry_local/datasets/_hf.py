@@ -6,16 +6,14 @@ Loaded from the verified Arrow tables, never from a hub: nothing touches the net
 from __future__ import annotations
 
 from keyword import iskeyword
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
 from ..errors import NotFoundError, ValidationError
 from . import _tables
 from ._checks import check_flag, check_version_ref
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
+from ._view import DatasetView
 
 __all__ = ["from_version", "from_working_copy"]
 
@@ -29,7 +27,7 @@ def _datasets() -> Any:
     return datasets
 
 
-def _name(dataset: Dataset, hf_dataset_name: object) -> str:
+def _name(dataset: DatasetView, hf_dataset_name: object) -> str:
     """Gantry's rule: a valid Python identifier (by default the cleaned dataset name)."""
     if hf_dataset_name is None or hf_dataset_name == "":
         import re
@@ -54,7 +52,7 @@ def _build(table: pa.Table, name: str, streaming: object) -> Any:
     return hf.to_iterable_dataset() if streaming else hf
 
 
-def from_version(dataset: Dataset, version_id: str | None, hf_dataset_name: str | None,
+def from_version(dataset: DatasetView, version_id: str | None, hf_dataset_name: str | None,
                  streaming: bool) -> Any:
     """Every table of a version (one schema) as one Hugging Face dataset."""
     check_version_ref(version_id)
@@ -70,7 +68,7 @@ def from_version(dataset: Dataset, version_id: str | None, hf_dataset_name: str 
     return _build(table, name, streaming)
 
 
-def from_working_copy(dataset: Dataset, hf_dataset_name: str | None, streaming: bool) -> Any:
+def from_working_copy(dataset: DatasetView, hf_dataset_name: str | None, streaming: bool) -> Any:
     """The tables of the pulled working copy (``tabular_manifests/``, edits included)."""
     from ._workdir import TABULAR, _folder, _record
 
@@ -99,7 +97,7 @@ def from_working_copy(dataset: Dataset, hf_dataset_name: str | None, streaming: 
     return _build(table, name, streaming)
 
 
-def _stored_nested(dataset: Dataset, entry: Any) -> list[tuple[str, pa.DataType]]:
+def _stored_nested(dataset: DatasetView, entry: Any) -> list[tuple[str, pa.DataType]]:
     """The list/struct columns of a stored table with their Arrow types."""
     if entry.kind != "table" or not entry.parts or not any(
             t.startswith(("list<", "struct<", "map<", "large_list<")) for _, t in entry.schema):

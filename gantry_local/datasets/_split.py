@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -22,9 +22,7 @@ from .._sql import quote_ident
 from ..errors import ValidationError
 from . import _tables
 from ._checks import check_version_ref
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
+from ._view import DatasetView
 
 __all__ = ["CONTENT", "Split", "content_columns", "content_keys", "split_version"]
 
@@ -111,7 +109,7 @@ def _check_split_args(eval_fraction: object, by: object, seed: object) -> None:
         raise ValidationError(f"seed must be an integer, got {seed!r}")
 
 
-def split_version(dataset: Dataset, version_id: str | None, eval_fraction: float, by: str,
+def split_version(dataset: DatasetView, version_id: str | None, eval_fraction: float, by: str,
                   seed: int, filename: str | None, fields: Sequence[str] | None
                   ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     """The train and evaluation rows of a version's table, and the lineage to store."""

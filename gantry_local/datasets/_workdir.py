@@ -26,7 +26,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -47,9 +47,7 @@ from ._checks import (
 )
 from ._checks import field as stored_field
 from ._manifest import ARTIFACT, TABLE, FileEntry, Manifest, Part
-
-if TYPE_CHECKING:
-    from .dataset import Dataset
+from ._view import DatasetView
 
 __all__ = ["check_clean", "export", "get_diff", "is_pulled", "pull", "push_version", "restore",
            "stash"]
@@ -73,7 +71,7 @@ def _local(what: str, where: Path) -> Iterator[None]:
                            "or fix the folder's permissions and try again") from exc
 
 
-def _folder(dataset: Dataset) -> Path:
+def _folder(dataset: DatasetView) -> Path:
     return dataset._working_directory() / dataset.name
 
 
@@ -91,7 +89,7 @@ def _check_relpath(relpath: str, source: str) -> None:
         stored(source, check_filename, part)
 
 
-def _record(dataset: Dataset) -> dict[str, Any] | None:
+def _record(dataset: DatasetView) -> dict[str, Any] | None:
     """The checked ``pulled.json`` of the working copy, or None when nothing was pulled."""
     path = _folder(dataset) / META / "pulled.json"
     if not path.is_file():
@@ -119,7 +117,7 @@ def _record(dataset: Dataset) -> dict[str, Any] | None:
     return body
 
 
-def is_pulled(dataset: Dataset) -> bool:
+def is_pulled(dataset: DatasetView) -> bool:
     """True when the working directory holds a pulled copy of `dataset`."""
     return _record(dataset) is not None
 
@@ -139,7 +137,7 @@ def _local_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def get_diff(dataset: Dataset) -> dict[str, list[str]]:
+def get_diff(dataset: DatasetView) -> dict[str, list[str]]:
     """Local changes against the pulled version: ``{new_files, modified_files, deleted_files}``."""
     record = _record(dataset)
     if record is None:
@@ -195,7 +193,7 @@ def _layout(manifest: Manifest, fmt: str) -> dict[str, tuple[str, str, int | Non
     return paths
 
 
-def _materialise(dataset: Dataset, version_id: str, folder: Path, fmt: str) -> dict[str, Any]:
+def _materialise(dataset: DatasetView, version_id: str, folder: Path, fmt: str) -> dict[str, Any]:
     """Write every file of a version into `folder`; their names were checked on reading."""
     manifest = dataset.manifest(version_id)
     files: dict[str, Any] = {}
@@ -248,7 +246,7 @@ def _config(manifest: Manifest, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _readme(dataset: Dataset, version_id: str, manifest: Manifest,
+def _readme(dataset: DatasetView, version_id: str, manifest: Manifest,
             files: dict[str, Any]) -> str:
     """What was pulled: the version, its files, and which version number is which id."""
     numbers = {vid: seq for seq, vid in dataset._log()}
@@ -272,7 +270,7 @@ def _readme(dataset: Dataset, version_id: str, manifest: Manifest,
     return "\n".join(lines) + "\n"
 
 
-def check_clean(dataset: Dataset) -> None:
+def check_clean(dataset: DatasetView) -> None:
     """Refuse to overwrite a working copy with local changes (`ConflictError`)."""
     folder = _folder(dataset)
     if _record(dataset) is not None:
@@ -285,7 +283,7 @@ def check_clean(dataset: Dataset) -> None:
                             "or pass forced=True")
 
 
-def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
+def pull(dataset: DatasetView, version_id: str | None = None, forced: bool = False,
          format: str = "csv") -> dict[str, Any] | None:
     """Materialise a version (default: the latest) under ``<working dir>/<dataset>/``.
 
@@ -333,7 +331,7 @@ def pull(dataset: Dataset, version_id: str | None = None, forced: bool = False,
     return info
 
 
-def _pull_empty(dataset: Dataset, forced: bool, format: str) -> None:
+def _pull_empty(dataset: DatasetView, forced: bool, format: str) -> None:
     """A dataset with no version yet: empty folders, a README and a config to start from."""
     if not forced:
         check_clean(dataset)
@@ -362,7 +360,7 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def _base_schema(dataset: Dataset, entry: FileEntry | None) -> pa.Schema | None:
+def _base_schema(dataset: DatasetView, entry: FileEntry | None) -> pa.Schema | None:
     """The Arrow schema of a stored table (from its first part's footer)."""
     if entry is None or entry.kind != TABLE or not entry.parts:
         return None
@@ -423,7 +421,7 @@ def _read_local_table(path: Path, base: pa.Schema | None, mixed: bool) -> pa.Tab
                               f"parts of its table ({base}): {exc}") from exc
 
 
-def _table_from_files(dataset: Dataset, name: str, paths: list[str], folder: Path,
+def _table_from_files(dataset: DatasetView, name: str, paths: list[str], folder: Path,
                       record: dict[str, Any], base: FileEntry | None,
                       modified: set[str]) -> FileEntry:
     """A table entry from its local files: unchanged parts keep their stored objects."""
@@ -454,7 +452,7 @@ def _table_from_files(dataset: Dataset, name: str, paths: list[str], folder: Pat
                      else ())
 
 
-def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
+def push_version(dataset: DatasetView, message: str) -> dict[str, Any]:
     """Push the working copy as a new version on top of the pulled one.
 
     Raises:
@@ -505,7 +503,7 @@ def push_version(dataset: Dataset, message: str) -> dict[str, Any]:
     return info
 
 
-def stash(dataset: Dataset) -> list[str]:
+def stash(dataset: DatasetView) -> list[str]:
     """Set local changes aside (one stash) and reset the folder to the pulled version."""
     record = _record(dataset)
     if record is None:
@@ -531,7 +529,7 @@ def stash(dataset: Dataset) -> list[str]:
     return sorted(set().union(*diff.values()))
 
 
-def restore(dataset: Dataset) -> list[str]:
+def restore(dataset: DatasetView) -> list[str]:
     """Bring the stashed working copy back, replacing the folder's files."""
     folder = _folder(dataset)
     stash_dir = folder / META / "stash"
@@ -551,7 +549,7 @@ def restore(dataset: Dataset) -> list[str]:
     return restored
 
 
-def export(dataset: Dataset, version_id: str | None, path: str | Path, format: str = "csv",
+def export(dataset: DatasetView, version_id: str | None, path: str | Path, format: str = "csv",
            filename: str | None = None) -> Path:
     """Write one table of a version to ``<path>/<dataset>-<short id>.<format>``."""
     check_version_ref(version_id)

@@ -12,15 +12,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from . import _types as types
-from ._schema import FEEDBACK, RECORDS
-
-if TYPE_CHECKING:
-    from ._single import AppState
+from ._schema import FEEDBACK, RECORDS, AppSchema
 
 __all__ = [
     "ArrowBatch", "RowBatch", "TableWrite", "build_section_columns", "convert_apart",
@@ -37,6 +34,19 @@ FeedbackItem = tuple[int, int, str, dict[str, Any]]
 FB_APP, FB_TIME, FB_KEY, FB_VALUES = range(4)  # its positions
 
 # Where a `RowSlot` keeps each record's metadata, ahead of its input and output values.
+class BatchApp(Protocol):
+    """What a batch knows of the application it belongs to (`_single.AppState`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def schema(self) -> AppSchema: ...
+    @property
+    def deleted(self) -> bool: ...
+    @property
+    def uid(self) -> int: ...
+
+
 TIME, KEY, VERSION, TAGS = range(4)  # time_us, join_key, version, tags (a dict or None)
 META_WIDTH = 4
 
@@ -52,7 +62,7 @@ class RowSlot:
     The buffer's lock guards `values` and `queued`.
     """
 
-    app: AppState
+    app: BatchApp
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     values: list[Any] = field(default_factory=list)
@@ -105,7 +115,7 @@ class SameShapeRows:
 class RowBatch:
     """Records from one `log_records` call with dict rows (already validated and flattened)."""
 
-    app: AppState
+    app: BatchApp
     times: pa.Array[Any]
     keys: pa.Array[Any]
     version: str | None
@@ -135,7 +145,7 @@ class RowBatch:
 class ArrowBatch:
     """Records from one `log_records` call given as frames, already converted to Arrow."""
 
-    app: AppState
+    app: BatchApp
     records: pa.Table | None
     feedback: pa.Table | None
 
