@@ -86,7 +86,6 @@ class ProducerWorkspace(Workspace):
         self._spool = Spool(url, options)
         self._spool.probe()
         self.database = _NoDatabase(self.db, self.spool)  # type: ignore[assignment]
-        self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
         self._datasets = None
         self._sink = SpoolSink(self._spool, producer_id)  # type: ignore[assignment]
@@ -106,7 +105,7 @@ class ProducerWorkspace(Workspace):
 
     def close(self) -> None:
         """Write every buffered record to the spool, then stop. Safe to call twice."""
-        with self._lock:
+        with self.database.lock:
             if self.database.closed:
                 return
             self.database.closed = True
@@ -155,7 +154,7 @@ class ProducerWorkspace(Workspace):
         assert isinstance(name, str)
         state = self._apps.get(name)
         if state is None:
-            with self._lock:
+            with self.database.lock:
                 state = self._apps.setdefault(name, AppState(name, "Custom", AppSchema({}, {})))
         return state
 

@@ -136,8 +136,6 @@ class Workspace:
         given_spool_options = config.options["spool_options"]
         self._spool_options = given_spool_options if given_spool_options is not None \
             else dict(self.storage_options)
-        self._con = self.database.con
-        self._lock = self.database.lock
         self._apps: dict[str, AppState] = {}
         self._archived: dict[str, AppState] = {}  # archive_application: kept, not listed
         self._datasets: DatasetRegistry | None = None
@@ -202,13 +200,13 @@ class Workspace:
 
     def close(self) -> None:
         """Write every buffered record, then release the DuckDB file. Safe to call twice."""
-        with self._lock:
+        with self.database.lock:
             if self.database.closed:
                 return
         from .automations.scheduler import stop_background
 
         stop_background(self)  # its tick ends before the connection does
-        with self._lock:
+        with self.database.lock:
             if self.database.closed:
                 return
             self.database.closed = True
@@ -258,7 +256,7 @@ class Workspace:
         if self.read_only:
             raise StorageError(f"the workspace on {self.db!r} is read-only; ingest the spool "
                                "from a workspace opened for writing (e.g. the scheduler)")
-        with self._lock:
+        with self.database.lock:
             if self._ingester is None:
                 self._ingester = Ingester(self.database.con, self._sink, Spool(self.spool,
                                           self._spool_options), self._spool_app,
@@ -312,7 +310,7 @@ class Workspace:
         if application_type not in APPLICATION_TYPES:
             raise ValidationError(f"application_type must be one of {APPLICATION_TYPES}, "
                                   f"got {application_type!r}")
-        with self._lock:
+        with self.database.lock:
             self._check_open()
             if name in self._apps:
                 raise AlreadyExistsError(f"application {name!r} already exists; use "
@@ -326,11 +324,11 @@ class Workspace:
                 raise AlreadyExistsError(f"application {name!r} differs from {twin!r} only in "
                                          "case, and DuckDB table names ignore case; pick "
                                          "another name")
-            with storage_errors(f"creating application {name!r}"), transaction(self._con):
-                run(self._con, "INSERT INTO _gl_applications (name, application_type, created_at) "
+            with storage_errors(f"creating application {name!r}"), transaction(self.database.con):
+                run(self.database.con, "INSERT INTO _gl_applications (name, application_type, created_at) "
                                "VALUES (?, ?, ?)",
                                   [name, application_type, read_clock(self.clock)])
-                create_app_tables(self._con, name)
+                create_app_tables(self.database.con, name)
             self._apps[name] = AppState(name, application_type, AppSchema({}, {}))
         return self.get_application(name)
 
@@ -359,12 +357,12 @@ class Workspace:
         Raises:
             NotFoundError: no such application.
         """
-        with self._lock:
+        with self.database.lock:
             state = self._app_state(application_name)
             self._buffer.flush()
             with storage_errors(f"archiving application {state.name!r}"), \
-                    transaction(self._con):
-                run(self._con, "UPDATE _gl_applications SET archived_at = ? WHERE name = ?",
+                    transaction(self.database.con):
+                run(self.database.con, "UPDATE _gl_applications SET archived_at = ? WHERE name = ?",
                     [read_clock(self.clock), state.name])
             state.deleted = True
             del self._apps[state.name]
@@ -374,7 +372,7 @@ class Workspace:
         """Delete an application (archived or not) and everything logged for it."""
         name = application_name
         self._check_writable()
-        with self._lock:
+        with self.database.lock:
             if isinstance(name, str) and name in self._archived:
                 state = self._archived.pop(name)
             else:
@@ -383,15 +381,15 @@ class Workspace:
             name = state.name
             state.deleted = True
             self._buffer.flush()
-            with storage_errors(f"deleting application {name!r}"), transaction(self._con):
-                drop_app_tables(self._con, name)
-                run(self._con, "DELETE FROM _gl_columns WHERE application = ?", [name])
-                run(self._con, "DELETE FROM _gl_batch_keys WHERE batch_id IN (SELECT batch_id "
+            with storage_errors(f"deleting application {name!r}"), transaction(self.database.con):
+                drop_app_tables(self.database.con, name)
+                run(self.database.con, "DELETE FROM _gl_columns WHERE application = ?", [name])
+                run(self.database.con, "DELETE FROM _gl_batch_keys WHERE batch_id IN (SELECT batch_id "
                                "FROM _gl_batches WHERE application = ?)", [name])
-                run(self._con, "DELETE FROM _gl_batches WHERE application = ?", [name])
-                run(self._con, "DELETE FROM _gl_saved_queries WHERE application = ?", [name])
-                run(self._con, "DELETE FROM _gl_views WHERE application = ?", [name])
-                run(self._con, "DELETE FROM _gl_applications WHERE name = ?", [name])
+                run(self.database.con, "DELETE FROM _gl_batches WHERE application = ?", [name])
+                run(self.database.con, "DELETE FROM _gl_saved_queries WHERE application = ?", [name])
+                run(self.database.con, "DELETE FROM _gl_views WHERE application = ?", [name])
+                run(self.database.con, "DELETE FROM _gl_applications WHERE name = ?", [name])
             self._sink.forget(name)
 
     # -- logging ------------------------------------------------------------------------------
@@ -586,7 +584,7 @@ class Workspace:
     def datasets(self) -> DatasetRegistry:
         """The datasets under this workspace's storage root."""
         self._check_open()
-        with self._lock:
+        with self.database.lock:
             if self._datasets is None:
                 store = ObjectStore(self.storage, self.storage_options)
                 self._datasets = DatasetRegistry(store, self.clock)
@@ -678,9 +676,9 @@ class Workspace:
 
     def _load_applications(self) -> None:
         with storage_errors("loading applications"):
-            apps = run(self._con, "SELECT name, application_type, archived_at IS NOT NULL "
+            apps = run(self.database.con, "SELECT name, application_type, archived_at IS NOT NULL "
                                   "FROM _gl_applications")
-            cols = run(self._con, "SELECT application, table_kind, column_name, logical_type "
+            cols = run(self.database.con, "SELECT application, table_kind, column_name, logical_type "
                        "FROM _gl_columns")
         by_app: dict[str, dict[str, dict[str, str]]] = {}
         for app, kind, column, logical in cols:

@@ -23,6 +23,17 @@ def test_the_workspace_owns_one_database_that_cursors_come_from(ws: gantry.Works
         pass
 
 
+def test_the_workspace_keeps_no_alias_into_its_database(ws: gantry.Workspace,
+                                                        tmp_path: Path) -> None:
+    held = [name for name, value in vars(ws).items()
+            if value is ws.database.con or value is ws.database.lock]
+    assert held == [], f"the Workspace holds {held}: go through ws.database"
+    producer = gantry.ProducerWorkspace(db=tmp_path / "p.duckdb", spool=str(tmp_path / "spool"))
+    held = [name for name, value in vars(producer).items() if value is producer.database.lock]
+    producer.close()
+    assert held == [], f"the ProducerWorkspace holds {held}: go through .database"
+
+
 def test_rooms_keep_their_state_on_the_database(ws: gantry.Workspace, tmp_path: Path) -> None:
     assert models(ws.database) is ws.database.state(Models)
     assert in_process(ws.database) is ws.database.state(InProcess)

@@ -211,8 +211,8 @@ def test_sort_on_timestamp_stores_in_time_order_and_keeps_key_order(
     _, keys = gantry.log_records("foobar", inputs=[{"h": 3}, {"h": 1}, {"h": 2}],
                                  outputs=[0, 0, 0], timestamps=times)
     gantry.flush()
-    stored = gantry.get_workspace()._con.execute(
-        'SELECT "inputs.h", "__join_key" FROM "records_foobar"').fetchall()
+    with gantry.get_workspace().database.cursor() as con:
+        stored = con.execute('SELECT "inputs.h", "__join_key" FROM "records_foobar"').fetchall()
     assert [h for h, _ in stored] == [1, 2, 3]  # inserted in time order
     assert dict((h, k) for h, k in stored) == {3: keys[0], 1: keys[1], 2: keys[2]}
 
