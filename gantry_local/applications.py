@@ -246,11 +246,12 @@ class Application:
             env: only records whose ``env`` tag is this.
             filters: Gantry-style filter dicts, all of which must hold, e.g.
                 ``{"feature_name": "inputs.speed", "lower_bound": 0, "upper_bound": 3}``
-                (bounds inclusive), ``{"feature_name": "inputs.color", "category_query":
+                (strict bounds, as in Gantry; ``inclusive_lower_bound`` and
+                ``inclusive_upper_bound`` include theirs), ``equals``, tag filters
+                (``"dtype": "tag"``), ``{"feature_name": "inputs.color", "category_query":
                 ["red", "blue"]}``, ``{"feature_name": "inputs.city", "string_query": "san"}``
                 (substring), ``{"feature_name": "feedback.label", "null_value": True}``,
-                ``{"feature_name": "inputs.flag", "boolean_query": False}``; with a
-                time window also ``equals`` and tag filters (``"dtype": "tag"``).
+                ``{"feature_name": "inputs.flag", "boolean_query": False}``.
             tags: only records carrying all these tag values.
             start_time: inclusive lower bound on ``__time``; naive means UTC.
             end_time: exclusive upper bound on ``__time``; naive means UTC.

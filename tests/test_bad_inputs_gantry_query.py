@@ -99,6 +99,30 @@ CASES: list[Case] = [
     ("filter-both-bounds-kinds", lambda: gquery.query("cars", filters=[
         {"feature_name": "inputs.speed", "lower_bound": 1, "inclusive_lower_bound": 2}]),
      ValidationError, "both inclusive_lower_bound and lower_bound"),
+    ("filter-both-upper-kinds", lambda: gantry.get_application("cars").query(filters=[
+        {"feature_name": "inputs.speed", "upper_bound": 1, "inclusive_upper_bound": 2}]),
+     ValidationError, "both inclusive_upper_bound and upper_bound"),
+    ("filter-inclusive-bounds-inverted", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "inclusive_lower_bound": 3, "upper_bound": 1}]),
+     ValidationError, "inclusive_lower_bound is above upper_bound"),
+    ("filter-not-number-query-text", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "not_number_query": "3"}]),
+     ValidationError, "not_number_query must be a number"),
+    ("filter-not-number-query-on-text", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.color", "not_number_query": 3}]),
+     ValidationError, "holds str values"),
+    ("filter-equals-nan", lambda: gquery.query("cars", filters=[
+        {"feature_name": "inputs.speed", "equals": float("nan")}]),
+     ValidationError, "NaN .* matches nothing"),
+    ("filter-equals-none", lambda: gantry.get_application("cars").query(filters=[
+        {"feature_name": "inputs.speed", "equals": None}]),
+     ValidationError, "must be a bool, number, string or datetime"),
+    ("filter-feature-name-number", lambda: gquery.query("cars", filters=[
+        {"feature_name": 3, "equals": 1}]), ValidationError, "feature_name must be a string"),
+    ("mask-isin-on-number", lambda: _df()["inputs.speed"].isin([1]), ValidationError,
+     "isin works on str"),
+    ("mask-bool-equals-number", lambda: _df()["outputs.ok"] == 1, ValidationError,
+     "cannot compare 'outputs.ok'"),
     ("tag-filter-two-kinds", lambda: gquery.query("cars", filters=[
         {"feature_name": "env", "dtype": "tag", "equals": "a", "category_query": ["b"]}]),
      ValidationError, "a tag filter takes one of"),

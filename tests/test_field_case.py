@@ -61,8 +61,10 @@ def test_filters_and_tags_pick_the_field_named(cased: gantry.Application) -> Non
     def keys(**bounds: object) -> set[str]:
         return set(cased.query(**bounds).to_polars()["__join_key"])  # type: ignore[arg-type]
 
-    assert keys(filters=[{"feature_name": "inputs.Amount", "lower_bound": 18}]) == {"k18", "k19"}
-    assert keys(filters=[{"feature_name": "inputs.amount", "lower_bound": 98}]) == {"k1", "k2"}
+    assert keys(filters=[{"feature_name": "inputs.Amount", "inclusive_lower_bound": 18}]) == {
+        "k18", "k19"}
+    assert keys(filters=[{"feature_name": "inputs.amount", "inclusive_lower_bound": 98}]) == {
+        "k1", "k2"}
     assert keys(filters=[{"feature_name": "feedback.LABEL", "boolean_query": True}]) == \
         {f"k{i}" for i in range(1, 20) if i % 2}
     assert len(keys(tags={"env": "e1"})) == 10 and len(keys(tags={"Env": "e1"})) == 0

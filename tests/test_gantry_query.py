@@ -82,7 +82,7 @@ def test_app_query_docstring_example(speeds: gantry.Application) -> None:
         ]
     )
     assert isinstance(query, gquery.GantryDataFrame)
-    assert sorted(query.fetch()["inputs.speed"]) == [0, 1, 2, 3]
+    assert sorted(query.fetch()["inputs.speed"]) == [1, 2]  # Gantry's bounds are strict
 
 
 def test_gantry_series_docstring_example(speeds: gantry.Application) -> None:
@@ -162,7 +162,10 @@ def test_gantry_filter_dicts(speeds: gantry.Application) -> None:
     assert n({"feature_name": "inputs.speed", "equals": 4}) == 1
     assert n({"feature_name": "inputs.color", "equals": "red"}) == 5
     assert n({"feature_name": "outputs.ok", "equals": True}) == 4
-    assert n({"feature_name": "inputs.speed", "lower_bound": 2, "upper_bound": 4}) == 3
+    assert n({"feature_name": "inputs.speed", "lower_bound": 2, "upper_bound": 4}) == 1
+    assert n({"feature_name": "inputs.speed", "inclusive_lower_bound": 2,
+              "inclusive_upper_bound": 4}) == 3
+    assert n({"feature_name": "inputs.speed", "lower_bound": 8}) == 2  # 9 twice, not 8
     assert n({"feature_name": "inputs.speed", "inclusive_lower_bound": 8}) == 3
     assert n({"feature_name": "env", "dtype": "tag", "category_query": ["dev"]}) == 1
     assert n({"feature_name": "champion", "dtype": "tag", "equals": "maradona"}) == 5
@@ -182,8 +185,7 @@ def test_masks_become_filters(speeds: gantry.Application) -> None:
     assert len(narrowed[narrowed["inputs.speed"] < 6]) == 2  # masks accumulate
     assert len(df) == 10  # the original frame is unchanged
     assert list(speed[speed > 7].fetch()["inputs.speed"]) == [9, 8]
-    assert narrowed.gantry_filters == [{"feature_name": "inputs.speed", "lower_bound": 3,
-                                        "inclusive": False}]
+    assert narrowed.filters == [{"feature_name": "inputs.speed", "lower_bound": 3}]
 
 
 def test_series_statistics(speeds: gantry.Application) -> None:

@@ -39,8 +39,11 @@ def test_time_window_is_start_inclusive_end_exclusive(filled: gantry.Application
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    ({"feature_name": "inputs.speed", "lower_bound": 3, "upper_bound": 5}, [3, 4, 5]),
-    ({"feature_name": "inputs.speed", "lower_bound": 8}, [8, 9]),
+    ({"feature_name": "inputs.speed", "lower_bound": 3, "upper_bound": 5}, [4]),
+    ({"feature_name": "inputs.speed", "inclusive_lower_bound": 3, "inclusive_upper_bound": 5},
+     [3, 4, 5]),
+    ({"feature_name": "inputs.speed", "lower_bound": 8}, [9]),
+    ({"feature_name": "inputs.speed", "inclusive_lower_bound": 8}, [8, 9]),
     ({"feature_name": "outputs.value", "upper_bound": 0.15}, [0, 1]),
     ({"feature_name": "inputs.color", "category_query": ["blue", "red's"]}, [1, 3, 6, 8]),
     ({"feature_name": "inputs.color", "category_query": []}, []),
@@ -48,14 +51,15 @@ def test_time_window_is_start_inclusive_end_exclusive(filled: gantry.Application
     ({"feature_name": "inputs.color", "null_value": True}, [4, 9]),
     ({"feature_name": "inputs.color", "null_value": False}, [0, 1, 2, 3, 5, 6, 7, 8]),
     ({"feature_name": "inputs.flag", "boolean_query": False}, [1, 3, 5, 7, 9]),
-    ({"feature_name": "__time", "lower_bound": START + timedelta(hours=9)}, [9]),
+    ({"feature_name": "__time", "inclusive_lower_bound": START + timedelta(hours=9)}, [9]),
+    ({"feature_name": "__time", "lower_bound": START + timedelta(hours=8)}, [9]),
 ])
 def test_filters(filled: gantry.Application, spec: dict[str, Any], expected: list[int]) -> None:
     assert filled.query(filters=[spec]).to_polars()["inputs.speed"].to_list() == expected
 
 
 def test_filters_combine_with_and(filled: gantry.Application) -> None:
-    q = filled.query(filters=[{"feature_name": "inputs.speed", "lower_bound": 2},
+    q = filled.query(filters=[{"feature_name": "inputs.speed", "inclusive_lower_bound": 2},
                               {"feature_name": "inputs.flag", "boolean_query": True}], version="v1")
     assert q.to_polars()["inputs.speed"].to_list() == [2, 4, 6, 8]
     assert filled.query(version="v2").count() == 0

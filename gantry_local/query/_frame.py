@@ -8,12 +8,11 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from .._db import storage_errors
-from .._sql import quote_ident
+from .._names import is_valid_text
 from ..clock import datetime_to_us
 from ..errors import GantryLocalError, NotFoundError, ValidationError
 from ..records._schema import FEEDBACK, RECORDS
-from ..records.query import Columns, Query
-from ._filters import translate
+from ..records.query import Query
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -73,14 +72,11 @@ class GantryDataFrame(Query):
         if env is not None and not isinstance(env, str):
             raise ValidationError(f"environment must be a string, got {type(env).__name__}")
         merged = {**(tags or {}), **({"env": env} if env is not None else {})}
-        base, merged, self._extras = translate(filters, merged)
-        self.gantry_filters = [dict(f) for f in (filters or [])]
         self.env = env
         # a relative window's length and offset (`Application.query`), kept by save_query
         self.relative_time_window: timedelta | None = None
         self.relative_time_delay: timedelta | None = None
-        super().__init__(workspace, application, start_time, end_time, version, merged, base)
-        self._check_extras()
+        super().__init__(workspace, application, start_time, end_time, version, merged, filters)
 
     # -- Gantry's interface -------------------------------------------------------------------
 
@@ -102,6 +98,11 @@ class GantryDataFrame(Query):
     def __repr__(self) -> str:
         return (f"GantryDataFrame(application={self.application!r}, from={self.start_time!r}, "
                 f"to={self.end_time!r}, series={list(self.series)})")
+
+    @property
+    def gantry_filters(self) -> list[dict[str, Any]]:
+        """The Gantry filter dicts this frame applies (also `filters`)."""
+        return [dict(f) for f in self.filters]
 
     @property
     def series(self) -> dict[str, GantrySeries]:
@@ -149,13 +150,6 @@ class GantryDataFrame(Query):
                 for name, dtype in fields.items()
                 if name.split(".", 1)[0] in ("inputs", "outputs", "feedback", "tags")}
 
-    def _check_extras(self) -> None:
-        dtypes = self._dtypes()
-        for extra in self._extras:
-            if extra.field not in dtypes:
-                raise ValidationError(f"unknown field {extra.field!r}; known fields are: "
-                                      f"{', '.join(sorted(dtypes))}")
-
     def _clone_with_extra_filters(self, filters: Filters) -> GantryDataFrame:
         for f in filters.filter_objs:
             if f.series.parent_dataframe is not self:
@@ -170,24 +164,6 @@ class GantryDataFrame(Query):
         clone.relative_time_window = self.relative_time_window
         clone.relative_time_delay = self.relative_time_delay
         return clone
-
-    def _sql(self, columns: Columns, count: bool = False,
-             ordered: bool = True) -> tuple[str, list[Any]]:
-        if not getattr(self, "_extras", None):
-            return super()._sql(columns, count, ordered)
-        sql, params = super()._sql(columns, ordered=False)
-        physical = {columns.logical.get(c, c): c for c in [*columns.records, *columns.feedback]}
-        where = []
-        for extra in self._extras:
-            column = physical.get(extra.field)
-            where.append("FALSE" if column is None else f"b.{quote_ident(column)} {extra.op} ?")
-            if column is not None:
-                params.append(extra.value)
-        condition = " AND ".join(where)
-        if count:
-            return f"SELECT count(*) FROM ({sql}) AS b WHERE {condition}", params
-        order = ' ORDER BY b."__time", b."__join_key"' if ordered else ""
-        return f"SELECT * FROM ({sql}) AS b WHERE {condition}{order}", params
 
     def _frame(self, limit: int | None = None, newest: bool = False) -> pandas.DataFrame:
         _pandas()
@@ -291,6 +267,21 @@ class Filters:
 
 _NUMERIC = ("int", "float")
 _SORTABLE = ("int", "float", "datetime", "date")
+_EQUATABLE = ("bool", "str", "uuid", "tag", "int", "float")
+_KIND_OF_VALUE: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
+
+
+def _runs_on(series: GantrySeries, what: str, kinds: tuple[str, ...]) -> None:
+    """Gantry's ``runs_on``: `what` only works on series of `kinds` (or with no value yet)."""
+    if series.dtype not in kinds and series.dtype != "null":
+        raise ValidationError(f"{what} works on {', '.join(kinds)} series; {series.name!r} "
+                              f"holds {series.dtype} values")
+
+
+def _valid_text(value: object, name: str) -> None:
+    if isinstance(value, str) and not is_valid_text(value):
+        raise ValidationError(f"{name}: the string {value[:40]!r} is not valid Unicode (it holds "
+                              "a lone surrogate)")
 
 
 class GantrySeries:
@@ -333,26 +324,45 @@ class GantrySeries:
         if isinstance(other, GantrySeries):
             raise ValidationError("series cannot be compared with each other; chain masks with "
                                   "&, e.g. df[(df['a'] > 1) & (df['b'] < 2)]")
-        if self.dtype not in kinds and self.dtype != "null":
-            raise ValidationError(f"{what} works on {', '.join(kinds)} series; {self.name!r} "
-                                  f"holds {self.dtype} values")
+        _runs_on(self, what, kinds)
         if other is None or not isinstance(other, (bool, int, float, str, datetime, date)):
             raise ValidationError(f"{self.name} {what} needs a number, string, bool or datetime"
                                   f" (use isnull()/notnull() for None), got {other!r}")
 
+    def _equality(self, other: object, what: str) -> str:
+        """The filter kind Gantry's ``==``/``!=`` makes for this series and value."""
+        self._compare(other, what, _EQUATABLE)
+        kind = self.dtype if self.dtype != "null" else _KIND_OF_VALUE.get(type(other), "")
+        wanted = {"bool": (bool,), "str": (str,), "uuid": (str,), "tag": (str,),
+                  "int": (int, float), "float": (int, float)}.get(kind, ())
+        if not isinstance(other, wanted) or (kind in _NUMERIC and isinstance(other, bool)):
+            raise ValidationError(f"cannot compare {self.name!r} ({self.dtype} values) with "
+                                  f"{other!r} using {what}")
+        return kind
+
     def __eq__(self, other: object) -> Filters:  # type: ignore[override]
-        self._compare(other, "==", ("bool", "str", "tag", *_SORTABLE))
+        kind = self._equality(other, "==")
+        if kind == "bool":
+            return self._mask("boolean_query", other)
+        if kind == "tag":  # ours: a tag series is filtered through Gantry's tag filter
+            return self._mask("category_query", [other], dtype="tag")
+        if kind in ("str", "uuid"):
+            return self._mask("string_query", other)
         return self._mask("equals", other)
 
     def __ne__(self, other: object) -> Filters:  # type: ignore[override]
-        self._compare(other, "!=", ("bool", "str", "tag", *_SORTABLE))
-        if self.dtype == "bool" and isinstance(other, bool):
+        kind = self._equality(other, "!=")
+        if kind == "bool":
             return self._mask("boolean_query", not other)
-        return self._mask("not_equals", other)
+        if kind in ("str", "uuid", "tag"):
+            _valid_text(other, self.name)
+            return self._mask("string_query", f"^(?!({other})$).*$",
+                              **({"dtype": "tag"} if kind == "tag" else {}))
+        return self._mask("not_number_query", other)
 
     def __gt__(self, other: object) -> Filters:
         self._compare(other, ">", _SORTABLE)
-        return self._mask("lower_bound", other, inclusive=False)
+        return self._mask("lower_bound", other)
 
     def __ge__(self, other: object) -> Filters:
         self._compare(other, ">=", _SORTABLE)
@@ -360,27 +370,31 @@ class GantrySeries:
 
     def __lt__(self, other: object) -> Filters:
         self._compare(other, "<", _SORTABLE)
-        return self._mask("upper_bound", other, inclusive=False)
+        return self._mask("upper_bound", other)
 
     def __le__(self, other: object) -> Filters:
         self._compare(other, "<=", _SORTABLE)
         return self._mask("inclusive_upper_bound", other)
 
     def __invert__(self) -> Filters:
-        if self.dtype not in ("bool", "null"):
-            raise ValidationError(f"~series works on bool series; {self.name!r} holds "
-                                  f"{self.dtype} values")
+        _runs_on(self, "~series", ("bool",))
         return self._mask("boolean_query", False)
 
     def isin(self, other: list[str]) -> Filters:
         """Mask: the value is one of `other`."""
+        _runs_on(self, "isin", ("str", "uuid", "tag"))
         if isinstance(other, (str, bytes)) or not isinstance(other, Sequence):
             raise ValidationError(f"isin takes a list of values, got {other!r}")
-        return self._mask("category_query", list(other))
+        return self._mask("category_query", list(other),
+                          **({"dtype": "tag"} if self.dtype == "tag" else {}))
 
     def contains(self, other: str) -> Filters:
         """Mask: a string value contains `other`."""
-        return self._mask("string_query", other)
+        _runs_on(self, "contains", ("str", "uuid", "tag"))
+        if not isinstance(other, str):
+            raise ValidationError(f"contains takes a string, got {other!r}")
+        return self._mask("string_query", other,
+                          **({"dtype": "tag"} if self.dtype == "tag" else {}))
 
     def notnull(self) -> Filters:
         """Mask: the value is present."""

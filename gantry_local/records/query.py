@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -19,10 +17,10 @@ from .._sql import quote_ident
 from ..clock import to_utc
 from ..errors import ValidationError
 from ._duckdb_sink import table_name
+from ._filters import filter_sql, tag_column
 from ._inputs import check_version
 from ._naming import to_logical
 from ._schema import FEEDBACK, RECORDS
-from ._types import NULL
 
 if TYPE_CHECKING:
     import pandas
@@ -34,8 +32,6 @@ __all__ = ["Query", "Selection"]
 
 _SECTION_ORDER = {"__time": 0, "__join_key": 1, "__version": 2, "inputs": 3, "outputs": 4,
                   "tags": 5}
-_FILTER_KINDS = ("lower_bound", "upper_bound", "category_query", "string_query", "null_value",
-                 "boolean_query")
 
 
 class Source(Protocol):
@@ -180,12 +176,12 @@ class Query:
         for key, value in self.tags.items():
             if not isinstance(value, str):
                 raise ValidationError(f"tag {key!r} must be matched against a string")
-            where.append(f"{_field(known, logged, f'tags.{key}')} = ?")
+            where.append(f"{tag_column(known, logged, key)} = ?")
             params.append(value)
         logical = {**self._ws._app_state(self.application).schema.snapshot(RECORDS),
                    **self._ws._app_state(self.application).schema.snapshot(FEEDBACK)}
         for spec in self.filters:
-            clause, values = _filter_sql(spec, known, logged, logical)
+            clause, values = filter_sql(spec, known, logged, logical)
             where.append(clause)
             params.extend(values)
         source = f"{table_name(self.application, RECORDS)} AS r"
@@ -254,120 +250,3 @@ def _utc_labels(table: pa.Table) -> pa.Table:
     fields = [pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC"), f.nullable)
               if pa.types.is_timestamp(f.type) and f.type.tz else f for f in table.schema]
     return table.cast(pa.schema(fields)) if fields != list(table.schema) else table
-
-
-def _field(known: Mapping[str, str], logged: set[str], name: object) -> str:
-    if not isinstance(name, str):
-        raise ValidationError(f"feature_name must be a string, got {name!r}")
-    if name in known:
-        return known[name]
-    if name in logged:  # known to the schema but no value written yet
-        return "NULL"
-    fields = ", ".join(sorted(known))
-    raise ValidationError(f"unknown field {name!r}; known fields are: {fields}")
-
-
-def _filter_sql(spec: object, known: Mapping[str, str], logged: set[str],
-                logical: Mapping[str, str] | None = None) -> tuple[str, list[Any]]:
-    """One Gantry-style filter dict as a SQL condition with bound parameters.
-
-    `logical` maps fields to their logical types: values of the wrong kind for the field
-    (a string bound on a number, a boolean_query on a string ...) raise `ValidationError`.
-    """
-    if not isinstance(spec, Mapping) or "feature_name" not in spec:
-        raise ValidationError(f"each filter must be a dict with a 'feature_name', got {spec!r}")
-    kinds = [k for k in spec if k != "feature_name"]
-    unknown = [k for k in kinds if k not in _FILTER_KINDS]
-    if unknown or not kinds:
-        raise ValidationError(f"filter {dict(spec)!r}: give one of {', '.join(_FILTER_KINDS)}"
-                              + (f" (unknown keys: {unknown})" if unknown else ""))
-    name = spec["feature_name"]
-    column = _field(known, logged, name)
-    field_type = _META_TYPES.get(name) or (logical or {}).get(name, NULL)
-    if field_type == NULL:  # no value logged yet: compare with NULL, whatever the given type
-        column = "NULL"
-    if set(kinds) <= {"lower_bound", "upper_bound"}:
-        clauses, values = [], []
-        for key, op in (("lower_bound", ">="), ("upper_bound", "<=")):
-            if key in spec:
-                clauses.append(f"{column} {op} ?")
-                values.append(_bound(spec[key], key, name, field_type))
-        if len(values) == 2 and _comparable(*values) and values[0] > values[1]:
-            raise ValidationError(f"filter {dict(spec)!r}: lower_bound is above upper_bound")
-        return "(" + " AND ".join(clauses) + ")", values
-    if len(kinds) > 1:
-        raise ValidationError(f"filter {dict(spec)!r} mixes {kinds}; use one filter per condition")
-    kind, value = kinds[0], spec[kinds[0]]
-    if kind == "category_query":
-        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-            raise ValidationError("category_query must be a list of values")
-        if not value:
-            return "FALSE", []
-        values = [_value(v, "category_query", name, field_type) for v in value]
-        return f"{column} IN ({', '.join('?' for _ in values)})", values
-    if kind == "string_query":
-        if not isinstance(value, str) or not is_valid_text(value):
-            raise ValidationError("string_query must be a string of valid Unicode (matched as a "
-                                  f"substring), got {value!r}")
-        _expect(field_type, ("str",), kind, name)
-        return f"contains({column}, ?)", [str.__str__(value)]
-    if isinstance(value, np.bool_):
-        value = bool(value)
-    if not isinstance(value, bool):
-        raise ValidationError(f"{kind} must be True or False, got {value!r}")
-    if kind == "null_value":
-        return f"{column} IS {'' if value else 'NOT '}NULL", []
-    _expect(field_type, ("bool", "int"), kind, name)  # 0/1 labels are booleans too
-    return f"{column} = ?", [value]
-
-
-_META_TYPES = {"__time": "datetime", "__feedback_time": "datetime", "__join_key": "str",
-               "__version": "str"}
-_KIND_OF: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str",
-                             datetime: "datetime", date: "date"}
-# which kinds of given value compare with a field of each logical type
-_MATCHES = {"int": ("int", "float"), "float": ("int", "float"), "bool": ("bool",),
-            "str": ("str",), "datetime": ("datetime", "date"), "date": ("date", "datetime")}
-
-
-def _expect(field_type: str, wanted: tuple[str, ...], what: str, name: object) -> None:
-    if field_type != NULL and field_type not in wanted:
-        raise ValidationError(f"{what} needs a field of {', '.join(wanted)} values; {name!r} "
-                              f"holds {field_type} values")
-
-
-def _value(value: object, what: str, name: object, field_type: str) -> Any:
-    """A filter value checked against the field's type, as bound to the query."""
-    if value is None and what == "category_query":
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    kind = next((k for t, k in _KIND_OF.items() if isinstance(value, t)), None)
-    if kind is None:
-        raise ValidationError(f"{what} values must be numbers, strings, booleans, datetimes or "
-                              f"dates, got {type(value).__name__} {value!r}")
-    if field_type != NULL and kind not in _MATCHES.get(field_type, ()):
-        raise ValidationError(f"{what} {value!r} is of type {kind}, but {name!r} holds "
-                              f"{field_type} values")
-    if kind == "str" and not is_valid_text(value):  # type: ignore[arg-type]
-        raise ValidationError(f"{what} {value!r} is not valid Unicode (a lone surrogate)")
-    if kind == "datetime":
-        return to_utc(value, what)  # type: ignore[arg-type]
-    return value
-
-
-def _bound(value: object, key: str, name: object = None, field_type: str = NULL) -> Any:
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, datetime, date)):
-        raise ValidationError(f"{key} must be a number or a datetime, got {value!r}")
-    if isinstance(value, float) and math.isnan(value):
-        raise ValidationError(f"{key} must not be NaN")
-    _expect(field_type, ("int", "float", "datetime", "date"), key, name)
-    return _value(value, key, name, field_type)
-
-
-def _comparable(low: Any, high: Any) -> bool:
-    numbers = (int, float)
-    return (isinstance(low, numbers) and isinstance(high, numbers)) or (
-        type(low) is type(high))
