@@ -80,7 +80,7 @@ class ManyRecords:
                 sections[section] = args.as_rows(value, section, scalar_ok=section == "outputs")
         count = _common_length(sections)
         given_keys: list[str] | None = None
-        made: list[pa.Array[Any]] = []  # keys made chunk by chunk (frames, no sampling)
+        made: list[str] = []  # keys made chunk by chunk (frames, no sampling)
         keys: pa.Array[Any] | None
         if join_keys is None and frames and rate >= 1.0:
             keys = None  # made per chunk, so the writer starts before all keys exist
@@ -129,9 +129,7 @@ class ManyRecords:
         self._put_all(batches)
         if given_keys is not None and rate >= 1.0:
             return given_keys
-        if result is None:
-            return cast(list[str], pa.chunked_array(made, pa.string()).to_pylist())
-        return cast(list[str], result.to_pylist())
+        return made if result is None else _strings(result)
 
     @staticmethod
     def _validate(app: AppState, sections: dict[str, Any],
@@ -162,11 +160,11 @@ class ManyRecords:
     def _arrow_batches(
         self, app: AppState, draft: SchemaDraft, version: str | None, sections: dict[str, Any],
         keys: pa.Array[Any] | None, times: pa.Array[Any], tag_rows: list[dict[str, str]] | None,
-        made: list[pa.Array[Any]],
+        made: list[str],
     ) -> Iterator[ArrowBatch]:
         """The call's chunks, built one at a time after the whole call is validated (so a
         type clash stores nothing); with `keys` None, fresh keys are made per chunk and
-        appended to `made`."""
+        appended to `made` once the chunk is buffered (while the flush thread writes)."""
         columns: dict[str, dict[str, pa.Array[Any]]] = {}
         for section, value in sections.items():
             if isinstance(value, pa.Table):
@@ -183,11 +181,8 @@ class ManyRecords:
         versions = _repeat(version, pa.string(), count) if "inputs" in columns else None
         for start in range(0, count, self._chunk):
             size = min(self._chunk, count - start)
-            if keys is None:
-                chunk_keys = _numbered(prefix, start, size)
-                made.append(chunk_keys)
-            else:
-                chunk_keys = keys.slice(start, size)
+            chunk_keys = _numbered(prefix, start, size) if keys is None \
+                else keys.slice(start, size)
             meta = {"__time": times.slice(start, size), "__join_key": chunk_keys}
             records = feedback = None
             if versions is not None:
@@ -198,6 +193,8 @@ class ManyRecords:
             if "feedback" in columns:
                 feedback = pa.table({**meta, **_sliced(columns["feedback"], start, size)})
             yield ArrowBatch(app, records, feedback)
+            if keys is None:
+                made += cast(list[str], chunk_keys.to_pylist())
 
     def _put_all(self, batches: Iterable[RowBatch | ArrowBatch]) -> None:
         accepted = 0
@@ -224,6 +221,15 @@ def _numbered(prefix: str, start: int, count: int) -> pa.Array[Any]:
     keys = pl.select(pl.lit(prefix) + pl.int_range(start, start + count, dtype=pl.Int64)
                      .cast(pl.String)).to_series().to_arrow()
     return cast("pa.Array[Any]", keys.cast(pa.string()))
+
+
+def _strings(array: pa.Array[Any], step: int = 50_000) -> list[str]:
+    """`array.to_pylist()` in slices: one call over a million strings would hold the GIL
+    (and the flush thread) for a tenth of a second."""
+    out: list[str] = []
+    for start in range(0, len(array), step):
+        out += cast(list[str], array.slice(start, step).to_pylist())
+    return out
 
 
 def _sliced(columns: dict[str, pa.Array[Any]], start: int, size: int) -> dict[str, pa.Array[Any]]:
@@ -333,7 +339,9 @@ def _check_frame(draft: SchemaDraft, section: str, table: pa.Table) -> dict[str,
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise ValidationError(f"{section} column {name!r} cannot be stored as {logical}: "
                                   f"{exc}") from exc
-        out[full] = column.combine_chunks()
+        # one chunk (polars, most tables) is used as it is: combining would copy every buffer
+        out[full] = cast("pa.Array[Any]", column.chunk(0) if column.num_chunks == 1
+                         else column.combine_chunks())
     return out
 
 
