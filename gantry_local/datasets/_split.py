@@ -10,7 +10,7 @@ of the seed and the group: the same version, seed and fraction always give the s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._sql import quote_ident
-from ..errors import ValidationError
+from ..errors import GantryLocalError, StorageError, ValidationError
 from . import _tables
-from ._checks import check_version_ref
+from ._checks import check_lineage, check_version_ref
+from ._manifest import FileEntry
 from ._view import DatasetView
 
-__all__ = ["CONTENT", "Split", "content_columns", "content_keys", "split_version"]
+__all__ = ["CONTENT", "Split", "content_columns", "content_keys", "push_parts", "split_version"]
 
 CONTENT = "content"
 _NULL = "\u2400"  # stands for NULL inside a key (a value cannot be told from NULL otherwise)
@@ -74,7 +75,7 @@ def _keys(table: pa.Table, columns: Sequence[str], seed: str | None = None
     """Per row, the md5 hex of its columns' values (with `seed` first, when given)."""
     con = duckdb.connect()
     try:
-        con.register("t", table)
+        con.register("t", table.select(list(columns)))  # only the columns the key reads
         key = _key_sql(columns)
         if seed is not None:
             key = f"md5($seed || {key})"
@@ -82,6 +83,12 @@ def _keys(table: pa.Table, columns: Sequence[str], seed: str | None = None
         if seed is not None:
             params["seed"] = seed + _SEP
         result = con.sql(f"SELECT {key} AS k FROM t", params=params).to_arrow_table()  # noqa: S608
+    except duckdb.Error as exc:
+        types = {c: str(table.schema.field(c).type) for c in columns}
+        raise ValidationError(
+            f"cannot compute content keys over the columns {types}: DuckDB cannot read one of "
+            f"these types as text ({type(exc).__name__}: {str(exc).splitlines()[0]}); group by "
+            "other columns (fields=[...] or by='<column>')") from exc
     finally:
         con.close()
     column: pa.ChunkedArray[Any] = result.column("k")
@@ -129,3 +136,53 @@ def split_version(dataset: DatasetView, version_id: str | None, eval_fraction: f
                "by": by, "fields": columns, "eval_fraction": eval_fraction, "seed": seed,
                "rows": {"train": train.num_rows, "evaluation": evaluation.num_rows}}
     return train, evaluation, lineage
+
+
+def push_parts(targets: Sequence[DatasetView], parts: Sequence[pa.Table], source: str, by: str,
+               lineage: dict[str, Any]) -> list[dict[str, Any]]:
+    """Commit the train and evaluation parts as new versions of `targets`: both or neither.
+
+    Both tables are uploaded before either commit. If the second commit fails, the first is
+    taken back (its commit record deleted while it is still its dataset's latest version)
+    and the error is raised; an unreadable part leaves nothing committed.
+
+    Raises:
+        StorageError: a commit failed and the first could not be taken back (saying which
+            version stays and how to roll it back).
+    """
+    entries = [target._table_entry(_tables.frame_to_table(rows))
+               for target, rows in zip(targets, parts, strict=True)]
+    infos: list[dict[str, Any]] = []
+    for target, entry, part in zip(targets, entries, ("train", "evaluation"), strict=True):
+        message = (f"{part} part ({entry.rows:,} rows) of {source} version "
+                   f"{lineage['split_of']['version_id'][:12]}, grouped by {by}")
+        try:
+            infos.append(target._commit(_put_data(entry), message, None,
+                                        check_lineage({**lineage, "part": part})))
+        except Exception as exc:
+            stays = [f"version {info['version_id']} of dataset {done.name!r} ({reason}); roll "
+                     f"it back with get_dataset({done.name!r}).rollback(<its parent>)"
+                     for done, info in zip(targets, infos, strict=False)
+                     if (reason := _take_back(done, info["version_id"])) is not None]
+            if stays:
+                raise StorageError(f"{exc}; half of the split stays: {'; '.join(stays)}") from exc
+            raise
+    return infos
+
+
+def _put_data(entry: FileEntry) -> Callable[[dict[str, FileEntry]], dict[str, FileEntry]]:
+    return lambda files: {**files, "data": entry}
+
+
+def _take_back(dataset: DatasetView, version_id: str) -> str | None:
+    """Remove the commit of `version_id` if it is still `dataset`'s latest version; else the
+    reason it stays."""
+    try:
+        seq, head = dataset._head()
+        if head != version_id:
+            return f"another version ({head}) was committed after it"
+        dataset.store.delete(f"datasets/{dataset.name}/log/{seq:012d}.json")
+    except GantryLocalError as exc:
+        return f"it could not be taken back: {exc}"
+    dataset.store.log_cache.get(dataset.name, {}).pop(seq, None)
+    return None

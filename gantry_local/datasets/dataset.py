@@ -513,10 +513,14 @@ class Dataset:
         parts become versions of ``<name>-train`` and ``<name>-eval`` (or the names given),
         created when missing, with lineage naming this version, the grouping and the seed.
 
+        Both versions are committed or neither (a failing second commit takes the first back).
+
         Raises:
-            ValidationError: a bad fraction, seed, grouping or name; nothing is stored.
+            ValidationError: a bad fraction, seed, grouping or name, or grouping columns of a
+                type that cannot be read as text; nothing is stored.
+            StorageError: the storage failed; nothing is stored.
         """
-        from ._split import Split, split_version
+        from ._split import Split, push_parts, split_version
 
         targets = [validate_dataset_name(n) for n in (train_dataset or f"{self.name}-train",
                                                       eval_dataset or f"{self.name}-eval")]
@@ -526,13 +530,7 @@ class Dataset:
         train, evaluation, lineage = split_version(self, version_id, eval_fraction, by, seed,
                                                    filename, fields)
         siblings = [self._sibling(target) for target in targets]  # both usable before any push
-        infos = []
-        for dataset, part, rows in zip(siblings, ("train", "evaluation"), (train, evaluation),
-                                       strict=True):
-            infos.append(dataset.push_dataframe(
-                rows, message=f"{part} part ({rows.num_rows:,} rows) of {self.name} version "
-                f"{lineage['split_of']['version_id'][:12]}, grouped by {by}",
-                lineage={**lineage, "part": part}))
+        infos = push_parts(siblings, (train, evaluation), self.name, by, lineage)
         return Split(infos[0], infos[1], by, float(eval_fraction), seed)
 
     def _sibling(self, name: str) -> Dataset:
