@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import _cli_args as arg
 from ._cli_commands import DB, command, opt
-from ._cli_output import bar, end_progress, run_line, say, table, transfer_bar, warn
-from ._cli_workspace import open_db
+from ._cli_output import end_progress, run_line, say, table, transfer_bar, warn
+from ._cli_workspace import db_path, open_db
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from .automations.scheduler import AutomationRun, Scheduler
-    from .evaluation.suites import Suite
+    from .records._ingest import IngestResult
     from .workspace import Workspace
 
 __all__: list[str] = []
@@ -141,81 +141,92 @@ def _scheduler_run(args: argparse.Namespace) -> None:
 
     Example: gantry-local scheduler run --once --db gantry.duckdb
     """
-    from .errors import StorageError
-    from .evaluation.suites import Suite
-
-    suites = [Suite.from_toml(path) for path in args.suite or []]
-    if args.once:
-        _tick(args, suites, results=True)
-        return
-    stop = threading.Event()
-    while not stop.is_set():
-        try:
-            _tick(args, suites, results=False)
-        except StorageError as exc:  # e.g. a reader held the file too long: the next tick
-            warn(f"tick skipped: {exc}")
-        stop.wait(args.tick)
-
-
-def _tick(args: argparse.Namespace, suites: list[Suite], results: bool) -> None:
-    """Open the workspace, run everything due (logging each run), close it."""
     from .automations.automations import Automation
     from .automations.scheduler import Scheduler
     from .automations.triggers import DatasetVersionTrigger
+    from .evaluation.suites import Suite
 
-    with open_db(args) as ws:
-        scheduler = Scheduler(ws, tick=args.tick)
-        for suite in suites:
-            scheduler.add_automation(Automation(f"suite-{suite.name}",
-                                                DatasetVersionTrigger(suite.dataset), suite))
-        _ingest(ws)
-        runs = _run_pending(scheduler)
-        for failure in scheduler.failures:
+    suites = [Suite.from_toml(path) for path in args.suite or []]
+    db_path(args)  # a folder is refused before anything opens
+
+    def open_workspace() -> Workspace:
+        return open_db(args)
+
+    scheduler = Scheduler(open_workspace, tick=args.tick)
+    _Printer(scheduler).attach()
+    _say_scheduler_warnings()
+    for suite in suites:
+        scheduler.add_automation(Automation(f"suite-{suite.name}",
+                                            DatasetVersionTrigger(suite.dataset), suite))
+    if args.once:
+        runs = scheduler.run_pending()
+        _print_tick(scheduler, runs, bool(suites))
+        return
+    scheduler.run_forever()
+
+
+class _Printer:
+    """What `scheduler run` says on stderr as a tick goes: the spool ingest (a bar over its
+    segments on a terminal), one line per run (a bar when catching up), failures, skips."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.ingesting: tqdm[Any] | None = None
+        self.catching_up: tqdm[Any] | None = None
+
+    def attach(self) -> None:
+        self.scheduler.ingest_progress = self.ingest_progress
+        self.scheduler.on_ingest = self.ingested
+        self.scheduler.on_run = self.ran
+        self.scheduler.on_tick = self.ticked
+
+    def ingest_progress(self, done: int, pending: int, rows: int) -> None:
+        if self.ingesting is None and pending > 1:
+            self.ingesting = transfer_bar("ingesting", unit=" segments", total=pending)
+        if self.ingesting is not None:
+            self.ingesting.n = done
+            self.ingesting.set_postfix(rows=f"{rows:,}")
+
+    def ingested(self, result: IngestResult) -> None:
+        self._end_bars()
+        if result.segments:
+            warn(f"ingested {result.segments:,} spool segments ({result.rows:,} rows"
+                 + (f", {result.late_rows:,} late" if result.late_rows else "") + ")")
+        for segment, error in result.quarantined:
+            warn(f"quarantined spool segment {segment}: {error}")
+
+    def ran(self, run: AutomationRun) -> None:
+        if self.catching_up is None and self.scheduler.due_now > 1:
+            self.catching_up = transfer_bar("catching up", unit=" runs",
+                                            total=self.scheduler.due_now)
+        warn(run_line(run.curator, run.interval_start, run.interval_end, run.status,
+                      run.rows_selected, run.rows_in_interval, run.version_id, run.error))
+        if self.catching_up is not None:
+            self.catching_up.update(1)
+
+    def ticked(self) -> None:
+        self._end_bars()
+        if self.scheduler.skipped is not None:
+            return  # the scheduler's log says it
+        for failure in self.scheduler.failures:
             if failure.kind != "curator":  # curator failures were logged as their runs
                 warn(f"{failure.automation}  ({failure.kind})  FAILED  {failure.error}")
-        if results:
-            _print_tick(scheduler, runs, bool(suites))
 
-
-def _ingest(ws: Workspace) -> None:
-    """Ingest the spool (a bar over its segments on a terminal, once there are several), then
-    say what came in; the scheduler's own ingest then finds nothing, and records a failure."""
-    from .errors import GantryLocalError
-
-    shown: list[tqdm[Any]] = []
-
-    def on_batch(done: int, pending: int, rows: int) -> None:
-        if not shown and done + pending > 1:
-            shown.append(transfer_bar("ingesting", unit=" segments", total=done + pending))
-        if shown:
-            shown[0].n = done
-            shown[0].set_postfix(rows=f"{rows:,}")
-
-    try:
-        result = ws.ingest(progress=on_batch)
-    except GantryLocalError:
-        return
-    finally:
+    def _end_bars(self) -> None:
+        self.ingesting = self.catching_up = None
         end_progress()
-    if result.segments:
-        warn(f"ingested {result.segments:,} spool segments ({result.rows:,} rows"
-             + (f", {result.late_rows:,} late" if result.late_rows else "") + ")")
-    for segment, error in result.quarantined:
-        warn(f"quarantined spool segment {segment}: {error}")
 
 
-def _run_pending(scheduler: Scheduler) -> list[AutomationRun]:
-    """`scheduler.run_pending()`, one stderr line per run, a bar when catching up."""
-    due = len(scheduler.due())
-    with bar(due, "catching up") as progress:
+class _Lines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
 
-        def on_run(run: AutomationRun) -> None:
-            warn(run_line(run.curator, run.interval_start, run.interval_end, run.status,
-                          run.rows_selected, run.rows_in_interval, run.version_id, run.error))
-            progress.update(1)
 
-        scheduler.on_run = on_run
-        return scheduler.run_pending()
+def _say_scheduler_warnings() -> None:
+    """The scheduler's warnings (a skipped tick, an automation failing) as stderr lines."""
+    logger = logging.getLogger("gantry_local.scheduler")
+    if not any(isinstance(h, _Lines) for h in logger.handlers):
+        logger.addHandler(_Lines(logging.WARNING))
 
 
 def _print_tick(scheduler: Scheduler, runs: list[AutomationRun], suites: bool) -> None:

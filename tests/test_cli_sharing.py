@@ -139,7 +139,7 @@ def test_a_tick_that_cannot_get_the_file_is_skipped_not_fatal(world: tuple[Path,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert loop.stderr is not None
         lines = [loop.stderr.readline() for _ in range(2)]
-        assert any(line.startswith("tick skipped: cannot open the database") for line in lines)
+        assert any("tick skipped: cannot open the database" in line for line in lines)
     try:
         while not (line := loop.stderr.readline()).startswith("u  ["):  # the holder let go
             assert line, "the loop ended"

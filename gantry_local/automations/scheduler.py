@@ -13,6 +13,12 @@ proves unreachable, the curators and suites after it skip this tick (each record
 failed). On S3, a tick with storage work first asks the bucket once without retries,
 so with the endpoint gone the tick takes milliseconds instead of one call's retries
 (about 9 s) per due interval; the next tick retries everything.
+
+A scheduler made from a function that opens the workspace (``Scheduler(lambda:
+Workspace(db=...))``) holds the DuckDB file only while it works: each tick opens a
+workspace, ingests the spool, runs what is due and closes it again, so other processes
+(the CLI, a notebook, the report) open the file between ticks. `gantry-local scheduler
+run` is that scheduler.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,7 +39,7 @@ import schedule
 
 from .._context import Context
 from .._limits import check_int, check_number, check_span
-from ..errors import IntegrityError, NotFoundError, StorageError, ValidationError
+from ..errors import GantryLocalError, IntegrityError, NotFoundError, StorageError, ValidationError
 from ._registry import next_start
 from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
@@ -40,6 +47,7 @@ from .triggers import DatasetVersionTrigger
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
     from ..monitoring.alerts import Alert
+    from ..records._ingest import IngestResult, Progress
     from .automations import Automation
     from .curators import Curator
 
@@ -57,6 +65,8 @@ _TICK_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDic
 _BACKGROUND: weakref.WeakKeyDictionary[Any, Scheduler] = weakref.WeakKeyDictionary()
 _EXPLICIT: weakref.WeakSet[Any] = weakref.WeakSet()  # workspaces a user made a Scheduler for
 _REGISTRY_LOCK = threading.Lock()
+# Schedulers that open their workspace per tick: one tick at a time per DuckDB file in a process
+_FILE_LOCKS: dict[str, threading.Lock] = {}
 
 
 @dataclass(frozen=True)
@@ -120,11 +130,18 @@ class Scheduler:
     tick at a time.
 
     Args:
-        workspace: whose automations to run (its clock decides what is due).
+        workspace: whose automations to run (its clock decides what is due); or a function
+            that opens it (``lambda: Workspace(db="gantry.duckdb")``), called for every tick
+            (and every `due`, `failed_automations`, `suite_runs`): the workspace it returns
+            is closed after, so the DuckDB file is held only while the scheduler works.
         tick: seconds between ticks in `run_forever` / `start`.
+
+    Example:
+        >>> scheduler = Scheduler(lambda: Workspace(db="gantry.duckdb"), tick=60)
+        >>> scheduler.run_forever()  # doctest: +SKIP
     """
 
-    def __init__(self, workspace: Workspace, tick: float = 1.0,
+    def __init__(self, workspace: Workspace | Callable[[], Workspace], tick: float = 1.0,
                  max_runs_per_tick: int = MAX_DUE_PER_TICK,
                  retry_after: timedelta = timedelta(minutes=1),
                  max_retry_after: timedelta = timedelta(hours=1)) -> None:
@@ -132,9 +149,13 @@ class Scheduler:
                 not 0 < tick <= 86_400:
             raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
                                   f"{tick!r}")
+        opener: Callable[[], Workspace] | None = None
         if not isinstance(workspace, Context):
-            raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
-                                  f"{type(workspace).__name__}")
+            if not callable(workspace) or isinstance(workspace, type):
+                raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
+                                      f"{type(workspace).__name__}; pass a Workspace, or a "
+                                      "function that opens one (lambda: Workspace(db=...))")
+            opener = workspace
         self.max_runs_per_tick = check_int(max_runs_per_tick, "max_runs_per_tick", 1,
                                            1_000_000)
         self.retry_after = check_span(retry_after, "retry_after", zero=True)
@@ -142,11 +163,21 @@ class Scheduler:
         if self.max_retry_after < self.retry_after:
             raise ValidationError(f"max_retry_after ({self.max_retry_after}) is shorter than "
                                   f"retry_after ({self.retry_after})")
-        self.workspace = workspace
         self.tick = float(tick)
-        self._registry = CuratorRegistry(workspace)
-        with _REGISTRY_LOCK:
-            self._lock = _TICK_LOCKS.setdefault(workspace, threading.Lock())
+        self._opener = opener
+        self._workspace: Workspace | None = None
+        self._added: list[Automation] = []  # suites, registered again in each opened workspace
+        self.skipped: str | None = None  # why the last tick could not open the workspace
+        self._opened_once = False
+        self._unopened = False  # the last open of the scheduler's function failed
+        if opener is None:
+            assert isinstance(workspace, Context)
+            self._attach(workspace)
+            with _REGISTRY_LOCK:
+                self._lock: threading.Lock | threading.RLock = _TICK_LOCKS.setdefault(
+                    workspace, threading.Lock())
+        else:
+            self._lock = threading.RLock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._ticks = threading.Condition()
@@ -160,9 +191,87 @@ class Scheduler:
         self._backoff: dict[str, tuple[datetime, int]] = {}  # failing automation -> (last, n)
         self._transient: set[str] = set()  # automations whose last failure was storage
         self.background = False
-        _claim(self)  # a user's Scheduler drives this workspace from now on
-        # called with each curator run as it is recorded (the CLI logs it); never fails a tick
+        if opener is None:
+            _claim(self)  # a user's Scheduler drives this workspace from now on
+        # Hooks (the CLI prints with them); one that fails is logged and never fails a tick.
+        # on_run: each curator run as it is recorded. on_ingest: what the tick's spool ingest
+        # did. ingest_progress: (segments done, segments pending, rows) while it ingests.
+        # on_tick: after every tick, also one skipped because the workspace could not open.
         self.on_run: Callable[[AutomationRun], None] | None = None
+        self.on_ingest: Callable[[IngestResult], None] | None = None
+        self.ingest_progress: Progress | None = None
+        self.on_tick: Callable[[], None] | None = None
+        self.due_now = 0  # curator runs due in the running tick (for a progress bar's total)
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace the scheduler runs on (when made from a function: the one open in
+        the current tick).
+
+        Raises:
+            ValidationError: made from a function, and no tick is running.
+        """
+        if self._workspace is None:
+            raise ValidationError("this Scheduler opens its workspace only while it works "
+                                  "(run_pending, due, run_forever); open one yourself to look")
+        return self._workspace
+
+    def _attach(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+        self._registry = CuratorRegistry(workspace)
+
+    @contextmanager
+    def _opened(self) -> Iterator[None]:
+        """Made from a function: open the workspace for the call, close it after (calls
+        inside the call share it). Bound to a workspace: nothing to do.
+
+        Raises:
+            GantryLocalError: see `_open`.
+        """
+        if self._opener is None:
+            yield
+            return
+        with self._lock:
+            if self._workspace is not None:
+                yield
+                return
+            workspace = self._open()
+            try:
+                with _file_lock(workspace):
+                    self._attach(workspace)
+                    for automation in self._added:
+                        self._register(automation)
+                    yield
+            finally:
+                self._workspace = None
+                workspace.close()  # type: ignore[attr-defined]
+
+    def _open(self) -> Workspace:
+        """The workspace the scheduler's function opens (`_unopened` says when it failed).
+
+        Raises:
+            GantryLocalError: the function's own (e.g. `StorageError`: the file stayed held).
+            ValidationError: the function raised something else, or returned no Workspace.
+        """
+        assert self._opener is not None
+        self._unopened = True
+        try:
+            workspace = self._opener()
+        except GantryLocalError:
+            raise
+        except Exception as exc:  # the user's function: say what it did
+            raise ValidationError(f"the function opening the scheduler's workspace raised "
+                                  f"{_describe(exc)}") from exc
+        if not isinstance(workspace, Context):
+            if callable(getattr(workspace, "close", None)):
+                workspace.close()
+            raise ValidationError(f"the function given to Scheduler must return a gantry_local "
+                                  f"Workspace, it returned {type(workspace).__name__}")
+        self._unopened = False
+        self._opened_once = True
+        with _REGISTRY_LOCK:
+            _EXPLICIT.add(workspace)  # this scheduler drives it: no background loop starts
+        return workspace
 
     @property
     def _suites(self) -> dict[str, Automation]:
@@ -176,9 +285,10 @@ class Scheduler:
         """Every (curator, interval start) that is due and has not succeeded, oldest first
         (at most `MAX_DUE_PER_TICK` of each curator and `max_runs_per_tick` in all; a curator
         in its retry backoff is left for later)."""
-        now = self.workspace.clock.now()
-        self._backoff = self._registry.failure_counts()
-        return self._due(self._registry.list(), *self._registry.progress(), now)
+        with self._opened():
+            now = self.workspace.clock.now()
+            self._backoff = self._registry.failure_counts()
+            return self._due(self._registry.list(), *self._registry.progress(), now)
 
     def retry_delay(self, failures: int) -> timedelta:
         """How long an automation that failed `failures` ticks in a row waits before the next
@@ -235,7 +345,9 @@ class Scheduler:
         one automation raises is recorded (`failures`, and `failed_automations()` until it
         next succeeds) and never stops the others.
         """
-        with self._lock:
+        with self._lock, self._opened():
+            self.skipped = None
+            self.due_now = 0
             self.failures = []
             self._ok: set[str] = set()
             self._unreachable: str | None = None  # set by the first unreachable-storage error
@@ -255,14 +367,17 @@ class Scheduler:
     def _ingest_spool(self) -> None:
         """Producers' spooled records first, so each interval holds every worker's records."""
         try:
-            self.workspace.ingest()
+            result = self.workspace.ingest(progress=self.ingest_progress)
         except Exception as exc:  # the spool or the database: said, retried next tick
             self._fail("spool", "ingest", None, exc)
+            return
+        _call(self.on_ingest, result)
 
     def failed_automations(self) -> pl.DataFrame:
         """Automations failing now: name, kind, application, first and last failure, count,
         error (an automation leaves it when it next succeeds)."""
-        return self._registry.failures()  # type: ignore[no-any-return]
+        with self._opened():
+            return self._registry.failures()  # type: ignore[no-any-return]
 
     def _fail(self, automation: str, kind: str, application: str | None,
               exc: BaseException | str) -> None:
@@ -328,6 +443,7 @@ class Scheduler:
         try:
             curators = self._registry.list(broken=broken)
             due = self._due(curators, *self._registry.progress(), now)
+            self.due_now = len(due)
         except Exception as exc:  # the database itself
             self._fail("curators", "scheduler", None, exc)
             return []
@@ -370,11 +486,7 @@ class Scheduler:
         return runs
 
     def _tell(self, run: AutomationRun) -> None:
-        if self.on_run is not None:
-            try:
-                self.on_run(run)
-            except Exception:  # a hook that fails is said, and the tick goes on
-                log.exception("the scheduler's on_run hook failed")
+        _call(self.on_run, run)
 
     def _run_in_process(self, now: datetime) -> list[Alert]:
         from ._aggregation import AggregationTrigger, QueriesAggregationTrigger
@@ -449,13 +561,22 @@ class Scheduler:
             ValidationError: not a test-suite automation.
             AlreadyExistsError: an automation of that name exists.
         """
-        from .automations import Automation, _dataset_application, register
+        from .automations import Automation
 
         if not isinstance(automation, Automation) or not isinstance(
                 automation.trigger, DatasetVersionTrigger):
             raise ValidationError("Scheduler.add_automation takes a test-suite Automation (a "
                                   "DatasetVersionTrigger); add curator automations to their "
                                   "application")
+        with self._opened():
+            self._register(automation)
+        if self._opener is not None:
+            self._added.append(automation)
+
+    def _register(self, automation: Automation) -> None:
+        from .automations import _dataset_application, register
+
+        assert isinstance(automation.trigger, DatasetVersionTrigger)
         register(self.workspace, _dataset_application(self.workspace, automation.trigger.dataset),
                  automation)
 
@@ -488,7 +609,8 @@ class Scheduler:
 
     def suite_runs(self) -> pl.DataFrame:
         """Every stored test-suite run: suite, dataset, version, passed, evaluation, error."""
-        return self._registry.suite_runs()  # type: ignore[no-any-return]
+        with self._opened():
+            return self._registry.suite_runs()  # type: ignore[no-any-return]
 
     def _run_once(self, curator: Curator, start: datetime) -> tuple[AutomationRun, Exception | None]:
         end = start + curator.curation_interval
@@ -533,7 +655,16 @@ class Scheduler:
 
     def run_forever(self) -> None:
         """Tick until `stop()` (or Ctrl-C), using the `schedule` library for the cadence;
-        `wake()` ticks at once."""
+        `wake()` ticks at once. Made from a function, each tick opens the workspace and closes
+        it after; a tick that cannot open it (held past the lock timeout) is skipped with a
+        warning and the next one tries again.
+
+        Raises:
+            GantryLocalError: made from a function whose very first open failed for a reason
+                other than storage (a conflicting storage URL, a bad argument): no tick can
+                succeed, so the loop does not start.
+        """
+        self._fatal: GantryLocalError | None = None
         jobs = schedule.Scheduler()
         jobs.every(self.tick).seconds.do(self._tick_safely)  # type: ignore[arg-type]
         self._stop.clear()
@@ -548,6 +679,8 @@ class Scheduler:
                         self._tick_safely()
         except KeyboardInterrupt:
             return
+        if self._fatal is not None:
+            raise self._fatal
 
     def _tick_safely(self) -> None:
         """One tick that never ends the loop: anything left (the database itself failing)
@@ -555,13 +688,24 @@ class Scheduler:
         with self._ticks:
             self._started_ticks += 1
         try:
-            if getattr(self.workspace, "closed", False):
+            if self._opener is None and getattr(self.workspace, "closed", False):
                 self._stop.set()  # the workspace was closed under the loop: nothing to run
             else:
                 self.run_pending()
+        except GantryLocalError as exc:
+            if not self._unopened:
+                log.exception("scheduler tick failed; retrying on the next tick")
+            elif not self._opened_once and not isinstance(exc, StorageError):
+                self.skipped = str(exc)
+                self._fatal = exc  # a mistake, not a busy file: no tick can succeed
+                self._stop.set()
+            else:
+                self.skipped = str(exc)
+                log.warning("scheduler tick skipped: %s", exc)
         except Exception:
             log.exception("scheduler tick failed; retrying on the next tick")
         finally:
+            _call(self.on_tick)
             with self._ticks:
                 self._finished_ticks += 1
                 self._ticks.notify_all()
@@ -605,6 +749,28 @@ class Scheduler:
             if self._thread is not threading.current_thread():
                 self._thread.join(timeout)
             self._thread = None
+
+
+def _call(hook: Callable[..., None] | None, *args: Any) -> None:
+    """Call a scheduler hook; one that fails is logged, and the tick goes on."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:
+        log.exception("a scheduler hook failed")
+
+
+@contextmanager
+def _file_lock(workspace: Workspace) -> Iterator[None]:
+    """One tick at a time per DuckDB file among the schedulers of this process that open
+    their workspace per tick (DuckDB lets one process open a file twice)."""
+    db = str(getattr(workspace, "db", ""))
+    key = os.path.realpath(db) if db and db != ":memory:" else f"memory:{id(workspace.database)}"
+    with _REGISTRY_LOCK:
+        lock = _FILE_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        yield
 
 
 def _claim(scheduler: Scheduler) -> None:
