@@ -28,7 +28,10 @@ __all__ = ["AppHandle", "Context", "check_context", "resolve", "set_default_reso
 
 @runtime_checkable
 class Context(Protocol):
-    """The parts of a workspace the rooms below the façades use."""
+    """The parts of a workspace the rooms below the façades use, and no more (a test checks
+    each is used). The scheduler alone uses `storage`, `storage_options` and `ingest` (it
+    probes the storage and ingests the spool each tick); gquery's module functions alone
+    use `list_applications` and `query`."""
 
     database: Database
     clock: Clock

@@ -71,3 +71,18 @@ def test_the_default_workspace_is_resolved_in_one_place(tmp_path: Path) -> None:
         workspace.close()
     finally:
         gantry._default._default = previous
+
+
+def test_the_context_has_only_members_the_rooms_use() -> None:
+    import ast
+    import re
+
+    package = Path(gantry.__file__).parent
+    tree = ast.parse((package / "_context.py").read_text())
+    context = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Context")
+    members = {n.target.id if isinstance(n, ast.AnnAssign) else n.name  # type: ignore[union-attr]
+               for n in context.body if isinstance(n, (ast.AnnAssign, ast.FunctionDef))}
+    rooms = ("automations", "monitoring", "evaluation", "query")
+    source = "\n".join(p.read_text() for room in rooms for p in (package / room).rglob("*.py"))
+    unused = sorted(m for m in members if not re.search(rf"\.{re.escape(m)}\b", source))
+    assert members and unused == [], f"Context members no room uses: {unused}"
