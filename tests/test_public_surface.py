@@ -8,6 +8,7 @@ import __future__
 
 import importlib
 import inspect
+import pkgutil
 import types
 from collections.abc import Callable
 from typing import Any
@@ -22,16 +23,9 @@ from gantry_local.evaluation import completion
 from gantry_local.monitoring import alerts
 from gantry_local.monitoring.report import write_report
 
-PACKAGES = [
-    "gantry_local",
-    "gantry_local.automations",
-    "gantry_local.automations.curators",
-    "gantry_local.datasets",
-    "gantry_local.evaluation",
-    "gantry_local.monitoring",
-    "gantry_local.query",
-    "gantry_local.records",
-]
+# Every package, found (not listed), so a new subpackage is pinned from the start.
+PACKAGES = ["gantry_local", *sorted(
+    m.name for m in pkgutil.walk_packages(gantry_local.__path__, "gantry_local.") if m.ispkg)]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
