@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from . import query
+from ._client import get_client, setup_logger
 from ._default import (
     archive_application,
     create_application,
@@ -56,7 +57,8 @@ from .errors import (
     WebhookError,
 )
 from .evaluation import Comparison, evaluate, get_evaluation, list_evaluations
-from .records._gantry_args import compute_feedback_id
+from .llm import CompletionApplication, VersionDetails
+from .records._gantry_args import JoinKey, compute_feedback_id
 from .records._ingest import IngestResult
 from .records.query import Query
 from .workspace import Workspace
@@ -73,12 +75,14 @@ __all__ = [
     "BufferFullError",
     "Clock",
     "Comparison",
+    "CompletionApplication",
     "ConflictError",
     "Dataset",
     "DatasetDiff",
     "GantryLocalError",
     "IngestResult",
     "IntegrityError",
+    "JoinKey",
     "JudgeError",
     "ManualClock",
     "NotFoundError",
@@ -92,6 +96,7 @@ __all__ = [
     "StorageError",
     "SystemClock",
     "ValidationError",
+    "VersionDetails",
     "WebhookError",
     "Workspace",
     "__version__",
@@ -105,6 +110,7 @@ __all__ = [
     "flush",
     "gc",
     "get_application",
+    "get_client",
     "get_dataset",
     "get_evaluation",
     "get_workspace",
@@ -124,4 +130,5 @@ __all__ = [
     "register_model",
     "restore_dataset",
     "set_working_directory",
+    "setup_logger",
 ]

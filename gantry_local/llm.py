@@ -21,7 +21,7 @@ from .evaluation.completion import VersionDetails
 if TYPE_CHECKING:
     from .workspace import Workspace
 
-__all__ = ["CompletionApplication", "VersionDetails", "application_object"]
+__all__ = ["ChatApplication", "CompletionApplication", "VersionDetails", "application_object"]
 
 
 class CompletionApplication(Application):
@@ -47,31 +47,60 @@ class CompletionApplication(Application):
             ValidationError: a request or response that is not an OpenAI-style dict, a
                 choice index out of range, or bad attributes (nothing is logged).
         """
-        request = _json_object(api_request, "api_request")
-        response = _json_object(api_response, "api_response")
-        choice = _choice(response, selected_choice_index)
-        if not isinstance(vendor, str) or not vendor:
-            raise ValidationError(f"vendor must be a non-empty string such as 'openai', got "
-                                  f"{shown(vendor)}")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise ValidationError(f"version must be a version number (an integer) or None, got "
-                                  f"{shown(version)}")
-        if session_id is not None and not isinstance(session_id, (str, uuid.UUID)):
-            raise ValidationError(f"session_id must be a string or a UUID, got {shown(session_id)}")
-        inputs = {**_request_fields(request),
-                  **_attributes(request_attributes, "request_attributes"),
-                  "api_request": json.dumps(request, sort_keys=True)}
-        outputs = {**_response_fields(response, choice),
-                   **_attributes(response_attributes, "response_attributes"),
-                   "api_response": json.dumps(response, sort_keys=True)}
-        all_tags = {**_attributes(tags, "tags"), "vendor": vendor}
-        if version is not None:
-            all_tags["version_number"] = str(version)
-        if session_id is not None:
-            all_tags["session_id"] = str(session_id)
-        self.log_record(inputs=inputs, outputs=outputs,
-                        feedback=_attributes(feedback, "feedback") or None, tags=all_tags,
-                        version=version)
+        _log_llm_data(self, api_request, api_response, request_attributes, response_attributes,
+                      feedback, selected_choice_index, session_id, tags, version, vendor)
+
+
+class ChatApplication(Application):
+    """A chat application (``application_type="Chat"``): prompt versions for chat models and
+    `log_llm_data` for OpenAI chat requests and responses, as Gantry's."""
+
+    def log_llm_data(self, api_request: dict[str, Any], api_response: dict[str, Any],
+                     request_attributes: dict[str, Any] | None = None,
+                     response_attributes: dict[str, Any] | None = None,
+                     feedback: dict[str, Any] | None = None, selected_choice_index: int = 0,
+                     session_id: str | uuid.UUID | None = None,
+                     tags: dict[str, str] | None = None, version: int | None = None) -> None:
+        """Log an OpenAI chat request (``messages``) and its response as one record, as
+        `CompletionApplication.log_llm_data` does (the ``vendor`` tag is ``openai-chat``)."""
+        _log_llm_data(self, api_request, api_response, request_attributes, response_attributes,
+                      feedback, selected_choice_index, session_id, tags, version, _CHAT_VENDOR)
+
+
+_CHAT_VENDOR = "openai-chat"
+
+
+def _log_llm_data(app: Application, api_request: dict[str, Any], api_response: dict[str, Any],
+                  request_attributes: dict[str, Any] | None,
+                  response_attributes: dict[str, Any] | None, feedback: dict[str, Any] | None,
+                  selected_choice_index: int, session_id: str | uuid.UUID | None,
+                  tags: dict[str, str] | None, version: int | None, vendor: str) -> None:
+    """`log_llm_data` of either kind of LLM application (see `CompletionApplication`)."""
+    request = _json_object(api_request, "api_request")
+    response = _json_object(api_response, "api_response")
+    choice = _choice(response, selected_choice_index)
+    if not isinstance(vendor, str) or not vendor:
+        raise ValidationError(f"vendor must be a non-empty string such as 'openai', got "
+                              f"{shown(vendor)}")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ValidationError(f"version must be a version number (an integer) or None, got "
+                              f"{shown(version)}")
+    if session_id is not None and not isinstance(session_id, (str, uuid.UUID)):
+        raise ValidationError(f"session_id must be a string or a UUID, got {shown(session_id)}")
+    inputs = {**_request_fields(request),
+              **_attributes(request_attributes, "request_attributes"),
+              "api_request": json.dumps(request, sort_keys=True)}
+    outputs = {**_response_fields(response, choice),
+               **_attributes(response_attributes, "response_attributes"),
+               "api_response": json.dumps(response, sort_keys=True)}
+    all_tags = {**_attributes(tags, "tags"), "vendor": vendor}
+    if version is not None:
+        all_tags["version_number"] = str(version)
+    if session_id is not None:
+        all_tags["session_id"] = str(session_id)
+    app.log_record(inputs=inputs, outputs=outputs,
+                   feedback=_attributes(feedback, "feedback") or None, tags=all_tags,
+                   version=version)
 
 
 def _json_object(value: Any, what: str) -> dict[str, Any]:
@@ -140,7 +169,10 @@ def _attributes(value: Any, what: str) -> dict[str, Any]:
 
 
 def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
-    """The handle `get_application` returns: a `CompletionApplication` for completion apps."""
+    """The handle `get_application` returns: a `CompletionApplication` for completion apps, a
+    `ChatApplication` for chat apps."""
     if application_type == "Completion":
         return CompletionApplication(workspace, name, application_type)
+    if application_type == "Chat":
+        return ChatApplication(workspace, name, application_type)
     return Application(workspace, name, application_type)

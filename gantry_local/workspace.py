@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["APPLICATION_TYPES", "Workspace"]
 
-APPLICATION_TYPES = ("Custom", "Completion")
+APPLICATION_TYPES = ("Custom", "Completion", "Chat")
 _MIN_FLUSH_INTERVAL, _MAX_FLUSH_INTERVAL = 0.001, 3600.0  # below: a busy loop; above: pointless
 _MAX_BUFFER_TIMEOUT = 86_400.0
 _OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
@@ -218,6 +218,14 @@ class Workspace:
             self.database.close()
             _OPEN.discard(self)
 
+    def ping(self) -> bool:
+        """Gantry's client check (``gantry.get_client().ping()``): True, there is no service."""
+        return True
+
+    def ready(self) -> bool:
+        """Gantry's client readiness check: True, there is no service to wait for."""
+        return True
+
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record logged before this call is in the database.
 
@@ -296,8 +304,8 @@ class Workspace:
                            ) -> Application:
         """Create an application (a model whose traffic is logged) and its tables.
 
-        `application_type` is ``"Custom"`` (the default) or ``"Completion"`` (prompt
-        versions; a `CompletionApplication` is returned).
+        `application_type` is ``"Custom"`` (the default), ``"Completion"`` (prompt
+        versions; a `CompletionApplication` is returned) or ``"Chat"`` (a `ChatApplication`).
 
         Raises:
             ValidationError: bad name or application type.

@@ -12,6 +12,7 @@ import pytest
 import gantry_local as gantry
 import gantry_local.query as gquery
 from gantry_local.errors import GantryLocalError, NotFoundError, ValidationError
+from gantry_local.llm_utils import fill_prompt
 from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
 from tests.conftest import stored_counts
 
@@ -32,6 +33,13 @@ def cars(tmp_path: Path) -> Iterator[gantry.Workspace]:
 
 def _df() -> gquery.GantryDataFrame:
     return gquery.query("cars")
+
+
+def _chat() -> Any:
+    try:
+        return gantry.get_application("talk")
+    except NotFoundError:
+        return gantry.create_application("talk", "Chat")
 
 
 Case = tuple[str, Callable[[], Any], type[Exception], str]
@@ -123,6 +131,33 @@ CASES: list[Case] = [
      "isin works on str"),
     ("mask-bool-equals-number", lambda: _df()["outputs.ok"] == 1, ValidationError,
      "cannot compare 'outputs.ok'"),
+    ("pdf-of-a-time", lambda: gquery.GantrySeries("__time", "datetime", _df()).pdf(),
+     ValidationError, "pdf works on int, float, bool, str and tag series"),
+    ("join-key-from-a-list", lambda: gantry.JoinKey.from_dict([1]),  # type: ignore[arg-type]
+     TypeError, "JoinKey.from_dict takes a dict"),
+    ("join-key-from-unencodable", lambda: gantry.JoinKey.from_dict({"a": object()}),
+     ValidationError, "cannot encode"),
+    ("join-key-empty", lambda: gantry.log_record("cars", inputs={"speed": 1}, outputs={"ok": 1},
+                                                 join_key=gantry.JoinKey("")),
+     ValidationError, "join keys must be 1 to"),
+    ("fill-prompt-not-text", lambda: fill_prompt(3, {}),  # type: ignore[arg-type]
+     ValidationError, "prompt must be a string"),
+    ("fill-prompt-number-value", lambda: fill_prompt("{{a}}", {"a": 1}),  # type: ignore[dict-item]
+     ValidationError, "values must map variable names to strings"),
+    ("fill-prompt-values-list", lambda: fill_prompt("{{a}}", ["a"]),  # type: ignore[arg-type]
+     ValidationError, "values must be a dict"),
+    ("fill-prompt-strict-unfilled", lambda: fill_prompt("{{a}} {{b}}", {"a": "x"}, strict=True),
+     ValidationError, r"Prompt 'x \{\{b\}\}' was not fully filled.*Unfilled keys: \['b'\]"),
+    ("fill-prompt-strict-not-bool", lambda: fill_prompt("a", {}, strict="yes"),  # type: ignore[arg-type]
+     ValidationError, "strict must be True or False"),
+    ("setup-logger-unknown-level", lambda: gantry.setup_logger("LOUD"), ValidationError,
+     "logging_level must be one of"),
+    ("application-type-unknown", lambda: gantry.create_application("talk", "Chatty"),
+     ValidationError, "application_type must be one of .*'Chat'"),
+    ("chat-log-no-choices", lambda: _chat().log_llm_data({"model": "gpt-4"}, {"id": "x"}),
+     ValidationError, "api_response has no 'choices' list"),
+    ("chat-version-on-custom-app", lambda: gantry.get_application("cars").create_version(
+        "p", "d", "gpt-4"), ValidationError, "versions need application_type='Completion'"),
     ("tag-filter-two-kinds", lambda: gquery.query("cars", filters=[
         {"feature_name": "env", "dtype": "tag", "equals": "a", "category_query": ["b"]}]),
      ValidationError, "a tag filter takes one of"),

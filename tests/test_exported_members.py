@@ -7,16 +7,19 @@ import gantry_local.errors
 def test_top_level_names_are_pinned() -> None:
     assert sorted(gantry_local.__all__) == [
         "AlreadyExistsError", "Application", "AutomationRun", "BufferFullError", "Clock",
-        "Comparison", "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError",
-        "IngestResult", "IntegrityError", "JudgeError", "ManualClock", "NotFoundError",
+        "Comparison", "CompletionApplication", "ConflictError", "Dataset", "DatasetDiff", "GantryLocalError",
+        "IngestResult", "IntegrityError", "JoinKey", "JudgeError", "ManualClock", "NotFoundError",
         "NotInitializedError", "NotSupportedError", "ProducerWorkspace", "Query", "RowError",
-        "Run", "Scheduler", "StorageError", "SystemClock", "ValidationError", "WebhookError",
+        "Run", "Scheduler", "StorageError", "SystemClock", "ValidationError", "VersionDetails",
+        "WebhookError",
         "Workspace", "__version__", "archive_application", "compute_feedback_id",
         "create_application", "create_dataset", "delete_application", "delete_dataset", "evaluate",
-        "flush", "gc", "get_application", "get_dataset", "get_evaluation", "get_workspace", "init",
+        "flush", "gc", "get_application", "get_client", "get_dataset", "get_evaluation",
+        "get_workspace", "init",
         "list_applications", "list_dataset_versions", "list_datasets", "list_evaluations", "log",
         "log_file", "log_from_data_connector", "log_record", "log_records", "ping", "query",
         "ready", "register_model", "restore_dataset", "set_working_directory",
+        "setup_logger",
     ]
     for name in gantry_local.__all__:
         assert hasattr(gantry_local, name), name

@@ -17,7 +17,8 @@ import pytest
 
 import gantry_local as gantry
 import gantry_local.query as gquery
-from gantry_local.llm import CompletionApplication, VersionDetails
+from gantry_local.llm import ChatApplication, CompletionApplication, VersionDetails
+from gantry_local.llm_utils import fill_prompt
 from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
 
 _ = inspect.Parameter.empty  # no default
@@ -57,6 +58,18 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
      [("self", _), ("version", _)]),
     ("CompletionApplication.deploy_version", CompletionApplication.deploy_version,
      [("self", _), ("version_id", _), ("env", _)]),
+    ("ChatApplication.create_version", ChatApplication.create_version, [
+        ("self", _), ("prompt_template", _), ("description", _), ("model", _),
+        ("model_params", None), ("prompt_inputs", None)]),
+    ("ChatApplication.log_llm_data", ChatApplication.log_llm_data, [
+        ("self", _), ("api_request", _), ("api_response", _), ("request_attributes", None),
+        ("response_attributes", None), ("feedback", None), ("selected_choice_index", 0),
+        ("session_id", None), ("tags", None), ("version", None)]),
+    # gantry/applications/llm_utils.py, gantry/logger/main.py, gantry/logger/utils.py
+    ("llm_utils.fill_prompt", fill_prompt, [("prompt", _), ("values", _), ("strict", False)]),
+    ("gantry.get_client", gantry.get_client, []),
+    ("gantry.setup_logger", gantry.setup_logger, [("level", "INFO")]),
+    ("gantry.JoinKey.from_dict", gantry.JoinKey.from_dict, [("dict_", _)]),
     ("CompletionApplication.log_llm_data", CompletionApplication.log_llm_data, [
         ("self", _), ("api_request", _), ("api_response", _), ("request_attributes", None),
         ("response_attributes", None), ("feedback", None), ("selected_choice_index", 0),
@@ -146,7 +159,7 @@ SERIES: dict[str, list[tuple[str, Any]]] = {
     "percent_true_not_null": _SHARE, "percent_false_not_null": _SHARE,
     "isin": [("self", _), ("other", _)], "contains": [("self", _), ("other", _)],
     "notnull": [("self", _)], "notna": [("self", _)], "isnull": [("self", _)],
-    "isna": [("self", _)],
+    "isna": [("self", _)], "pdf": [("self", _)], "cdf": [("self", _)],
 }
 CASES = GANTRY + LOGGING + [(f"GantrySeries.{name}", getattr(gquery.GantrySeries, name), params)
                   for name, params in SERIES.items()]
@@ -160,6 +173,18 @@ def test_signature_matches_gantry(name: str, ours: Callable[..., Any],
     assert head == params, f"{name} starts with {head}, Gantry had {params}"
     for extra in found[len(params):]:  # our extras: optional, never required
         assert extra.default is not _ or extra.kind is inspect.Parameter.VAR_KEYWORD, extra
+
+
+def test_gantrys_top_level_names_exist() -> None:
+    gantry_all = [  # gantry/__init__.py's __all__ (0.6), less its private _version
+        "init", "Application", "CompletionApplication", "VersionDetails", "Run", "log",
+        "log_file", "log_from_data_connector", "log_record", "log_records", "ping", "ready",
+        "get_client", "setup_logger", "compute_feedback_id", "JoinKey", "create_application",
+        "get_application", "delete_application", "archive_application"]
+    assert [n for n in gantry_all if n not in gantry.__all__] == []
+    assert issubclass(gantry.JoinKey, str)
+    assert issubclass(ChatApplication, gantry.Application)
+    assert not issubclass(ChatApplication, CompletionApplication)  # siblings, as in Gantry
 
 
 def test_series_masks_and_frame_items_exist() -> None:

@@ -144,7 +144,7 @@ def _check_app(workspace: Workspace, application: str) -> None:
         raise ValidationError(f"the first argument must be a Workspace, got "
                               f"{type(workspace).__name__}; or call the Application's method")
     state = workspace._app_state(application)
-    if state.application_type != "Completion":
+    if state.application_type not in ("Completion", "Chat"):
         raise ValidationError(f"application {application!r} is a {state.application_type} "
                               "application; versions need application_type='Completion'")
 

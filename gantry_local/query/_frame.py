@@ -524,6 +524,22 @@ class GantrySeries:
                                   f"holds {self.dtype} values")
         return set(self.histogram())
 
+    def pdf(self) -> pandas.DataFrame:
+        """The distribution: a density per bin for numbers, a share per value otherwise.
+
+        A pandas DataFrame, as Gantry's; its columns are described in
+        `gantry_local.query._distribution`.
+        """
+        from ._distribution import distribution
+
+        return distribution(self, False, _pandas())
+
+    def cdf(self) -> pandas.DataFrame:
+        """The cumulative distribution: the share of values up to each bin end or value."""
+        from ._distribution import distribution
+
+        return distribution(self, True, _pandas())
+
     def _share(self, condition: str, what: str, dropna: bool = False,
                num_points: int = 1, group_by: str | None = None) -> Statistic:
         base = "count({col})" if dropna else "count(*)"

@@ -22,7 +22,7 @@ from ..errors import ValidationError
 from . import _inputs as args
 
 __all__ = [
-    "UNSET", "compute_feedback_id", "drop_ignored", "merge_tags", "resolve_join_key",
+    "UNSET", "JoinKey", "compute_feedback_id", "drop_ignored", "merge_tags", "resolve_join_key",
     "resolve_join_keys", "wrong_feedback_name",
 ]
 
@@ -200,3 +200,34 @@ def _row_tags(value: object, count: int) -> list[Mapping[str, Any]]:
             raise ValidationError(f"row_tags[{index}] must be a dict of strings, got "
                                   f"{type(row).__name__}")
     return rows
+
+
+class _NotADict(ValidationError, TypeError):
+    """`JoinKey.from_dict` of something else than a dict (a `TypeError`, as Gantry's)."""
+
+
+class JoinKey(str):
+    """Gantry's join key type: a string, with `from_dict` to derive one from values.
+
+    Example:
+        >>> JoinKey.from_dict({"foo": "bar", "bar": "baz"})
+        '44258089824ec9db73fd592f418fbea1'
+    """
+
+    @classmethod
+    def from_dict(cls, dict_: Mapping[str, Any]) -> str:
+        """The md5 of `dict_` as JSON with sorted keys (Gantry's hash, the same digest).
+
+        Raises:
+            ValidationError: `dict_` is not a dict (also a `TypeError`), or holds a value JSON
+                cannot encode.
+        """
+        if not isinstance(dict_, Mapping):
+            raise _NotADict(f"JoinKey.from_dict takes a dict of values, got "
+                            f"{type(dict_).__name__}")
+        try:
+            text = json.dumps(dict(dict_), sort_keys=True, default=_encode)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"JoinKey.from_dict cannot encode {dict(dict_)!r:.80}: "
+                                  f"{exc}") from exc
+        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()

@@ -55,6 +55,8 @@ def check_join_key(key: object) -> str:
             raise ValidationError(f"join keys must be at most {MAX_JOIN_KEY} characters, got "
                                   f"an integer of {int(key).bit_length()} bits")
         return str(int(key))
+    if isinstance(key, str) and type(key) is not str:  # a subclass, e.g. gantry.JoinKey
+        return check_join_key(str.__str__(key))
     if isinstance(key, str):
         raise ValidationError(f"join keys must be 1 to {MAX_JOIN_KEY} characters of valid "
                               f"Unicode (no lone surrogates), got {key[:40]!r} ({len(key)} "
