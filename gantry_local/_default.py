@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._context import set_default_resolver
 from ._names import is_valid_text
@@ -248,7 +248,7 @@ def log(
     run_tags: Mapping[str, str] | None = None,
     *,
     feedback: Any = UNSET,
-) -> Any:
+) -> str | tuple[str | None, list[str]] | None:
     """Gantry's general log call on the default workspace (see `Workspace.log`)."""
     return get_workspace().log(application, version, inputs, outputs, feedbacks, ignore_inputs,
                                tags, timestamps, sort_on_timestamp, sample_rate, row_tags,
@@ -287,9 +287,9 @@ def log_from_data_connector(
     global_tags: Mapping[str, str] | None = None,
     schedule: Any = None,
     pipeline_name: str | None = None,
-) -> Any:
+) -> NoReturn:
     """Not available here: raises `NotSupportedError` saying what to use instead."""
-    return get_workspace().log_from_data_connector(
+    get_workspace().log_from_data_connector(
         application, source_data_connector_name, timestamp, inputs, outputs, feedbacks,
         join_key, row_tags, global_tags, schedule, pipeline_name)
 

@@ -79,6 +79,19 @@ def test_public_methods_return_real_types(where: str, cls: type) -> None:
         assert returns not in ("Any", Any), f"{where}.{name} returns Any"
 
 
+def _exported_functions() -> list[tuple[str, Callable[..., Any]]]:
+    return [(f"{package}.{name}", getattr(module, name))
+            for package in PACKAGES for module in [importlib.import_module(package)]
+            for name in module.__all__ if inspect.isfunction(getattr(module, name))]
+
+
+@pytest.mark.parametrize(("where", "fn"), _exported_functions())
+def test_public_functions_return_real_types(where: str, fn: Callable[..., Any]) -> None:
+    returns = inspect.signature(fn).return_annotation
+    assert returns is not inspect.Signature.empty, f"{where} has no return type"
+    assert returns not in ("Any", Any), f"{where} returns Any"
+
+
 def _parameters(fn: Callable[..., Any], drop: int) -> list[tuple[str, str, object]]:
     """(name, kind, default) of each parameter after the first `drop`."""
     params = list(inspect.signature(fn).parameters.values())[drop:]
