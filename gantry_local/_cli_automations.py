@@ -184,8 +184,8 @@ class _Printer:
         if self.ingesting is None and pending > 1:
             self.ingesting = transfer_bar("ingesting", unit=" segments", total=pending)
         if self.ingesting is not None:
-            self.ingesting.n = done
-            self.ingesting.set_postfix(rows=f"{rows:,}")
+            self.ingesting.set_postfix(rows=f"{rows:,}", refresh=False)
+            self.ingesting.update(done - self.ingesting.n)
 
     def ingested(self, result: IngestResult) -> None:
         self._end_bars()

@@ -249,7 +249,8 @@ class Workspace:
         Each batch of segments and their ledger rows are committed in one transaction;
         a segment that cannot be ingested is quarantined (the result lists it with the
         error) and never blocks the others. `progress(done, pending, rows)` is called
-        after each batch. `flush()` (and so every query) calls this too.
+        once the pending segments are listed (``done`` 0), then after each segment is read
+        (``rows``: rows taken in so far). `flush()` (and so every query) calls this too.
 
         Raises:
             StorageError: the spool or the database failed; nothing is lost, the rest is

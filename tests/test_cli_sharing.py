@@ -198,17 +198,17 @@ def test_datasets_list_shows_the_error_of_a_corrupt_entry(
     assert "error" in out.splitlines()[1] and "good" in out and "bad" in out
 
 
-def test_a_catch_up_shows_a_progress_bar_on_a_terminal(world: tuple[Path, Path]) -> None:
+def on_terminal(args: list[str]) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (120 columns): its exit code and what the
+    terminal showed (progress bars draw only on a terminal)."""
     import fcntl
     import pty
     import struct
     import termios
 
-    db, _ = world
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    done = subprocess.run([CLI, "scheduler", "run", "--once", "--db", str(db)],
-                          stdout=subprocess.PIPE, stderr=terminal, timeout=120)
+    done = subprocess.run([CLI, *args], stdout=subprocess.PIPE, stderr=terminal, timeout=120)
     os.close(terminal)
     shown = b""
     while True:
@@ -220,8 +220,13 @@ def test_a_catch_up_shows_a_progress_bar_on_a_terminal(world: tuple[Path, Path])
             break
         shown += chunk
     os.close(controller)
-    assert done.returncode == 0
-    text = shown.decode(errors="replace")
+    return done.returncode, shown.decode(errors="replace")
+
+
+def test_a_catch_up_shows_a_progress_bar_on_a_terminal(world: tuple[Path, Path]) -> None:
+    db, _ = world
+    code, text = on_terminal(["scheduler", "run", "--once", "--db", str(db)])
+    assert code == 0
     assert "catching up: 100%" in text and "3/3" in text and "runs/s" in text, text
 
 
@@ -262,3 +267,20 @@ def test_eval_run_no_cache_calls_the_candidate_again(
         assert len(calls.read_text()) == total, argv
         out = capsys.readouterr().out
         assert ("cache: v none" in out) is (total == 6)
+
+
+def test_ingesting_a_large_spool_shows_a_bar_from_the_start(world: tuple[Path, Path]) -> None:
+    from gantry_local._producer import ProducerWorkspace
+
+    db, _ = world
+    worker = ProducerWorkspace(db=db, producer_id="web-1", flush_interval=3600)
+    for part in range(60):  # 60 segments of 500 rows
+        worker.log_records("m", inputs=[{"i": i} for i in range(500)], outputs=[part] * 500,
+                           timestamps=[START] * 500)
+        worker.flush()
+    worker.close()
+    code, text = on_terminal(["scheduler", "run", "--once", "--db", str(db)])
+    assert code == 0, text
+    assert re.search(r"ingesting:\s+0%.*\| 0/60", text), text  # drawn before any batch is in
+    assert re.search(r"ingesting: 100%.*60/60 .*segments/s.*rows=30,000", text), text
+    assert "ingested 60 spool segments (30,000 rows)" in text

@@ -137,6 +137,8 @@ class Ingester:
             self._curated: dict[str, Any] = {}
             batch: list[_Decoded] = []
             rows = 0
+            if progress is not None and pending:  # a bar shows from the start, not the 1st batch
+                progress(0, len(pending), 0)
             for done, (segment, read) in enumerate(self._read_ahead(pending), 1):
                 try:
                     batch.append(self._decode(segment, read))
@@ -146,8 +148,8 @@ class Ingester:
                 if rows >= _BATCH_ROWS or len(batch) >= _BATCH_SEGMENTS or done == len(pending):
                     self._ingest_batch(batch, result)
                     batch, rows = [], 0
-                    if progress is not None:
-                        progress(done, len(pending), result.rows)
+                if progress is not None:  # segments read, rows taken in (committed or next)
+                    progress(done, len(pending), result.rows + rows)
             result.removed = self._expire()
             return result
 
