@@ -192,6 +192,9 @@ class _Printer:
         if result.segments:
             warn(f"ingested {result.segments:,} spool segments ({result.rows:,} rows"
                  + (f", {result.late_rows:,} late" if result.late_rows else "") + ")")
+        if result.temps_removed:
+            warn(f"removed {result.temps_removed:,} temp files left in the spool by producers "
+                 "stopped mid-write")
         for segment, error in result.quarantined:
             warn(f"quarantined spool segment {segment}: {error}")
 

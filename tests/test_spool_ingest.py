@@ -3,11 +3,29 @@ a review found (partial writes, transient reads, raw database errors, schema bef
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import gantry_local as gantry
+import fsspec
+import pytest
 
-from .test_spool import _good_segment, files, owner, producer  # noqa: F401  (owner: a fixture)
+import gantry_local as gantry
+from gantry_local.records import _spool
+
+from .conftest import S3_OPTIONS, make_bucket
+from .test_spool import _good_segment, files, producer
+
+DAY = "pending/records/application=model/date=2024-01-01"
+
+
+@pytest.fixture
+def owner(tmp_path: Path, clock: gantry.ManualClock) -> Iterator[gantry.Workspace]:
+    workspace = gantry.Workspace(db=tmp_path / "g.duckdb", clock=clock, flush_interval=0.01)
+    workspace.create_application("model")
+    yield workspace
+    workspace.close()
 
 
 def test_progress_is_reported_from_the_start_and_per_segment(
@@ -22,3 +40,42 @@ def test_progress_is_reported_from_the_start_and_per_segment(
     assert calls[0] == (0, 5, 0)  # before anything is read
     assert [c[0] for c in calls] == [0, 1, 2, 3, 4, 5]
     assert calls[-1] == (5, 5, 50)
+
+
+def test_temp_files_of_producers_killed_mid_write_are_removed_once_stale(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock) -> None:
+    _good_segment(tmp_path, clock, "a")
+    folder = tmp_path / "g-spool" / DAY
+    old = folder / "w.0123-000000000007.parquet.1a2b3c4d.tmp"
+    fresh = folder / "w.0123-000000000008.parquet.5e6f7a8b.tmp"
+    old.write_bytes(b"half a segment")
+    fresh.write_bytes(b"a segment being written")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    result = owner.ingest()
+    assert (result.segments, result.temps_removed, result.quarantined) == (1, 1, [])
+    assert not old.exists() and fresh.exists()  # a write in progress is left alone
+    assert owner.ingest().temps_removed == 0
+    assert files(tmp_path / "g-spool", "pending") == [
+        f"records/application=model/date=2024-01-01/{fresh.name}"]
+
+
+def test_temp_files_on_s3_are_removed_once_stale(s3_endpoint: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"s3://{make_bucket(s3_endpoint)}/spool"
+    options = {**S3_OPTIONS, "endpoint_url": s3_endpoint}
+    fs, _ = fsspec.core.url_to_fs(url, **options)
+    worker = gantry.ProducerWorkspace(db=":memory:", spool=url, spool_options=options,
+                                      producer_id="w")
+    worker.log_record("model", inputs={"x": 1}, outputs=1)
+    worker.close()
+    temp = f"{url}/{DAY}/w.0123-000000000009.parquet.1a2b3c4d.tmp"
+    fs.pipe_file(temp, b"left by another tool")
+    with gantry.Workspace(db=tmp_path / "h.duckdb", spool=url, spool_options=options) as host:
+        result = host.ingest()
+        assert (result.rows, result.temps_removed, result.quarantined) == (1, 0, [])
+        assert fs.exists(temp)  # young: left alone
+        monkeypatch.setattr(_spool, "STALE_TEMP_SECONDS", 0.0)
+        assert host.ingest().temps_removed == 1
+    fs.invalidate_cache()
+    assert not fs.exists(temp)

@@ -75,6 +75,8 @@ class IngestResult:
         late_rows: ingested records whose time falls in an interval already curated (counted
             in the ledger, never re-curated).
         removed: ingested segments deleted after their retention.
+        temps_removed: temp files left in ``pending/`` by producers killed mid-write,
+            deleted once older than `STALE_TEMP_SECONDS` (they can never become segments).
     """
 
     segments: int = 0
@@ -82,6 +84,7 @@ class IngestResult:
     quarantined: list[tuple[str, str]] = field(default_factory=list)
     late_rows: int = 0
     removed: int = 0
+    temps_removed: int = 0
 
 
 @dataclass
@@ -134,6 +137,7 @@ class Ingester:
                 raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
             for stray in strays:
                 self._quarantine_stray(stray, result)
+            result.temps_removed = self._remove_stale_temps()
             self._curated: dict[str, Any] = {}
             batch: list[_Decoded] = []
             rows = 0
@@ -317,6 +321,26 @@ class Ingester:
             self.spool.move(name, PENDING, QUARANTINE)
         except Exception as exc:
             _log.warning("gantry-local ingest: could not move %r to quarantine: %s", name, exc)
+
+    def _remove_stale_temps(self) -> int:
+        """Delete temp files producers killed mid-write left in ``pending/``; how many."""
+        try:
+            stale = self.spool.stale_temps(PENDING)
+        except Exception as exc:  # only tidying: never a reason not to ingest
+            _log.warning("gantry-local ingest: cannot list leftover temp files: %s", exc)
+            return 0
+        removed = 0
+        for name in stale:
+            try:
+                self.spool.remove(PENDING, name)
+                removed += 1
+            except Exception as exc:
+                _log.warning("gantry-local ingest: could not remove temp file %r: %s", name, exc)
+        if removed:
+            _log.warning("gantry-local ingest: removed %d temp file(s) from spool %r left by "
+                         "producers stopped mid-write (their records were retried or lost with "
+                         "the producer's buffer)", removed, self.spool.url)
+        return removed
 
     def _expire(self) -> int:
         """Delete ingested segments older than the retention; how many were removed."""

@@ -48,6 +48,10 @@ __all__ = [
 
 SEGMENT_KEY = b"gantry_local.segment"  # Parquet key-value metadata naming a segment's origin
 PENDING, INGESTED, QUARANTINE = "pending", "ingested", "quarantine"
+# A temp file (``<segment>.<random>.tmp``) this old (by its modification time) is left by a
+# producer killed mid-write: it is never renamed into a segment (a write takes seconds at
+# most, and a producer whose temp file vanished only retries its write), so ingest removes it.
+STALE_TEMP_SECONDS = 15 * 60.0
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _SEGMENT_RE = re.compile(
     r"(?P<kind>records|feedback)/application=(?P<app>[A-Za-z0-9_.\-]{1,128})/"
@@ -239,6 +243,26 @@ class Spool:
         return sorted(p[len(base) + 1:] for p in paths
                       if not p.endswith(".tmp") and parse_segment(p[len(base) + 1:]) is None)
 
+    def stale_temps(self, state: str = PENDING, older_than: float | None = None) -> list[str]:
+        """Temp files (``*.tmp``) in a state folder last modified more than `older_than`
+        seconds ago (`STALE_TEMP_SECONDS` by default), by the wall clock of file times."""
+        age = STALE_TEMP_SECONDS if older_than is None else older_than
+        base = self.path(state)
+        try:
+            paths = [p for p in self._find(base) if p.endswith(".tmp")]
+        except FileNotFoundError:
+            return []
+        cutoff = time.time() - age
+        stale = []
+        for path in paths:
+            try:
+                modified = os.stat(path).st_mtime if self.local else _mtime(self.fs.info(path))
+            except FileNotFoundError:  # renamed into its segment meanwhile
+                continue
+            if modified is not None and modified <= cutoff:
+                stale.append(path[len(base) + 1:])
+        return sorted(stale)
+
     def read(self, segment: Segment) -> pa.Table:
         """The rows of a pending segment."""
         path = self.path(PENDING, segment.name)
@@ -346,6 +370,17 @@ def _probe_s3(url: str, options: Mapping[str, Any]) -> None:
                                              "skip_instance_cache": True})
     fs.retries = 1
     fs.call_s3("head_bucket", Bucket=path.split("/", 1)[0])
+
+
+def _mtime(info: Mapping[str, Any]) -> float | None:
+    """A file's modification time (epoch seconds) from an fsspec `info` dict, if it says."""
+    for key in ("mtime", "LastModified", "last_modified", "modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
 
 
 def _remove_quietly(path: str) -> None:
