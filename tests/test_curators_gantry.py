@@ -296,3 +296,44 @@ def test_proportional_follows_gantrys_documented_example(ws: gantry.Workspace) -
                                                  ).select(ws, DAY, DAY + ONE)
     got = table.column("inputs.letter").to_pylist()
     assert {x: got.count(x) for x in "ABCDE"} == {"A": 5, "B": 2, "C": 2, "D": 2, "E": 0}
+
+
+# -- creating a curator turns it on (Gantry: "creating a curator turns it on") ----------------
+
+def test_curator_create_alone_starts_the_background_loop(tmp_path: object) -> None:
+    from gantry_local.automations.scheduler import background_scheduler
+
+    clock = gantry.ManualClock(DAY)
+    with gantry.Workspace(db=f"{tmp_path}/bg.duckdb", clock=clock, flush_interval=0.01,
+                          background_scheduler=True) as bws:
+        app = bws.create_application("bg")
+        app.log_records(inputs=[{"i": i} for i in range(24)], outputs=[0] * 24,
+                        timestamps=[DAY + timedelta(hours=h) for h in range(24)])
+        curator = UniformCurator("bg-uniform", "bg", 5, start_on=DAY)
+        assert background_scheduler(bws) is None
+        curator.create(workspace=bws)  # no add_automation, no Scheduler: creating is enough
+        loop = background_scheduler(bws)
+        assert loop is not None and loop.background
+        clock.advance(ONE)
+        assert loop.wait_for_tick()
+        assert curator.get_runs()["status"].to_list() == ["succeeded"]
+        assert curator.get_curated_dataset().read().height == 5
+
+
+def test_a_disabled_curator_starts_no_loop_until_enabled(tmp_path: object) -> None:
+    from gantry_local.automations.scheduler import background_scheduler
+
+    clock = gantry.ManualClock(DAY)
+    with gantry.Workspace(db=f"{tmp_path}/off.duckdb", clock=clock,
+                          background_scheduler=True) as bws:
+        bws.create_application("bg")
+        curator = UniformCurator("later", "bg", 5, start_on=DAY).create(enable=False,
+                                                                         workspace=bws)
+        assert background_scheduler(bws) is None
+        curator.enable()
+        assert background_scheduler(bws) is not None
+    with gantry.Workspace(db=f"{tmp_path}/never.duckdb", clock=clock,
+                          background_scheduler=False) as quiet:
+        quiet.create_application("bg")
+        UniformCurator("u", "bg", 5, start_on=DAY).create(workspace=quiet)
+        assert background_scheduler(quiet) is None  # turned off: nothing starts it

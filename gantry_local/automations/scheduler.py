@@ -40,6 +40,7 @@ import schedule
 from .._context import Context
 from .._limits import check_int, check_number, check_span
 from ..errors import GantryLocalError, IntegrityError, NotFoundError, StorageError, ValidationError
+from ._background import set_starter
 from ._registry import next_start
 from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
@@ -817,6 +818,9 @@ def ensure_background(workspace: Workspace) -> Scheduler | None:
     log.info("background scheduler loop started for %r (tick %gs; turn it off with "
              "background_scheduler=False or %s=0)", workspace, BACKGROUND_TICK, BACKGROUND_ENV)
     return loop
+
+
+set_starter(ensure_background)  # curators turn the loop on through automations._background
 
 
 class _BackgroundScheduler(Scheduler):

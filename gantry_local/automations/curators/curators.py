@@ -28,6 +28,7 @@ from ..._limits import check_bool, check_moment, check_number, check_span
 from ..._names import check_name
 from ...clock import to_utc
 from ...errors import AlreadyExistsError, IntegrityError, NotFoundError, ValidationError
+from .._background import start_background
 from .._registry import BrokenDefinition, CuratorRow, Registry
 from . import _sampling
 from ._definitions import curator_to_json, read_definition
@@ -239,7 +240,9 @@ class Curator:
 
     def create(self, enable: bool = True, workspace: Workspace | None = None) -> Curator:
         """Store this curator (default workspace unless given), create its dataset if
-        missing, and by default turn it on.
+        missing, and by default turn it on: as in Gantry, creating it is enough, the
+        workspace's background scheduler loop curates from then on (see `Workspace`'s
+        ``background_scheduler``).
 
         Raises:
             AlreadyExistsError: a curator of that name exists.
@@ -250,6 +253,8 @@ class Curator:
         registry = self._registry(workspace)
         registry.create(self, enable)
         self._refresh(registry)
+        if self.enabled:
+            start_background(registry.ws)
         return self
 
     def first_interval(self, now: datetime) -> datetime:
@@ -274,10 +279,12 @@ class Curator:
         self.delete()
 
     def enable(self) -> str:
-        """Turn it on; intervals missed while it was off are curated on the next tick."""
+        """Turn it on; intervals missed while it was off are curated on the next tick (of the
+        background loop, which this starts when it is not running)."""
         registry = self._registry()
         registry.set_enabled(self.name, True)
         self._refresh(registry)
+        start_background(registry.ws)
         return f"Curator {self.name} enabled"
 
     def disable(self) -> str:
