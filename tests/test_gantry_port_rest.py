@@ -246,3 +246,30 @@ def test_chat_application_docstring_examples(default: gantry.Workspace) -> None:
     assert row["outputs.completion"] == "Hello!" and row["tags.vendor"] == "openai-chat"
     assert row["inputs.model"] == "gpt-4" and row["tags.version_number"] == "1"
     assert gantry.list_applications() == ["my_llm_app"]
+
+
+# -- GantryDataFrame: frame-wide statistics and create_view (gantry/query/core/dataframe.py) ------
+
+def test_frame_statistics_apply_to_every_series(speeds: gantry.Application) -> None:
+    df = gquery.query("cars")
+    nulls = df.percent_null()
+    assert isinstance(nulls, pd.DataFrame) and len(nulls) == 1
+    assert list(nulls.columns) == list(df.series)
+    assert nulls.loc[0, "inputs.speed"] == pytest.approx(1 / 11)
+    assert set(df.pdf()) == set(df.series)  # frames per series: a dict, as in Gantry
+    with pytest.raises(gantry.ValidationError, match="mean works on int, float"):
+        df.mean()  # inputs.color is text: Gantry's runs_on refused it too
+    numbers = df[df["inputs.speed"] > 2]
+    assert numbers["inputs.speed"].mean() == pytest.approx(4.75)  # 3, 3, 3 and 10
+    with pytest.raises(AttributeError):
+        df.no_such_statistic  # noqa: B018
+
+
+def test_frame_create_view(speeds: gantry.Application) -> None:
+    df = gquery.query("cars")
+    fast = df[df["inputs.speed"] > 2]
+    fast.create_view("fast")
+    assert gquery.list_application_views("cars") == ["fast"]
+    again = gquery.query("cars", view="fast")
+    assert len(again) == len(fast) == 4
+    assert again.filters == [{"feature_name": "inputs.speed", "lower_bound": 2}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     Statistic: TypeAlias = "float | int | datetime | pandas.DataFrame | None"
 
 __all__ = ["Filters", "GantryDataFrame", "GantrySeries"]
+
+# GantrySeries statistics a GantryDataFrame applies to every series (Gantry's __getattr__)
+_FRAME_STATISTICS = frozenset((
+    "mean", "std", "median", "min", "max", "sum", "histogram", "unique", "quantile",
+    "percent_true", "percent_false", "percent_null", "percent_true_not_null",
+    "percent_false_not_null", "pdf", "cdf"))
 
 
 class UnknownColumnError(NotFoundError, KeyError):
@@ -94,6 +100,32 @@ class GantryDataFrame(Query):
 
     def __len__(self) -> int:
         return self.count()
+
+    def __getattr__(self, name: str) -> Callable[..., pandas.DataFrame | dict[str, Any]]:
+        """Gantry's frame-wide statistics: ``df.mean()`` is every series' ``mean()``, as a
+        one-row pandas DataFrame (a dict when a statistic is itself a frame, e.g. ``pdf``);
+        a series whose type the statistic does not take raises, as in Gantry."""
+        if name not in _FRAME_STATISTICS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+        def each_series(*args: Any, **kwargs: Any) -> pandas.DataFrame | dict[str, Any]:
+            results = {key: getattr(series, name)() for key, series in self.series.items()}
+            pd = _pandas()
+            if any(isinstance(v, pd.DataFrame) for v in results.values()):
+                return results
+            frame: pandas.DataFrame = pd.DataFrame([list(results.values())],
+                                                   columns=list(results))
+            return frame
+
+        return each_series
+
+    def create_view(self, name: str) -> None:
+        """Save this frame's window, version, tags and filters as view `name` (Gantry's
+        ``GantryDataFrame.create_view``); query it with ``gquery.query(app, view=name)``."""
+        from ._saved import create_view
+
+        create_view(self._ws, name, self.application, self.start_time, self.end_time, None,
+                    self.version, self.tags or None, self.filters)
 
     def __repr__(self) -> str:
         return (f"GantryDataFrame(application={self.application!r}, from={self.start_time!r}, "
