@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_checkable
 
 from .errors import NotInitializedError, ValidationError
 
@@ -23,26 +23,21 @@ if TYPE_CHECKING:
     from .records._logger import AppState
     from .records.query import Query
 
-__all__ = ["AppHandle", "Context", "check_context", "resolve", "set_default_resolver"]
+__all__ = ["AppHandle", "Context", "DefaultContext", "SchedulerContext", "check_context", "resolve",
+           "set_default_resolver"]
 
 
 @runtime_checkable
 class Context(Protocol):
-    """The parts of a workspace the rooms below the façades use, and no more (a test checks
-    each is used). The scheduler alone uses `storage`, `storage_options` and `ingest` (it
-    probes the storage and ingests the spool each tick); gquery's module functions alone
-    use `list_applications` and `query`."""
+    """The parts of a workspace every room below the façades uses (monitoring, evaluation and
+    gquery take no more): the database, the clock, one application's state, `flush` and the
+    datasets."""
 
     database: Database
     clock: Clock
-    storage: str
-    storage_options: dict[str, Any]
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record logged before the call is in the database."""
-
-    def list_applications(self) -> list[str]:
-        """The names of the applications, sorted."""
 
     def _app_state(self, name: object) -> AppState:
         """The live state of application `name` (`NotFoundError` if there is none)."""
@@ -58,8 +53,25 @@ class Context(Protocol):
     def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every dataset of the storage root, sorted by name."""
 
+
+@runtime_checkable
+class SchedulerContext(Context, Protocol):
+    """What the scheduler uses besides: the storage (probed each tick) and the spool's ingest."""
+
+    storage: str
+    storage_options: dict[str, Any]
+
     def ingest(self, progress: Progress | None = None) -> IngestResult:
         """Ingest the records producer processes left in the spool, exactly once."""
+
+
+@runtime_checkable
+class DefaultContext(SchedulerContext, Protocol):
+    """The default workspace as `resolve(None)` returns it: everything above, and what
+    gquery's module functions use (the application names and `query`)."""
+
+    def list_applications(self) -> list[str]:
+        """The names of the applications, sorted."""
 
     def query(self, application: str, start_time: datetime | None = None,
               end_time: datetime | None = None, version: int | str | None = None,
@@ -80,15 +92,24 @@ class AppHandle(Protocol):
         """The workspace it belongs to."""
 
 
-_resolver: Callable[[], Context] | None = None
+_resolver: Callable[[], DefaultContext] | None = None
 
 
-def set_default_resolver(resolver: Callable[[], Context]) -> None:
+def set_default_resolver(resolver: Callable[[], DefaultContext]) -> None:
     """Register how the default workspace is found (the façade does, at import)."""
     global _resolver
     _resolver = resolver
 
 
+_C = TypeVar("_C", bound=Context)
+
+
+@overload
+def resolve(workspace: None) -> DefaultContext: ...
+@overload
+def resolve(workspace: _C) -> _C: ...
+@overload
+def resolve(workspace: _C | None) -> _C | DefaultContext: ...
 def resolve(workspace: Context | None) -> Context:
     """`workspace`, or the default workspace when it is None.
 

@@ -73,16 +73,24 @@ def test_the_default_workspace_is_resolved_in_one_place(tmp_path: Path) -> None:
         gantry._default._default = previous
 
 
-def test_the_context_has_only_members_the_rooms_use() -> None:
+# protocol in _context.py -> the modules that need each of its own members
+_USERS = {"Context": ("monitoring", "evaluation", "query"),
+          "SchedulerContext": ("automations/scheduler.py",),
+          "DefaultContext": ("query/_functions.py",)}
+
+
+@pytest.mark.parametrize("protocol", sorted(_USERS))
+def test_each_context_has_only_members_its_rooms_use(protocol: str) -> None:
     import ast
     import re
 
     package = Path(gantry.__file__).parent
     tree = ast.parse((package / "_context.py").read_text())
-    context = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Context")
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == protocol)
     members = {n.target.id if isinstance(n, ast.AnnAssign) else n.name  # type: ignore[union-attr]
-               for n in context.body if isinstance(n, (ast.AnnAssign, ast.FunctionDef))}
-    rooms = ("automations", "monitoring", "evaluation", "query")
-    source = "\n".join(p.read_text() for room in rooms for p in (package / room).rglob("*.py"))
+               for n in cls.body if isinstance(n, (ast.AnnAssign, ast.FunctionDef))}
+    paths = [package / where for where in _USERS[protocol]]
+    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*.py")))]
+    source = "\n".join(f.read_text() for f in files)
     unused = sorted(m for m in members if not re.search(rf"\.{re.escape(m)}\b", source))
-    assert members and unused == [], f"Context members no room uses: {unused}"
+    assert members and unused == [], f"{protocol} members its rooms do not use: {unused}"

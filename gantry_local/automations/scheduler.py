@@ -46,7 +46,7 @@ from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import SchedulerContext as Workspace  # what the scheduler uses of one
     from ..monitoring.alerts import Alert
     from ..records._ingest import IngestResult, Progress
     from .automations import Automation
