@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import duckdb
 from ._db import run, storage_errors, transaction
 from .errors import ValidationError
 
-__all__ = ["SECRET_WORDS", "WorkspaceConfig", "is_secret", "recordable", "resolve"]
+__all__ = ["SECRET_WORDS", "WorkspaceConfig", "is_secret", "recordable", "recordable_url",
+           "resolve"]
 
 log = logging.getLogger("gantry_local.workspace")
 
@@ -33,6 +35,8 @@ SECRET_WORDS = frozenset({"key", "secret", "token", "password", "passwd", "pwd",
                           "credential", "credentials", "auth", "authorization", "signature",
                           "cookie", "sas", "connection", "passphrase", "bearer", "pkey"})
 _SECRET_PARTS = ("apikey", "secret", "privatekey", "accesskey", "password", "passphrase")
+# URL query parameters that carry a signature or a one-time code (besides secret-looking keys)
+_SECRET_PARAMS = frozenset({"sig", "code", "x-amz-signature", "x-goog-signature"})
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
@@ -79,6 +83,46 @@ def recordable(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return kept, dropped
 
 
+def recordable_url(url: str) -> tuple[str, list[str]]:
+    """`url` without the credentials it may carry, and what was left out: the login of
+    ``scheme://user:password@host`` (and ``s3://KEY:SECRET@bucket``), and query parameters
+    that look like credentials (``?token=``, ``sig=``, ``X-Amz-Signature=`` ...). Each part
+    of a chained fsspec URL (``simplecache::s3://...``) is cleaned."""
+    parts, dropped = [], []
+    for part in url.split("::"):
+        clean, left_out = _clean_part(part)
+        parts.append(clean)
+        dropped.extend(left_out)
+    return "::".join(parts), dropped
+
+
+def _clean_part(url: str) -> tuple[str, list[str]]:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, []
+    dropped: list[str] = []
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    head, tail = rest[:end], rest[end:]
+    at = head.rfind("@")
+    if at >= 0:
+        login = head[:at]
+        slash = login.find("/")
+        if slash < 0 or 0 <= login.find(":") < slash:  # user[:password]@host, not a path's '@'
+            head = head[at + 1:]
+            dropped.append(f"the login in {scheme}:// URL")
+    if tail.startswith("?"):
+        query, hash_, fragment = tail[1:].partition("#")
+        kept = []
+        for pair in query.split("&"):
+            name = urllib.parse.unquote_plus(pair.partition("=")[0])
+            if name and (is_secret(name) or name.lower() in _SECRET_PARAMS):
+                dropped.append(f"URL parameter {name!r}")
+            else:
+                kept.append(pair)
+        tail = ("?" + "&".join(kept) if any(kept) else "") + hash_ + fragment
+    return f"{scheme}://{head}{tail}", dropped
+
+
 def _same_place(a: str, b: str) -> bool:
     return _normal(a) == _normal(b)
 
@@ -109,20 +153,22 @@ def resolve(con: duckdb.DuckDBPyConnection, given: Mapping[str, str | None],
     stored = _stored(con)
     places: dict[str, str] = {}
     record: dict[str, Any] = {}
+    dropped: list[str] = []
     for key, url in given.items():
+        clean, login = recordable_url(url) if url is not None else (None, [])
         if key in stored:
             recorded = stored[key] or defaults[key]
-            if url is not None and not _same_place(url, recorded):
+            if clean is not None and not _same_place(clean, recorded):
                 raise ValidationError(
                     f"this workspace keeps its {_WHAT[key]} in {recorded!r} (recorded when it "
-                    f"was created), not {url!r}; leave the {key} out (it is found from the "
+                    f"was created), not {clean!r}; leave the {key} out (it is found from the "
                     "database), or use another database file")
-            places[key] = recorded
+            places[key] = url if url is not None and login else recorded  # keep the login here
         else:
             places[key] = url if url is not None else defaults[key]
-            record[key] = None if url is None else _record_url(url)
+            record[key] = None if clean is None else _record_url(clean)
+            dropped.extend(f"{item} of the {key}" for item in login)
     merged: dict[str, dict[str, Any] | None] = {}
-    dropped: list[str] = []
     for key, value in options.items():
         if key in stored:
             recorded_options = stored[key]
@@ -138,7 +184,7 @@ def resolve(con: duckdb.DuckDBPyConnection, given: Mapping[str, str | None],
             for key, item in record.items():
                 run(con, "INSERT INTO _gl_workspace_config VALUES (?, ?)", [key, json.dumps(item)])
         if dropped:
-            log.info("storage options not recorded in the workspace (credentials, or not plain "
+            log.info("not recorded in the workspace (credentials, or options not plain "
                      "JSON; give them again in each process): %s", ", ".join(dropped))
     return WorkspaceConfig(places, merged, dropped)
 

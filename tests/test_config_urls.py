@@ -1,0 +1,53 @@
+"""Credentials inside a storage or spool URL are never recorded in the workspace: the login
+of ``scheme://user:password@host``, and query parameters that carry a token or signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import gantry_local as gantry
+from gantry_local._config import recordable_url
+
+
+@pytest.mark.parametrize(("url", "recorded"), [
+    ("s3://AKIAEXAMPLE:s3cr3t@bucket/spool", "s3://bucket/spool"),
+    ("s3://AKIAEXAMPLE:ab/cd+s3cr3t@bucket/spool", "s3://bucket/spool"),  # a '/' in the secret
+    ("https://user:pa55@host.example/data", "https://host.example/data"),
+    ("https://ghp_t0k3n@github.example/org/repo", "https://github.example/org/repo"),
+    ("sftp://deploy:pa55@10.0.0.1:22/srv/data", "sftp://10.0.0.1:22/srv/data"),
+    ("https://host/data?token=t0k3n&v=2", "https://host/data?v=2"),
+    ("https://acct.blob.example/c?sv=2022&sig=s1gn&se=2030", "https://acct.blob.example/c?sv=2022&se=2030"),
+    ("https://b.example/o?X-Amz-Credential=AKIA&X-Amz-Signature=s1gn", "https://b.example/o"),
+    ("https://host/data?api_key=k3y#frag", "https://host/data#frag"),
+    ("simplecache::s3://AKIAEXAMPLE:s3cr3t@bucket/x", "simplecache::s3://bucket/x"),
+    # nothing to strip: kept exactly
+    ("s3://bucket/user@example.com/logs", "s3://bucket/user@example.com/logs"),
+    ("s3://bucket/a:b@c", "s3://bucket/a:b@c"),
+    ("https://host/data?region=eu&v=2", "https://host/data?region=eu&v=2"),
+    ("/tmp/folder", "/tmp/folder"),
+])
+def test_credentials_are_stripped_from_urls(url: str, recorded: str) -> None:
+    clean, dropped = recordable_url(url)
+    assert clean == recorded
+    assert bool(dropped) is (clean != url)
+
+
+def test_a_spool_url_with_a_login_is_recorded_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    given = "s3://AKIAEXAMPLE:s3cr3t@bucket/spool?token=t0k3n"
+    with gantry.Workspace(db=path, spool=given) as ws:
+        assert ws.spool == given  # this process keeps what it was given
+    with duckdb.connect(str(path), read_only=True) as con:
+        stored = repr(con.execute("SELECT * FROM _gl_workspace_config").fetchall())
+    assert "s3://bucket/spool" in stored
+    assert not any(s in stored for s in ("AKIA", "s3cr3t", "t0k3n"))
+    with gantry.Workspace(db=path) as ws:  # a later process: the place, not the login
+        assert ws.spool == "s3://bucket/spool"
+    with gantry.Workspace(db=path, spool=given) as ws:  # the same place with a login: no conflict
+        assert ws.spool == given
+    with pytest.raises(gantry.ValidationError, match="not 's3://other/spool'") as caught:
+        gantry.Workspace(db=path, spool="s3://AKIAEXAMPLE:s3cr3t@other/spool")
+    assert "s3cr3t" not in str(caught.value)  # the error does not echo it either
