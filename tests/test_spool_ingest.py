@@ -79,3 +79,29 @@ def test_temp_files_on_s3_are_removed_once_stale(s3_endpoint: str, tmp_path: Pat
         assert host.ingest().temps_removed == 1
     fs.invalidate_cache()
     assert not fs.exists(temp)
+
+
+def test_a_failing_ledger_is_a_storage_error_never_a_raw_duckdb_one(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock) -> None:
+    _good_segment(tmp_path, clock, "a")
+    with owner.database.cursor() as con:
+        con.execute("ALTER TABLE _gl_spool_segments RENAME TO _gl_spool_segments_away")
+    with pytest.raises(gantry.StorageError, match=r"ingesting spool .*CatalogException"):
+        owner.ingest()
+    with owner.database.cursor() as con:
+        con.execute("ALTER TABLE _gl_spool_segments_away RENAME TO _gl_spool_segments")
+    assert owner.ingest().rows == 1  # nothing was lost meanwhile
+
+
+def test_a_quarantine_the_ledger_refuses_is_a_storage_error(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock) -> None:
+    _good_segment(tmp_path, clock, "a")
+    with owner.database.cursor() as con:  # the ledger reads, but takes no rows
+        con.execute("ALTER TABLE _gl_spool_segments RENAME TO _gl_ledger_away")
+        con.execute("CREATE VIEW _gl_spool_segments AS SELECT * FROM _gl_ledger_away")
+    with pytest.raises(gantry.StorageError, match=r"ingesting spool "):
+        owner.ingest()
+    with owner.database.cursor() as con:
+        con.execute("DROP VIEW _gl_spool_segments")
+        con.execute("ALTER TABLE _gl_ledger_away RENAME TO _gl_spool_segments")
+    assert owner.ingest().rows == 1  # it stayed pending, and was not quarantined

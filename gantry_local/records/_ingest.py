@@ -29,7 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._db import run
-from ..errors import AlreadyExistsError, NotFoundError, StorageError, ValidationError
+from ..errors import (
+    AlreadyExistsError,
+    GantryLocalError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 from . import _types as types
 from ._batches import TableWrite, merge_writes
 from ._isolation import describe, is_environmental
@@ -125,37 +131,47 @@ class Ingester:
                 rest is ingested by the next call).
         """
         with self._lock:
-            result = IngestResult()
             try:
-                pending = self.spool.segments(PENDING)
-            except Exception as exc:
-                raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
-            pending = self._settle_known(pending)
+                return self._run(progress)
+            except (GantryLocalError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # the ledger's statements, the spool's calls: one boundary
+                raise StorageError(f"ingesting spool {self.spool.url!r} failed: "
+                                   f"{type(exc).__name__}: {describe(exc)}; what was committed "
+                                   "stays, the rest is ingested next time") from exc
+
+    def _run(self, progress: Progress | None) -> IngestResult:
+        result = IngestResult()
+        try:
+            pending = self.spool.segments(PENDING)
+        except Exception as exc:
+            raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
+        pending = self._settle_known(pending)
+        try:
+            strays = self.spool.strays(PENDING)
+        except Exception as exc:
+            raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
+        for stray in strays:
+            self._quarantine_stray(stray, result)
+        result.temps_removed = self._remove_stale_temps()
+        self._curated: dict[str, Any] = {}
+        batch: list[_Decoded] = []
+        rows = 0
+        if progress is not None and pending:  # a bar shows from the start, not the 1st batch
+            progress(0, len(pending), 0)
+        for done, (segment, read) in enumerate(self._read_ahead(pending), 1):
             try:
-                strays = self.spool.strays(PENDING)
-            except Exception as exc:
-                raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
-            for stray in strays:
-                self._quarantine_stray(stray, result)
-            result.temps_removed = self._remove_stale_temps()
-            self._curated: dict[str, Any] = {}
-            batch: list[_Decoded] = []
-            rows = 0
-            if progress is not None and pending:  # a bar shows from the start, not the 1st batch
-                progress(0, len(pending), 0)
-            for done, (segment, read) in enumerate(self._read_ahead(pending), 1):
-                try:
-                    batch.append(self._decode(segment, read))
-                    rows += batch[-1].write.table.num_rows
-                except _Refused as exc:
-                    self._quarantine(segment, str(exc), result)
-                if rows >= _BATCH_ROWS or len(batch) >= _BATCH_SEGMENTS or done == len(pending):
-                    self._ingest_batch(batch, result)
-                    batch, rows = [], 0
-                if progress is not None:  # segments read, rows taken in (committed or next)
-                    progress(done, len(pending), result.rows + rows)
-            result.removed = self._expire()
-            return result
+                batch.append(self._decode(segment, read))
+                rows += batch[-1].write.table.num_rows
+            except _Refused as exc:
+                self._quarantine(segment, str(exc), result)
+            if rows >= _BATCH_ROWS or len(batch) >= _BATCH_SEGMENTS or done == len(pending):
+                self._ingest_batch(batch, result)
+                batch, rows = [], 0
+            if progress is not None:  # segments read, rows taken in (committed or next)
+                progress(done, len(pending), result.rows + rows)
+        result.removed = self._expire()
+        return result
 
     # -- one batch --------------------------------------------------------------------------
 
