@@ -197,6 +197,8 @@ class _Printer:
                  "stopped mid-write")
         for segment, error in result.quarantined:
             warn(f"quarantined spool segment {segment}: {error}")
+        for segment, error in result.deferred:
+            warn(f"spool segment {segment} stays pending (read again next tick): {error}")
 
     def ran(self, run: AutomationRun) -> None:
         if self.catching_up is None and self.scheduler.due_now > 1:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import fsspec
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+from fsspec.implementations.memory import MemoryFileSystem
 
 import gantry_local as gantry
 from gantry_local.records import _spool
@@ -105,3 +107,51 @@ def test_a_quarantine_the_ledger_refuses_is_a_storage_error(
         con.execute("DROP VIEW _gl_spool_segments")
         con.execute("ALTER TABLE _gl_ledger_away RENAME TO _gl_spool_segments")
     assert owner.ingest().rows == 1  # it stayed pending, and was not quarantined
+
+
+class FlakyFileSystem(MemoryFileSystem):
+    """An in-memory store whose next `failures` reads of a segment fail the way S3 clients
+    do on a bad moment (not an OSError)."""
+
+    protocol = "flakyspool"
+    store: dict[str, object] = {}  # noqa: RUF012  (fsspec's own layout)
+    pseudo_dirs = [""]  # noqa: RUF012
+    failures: list[Exception] = []  # noqa: RUF012
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return str(MemoryFileSystem._strip_protocol(path.removeprefix("flakyspool://")))
+
+    def _open(self, path: str, mode: str = "rb", *args: object, **kwargs: object) -> object:
+        if "r" in mode and path.endswith(".parquet") and FlakyFileSystem.failures:
+            raise FlakyFileSystem.failures.pop()
+        return super()._open(path, mode, *args, **kwargs)
+
+
+@pytest.mark.parametrize("error", [
+    ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}},
+                "GetObject"),
+    ReadTimeoutError(endpoint_url="http://127.0.0.1:1/spool"),
+    RuntimeError("aiohttp: Server disconnected"),
+], ids=["client error", "read timeout", "disconnected"])
+def test_a_transient_read_error_leaves_the_segment_pending(tmp_path: Path,
+                                                           error: Exception) -> None:
+    fsspec.register_implementation("flakyspool", FlakyFileSystem, clobber=True)
+    FlakyFileSystem.store.clear()
+    url = "flakyspool://spool"
+    worker = gantry.ProducerWorkspace(db=":memory:", spool=url, producer_id="w",
+                                      flush_interval=3600)
+    for x in range(2):
+        worker.log_record("model", inputs={"x": x}, outputs=1)
+        worker.flush()
+    worker.close()
+    FlakyFileSystem.failures[:] = [error]
+    with gantry.Workspace(db=tmp_path / "h.duckdb", spool=url) as host:
+        first = host.ingest()
+        assert (first.rows, first.quarantined) == (1, [])
+        [(segment, message)] = first.deferred
+        assert type(error).__name__ in message
+        assert [s.name for s in _spool.Spool(url).segments()] == [segment]  # still pending
+        second = host.ingest()
+        assert (second.rows, second.deferred, second.quarantined) == (1, [], [])
+        assert host.query("model").count() == 2

@@ -40,7 +40,15 @@ from . import _types as types
 from ._batches import TableWrite, merge_writes
 from ._isolation import describe, is_environmental
 from ._schema import FEEDBACK, RECORDS, AppSchema
-from ._spool import INGESTED, PENDING, QUARANTINE, SEGMENT_KEY, Segment, Spool
+from ._spool import (
+    INGESTED,
+    PENDING,
+    QUARANTINE,
+    SEGMENT_KEY,
+    Segment,
+    Spool,
+    SpoolReadError,
+)
 
 __all__ = ["IngestResult", "Ingester", "Progress"]
 
@@ -81,6 +89,8 @@ class IngestResult:
         late_rows: ingested records whose time falls in an interval already curated (counted
             in the ledger, never re-curated).
         removed: ingested segments deleted after their retention.
+        deferred: (segment, error) of each segment whose read failed in the storage (an I/O
+            error, a timeout, an S3 error): it stays pending and is tried again next time.
         temps_removed: temp files left in ``pending/`` by producers killed mid-write,
             deleted once older than `STALE_TEMP_SECONDS` (they can never become segments).
     """
@@ -91,6 +101,7 @@ class IngestResult:
     late_rows: int = 0
     removed: int = 0
     temps_removed: int = 0
+    deferred: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -165,6 +176,10 @@ class Ingester:
                 rows += batch[-1].write.table.num_rows
             except _Refused as exc:
                 self._quarantine(segment, str(exc), result)
+            except _Deferred as exc:
+                _log.warning("gantry-local ingest: segment %r stays pending (retried next "
+                             "time): %s", segment.name, exc)
+                result.deferred.append((segment.name, str(exc)))
             if rows >= _BATCH_ROWS or len(batch) >= _BATCH_SEGMENTS or done == len(pending):
                 self._ingest_batch(batch, result)
                 batch, rows = [], 0
@@ -245,10 +260,9 @@ class Ingester:
             table = read.result()
         except FileNotFoundError as exc:
             raise _Refused("it vanished while being read") from exc
-        except Exception as exc:
-            if isinstance(exc, OSError) and self.spool.remote:
-                raise StorageError(f"reading segment {segment.name!r} from spool "
-                                   f"{self.spool.url!r} failed: {exc}") from exc
+        except SpoolReadError as exc:  # the storage, not the segment: left pending
+            raise _Deferred(str(exc)) from exc
+        except Exception as exc:  # its bytes came, and are not Parquet
             raise _Refused(f"it cannot be read as Parquet (truncated or corrupt): {exc}") from exc
         columns = _check_schema(segment, table)
         try:
@@ -390,6 +404,10 @@ def _first_time(decoded: _Decoded) -> int:
 
 class _Refused(Exception):
     """A segment that can never be ingested as it is."""
+
+
+class _Deferred(Exception):
+    """A segment that could not be read this time (the storage failed): it stays pending."""
 
 
 def _check_schema(segment: Segment, table: pa.Table) -> dict[str, str]:

@@ -18,7 +18,6 @@ never collide and a segment name is never reused.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
@@ -42,8 +41,8 @@ from ..errors import StorageError, ValidationError
 from ._batches import TableWrite
 
 __all__ = [
-    "SEGMENT_KEY", "Segment", "Spool", "SpoolSink", "check_spool", "check_writer", "default_spool",
-    "default_writer", "parse_segment",
+    "SEGMENT_KEY", "Segment", "Spool", "SpoolReadError", "SpoolSink", "check_spool", "check_writer",
+    "default_spool", "default_writer", "parse_segment",
 ]
 
 SEGMENT_KEY = b"gantry_local.segment"  # Parquet key-value metadata naming a segment's origin
@@ -57,6 +56,10 @@ _SEGMENT_RE = re.compile(
     r"(?P<kind>records|feedback)/application=(?P<app>[A-Za-z0-9_.\-]{1,128})/"
     r"date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<writer>[A-Za-z0-9_.\-]{1,120})-(?P<seq>\d{12})\.parquet")
 _DAY_US = 86_400_000_000
+
+
+class SpoolReadError(StorageError):
+    """A segment's bytes could not be fetched: the storage failed, not the segment."""
 
 
 @dataclass(frozen=True)
@@ -264,12 +267,35 @@ class Spool:
         return sorted(stale)
 
     def read(self, segment: Segment) -> pa.Table:
-        """The rows of a pending segment."""
+        """The rows of a pending segment.
+
+        Raises:
+            SpoolReadError: fetching its bytes failed (the spool, not the segment: retry).
+            FileNotFoundError: it is gone.
+            Exception: its bytes are not a Parquet file (truncated, corrupt).
+        """
+        data = self.fetch(segment)
+        return pq.read_table(pa.BufferReader(data))
+
+    def fetch(self, segment: Segment) -> bytes:
+        """The bytes of a pending segment.
+
+        Raises:
+            SpoolReadError: the storage failed (an I/O error, a timeout, an S3 error).
+            FileNotFoundError: it is gone.
+        """
         path = self.path(PENDING, segment.name)
-        if self.local:
-            return pq.read_table(path)
-        with self.fs.open(path, "rb") as handle:
-            return pq.read_table(io.BytesIO(handle.read()))
+        try:
+            if self.local:
+                with open(path, "rb") as handle:
+                    return handle.read()
+            with self.fs.open(path, "rb") as handle:
+                return bytes(handle.read())
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise SpoolReadError(f"reading segment {segment.name!r} from spool {self.url!r} "
+                                 f"failed: {type(exc).__name__}: {exc}") from exc
 
     def _find(self, base: str) -> list[str]:
         if self.local:
