@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import polars as pl
@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 
 import gantry_local as gantry
 
+from ._sigkill import Zygote, kill
 from .conftest import S3_OPTIONS, Storage, make_bucket
 
 
@@ -42,37 +43,38 @@ def shared_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     return Storage("s3", f"s3://{make_bucket(endpoint)}/p", {**S3_OPTIONS, "endpoint_url": endpoint})
 
 
+APPEND_FOREVER = textwrap.dedent("""
+    def append_forever(url):
+        import polars as pl
+        ds = gantry.Workspace(db=":memory:", storage=url).get_dataset("crash")
+        print("ready", os.getpid(), flush=True)
+        i = 0
+        while True:
+            i += 1
+            ds.append_dataframe(pl.DataFrame({"i": list(range(i, i + 500))}))
+""")
+
+
 @pytest.mark.slow
 def test_sigkill_mid_push_leaves_only_complete_versions(tmp_path: Path) -> None:
     storage = Storage("local", str(tmp_path / "store"), {})
     with gantry.Workspace(db=":memory:", storage=storage.url) as ws:
         ws.create_dataset("crash").push_dataframe(pl.DataFrame({"i": [0]}))
     rng = random.Random(20)
-    for trial in range(20):
-        child = _child("""
-            ds = ws.get_dataset("crash")
-            print("ready", flush=True)
-            i = 0
-            while True:
-                i += 1
-                ds.append_dataframe(pl.DataFrame({"i": list(range(i, i + 500))}))
-        """, storage)
-        assert child.stdout is not None and child.stdout.readline().strip() == "ready", \
-            child.stderr.read() if child.stderr else ""
-        import time
-
-        time.sleep(rng.uniform(0, 0.15))
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        with gantry.Workspace(db=":memory:", storage=storage.url) as ws:
-            ds = ws.get_dataset("crash")
-            versions = ds.list_versions()
-            assert ds.verify()["versions"] == len(versions)
-            parents = [v["parent_version_id"] for v in reversed(versions)]
-            ids = [v["version_id"] for v in reversed(versions)]
-            assert parents[1:] == ids[:-1], f"trial {trial}: history is not linear"
-            ds.append_dataframe(pl.DataFrame({"i": [-trial]}))  # the next push works
-            assert ds.read()["i"].to_list()[-1] == -trial
+    with contextlib.closing(Zygote(APPEND_FOREVER)) as zygote:  # forks: no start-up each
+        for trial in range(20):
+            pid = zygote.start("append_forever", storage.url)
+            time.sleep(rng.uniform(0, 0.15))
+            kill(pid)
+            with gantry.Workspace(db=":memory:", storage=storage.url) as ws:
+                ds = ws.get_dataset("crash")
+                versions = ds.list_versions()
+                assert ds.verify()["versions"] == len(versions)
+                parents = [v["parent_version_id"] for v in reversed(versions)]
+                ids = [v["version_id"] for v in reversed(versions)]
+                assert parents[1:] == ids[:-1], f"trial {trial}: history is not linear"
+                ds.append_dataframe(pl.DataFrame({"i": [-trial]}))  # the next push works
+                assert ds.read()["i"].to_list()[-1] == -trial
 
 
 @pytest.mark.slow

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import random
+import shutil
+import textwrap
+import time
 from datetime import timedelta, timezone
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import gantry_local as gantry
@@ -19,6 +25,8 @@ from gantry_local.automations.curators import (
     list_curators,
 )
 from gantry_local.automations.triggers import IntervalTrigger
+
+from ._sigkill import Zygote, kill
 
 START = datetime.datetime(2022, 12, 31, tzinfo=timezone.utc)
 
@@ -207,55 +215,59 @@ def test_scheduler_thread_starts_and_stops(ws: gantry.Workspace, daily: gantry.A
     assert get_curator("bg", workspace=ws).get_runs().height == 2
 
 
+RUN_PENDING = textwrap.dedent("""
+    def run_pending(folder, days):
+        import datetime
+        now = datetime.datetime(2022, 12, 31) + datetime.timedelta(days=int(days))
+        ws = gantry.Workspace(db=folder + "/g.duckdb", clock=gantry.ManualClock(now))
+        print("ready", os.getpid(), flush=True)
+        gantry.Scheduler(ws).run_pending()
+        ws.close()
+        print("done", os.getpid(), flush=True)
+""")
+
+
 @pytest.mark.slow
 def test_sigkill_during_runs_never_doubles_or_loses_an_interval(tmp_path: Path) -> None:
-    import os
-    import random
-    import shutil
-    import signal
-    import subprocess
-    import sys
-    import textwrap
-    import time
-
     days = 12
     template = tmp_path / "template"
     template.mkdir()
     with gantry.Workspace(db=template / "g.duckdb", clock=gantry.ManualClock(START)) as ws:
         app = ws.create_application("m")
         fill(app, days, per_day=60)
-        UniformCurator("u", "m", 15, start_on=START).create(workspace=ws)
-    child = textwrap.dedent(f"""
-        import datetime, sys, gantry_local as gantry
-        clock = gantry.ManualClock(datetime.datetime(2022, 12, 31) + datetime.timedelta(days={days}))
-        ws = gantry.Workspace(db=sys.argv[1] + "/g.duckdb", clock=clock)
-        print("ready", flush=True)
-        gantry.Scheduler(ws).run_pending()
-        ws.close()
-    """)
-    rng = random.Random(4)
-    for trial in range(20):
-        folder = tmp_path / f"trial{trial}"
-        shutil.copytree(template, folder)
-        process = subprocess.Popen([sys.executable, "-c", child, str(folder)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0, 0.6))
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        clock = gantry.ManualClock(START + timedelta(days=days))
-        with gantry.Workspace(db=folder / "g.duckdb", clock=clock) as ws:
-            gantry.Scheduler(ws).run_pending()  # finish what the killed process left
-            curator = get_curator("u", workspace=ws)
-            runs = curator.get_runs()
-            assert runs.height == days and set(runs["status"]) == {"succeeded"}, trial
-            dataset = curator.get_curated_dataset()
-            versions = dataset.list_versions()
-            starts = sorted(v["lineage"]["interval_start"] for v in versions)
-            assert starts == [(START + timedelta(days=d)).isoformat() for d in range(days)], trial
-            rows = dataset.read()
+        curator = UniformCurator("u", "m", 15, start_on=START)
+        curator.create(workspace=ws)
+        expected = [sorted(curator.select(ws, START + timedelta(days=day),  # an uninterrupted run
+                                          START + timedelta(days=day + 1))[0]
+                           .column("__join_key").to_pylist()) for day in range(days)]
+    rng, kinds = random.Random(4), set()
+    with contextlib.closing(Zygote(RUN_PENDING)) as zygote:  # forks: no Python start-up each
+        shutil.copytree(template, tmp_path / "calibrate")
+        zygote.start("run_pending", tmp_path / "calibrate", days)
+        started = time.monotonic()
+        assert zygote.readline().startswith("done")
+        duration = time.monotonic() - started  # kill inside a run, whatever the load
+        for trial in range(20):
+            folder = tmp_path / f"trial{trial}"
+            shutil.copytree(template, folder)
+            pid = zygote.start("run_pending", folder, days)
+            time.sleep(rng.uniform(0, duration))
+            kill(pid)
+            clock = gantry.ManualClock(START + timedelta(days=days))
+            with gantry.Workspace(db=folder / "g.duckdb", clock=clock) as ws:
+                done = get_curator("u", workspace=ws).get_runs().filter(
+                    pl.col("status") == "succeeded").height
+                kinds.add("none" if done == 0 else "all" if done == days else "part")
+                gantry.Scheduler(ws).run_pending()  # finish what the killed process left
+                runs = get_curator("u", workspace=ws).get_runs()
+                assert runs.height == days and set(runs["status"]) == {"succeeded"}, trial
+                dataset = get_curator("u", workspace=ws).get_curated_dataset()
+                versions = dataset.list_versions()
+                starts = sorted(v["lineage"]["interval_start"] for v in versions)
+                assert starts == [(START + timedelta(days=d)).isoformat()
+                                  for d in range(days)], trial
+                rows = dataset.read()
             for day in range(days):  # the rows equal those of an uninterrupted run
-                expected, _ = curator.select(ws, START + timedelta(days=day),
-                                             START + timedelta(days=day + 1))
                 got = rows.filter(rows["inputs.day"] == day)["__join_key"].to_list()
-                assert sorted(got) == sorted(expected.column("__join_key").to_pylist()), trial
+                assert sorted(got) == expected[day], trial
+    assert "part" in kinds, kinds  # some kills landed mid-run
