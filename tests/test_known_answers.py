@@ -278,3 +278,46 @@ def test_every_spread_statistic_far_from_zero(ws: gantry.Workspace,
     assert result.value("mse", "a") == pytest.approx(np.mean((f - y) ** 2), rel=1e-6)
     assert result.value("rmse", "a") == pytest.approx(np.sqrt(np.mean((f - y) ** 2)), rel=1e-6)
     assert result.value("r2", "a") == pytest.approx(_r2(y, f), abs=1e-9)
+
+
+# -- 7. rmse and r2 anywhere in the float range --------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1.0], ids=["huge", "tiny", "unit"])
+def test_rmse_and_r2_are_exact_at_any_scale(ws: gantry.Workspace, scale: float) -> None:
+    """Squares of 1e200 overflow and of 1e-200 underflow: both metrics (and the bootstrap of
+    their difference) are computed on values scaled by a power of two, so they stay exact."""
+    unit = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    good, bad = unit + np.array([0.1, -0.1, 0.2, -0.2, 0.0, 0.1]), unit + np.array(
+        [0.9, -1.1, 1.2, -0.8, 1.0, -1.0])
+    y = unit * scale
+    _regression_set(ws, "scaled", y)
+    result = gantry.evaluate("scaled", {"bad": lambda r: float(bad[r["i"]] * scale),
+                                        "good": lambda r: float(good[r["i"]] * scale)},
+                             ["rmse", "r2"], workspace=ws, store=False, n_resamples=200)
+    assert result.errors == {"bad": 0, "good": 0}
+    for name, f in (("good", good), ("bad", bad)):
+        assert result.value("rmse", name) == pytest.approx(
+            np.sqrt(np.mean((f - unit) ** 2)) * scale, rel=1e-9)
+        assert result.value("r2", name) == pytest.approx(_r2(unit, f), abs=1e-9)
+    for challenger in (r for r in result.results if r.candidate == "good"):
+        assert challenger.ci_low is not None and challenger.ci_high is not None
+        assert math.isfinite(challenger.ci_low) and math.isfinite(challenger.ci_high)
+        assert challenger.verdict == gantry.evaluation.IMPROVED, challenger
+
+
+def test_a_row_whose_error_overflows_is_that_rows_error(ws: gantry.Workspace) -> None:
+    """1.5e308 - (-1.5e308) is beyond a float: that row is an error for rmse and r2 (as for mae
+    and mse), and the other rows' values stay finite and exact."""
+    y = np.array([1.5e308, 1e308, -1e308, 5e307])
+    _regression_set(ws, "edge", y)
+    outputs = [-1.5e308, 1e308 * 0.5, -1e308 * 0.5, 5e307]
+    result = gantry.evaluate("edge", {"a": lambda r: outputs[r["i"]]}, ["rmse", "r2", "mae"],
+                             workspace=ws, store=False)
+    assert result.errors == {"a": 1}
+    assert "too large for a float" in result.rows["error.a"][0]
+    rest_y, rest_f = y[1:] / 1e308, np.array(outputs[1:]) / 1e308
+    assert result.value("rmse", "a") == pytest.approx(
+        np.sqrt(np.mean((rest_f - rest_y) ** 2)) * 1e308, rel=1e-9)
+    assert result.value("r2", "a") == pytest.approx(_r2(rest_y, rest_f), abs=1e-9)
+    assert [r.n for r in result.results] == [3, 3, 3]

@@ -553,6 +553,11 @@ def _valid_for_aggregate(metric: AggregateMetric, run: _Run, outputs: list[Any],
                 ok[index] = False
                 _note(run, index, f"{metric.name}: reference {reference!r} is not a finite number")
                 continue
+            if ok[index] and metric.kind == "regression" and \
+                    not math.isfinite(float(output) - float(reference)):  # 1.5e308 - -1.5e308
+                ok[index] = False
+                _note(run, index, f"{metric.name}: the error is too large for a float")
+                continue
         else:
             ok[index] = isinstance(output, (str, int, float, bool))
         if not ok[index]:

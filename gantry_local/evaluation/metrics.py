@@ -257,9 +257,19 @@ def _roc_auc(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
         return np.where(total > 0, pairs / total, np.nan)  # type: ignore[no-any-return]
 
 
+def _scaled(*arrays: np.ndarray[Any, Any]) -> tuple[list[FloatArray], int]:
+    """The arrays as floats divided by one power of two 2**k (exact), so every value is below
+    1 in size and squares and sums of squares neither overflow (1e200) nor underflow (1e-200);
+    and k."""
+    values = [a.astype(float) for a in arrays]
+    largest = max((float(np.max(np.abs(v))) for v in values if v.size), default=0.0)
+    k = math.frexp(largest)[1] if largest > 0 else 0
+    return [np.ldexp(v, -k) for v in values], k
+
+
 def _r2(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
         weights: FloatArray) -> FloatArray:
-    y, f = reference.astype(float), output.astype(float)
+    (y, f), _ = _scaled(reference, output)  # r2 does not change with the scale
     ss_res = weights @ (y - f) ** 2
     # Centred sums (never E[y^2] - E[y]^2, which cancels for targets far from zero):
     # shift by the overall mean, then take each resample's deviations from its own mean.
@@ -273,8 +283,10 @@ def _r2(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
 
 def _rmse(reference: np.ndarray[Any, Any], output: np.ndarray[Any, Any],
           weights: FloatArray) -> FloatArray:
-    errors = (reference.astype(float) - output.astype(float)) ** 2
-    return np.sqrt((weights @ errors) / weights.sum(axis=1))  # type: ignore[no-any-return]
+    (y, f), k = _scaled(reference, output)
+    # finite: rmse <= the largest error, and a row whose error overflows is that row's error
+    rmse: FloatArray = np.ldexp(np.sqrt((weights @ (y - f) ** 2) / weights.sum(axis=1)), k)
+    return rmse
 
 
 def _score_accuracy(row: dict[str, Any], output: Any, reference: Any) -> float:
