@@ -122,10 +122,10 @@ class GantryDataFrame(Query):
     def create_view(self, name: str) -> None:
         """Save this frame's window, version, tags and filters as view `name` (Gantry's
         ``GantryDataFrame.create_view``); query it with ``gquery.query(app, view=name)``."""
-        from ._saved import create_view
+        from ._views import create_view
 
         create_view(self._ws, name, self.application, self.start_time, self.end_time, None,
-                    self.version, self.tags or None, self.filters)
+                    self.version, self.tags or None, self.filters, lambda *_: None)
 
     def __repr__(self) -> str:
         return (f"GantryDataFrame(application={self.application!r}, from={self.start_time!r}, "
