@@ -55,11 +55,11 @@ class Timings:
                 f"(best {fmt.format(self.best(side) * scale)})")
 
 
-def interleaved(sides: Mapping[str, Callable[[], float | None]], rounds: int = 5) -> Timings:
+def interleaved(sides: Mapping[str, Callable[[], object]], rounds: int = 5) -> Timings:
     """Run each side once per round, forwards in even rounds and backwards in odd ones.
 
-    A side returns the seconds it measured itself (to leave out its set-up), or None to be
-    timed whole.
+    A side returns the seconds it measured itself as a float (to leave out its set-up);
+    anything else it returns is ignored and the side is timed whole.
     """
     runs: dict[str, list[float]] = {name: [] for name in sides}
     names = list(sides)
@@ -67,7 +67,8 @@ def interleaved(sides: Mapping[str, Callable[[], float | None]], rounds: int = 5
         for name in names if round_ % 2 == 0 else reversed(names):
             started = time.perf_counter()
             took = sides[name]()
-            runs[name].append(time.perf_counter() - started if took is None else took)
+            runs[name].append(took if isinstance(took, float) else
+                              time.perf_counter() - started)
     return Timings(runs)
 
 
