@@ -79,7 +79,7 @@ def select(workspace: Workspace, application: str, selectors: list[Selector], se
         _check_fields(selector, selection, logical, who)
     physical = [_physical(selector, selection.columns) for selector in selectors]
     label = labelled(selection) if only_labelled else None
-    count_sql = (f"SELECT count(*) FROM {table_name(application, 'records')} "
+    count_sql = (f"SELECT count(*) AS {_TOTAL} FROM {table_name(application, 'records')} "
                  f"WHERE {_TIME} >= ? AND {_TIME} < ?")
     sampler = _Sampler(selection, label, seed, count_sql, [start, end])
     with workspace.database.cursor() as con, storage_errors(who):
@@ -219,20 +219,26 @@ class _Sampler:
         """A uniform or ordered selector's statement (with the interval's size as a column
         when `with_total`: one statement instead of two)."""
         source, params = self._source(selector)
-        columns, first = "base.*", []
-        if with_total:
-            columns, first = f"base.*, ({self.count_sql}) AS {_TOTAL}", self.count_params
         method = selector.method
         if isinstance(method, UniformSampler):
-            return (f"SELECT {columns} FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?",
-                    [*first, *params, self.seed, selector.limit])
-        assert isinstance(method, OrderedSampler)
-        direction = "ASC" if method.sort is OrderingDirection.ASCENDING else "DESC"
-        # ties go to the earliest rows (then by key): deterministic, and cheaper than a hash
-        ties = f"base.{_KEY}" if method.field == TIME_COLUMN_NAME else \
-            f"base.{_TIME}, base.{_KEY}"
-        return (f"SELECT {columns} FROM {source} ORDER BY base.{quote_ident(method.field)} "
-                f"{direction} NULLS LAST, {ties} LIMIT ?", [*first, *params, selector.limit])
+            sql = f"SELECT base.* FROM {source} ORDER BY {_SHUFFLE}, base.{_KEY} LIMIT ?"
+            params = [*params, self.seed, selector.limit]
+        else:
+            assert isinstance(method, OrderedSampler)
+            direction = "ASC" if method.sort is OrderingDirection.ASCENDING else "DESC"
+            # ties go to the earliest rows (then by key): deterministic, cheaper than a hash
+            ties = f"base.{_KEY}" if method.field == TIME_COLUMN_NAME else \
+                f"base.{_TIME}, base.{_KEY}"
+            sql = (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
+                   f"{direction} NULLS LAST, {ties} LIMIT ?")
+            params = [*params, selector.limit]
+        if not with_total:
+            return sql, params
+        # The count joins the picked rows after the LIMIT: as a scalar subquery in the select
+        # list it made DuckDB's top-N twice as slow (a 1-day window of 10M records).
+        return (f"SELECT picked.*, total.{_TOTAL} FROM ({sql}) AS picked, ({self.count_sql}) "
+                "AS total",
+                [*params, *self.count_params])
 
     def _stratified(self, selector: Selector, method: StratifiedSampler,
                     counts: list[tuple[str, int]], in_time_order: bool) -> pa.Table:
