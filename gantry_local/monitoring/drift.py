@@ -399,59 +399,61 @@ def _binned_intervals(con: duckdb.DuckDBPyConnection, records: Records, grid: An
                       kinds: Mapping[str, str], ref_stats: dict[str, dict[str, Any]]
                       ) -> dict[int, dict[str, dict[str, Any]]]:
     """Every interval's counts per category, or per reference-decile bin for numbers,
-    counted in DuckDB by one grouped query (what the distances need, nothing fetched)."""
+    counted in DuckDB by one query grouped by interval (what the distances need, nothing
+    fetched): a `histogram` aggregate per field, binary-searching a number's bin edges."""
     bucket, bucket_params = grid.bucket_sql()
-    names = list(kinds)
-    values: dict[int, str] = {}  # field position -> its value (category, or bin number)
-    value_params: list[Any] = []
-    for i, name in enumerate(names):
-        if name not in records.columns:
-            continue
+    present = [name for name in kinds if name in records.columns]
+    if not present:
+        return {}
+    aggregates, params = [], []
+    for name in present:
         col = records.column(name)
         if kinds[name] == "number":
-            values[i], params = _bin_sql(col, _edges(ref_stats[name]))
-            value_params.extend(params)
+            value = f"CAST({col} AS DOUBLE)"
+            aggregates.append(f"histogram(CASE WHEN isnan({value}) THEN NULL ELSE {value} END, "
+                              "?::DOUBLE[])")  # NaN is left out (histogram puts it first)
+            params.append(_boundaries(_edges(ref_stats[name])))
         else:
-            values[i] = f"CAST({col} AS VARCHAR)"
+            aggregates.append(f"histogram(CAST({col} AS VARCHAR))")
+    sql = f"SELECT {bucket} AS __b, {', '.join(aggregates)} FROM ({records.sql}) GROUP BY __b"
     out: dict[int, dict[str, dict[str, Any]]] = {}
-    if not values:
-        return out
-    # One scan: a grouping set per field, (interval, that field's value).
-    columns = ", ".join(f"{expr} AS v{i}" for i, expr in values.items())
-    sets = ", ".join(f"(__b, v{i})" for i in values)
-    sql = (f"SELECT __b, {', '.join(f'v{i}' for i in values)}, count(*) FROM (SELECT {bucket} "
-           f"AS __b, {columns} FROM ({records.sql})) GROUP BY GROUPING SETS ({sets})")
-    counted: dict[tuple[int, int], dict[str, int]] = {}
-    positions = list(values)
-    for row in con.sql(sql, params=[*bucket_params, *value_params, *records.params]).fetchall():
-        b, keys, k = row[0], row[1:-1], row[-1]
-        filled = [j for j, key in enumerate(keys) if key is not None]
-        if len(filled) == 1:  # rows whose value is NULL in that field's set are left out
-            counted.setdefault((b, positions[filled[0]]), {})[keys[filled[0]]] = int(k)
-    for (b, f), counts in counted.items():
-        name = names[f]
-        stats = out.setdefault(b, {n: {"n": 0, "counts": {}, "values": np.empty(0)}
-                                   for n in names})
-        if kinds[name] == "number":
-            histogram = np.zeros(len(_edges(ref_stats[name])) + 3)
-            for index, count in counts.items():
-                histogram[int(index)] = count
-            stats[name] = {"n": int(histogram.sum()), "bins": histogram}
-        else:
-            stats[name] = {"n": sum(counts.values()), "counts": counts}
+    for row in con.sql(sql, params=[*bucket_params, *params, *records.params]).fetchall():
+        for name, counts in zip(present, row[1:], strict=True):
+            stats = _bin_stats(counts, _edges(ref_stats[name])) if kinds[name] == "number" \
+                else _category_stats(counts)
+            if stats is not None:  # an interval whose values are all NULL is left out
+                out.setdefault(row[0], {n: _absent() for n in kinds})[name] = stats
     return out
 
 
-def _bin_sql(col: str, edges: np.ndarray[Any, Any]) -> tuple[str, list[Any]]:
-    """A number's bin (as `_binned` counts them) as SQL text, with the edges bound: a
-    cascade of comparisons (DuckDB stops at the first true one for each row)."""
-    value = f"CAST({col} AS DOUBLE)"
-    cascade = " ".join(f"WHEN {value} <= ? THEN {i + 1}" for i in range(len(edges)))
-    sql = (f"CASE WHEN {col} IS NULL OR isnan({value}) THEN NULL "
-           f"WHEN {value} = '-inf'::DOUBLE THEN 0 "
-           f"WHEN {value} = 'inf'::DOUBLE THEN {len(edges) + 2} "
-           f"{cascade} ELSE {len(edges) + 1} END")
-    return sql, [float(e) for e in edges]
+_LARGEST = float(np.finfo(np.float64).max)
+
+
+def _boundaries(edges: np.ndarray[Any, Any]) -> list[float]:
+    """`histogram`'s boundaries for a number's bins as `_binned` counts them: -inf alone,
+    each edge's bin (values up to it), the finite values beyond the last edge; +inf falls
+    past the last boundary, in a bin of its own."""
+    bounds = [-math.inf, *map(float, edges)]
+    return [*bounds, _LARGEST] if bounds[-1] < _LARGEST else bounds
+
+
+def _bin_stats(counts: Mapping[float, int] | None, edges: np.ndarray[Any, Any]
+               ) -> dict[str, Any] | None:
+    """A number's bin counts from its `histogram` (keyed by boundary), or None when empty."""
+    if not counts:
+        return None
+    position = {bound: i for i, bound in enumerate(_boundaries(edges))}
+    histogram = np.zeros(len(edges) + 3)
+    for bound, count in counts.items():
+        histogram[position.get(bound, len(edges) + 2)] += count  # +inf: the last bin
+    total = int(histogram.sum())
+    return {"n": total, "bins": histogram} if total else None
+
+
+def _category_stats(counts: Mapping[str, int] | None) -> dict[str, Any] | None:
+    """A category field's counts per value from its `histogram`, or None when empty."""
+    kept = {value: int(count) for value, count in (counts or {}).items() if count}
+    return {"n": sum(kept.values()), "counts": kept} if kept else None
 
 
 def _edges(stats: dict[str, Any]) -> np.ndarray[Any, Any]:
