@@ -53,18 +53,18 @@ def write_report(ws: Workspace, application: str, path: str | Path = "report.htm
     check_workspace(ws)
     target = _target(path)
     grid = grid_for(ws, application, interval, start_time, end_time)
-    summary = summarize(ws, application, interval, grid.origin, grid.end)
-    datasets: list[dict[str, Any]] = []
-    storage_error = None
-    try:  # read once: both the datasets and the evaluations sections need them
-        datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
-    except GantryLocalError as exc:  # storage unreachable: the sections say so
-        storage_error = str(exc)
     with ThreadPoolExecutor(1) as pool, rc_context(_RC):
-        # The drift and metrics queries run in DuckDB (which releases the GIL) while the
-        # summary's charts are drawn.
+        # The drift and metrics queries run in DuckDB (which releases the GIL) beside the
+        # summary's query, and while the summary's charts are drawn.
         drift_table = pool.submit(_drift_table, ws, application, interval, grid)
         metrics_table = pool.submit(_metrics_table, ws, application, interval, grid)
+        summary = summarize(ws, application, interval, grid.origin, grid.end)
+        datasets: list[dict[str, Any]] = []
+        storage_error = None
+        try:  # read once: both the datasets and the evaluations sections need them
+            datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
+        except GantryLocalError as exc:  # storage unreachable: the sections say so
+            storage_error = str(exc)
         parts = [
             _traffic(summary),
             _distributions(summary),
