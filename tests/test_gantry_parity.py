@@ -65,6 +65,17 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
         ("self", _), ("api_request", _), ("api_response", _), ("request_attributes", None),
         ("response_attributes", None), ("feedback", None), ("selected_choice_index", 0),
         ("session_id", None), ("tags", None), ("version", None)]),
+    # gantry/query/metric/main.py and gantry/query/distance/main.py
+    *[(f"gquery.metric.{m}", getattr(gquery.metric, m),
+       [("outputs", _), ("feedback", _), ("dropna", False), ("num_points", 1), *extra])
+      for m, extra in (("accuracy_score", []), ("confusion_matrix", []), ("roc_auc_score", []),
+                       ("mean_squared_error", [("multioutput", "uniform_average"),
+                                               ("squared", True)]),
+                       ("r2_score", [("multioutput", "uniform_average")]),
+                       *[(m, [("average", "micro")])
+                         for m in ("f1_score", "precision_score", "recall_score")])],
+    *[(f"gquery.distance.{d}", getattr(gquery.distance, d), [("feat1", _), ("feat2", _)])
+      for d in ("d1", "dinf", "ks", "kl")],
     # gantry/applications/llm_utils.py, gantry/logger/main.py, gantry/logger/utils.py
     ("llm_utils.fill_prompt", fill_prompt, [("prompt", _), ("values", _), ("strict", False)]),
     ("gantry.get_client", gantry.get_client, []),

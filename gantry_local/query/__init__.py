@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys as _sys
 
+from . import distance, metric
 from ._frame import Filters, GantryDataFrame, GantrySeries
 from ._functions import (
     CallableModule as _CallableModule,
@@ -32,11 +33,13 @@ __all__ = [
     "RelativeTimeWindow",
     "TimeWindow",
     "create_view",
+    "distance",
     "list_application_batches",
     "list_application_environments",
     "list_application_versions",
     "list_application_views",
     "list_applications",
+    "metric",
     "print_application_info",
     "query",
 ]
