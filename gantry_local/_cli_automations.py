@@ -132,6 +132,8 @@ def _names(ws: Workspace, name: str, must_exist: bool) -> set[str]:
              help="seconds between ticks (default 1)"),
          opt("--suite", action="append", metavar="SUITE.toml", type=arg.existing_file,
              help="also run this test suite on each new version of its dataset (repeatable)"),
+         opt("--allow-module", action="append", metavar="MODULE", type=arg.text,
+             help="trust a module outside the suites' folders (repeatable)"),
          opens=DB)
 def _scheduler_run(args: argparse.Namespace) -> None:
     """Run the scheduler in the foreground (Ctrl-C stops it), or one tick with --once.
@@ -146,7 +148,7 @@ def _scheduler_run(args: argparse.Namespace) -> None:
     from .automations.triggers import DatasetVersionTrigger
     from .evaluation.suites import Suite
 
-    suites = [Suite.from_toml(path) for path in args.suite or []]
+    suites = [Suite.from_toml(path, args.allow_module or ()) for path in args.suite or []]
     db_path(args)  # a folder is refused before anything opens
 
     def open_workspace() -> Workspace:

@@ -96,10 +96,13 @@ def _report(args: argparse.Namespace) -> None:
          opt("--junit", type=arg.output_file, metavar="PATH", help="write JUnit XML here"),
          opt("--no-cache", action="store_true",
              help="call every candidate on every row (no cached outputs)"),
+         opt("--allow-module", action="append", metavar="MODULE", type=arg.text,
+             help="trust a module outside the suite's folder (repeatable)"),
          opens=DB)
 def _eval_run(args: argparse.Namespace) -> int:
     """Run a test suite (TOML); exit 1 when a check fails. --junit writes JUnit XML;
     --no-cache calls every candidate afresh (the table says how many rows came from the cache).
+    The suite names only code in its own folder unless --allow-module trusts another module.
 
     Without a database file, --storage is enough: the suite runs on its dataset and the
     evaluation is not stored.
@@ -108,7 +111,7 @@ def _eval_run(args: argparse.Namespace) -> int:
     """
     from .evaluation.suites import Suite
 
-    suite = Suite.from_toml(args.suite)
+    suite = Suite.from_toml(args.suite, args.allow_module or ())
     with _eval_workspace(args) as ws:
         result = suite.run(ws, cache=False if args.no_cache else None)
     say(str(result))

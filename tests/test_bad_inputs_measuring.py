@@ -4,7 +4,9 @@ and nothing stored (no records, no evaluation, no cached output, no version, no 
 from __future__ import annotations
 
 import math
+import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -114,21 +116,28 @@ def suite(**overrides: Any) -> Suite:
     return Suite(**arguments)
 
 
-def toml(c: Ctx, text: str | bytes) -> Suite:
-    c.folder.mkdir(exist_ok=True)
-    path = c.folder / "suite.toml"
+def toml(c: Ctx, text: str | bytes, allow_modules: Any = ()) -> Suite:
+    """Suite.from_toml of `text`, in a folder beside the snapshot's (an import there writes
+    __pycache__) that holds the module the files name, measuring_toml_models."""
+    folder = c.db.parent / "suites"
+    folder.mkdir(exist_ok=True)
+    module = folder / "measuring_toml_models.py"
+    if not module.exists():
+        module.write_text("def one(row):\n    return 1\n\nsep = '/'\n")
+    path = folder / "suite.toml"
     if isinstance(text, bytes):
         path.write_bytes(text)
     else:
         path.write_text(text, encoding="utf-8")
     try:
-        return Suite.from_toml(path)
+        return Suite.from_toml(path, allow_modules)
     finally:
         path.unlink()
 
 
 GOOD_TOML = 'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
-CANDIDATES = '[candidates]\na = "os:getcwd"\n'
+CANDIDATES = '[candidates]\na = "measuring_toml_models:one"\n'
+OUTSIDE = r"which is not in the suite file's folder '.*'; a suite file runs only code beside it"
 
 Case = tuple[str, Callable[[Ctx], Any], type[GantryLocalError], str]
 
@@ -468,7 +477,8 @@ CASES: list[Case] = [
      r"suite 's': model name 'a/b' is not allowed"),
     ("Suite model name number", lambda c: suite(models={5: one}), ValidationError,
      r"model name must be a string, got int"),
-    ("TOML model not callable", lambda c: toml(c, GOOD_TOML + CANDIDATES + '[models]\nm = "os:sep"\n'),
+    ("TOML model not callable", lambda c: toml(c, GOOD_TOML + CANDIDATES
+                                               + '[models]\nm = "measuring_toml_models:sep"\n'),
      ValidationError, r"model 'm' must be a callable"),
     ("Suite version_id number", lambda c: suite(version_id=5), ValidationError,
      r"version_id must be a version id"),
@@ -508,8 +518,28 @@ CASES: list[Case] = [
                                                       "a = { callable = 5 }\n"),
      ValidationError, r"not an import path"),
     ("TOML candidate version number", lambda c: toml(
-        c, GOOD_TOML + '[candidates]\na = { callable = "os:getcwd", version = 5 }\n'),
+        c, GOOD_TOML + '[candidates]\na = { callable = "measuring_toml_models:one", version = 5 }\n'),
      ValidationError, r"version must be a string"),
+    ("TOML candidate outside the folder", lambda c: toml(c, GOOD_TOML + '[candidates]\na = "os:getcwd"\n'),
+     ValidationError, r"candidate 'a': 'os:getcwd' names module 'os' \(.*\), " + OUTSIDE
+     + r"\. To trust it, pass allow_modules=\['os'\] to Suite.from_toml \(CLI: --allow-module os\)"),
+    ("TOML callable outside the folder", lambda c: toml(
+        c, GOOD_TOML + '[candidates]\na = { callable = "subprocess:getoutput" }\n'),
+     ValidationError, r"names module 'subprocess' \(found at .*subprocess.py\), " + OUTSIDE),
+    ("TOML model outside the folder", lambda c: toml(
+        c, GOOD_TOML + CANDIDATES + '[models]\nm = "os:system"\n'),
+     ValidationError, r"model 'm': 'os:system' names module 'os'"),
+    ("TOML built-in module", lambda c: toml(c, GOOD_TOML + '[candidates]\na = "sys:exit"\n'),
+     ValidationError, r"names module 'sys' \(built into Python\), " + OUTSIDE),
+    ("TOML another module trusted", lambda c: toml(
+        c, GOOD_TOML + '[candidates]\na = "os:getcwd"\n', ["os.path"]),
+     ValidationError, r"names module 'os'"),
+    ("TOML allow_modules a string", lambda c: toml(c, GOOD_TOML + CANDIDATES, "os"),
+     ValidationError, r"allow_modules must be a list of module names such as \['mypkg'\], got 'os'"),
+    ("TOML allow_modules bad name", lambda c: toml(c, GOOD_TOML + CANDIDATES, ["os/x"]),
+     ValidationError, r"allow_modules must be a list of module names"),
+    ("TOML allow_modules number", lambda c: toml(c, GOOD_TOML + CANDIDATES, [5]),
+     ValidationError, r"allow_modules must be a list of module names"),
     ("TOML candidate application number", lambda c: toml(
         c, GOOD_TOML + "[candidates]\na = { application = 5 }\n"), ValidationError,
      r"\(application, version\) pair"),
@@ -631,6 +661,30 @@ def test_legal_edge_inputs_round_trip(ctx: Ctx) -> None:
     assert ctx.app.summarize(end_time=far, interval=timedelta(days=365_000)).height > 0
     result = evaluate(ctx, n_resamples=100, store=False)
     assert result.verdict == "no significant difference"
+
+
+def test_a_suite_file_runs_code_beside_it_or_what_the_caller_trusts(ctx: Ctx) -> None:
+    beside = toml(ctx, GOOD_TOML + CANDIDATES)
+    assert beside.candidates["a"]({"x": 1.0}) == 1
+    trusted = toml(ctx, GOOD_TOML + '[candidates]\na = "os.path:basename"\nb = { callable = '
+                   '"os:fspath", version = "1" }\n[models]\nm = "os:fspath"\n', ["os"])
+    assert trusted.candidates["a"] is os.path.basename and trusted.models["m"] is os.fspath
+    assert toml(ctx, GOOD_TOML + '[candidates]\na = "os.path:basename"\n',
+                ["os.path"]).candidates["a"] is os.path.basename
+    # refused before it is imported: the standard library's `this` prints a poem on import
+    sys.modules.pop("this", None)
+    with pytest.raises(ValidationError, match="names module 'this'"):
+        toml(ctx, GOOD_TOML + '[candidates]\na = "this:s"\n')
+    assert "this" not in sys.modules
+    # a file beside the suite named like a module imported from elsewhere is not what an
+    # import would give: refused, naming where the import would come from
+    shadow = ctx.db.parent / "suites" / "polars.py"
+    shadow.write_text("def one(row):\n    return 1\n")
+    try:
+        with pytest.raises(ValidationError, match=r"names module 'polars' \(found at .*__init__"):
+            toml(ctx, GOOD_TOML + '[candidates]\na = "polars:one"\n')
+    finally:
+        shadow.unlink()
 
 
 def test_unstorable_outputs_are_row_errors(ctx: Ctx) -> None:

@@ -101,6 +101,24 @@ def test_cli_exit_code_and_junit(tmp_path: Path, clock: gantry.ManualClock) -> N
     assert main(["eval", "run", str(tmp_path / "missing.toml"), "--db", str(db)]) == 2  # usage error
 
 
+def test_the_cli_runs_a_suite_naming_other_code_only_when_trusted(
+        tmp_path: Path, clock: gantry.ManualClock, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "trust.duckdb"
+    with gantry.Workspace(db=db, clock=clock) as ws:
+        ws.create_dataset("rows").push_dataframe(ROWS)
+    path = tmp_path / "suite.toml"
+    path.write_text('name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+                    '[candidates]\nv = "operator:truth"\n')
+    assert main(["eval", "run", str(path), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "names module 'operator'" in err and \
+        "--allow-module operator" in err
+    assert main(["eval", "run", str(path), "--db", str(db), "--allow-module", "operator"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    assert main(["scheduler", "run", "--once", "--db", str(db), "--suite", str(path)]) == 1
+    assert "names module 'operator'" in capsys.readouterr().err
+
+
 def test_bad_toml_suites_are_clear_errors(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('name = "x"\ndataset = "rows"\n[candidates]\nv1 = "no_such_module:f"\n')

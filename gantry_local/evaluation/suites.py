@@ -8,6 +8,7 @@ table, writes JUnit XML with ``--junit``, and exits non-zero when a check fails.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import operator
 import re
@@ -149,15 +150,24 @@ class Suite:
         return _Threshold(text.strip(), candidate, metric, op, float(value))
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Suite:
+    def from_toml(cls, path: str | Path, allow_modules: Sequence[str] = ()) -> Suite:
         """Read a suite from a TOML file (see the README for its fields).
 
-        Candidates and models are ``"module:attribute"`` import paths (the file's folder is
-        importable), or ``{application = "chat", version = "prod"}`` for completion versions.
+        Candidates and models are ``"module:attribute"`` import paths, or ``{application =
+        "chat", version = "prod"}`` for completion versions. A file names only code beside it
+        (modules and packages in its folder, which is importable); `allow_modules` trusts
+        others by name (``["mypkg"]`` covers ``mypkg.models``), since importing runs code.
+
+        Raises:
+            ValidationError: a module neither beside the file nor allowed (nothing imported).
         """
         if not isinstance(path, (str, Path)) or not str(path):
             raise ValidationError(f"a suite file is a path, got {path!r}")
-        return _load_toml(cls, Path(path))
+        if isinstance(allow_modules, str) or not isinstance(allow_modules, (list, tuple)) or \
+                not all(isinstance(m, str) and _MODULE.match(m) for m in allow_modules):
+            raise ValidationError("allow_modules must be a list of module names such as "
+                                  f"['mypkg'], got {shown(allow_modules)}")
+        return _load_toml(cls, Path(path), tuple(allow_modules))
 
     def run(self, workspace: Workspace | None = None, version_id: str | None = None,
             cache: bool | None = None) -> SuiteResult:
@@ -320,11 +330,14 @@ def _texts(values: Any, what: str, example: str) -> list[str]:
     return list(values)
 
 
-def import_object(spec: str, where: str) -> Any:
-    """The object named by ``"package.module:attribute"``."""
+def import_object(spec: str, where: str, trusted: _Trusted | None = None) -> Any:
+    """The object named by ``"package.module:attribute"`` (its module checked by `trusted`
+    first, when given)."""
     module_name, _, attribute = spec.partition(":") if isinstance(spec, str) else ("", "", "")
     if not module_name or not attribute:
         raise ValidationError(f"{where}: {spec!r} is not an import path like 'models:predict'")
+    if trusted is not None:
+        trusted.check(module_name, spec, where)
     try:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
@@ -337,7 +350,49 @@ def import_object(spec: str, where: str) -> Any:
     return target
 
 
-def _load_toml(cls: type[Suite], path: Path) -> Suite:
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+@dataclass(frozen=True)
+class _Trusted:
+    """Which modules a suite file may name: those found in its folder, and `allowed` ones."""
+
+    folder: Path
+    allowed: tuple[str, ...]
+
+    def check(self, module_name: str, spec: str, where: str) -> None:
+        if not _MODULE.match(module_name) or any(
+                module_name == a or module_name.startswith(a + ".") for a in self.allowed):
+            return  # a malformed name fails as it imports
+        top = module_name.split(".")[0]
+        places = _locations(top)
+        if places is None or any(p.is_relative_to(self.folder) for p in places):
+            return  # not found anywhere: NotFoundError as it imports
+        found = f"found at {places[0]}" if places else "built into Python"
+        raise ValidationError(
+            f"{where}: {spec!r} names module {top!r} ({found}), which is not in the suite "
+            f"file's folder {str(self.folder)!r}; a suite file runs only code beside it. To "
+            f"trust it, pass allow_modules=[{top!r}] to Suite.from_toml (CLI: --allow-module "
+            f"{top})")
+
+
+def _locations(top: str) -> list[Path] | None:
+    """Where the top-level module `top` would be imported from ([] for one built into
+    Python or frozen, None when there is none), found without importing it."""
+    try:
+        spec = importlib.util.find_spec(top)
+    except ValueError:  # in sys.modules without a spec (__main__)
+        return []
+    except ImportError:
+        return None
+    if spec is None:
+        return None
+    places = [spec.origin] if spec.has_location and spec.origin else []
+    places += list(spec.submodule_search_locations or [])
+    return [Path(p).resolve() for p in places]
+
+
+def _load_toml(cls: type[Suite], path: Path, allowed: tuple[str, ...] = ()) -> Suite:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -349,6 +404,7 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
     folder = str(path.resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+    trusted = _Trusted(Path(folder), allowed)
     known = {"name", "dataset", "version", "candidates", "metrics", "thresholds",
              "no_regression", "max_error_rate", "reference", "inputs", "alpha", "seed",
              "models", "workers", "timeout", "retries", "cache", "positive_label"}
@@ -366,24 +422,24 @@ def _load_toml(cls: type[Suite], path: Path) -> Suite:
     for name, spec in dict(data["candidates"]).items():
         where = f"{path}: candidate {name!r}"
         if isinstance(spec, str):
-            candidates[name] = import_object(spec, where)
+            candidates[name] = import_object(spec, where, trusted)
         elif isinstance(spec, dict) and "application" in spec:
             candidates[name] = (spec["application"], spec.get("version", "latest"))
         elif isinstance(spec, dict) and "callable" in spec:
-            candidates[name] = _toml_candidate(spec, where, path.resolve().parent)
+            candidates[name] = _toml_candidate(spec, where, trusted)
         else:
             raise ValidationError(f"{where}: give 'module:function', {{callable = ..., version "
                                   "= ...}} or {application = ..., version = ...}")
     options = {k: data[k] for k in ("reference", "inputs", "alpha", "seed", "workers", "timeout",
                                     "retries", "cache", "positive_label") if k in data}
-    models = {name: import_object(spec, f"{path}: model {name!r}")
+    models = {name: import_object(spec, f"{path}: model {name!r}", trusted)
               for name, spec in dict(data.get("models", {})).items()}
     return cls(data["name"], data["dataset"], candidates, data.get("metrics"),
                data.get("thresholds", ()), data.get("no_regression", ()),
                data.get("max_error_rate"), data.get("version"), models, **options)
 
 
-def _toml_candidate(spec: dict[str, Any], where: str, folder: Path) -> Candidate:
+def _toml_candidate(spec: dict[str, Any], where: str, trusted: _Trusted) -> Candidate:
     """``{callable = "m:f", version = "v2", artifact = "model.pkl", training_data = "ds"}``."""
     unknown = sorted(set(spec) - {"callable", "version", "artifact", "training_data"})
     if unknown:
@@ -397,5 +453,6 @@ def _toml_candidate(spec: dict[str, Any], where: str, folder: Path) -> Candidate
     training = spec.get("training_data")
     if isinstance(training, list):
         training = tuple(training)
-    return Candidate(import_object(spec["callable"], where), version,
-                     artifact=folder / artifact if artifact else None, training_data=training)
+    return Candidate(import_object(spec["callable"], where, trusted), version,
+                     artifact=trusted.folder / artifact if artifact else None,
+                     training_data=training)
