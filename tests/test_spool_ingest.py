@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import fsspec
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -155,3 +156,42 @@ def test_a_transient_read_error_leaves_the_segment_pending(tmp_path: Path,
         second = host.ingest()
         assert (second.rows, second.deferred, second.quarantined) == (1, [], [])
         assert host.query("model").count() == 2
+
+
+def test_a_rolled_back_ingest_leaves_the_live_schema_as_it_was(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with producer(tmp_path, clock, "web-a") as worker:
+        worker.log_record("model", inputs={"flag": "yes"}, outputs={"y": 1})
+    before = {k: dict(v) for k, v in owner._app_state("model").schema.columns.items()}
+    real = owner._sink.write
+
+    def failing(writes: object, also: object = None) -> None:
+        def broken(con: duckdb.DuckDBPyConnection) -> None:
+            raise duckdb.IOException("disk went away")
+        real(writes, also=broken)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(owner._sink, "write", failing)
+    with pytest.raises(gantry.StorageError, match="disk went away"):
+        owner.ingest()
+    monkeypatch.undo()
+    assert owner._app_state("model").schema.columns == before
+    # the owner's own records are judged by what the database holds, not by the rolled-back rows
+    owner.log_record("model", inputs={"flag": 1.5}, outputs={"y": 2})
+    owner.flush()  # ingests too: the segment now clashes with the owner's column
+    assert owner.query("model").to_polars()["inputs.flag"].to_list() == [1.5]
+    assert len(files(tmp_path / "g-spool", "quarantine")) == 1
+
+
+def test_segments_of_one_batch_add_their_columns_together(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock) -> None:
+    with producer(tmp_path, clock, "web-a") as worker:
+        worker.log_record("model", inputs={"a": 1}, outputs={"y": 1})
+        worker.flush()
+        worker.log_record("model", inputs={"b": "x"}, outputs={"y": 2.5})
+    assert owner.ingest().rows == 2
+    frame = owner.query("model").to_polars().sort("outputs.y")
+    assert frame["inputs.a"].to_list() == [1, None] and frame["inputs.b"].to_list() == [None, "x"]
+    assert frame["outputs.y"].to_list() == [1.0, 2.5]
+    columns = owner._app_state("model").schema.columns["records"]
+    assert columns["inputs.a"] == "int" and columns["inputs.b"] == "str"

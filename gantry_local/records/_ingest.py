@@ -109,6 +109,7 @@ class _Decoded:
     segment: Segment
     write: TableWrite
     late: int = 0
+    live: AppSchema | None = None  # the application's schema, given the columns once committed
 
 
 class Ingester:
@@ -166,6 +167,7 @@ class Ingester:
             self._quarantine_stray(stray, result)
         result.temps_removed = self._remove_stale_temps()
         self._curated: dict[str, Any] = {}
+        self._staged: dict[str, AppSchema] = {}  # app -> its schema plus this batch's columns
         batch: list[_Decoded] = []
         rows = 0
         if progress is not None and pending:  # a bar shows from the start, not the 1st batch
@@ -182,6 +184,7 @@ class Ingester:
                 result.deferred.append((segment.name, str(exc)))
             if rows >= _BATCH_ROWS or len(batch) >= _BATCH_SEGMENTS or done == len(pending):
                 self._ingest_batch(batch, result)
+                self._staged = {}
                 batch, rows = [], 0
             if progress is not None:  # segments read, rows taken in (committed or next)
                 progress(done, len(pending), result.rows + rows)
@@ -230,6 +233,8 @@ class Ingester:
 
     def _done(self, decoded: list[_Decoded], result: IngestResult) -> None:
         for one in decoded:
+            if one.live is not None:
+                _publish(one.live, one.segment, one.write.columns)
             result.segments += 1
             result.rows += one.write.table.num_rows
             result.late_rows += one.late
@@ -270,14 +275,19 @@ class Ingester:
         except (ValidationError, AlreadyExistsError, NotFoundError) as exc:
             # an archived application, a name this workspace refuses: this segment only
             raise _Refused(f"its application {segment.app!r} cannot take records: {exc}") from exc
+        staged = self._staged.get(state.name)
+        if staged is None:  # the live schema changes only once the rows are committed
+            with state.schema.lock:
+                staged = AppSchema(state.schema.columns[RECORDS], state.schema.columns[FEEDBACK])
+            self._staged[state.name] = staged
         try:
-            _merge_schema(state.schema, segment.kind, columns)
+            _merge_schema(staged, segment.kind, columns)
         except ValidationError as exc:
             raise _Refused(f"its schema clashes with the application's: {exc}") from exc
         write = TableWrite(state.name, segment.kind, table.replace_schema_metadata(None),
-                           columns, state.schema)
+                           columns, staged)
         late = self._late(segment, table) if segment.kind == RECORDS else 0
-        return _Decoded(segment, write, late)
+        return _Decoded(segment, write, late, state.schema)
 
     def _late(self, segment: Segment, table: pa.Table) -> int:
         if segment.app not in self._curated:
@@ -458,6 +468,15 @@ def _merge_schema(schema: AppSchema, kind: str, columns: dict[str, str]) -> None
         draft.note(kind, name, logical)
     with schema.lock:
         schema.commit(draft)
+
+
+def _publish(schema: AppSchema, segment: Segment, columns: dict[str, str]) -> None:
+    """Give the live schema a committed segment's columns (the database already has them)."""
+    try:
+        _merge_schema(schema, segment.kind, columns)
+    except ValidationError as exc:  # this process's logging moved on meanwhile: the db decides
+        _log.warning("gantry-local ingest: the columns of segment %r were committed but not "
+                     "taken into this process's schema: %s", segment.name, exc)
 
 
 def _ledger_rows(rows: list[tuple[Segment, str, str | None, int, int]], now: datetime) -> pa.Table:
