@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import fsspec
@@ -195,3 +196,60 @@ def test_segments_of_one_batch_add_their_columns_together(
     assert frame["outputs.y"].to_list() == [1.0, 2.5]
     columns = owner._app_state("model").schema.columns["records"]
     assert columns["inputs.a"] == "int" and columns["inputs.b"] == "str"
+
+
+class HalfWriteFileSystem(MemoryFileSystem):
+    """An in-memory store where, while `down` is set, every second segment written fails and
+    so does removing anything: a write of two segments fails half-way and cannot clean up."""
+
+    protocol = "halfwrite"
+    store: dict[str, object] = {}  # noqa: RUF012  (fsspec's own layout)
+    pseudo_dirs = [""]  # noqa: RUF012
+    down: ClassVar[list[bool]] = [False]
+    pipes: ClassVar[list[int]] = [0]
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return str(MemoryFileSystem._strip_protocol(path.removeprefix("halfwrite://")))
+
+    def pipe_file(self, path: str, value: bytes, *args: object, **kwargs: object) -> None:
+        if HalfWriteFileSystem.down[0]:
+            HalfWriteFileSystem.pipes[0] += 1
+            if HalfWriteFileSystem.pipes[0] % 2 == 0:
+                raise TimeoutError("the spool went away")
+        super().pipe_file(path, value, *args, **kwargs)
+
+    def rm_file(self, path: str) -> None:
+        if HalfWriteFileSystem.down[0]:
+            raise TimeoutError("the spool went away")
+        super().rm_file(path)
+
+
+def test_a_write_that_failed_half_way_is_never_ingested_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fsspec.register_implementation("halfwrite", HalfWriteFileSystem, clobber=True)
+    HalfWriteFileSystem.store.clear()
+    url = "halfwrite://spool"
+    worker = gantry.ProducerWorkspace(db=":memory:", spool=url, producer_id="w",
+                                      flush_interval=3600)
+    HalfWriteFileSystem.down[0] = True
+    worker.log_records("model", inputs=[{"x": i} for i in range(3)], outputs=[1] * 3,
+                       feedbacks=[{"label": i} for i in range(3)])
+    with pytest.raises(gantry.StorageError):
+        worker.flush(timeout=30)  # one part was written, the other failed
+    HalfWriteFileSystem.down[0] = False
+    worker.flush()  # the retry writes both parts again, under new names
+    worker.close()
+    pending = [s.name for s in _spool.Spool(url).segments()]
+    assert len(pending) > 2  # the whole retry, and parts of failed tries that stayed
+    with gantry.Workspace(db=tmp_path / "h.duckdb", spool=url) as host:
+        first = host.ingest()
+        assert (first.rows, first.quarantined) == (6, [])  # each record once, each label once
+        left = sorted(name for name, _ in first.deferred)  # waiting for the rest of their write
+        assert len(left) == len(pending) - 2
+        assert host.query("model").count() == 3
+        monkeypatch.setattr(_spool, "STALE_TEMP_SECONDS", 0.0)
+        later = host.ingest()  # it can never be whole: set aside, still not ingested
+        assert later.rows == 0 and sorted(name for name, _ in later.quarantined) == sorted(left)
+        frame = host.query("model").to_polars()
+    assert frame.height == 3 and sorted(frame["feedback.label"].to_list()) == [0, 1, 2]

@@ -50,7 +50,7 @@ def test_three_producers_on_s3_and_one_ingesting_host(
     assert all(child.returncode == 0 for child in children)
     fs, _ = fsspec.core.url_to_fs(url, **options)
     pending = fs.find(url + "/pending")
-    assert pending and {p.rsplit("/", 1)[1].rsplit(".", 2)[0] for p in pending} == set(names)
+    assert pending and {p.rsplit("/", 1)[1].split(".", 1)[0] for p in pending} == set(names)
     with gantry.Workspace(db=tmp_path / "host.duckdb", spool=url, spool_options=options) as host:
         result = host.ingest()
         assert result.quarantined == [] and result.rows == 3 * 700

@@ -36,6 +36,7 @@ from ..errors import (
     StorageError,
     ValidationError,
 )
+from . import _spool
 from . import _types as types
 from ._batches import TableWrite, merge_writes
 from ._isolation import describe, is_environmental
@@ -159,6 +160,7 @@ class Ingester:
         except Exception as exc:
             raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
         pending = self._settle_known(pending)
+        pending = self._whole_writes(pending, result)
         try:
             strays = self.spool.strays(PENDING)
         except Exception as exc:
@@ -328,6 +330,43 @@ class Ingester:
             if status is not None:
                 self._settle(segment, INGESTED if status == "ingested" else QUARANTINE)
         return [s for s in pending if s.name not in known]
+
+    def _whole_writes(self, pending: list[Segment], result: IngestResult) -> list[Segment]:
+        """The pending segments whose write is whole: every part of a write of several
+        segments is pending or in the ledger. The parts of a write still being made wait;
+        those of a write that failed half-way (its records were retried under other names)
+        are quarantined once `STALE_TEMP_SECONDS` old, never ingested."""
+        groups: dict[tuple[str, int, int], list[Segment]] = {}
+        for segment in pending:
+            if segment.parts > 1:
+                groups.setdefault(segment.write_group, []).append(segment)
+        held: set[str] = set()
+        for (writer, first, parts), members in groups.items():
+            if len(members) >= parts or len(members) + self._in_ledger(writer, first, parts) \
+                    >= parts:
+                continue
+            held.update(s.name for s in members)
+            ages = [self.spool.age(PENDING, s.name) for s in members]
+            if all(age is not None and age >= _spool.STALE_TEMP_SECONDS for age in ages):
+                for segment in members:
+                    self._quarantine(segment, f"it is part {segment.part + 1} of {parts} of a "
+                                     "write that never completed (the producer retried those "
+                                     "records under other names)", result)
+            else:
+                for segment in members:
+                    result.deferred.append((segment.name, f"part {segment.part + 1} of {parts} "
+                                            "of a write still being made; ingested once whole"))
+        return [s for s in pending if s.name not in held]
+
+    def _in_ledger(self, writer: str, first: int, parts: int) -> int:
+        """How many segments of a write the ledger has (ingested before a crash, say)."""
+        cursor = self._con.cursor()
+        try:
+            rows = run(cursor, "SELECT count(*) FROM _gl_spool_segments WHERE writer = ? AND "
+                               "seq >= ? AND seq < ?", [writer, first, first + parts])
+        finally:
+            cursor.close()
+        return int(rows[0][0])
 
     def _settle(self, segment: Segment, state: str) -> None:
         try:

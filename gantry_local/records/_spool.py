@@ -54,7 +54,9 @@ STALE_TEMP_SECONDS = 15 * 60.0
 _WRITER_RE = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _SEGMENT_RE = re.compile(
     r"(?P<kind>records|feedback)/application=(?P<app>[A-Za-z0-9_.\-]{1,128})/"
-    r"date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<writer>[A-Za-z0-9_.\-]{1,120})-(?P<seq>\d{12})\.parquet")
+    r"date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<writer>[A-Za-z0-9_.\-]{1,160})-(?P<seq>\d{12})\.parquet")
+# A write of several segments names each ``<prefix>.<i>of<n>-<seq>``: part i of n, seqs in a row
+_PART_RE = re.compile(r"(?P<writer>.+)\.(?P<part>\d{1,6})of(?P<parts>\d{1,6})")
 _DAY_US = 86_400_000_000
 
 
@@ -72,6 +74,13 @@ class Segment:
     day: str
     writer: str
     seq: int
+    part: int = 0  # part `part` of a write of `parts` segments (seqs seq - part ... in a row)
+    parts: int = 1
+
+    @property
+    def write_group(self) -> tuple[str, int, int]:
+        """(writer, first seq, parts) of the write this segment belongs to."""
+        return self.writer, self.seq - self.part, self.parts
 
 
 def parse_segment(name: str) -> Segment | None:
@@ -79,8 +88,15 @@ def parse_segment(name: str) -> Segment | None:
     match = _SEGMENT_RE.fullmatch(name)
     if match is None:
         return None
-    return Segment(name, match["kind"], match["app"], match["date"], match["writer"],
-                   int(match["seq"]))
+    writer, part, parts = match["writer"], 0, 1
+    grouped = _PART_RE.fullmatch(writer)
+    if grouped is not None:
+        part, parts = int(grouped["part"]), int(grouped["parts"])
+        if not 0 <= part < parts or parts < 2 or int(match["seq"]) - part < 1:
+            return None  # a part that cannot be: a foreign name
+        writer = grouped["writer"]
+    return Segment(name, match["kind"], match["app"], match["date"], writer, int(match["seq"]),
+                   part, parts)
 
 
 def default_writer() -> str:
@@ -266,6 +282,15 @@ class Spool:
                 stale.append(path[len(base) + 1:])
         return sorted(stale)
 
+    def age(self, state: str, name: str) -> float | None:
+        """Seconds since a file of a state folder was last modified (None: unknown or gone)."""
+        path = self.path(state, name)
+        try:
+            modified = os.stat(path).st_mtime if self.local else _mtime(self.fs.info(path))
+        except FileNotFoundError:
+            return None
+        return None if modified is None else time.time() - modified
+
     def read(self, segment: Segment) -> pa.Table:
         """The rows of a pending segment.
 
@@ -329,11 +354,12 @@ class SpoolSink:
         written: list[str] = []
         with self._lock:
             try:
-                for write in writes:
-                    for day, table in _by_day(write.table):
-                        name = self._next_name(write.kind, write.app, day)
-                        self.spool.write_segment(name, encode(write, table, self.writer))
-                        written.append(name)
+                parts = [(write, day, table) for write in writes
+                         for day, table in _by_day(write.table)]
+                names = self._next_names([(w.kind, w.app, day) for w, day, _ in parts])
+                for (write, _, table), name in zip(parts, names, strict=True):
+                    self.spool.write_segment(name, encode(write, table, self.writer))
+                    written.append(name)
             except BaseException as exc:
                 for name in written:
                     with contextlib.suppress(Exception):
@@ -347,9 +373,16 @@ class SpoolSink:
     def close(self) -> None:
         """Nothing to release: every segment is complete once written."""
 
-    def _next_name(self, kind: str, app: str, day: str) -> str:
-        self._seq += 1
-        return f"{kind}/application={app}/date={day}/{self._prefix}-{self._seq:012d}.parquet"
+    def _next_names(self, keys: list[tuple[str, str, str]]) -> list[str]:
+        """Names for the segments of one write. Several are marked part i of n: the owner
+        ingests none of them until all are there, so the parts left behind by a write that
+        failed half-way (and could not be removed) never double the records retried."""
+        names = []
+        for index, (kind, app, day) in enumerate(keys):
+            self._seq += 1
+            writer = self._prefix if len(keys) == 1 else f"{self._prefix}.{index}of{len(keys)}"
+            names.append(f"{kind}/application={app}/date={day}/{writer}-{self._seq:012d}.parquet")
+        return names
 
 
 def encode(write: TableWrite, table: pa.Table, writer: str) -> bytes:
