@@ -11,7 +11,12 @@ import pytest
 
 import gantry_local as gantry
 import gantry_local.query as gquery
-from gantry_local.errors import GantryLocalError, NotFoundError, ValidationError
+from gantry_local.errors import (
+    AlreadyExistsError,
+    GantryLocalError,
+    NotFoundError,
+    ValidationError,
+)
 from gantry_local.llm_utils import fill_prompt
 from gantry_local.query.time_window import RelativeTimeWindow, TimeWindow
 from tests.conftest import stored_counts
@@ -131,6 +136,16 @@ CASES: list[Case] = [
      "isin works on str"),
     ("mask-bool-equals-number", lambda: _df()["outputs.ok"] == 1, ValidationError,
      "cannot compare 'outputs.ok'"),
+    ("frame-view-bad-name", lambda: _df().create_view(""), ValidationError,
+     "view name must be"),
+    ("frame-view-taken", lambda: [_df().create_view("v"), _df().create_view("v")],
+     AlreadyExistsError, "view 'v' already exists"),
+    ("frame-mean-of-text", lambda: _df().mean(), ValidationError, "mean works on int, float"),
+    ("metric-not-series", lambda: gquery.metric.accuracy_score(
+        _df()["outputs.ok"], "feedback"), ValidationError, "feedback must be a GantrySeries"),
+    ("distance-number-and-text", lambda: gquery.distance.d1(_df()["inputs.speed"],
+                                                             _df()["inputs.color"]),
+     ValidationError, "cannot compare 'inputs.speed' \\(int values\\) with 'inputs.color'"),
     ("pdf-of-a-time", lambda: gquery.GantrySeries("__time", "datetime", _df()).pdf(),
      ValidationError, "pdf works on int, float, bool, str and tag series"),
     ("join-key-from-a-list", lambda: gantry.JoinKey.from_dict([1]),  # type: ignore[arg-type]

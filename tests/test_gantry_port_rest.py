@@ -273,3 +273,12 @@ def test_frame_create_view(speeds: gantry.Application) -> None:
     again = gquery.query("cars", view="fast")
     assert len(again) == len(fast) == 4
     assert again.filters == [{"feature_name": "inputs.speed", "lower_bound": 2}]
+
+
+def test_series_attributes(speeds: gantry.Application) -> None:
+    df = gquery.query("cars")
+    fast = df[df["inputs.speed"] > 2]
+    speed = fast["inputs.speed"]
+    assert speed.series_type == "inputs" and speed.dtype == speed.datatype == "int"
+    assert speed.filters == [{"feature_name": "inputs.speed", "lower_bound": 2}]
+    assert df["outputs.ok"].series_type == "outputs"

@@ -329,6 +329,16 @@ class GantrySeries:
         """The column's type: int, float, str, bool, datetime, date, tag or null."""
         return self.datatype
 
+    @property
+    def series_type(self) -> str:
+        """Where the column comes from: ``inputs``, ``outputs``, ``feedback`` or ``tags``."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def filters(self) -> list[dict[str, Any]]:
+        """The parent frame's Gantry filter dicts (Gantry's ``GantrySeries.filters``)."""
+        return self.parent_dataframe.gantry_filters
+
     def __repr__(self) -> str:
         frame = self.parent_dataframe
         return (f"GantrySeries(application={frame.application!r}, from={frame.start_time!r}, "
@@ -605,7 +615,7 @@ class GantrySeries:
 
     def _describe(self) -> dict[str, Any]:
         count = self.count()
-        table: dict[str, Any] = {"series type": self.name.split(".", 1)[0], "type": self.dtype,
+        table: dict[str, Any] = {"series type": self.series_type, "type": self.dtype,
                                  "count": count,
                                  "not null count": self[self.notnull()].count(),
                                  "null count": self[self.isnull()].count()}
