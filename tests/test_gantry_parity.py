@@ -32,6 +32,7 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
         ("application", _), ("start_time", None), ("end_time", None), ("version", None),
         ("environment", None), ("filters", None), ("view", None), ("tags", None),
         ("batch_id", None)]),
+    ("gquery.init", gquery.init, [("api_key", None)]),
     ("gquery.list_application_versions", gquery.list_application_versions,
      [("application", _)]),
     ("gquery.list_application_environments", gquery.list_application_environments,

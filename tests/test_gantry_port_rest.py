@@ -282,3 +282,15 @@ def test_series_attributes(speeds: gantry.Application) -> None:
     assert speed.series_type == "inputs" and speed.dtype == speed.datatype == "int"
     assert speed.filters == [{"feature_name": "inputs.speed", "lower_bound": 2}]
     assert df["outputs.ok"].series_type == "outputs"
+
+
+def test_gquery_init_checks_the_workspace(tmp_path: Path) -> None:
+    from gantry_local.errors import NotInitializedError
+
+    ws = gantry.init(api_key="foobar", db=tmp_path / "q.duckdb")
+    gquery.init(api_key="foobar")  # Gantry's query-module init: the workspace is there
+    ws.close()
+    with pytest.raises(NotInitializedError, match="gantry_local.init"):
+        gquery.init()
+    with pytest.raises(gantry.ValidationError, match="api_key must be a string"):
+        gquery.init(api_key=5)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from ._functions import (
 )
 from ._functions import (
     create_view,
+    init,
     list_application_batches,
     list_application_environments,
     list_application_versions,
@@ -34,6 +35,7 @@ __all__ = [
     "TimeWindow",
     "create_view",
     "distance",
+    "init",
     "list_application_batches",
     "list_application_environments",
     "list_application_versions",

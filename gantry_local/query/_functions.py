@@ -17,9 +17,23 @@ from ._frame import GantryDataFrame
 from ._saved import check_batch, view_frame
 from .time_window import RelativeTimeWindow, TimeWindow
 
-__all__ = ["CallableModule", "create_view", "frame", "list_application_batches",
+__all__ = ["CallableModule", "create_view", "frame", "init", "list_application_batches",
            "list_application_environments", "list_application_versions", "list_application_views",
            "list_applications", "print_application_info", "query", "window_frame"]
+
+
+def init(api_key: str | None = None) -> None:
+    """Gantry's ``gquery.init``: here the query functions use the workspace that
+    `gantry_local.init` opened, so this only checks there is one (the key is unused).
+
+    Raises:
+        NotInitializedError: `gantry_local.init` was not called (it opens the workspace
+            every module uses).
+        ValidationError: `api_key` is not a string.
+    """
+    if api_key is not None and not isinstance(api_key, str):
+        raise ValidationError(f"api_key must be a string or None, got {type(api_key).__name__}")
+    resolve(None)
 
 
 def query(
