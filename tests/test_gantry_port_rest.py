@@ -290,7 +290,7 @@ def test_gquery_init_checks_the_workspace(tmp_path: Path) -> None:
     ws = gantry.init(api_key="foobar", db=tmp_path / "q.duckdb")
     gquery.init(api_key="foobar")  # Gantry's query-module init: the workspace is there
     ws.close()
-    with pytest.raises(NotInitializedError, match="gantry_local.init"):
+    with pytest.raises(NotInitializedError, match=r"gantry_local\.init"):
         gquery.init()
     with pytest.raises(gantry.ValidationError, match="api_key must be a string"):
         gquery.init(api_key=5)  # type: ignore[arg-type]
