@@ -114,3 +114,11 @@ def test_a_blob_column_with_bytes_that_are_not_utf8_splits(ws: gantry.Workspace)
     assert train.read().height + evaluation.read().height == 200
     assert not train.content_keys() & evaluation.content_keys()
     assert len(set(gdataset.content_keys(pa.table({"inputs.image": blobs})))) == 20
+
+
+def test_fields_with_a_grouping_column_is_refused(ws: gantry.Workspace) -> None:
+    ds = ws.create_dataset("d")
+    ds.push_dataframe(_table())
+    with pytest.raises(gantry.ValidationError, match="pass one or the other"):
+        ds.split(by="inputs.x", fields=["outputs.y"])
+    assert _versions(ws, "d-train") == _versions(ws, "d-eval") == 0

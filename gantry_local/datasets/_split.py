@@ -122,6 +122,10 @@ def split_version(dataset: DatasetView, version_id: str | None, eval_fraction: f
     """The train and evaluation rows of a version's table, and the lineage to store."""
     check_version_ref(version_id)
     _check_split_args(eval_fraction, by, seed)
+    if by != CONTENT and fields is not None:
+        raise ValidationError(f"fields= names the content columns of by='content'; with "
+                              f"by={by!r} the groups are that column's values: pass one or the "
+                              "other")
     full = dataset.resolve(version_id)
     table = dataset.read_arrow(full, filename)
     columns = content_columns(table.column_names, fields) if by == CONTENT else \
