@@ -249,3 +249,15 @@ def test_a_failure_is_logged_once_not_on_every_tick(
     said = [r for r in caplog.records if "'broken' failed" in r.getMessage()]
     assert len(said) == 1 and len(scheduler.failures) == 1
     assert scheduler.failed_automations()["failures"].to_list() == [5]
+
+
+def test_a_curator_stored_meanwhile_is_already_exists_not_a_storage_error(
+        ws: gantry.Workspace) -> None:
+    from gantry_local.automations.curators.curators import registry_of
+
+    ws.create_application("m")
+    NewestCurator("n", "m", 1, start_on=S).create(workspace=ws)
+    row = registry_of(ws).row("n")  # another thread's insert racing this one's, replayed
+    with pytest.raises(gantry.AlreadyExistsError, match="curator 'n' already exists"):
+        registry_of(ws).insert("n", "m", row.definition, True, S, None, S)
+    assert len(registry_of(ws).rows()) == 1

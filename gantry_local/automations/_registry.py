@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import duckdb
 import polars as pl
 
 from .._db import run, storage_errors, transaction
@@ -93,10 +94,13 @@ class Registry:
 
     def insert(self, name: str, application: str, definition: str, enabled: bool,
                first: datetime, automation: str | None, created: datetime) -> None:
-        """Store a new curator's row."""
+        """Store a new curator's row (`AlreadyExistsError` if a thread stored it meanwhile)."""
         with self.database.cursor() as con, storage_errors(f"saving curator {name!r}"):
-            run(con, "INSERT INTO _gl_curators VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [name, application, definition, enabled, first, automation, created])
+            try:
+                run(con, "INSERT INTO _gl_curators VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [name, application, definition, enabled, first, automation, created])
+            except duckdb.ConstraintException as exc:
+                raise AlreadyExistsError(f"curator {name!r} already exists") from exc
 
     def row(self, name: str) -> CuratorRow:
         """The stored row of curator `name` (`NotFoundError` if there is none)."""
