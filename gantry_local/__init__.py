@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from . import _aliases as _aliases  # registers Gantry's module paths (gantry.applications.*)
 from . import query
 from ._client import get_client, setup_logger
 from ._default import (

@@ -3,6 +3,7 @@ with only the import changed; then log_llm_data's records and its bad inputs."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -128,12 +129,6 @@ class _Completion:
                 "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}
 
 
-def fill_prompt(prompt: str, values: dict[str, Any]) -> str:
-    for key, value in values.items():
-        prompt = prompt.replace("{{" + key + "}}", str(value))
-    return prompt
-
-
 def test_log_llm_data_example(gantry_cwd: None) -> None:
     openai_completion = _Completion
     gantry.get_application("my-llm-app").create_version("Tell me about {{topic}}", "v1",
@@ -141,7 +136,9 @@ def test_log_llm_data_example(gantry_cwd: None) -> None:
     gantry.get_application("my-llm-app").deploy_version(
         gantry.get_application("my-llm-app").get_version("latest").version_id, "test")
 
-    # The example, with the openai call replaced by the stand-in above:
+    # The example, with the openai call replaced by the stand-in above (Gantry's import of
+    # fill_prompt, only `gantry` changed: gantry_local.applications.llm_utils is an alias)
+    fill_prompt = importlib.import_module("gantry_local.applications.llm_utils").fill_prompt
     gantry.init()
     my_llm_app = gantry.get_application("my-llm-app")
 

@@ -294,3 +294,16 @@ def test_gquery_init_checks_the_workspace(tmp_path: Path) -> None:
         gquery.init()
     with pytest.raises(gantry.ValidationError, match="api_key must be a string"):
         gquery.init(api_key=5)  # type: ignore[arg-type]
+
+
+def test_gantrys_application_module_paths() -> None:
+    """``gantry.applications.{core,llm,llm_utils}`` import with only ``gantry`` changed."""
+    import importlib
+
+    core = importlib.import_module("gantry_local.applications.core")
+    llm = importlib.import_module("gantry_local.applications.llm")
+    utils = importlib.import_module("gantry_local.applications.llm_utils")
+    assert core.Application is gantry.Application and core.Run is gantry.Run
+    assert llm.CompletionApplication is gantry.CompletionApplication
+    assert llm.ChatApplication is ChatApplication and llm.VersionDetails is gantry.VersionDetails
+    assert utils.fill_prompt is fill_prompt
