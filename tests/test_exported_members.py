@@ -49,9 +49,9 @@ def test_query_module_names_are_pinned() -> None:
 
     assert sorted(gquery.__all__) == [
         "Filters", "GantryDataFrame", "GantrySeries", "RelativeTimeWindow", "TimeWindow",
-        "create_view", "list_application_batches", "list_application_environments",
-        "list_application_versions", "list_application_views", "list_applications",
-        "print_application_info", "query",
+        "create_view", "distance", "init", "list_application_batches",
+        "list_application_environments", "list_application_versions", "list_application_views",
+        "list_applications", "metric", "print_application_info", "query",
     ]
     for name in gquery.__all__:
         assert hasattr(gquery, name), name
