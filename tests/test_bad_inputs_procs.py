@@ -107,3 +107,32 @@ def test_the_legal_twins_round_trip(db: Path, tmp_path: Path) -> None:
         with gantry.Workspace(db=db, **kwargs) as ws:
             assert ws.query("m").count() == 1
             assert ws.storage == str(tmp_path / "st")
+
+
+# A scheduler made from a function that opens the workspace: what it is given, or what the
+# function does, that cannot make a tick. (opener given db path, error class, message regex)
+SCHEDULER_CASES: list[tuple[str, Any, type[Exception], str]] = [
+    ("a path", lambda db: str(db), gantry.ValidationError,
+     r"Scheduler takes a gantry_local Workspace, got str; pass a Workspace, or a function"),
+    ("the Workspace class", lambda db: gantry.Workspace, gantry.ValidationError,
+     r"Scheduler takes a gantry_local Workspace, got type"),
+    ("None", lambda db: None, gantry.ValidationError, r"got NoneType"),
+    ("a function returning a path", lambda db: (lambda: str(db)), gantry.ValidationError,
+     r"must return a gantry_local Workspace, it returned str"),
+    ("a function that raises", lambda db: (lambda: {}["x"]), gantry.ValidationError,
+     r"function opening the scheduler's workspace raised KeyError"),
+    ("a conflicting storage", lambda db: (lambda: gantry.Workspace(db=db, storage="/other")),
+     gantry.ValidationError, r"keeps its datasets in .* not '/other'"),
+    ("a bad lock timeout", lambda db: (lambda: gantry.Workspace(db=db, lock_timeout=-1)),
+     gantry.ValidationError, r"lock_timeout must be"),
+]
+
+
+@pytest.mark.parametrize(("opener", "error", "pattern"), [c[1:] for c in SCHEDULER_CASES],
+                         ids=[c[0] for c in SCHEDULER_CASES])
+def test_bad_scheduler_openers(db: Path, opener: Any, error: type[Exception],
+                               pattern: str) -> None:
+    before = _rows(db)
+    with pytest.raises(error, match=pattern):
+        gantry.Scheduler(opener(db)).run_pending()
+    assert _rows(db) == before
