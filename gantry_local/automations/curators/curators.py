@@ -257,7 +257,7 @@ class Curator:
             start_background(registry.ws)
         return self
 
-    def first_interval(self, now: datetime) -> datetime:
+    def _first_interval(self, now: datetime) -> datetime:
         """Where a new curator's intervals begin: `start_on`, and they step by the interval
         from there (a weekly curator started on a Monday runs Monday to Monday). Without
         `start_on`, Gantry's rule: start now, looking back one interval (whole seconds). With
@@ -509,7 +509,7 @@ class CuratorRegistry(Registry):
         self.check_free(curator.name, automation)
         ensure_dataset(self.ws, curator.curated_dataset_name, curator.application_name)
         self.insert(curator.name, curator.application_name, curator_to_json(curator), enabled,
-                    curator.first_interval(now), automation, now)
+                    curator._first_interval(now), automation, now)
 
     def get(self, name: str) -> Curator:
         """A stored curator.
