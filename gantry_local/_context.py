@@ -56,10 +56,21 @@ class Context(Protocol):
 
 @runtime_checkable
 class SchedulerContext(Context, Protocol):
-    """What the scheduler uses besides: the storage (probed each tick) and the spool's ingest."""
+    """What the scheduler uses besides: the storage (probed each tick), the spool's ingest,
+    the database file (one tick at a time per file), the background-loop setting, and
+    closing a workspace it opened itself."""
 
+    db: str
     storage: str
     storage_options: dict[str, Any]
+    background_scheduler: bool | None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the workspace was closed."""
+
+    def close(self) -> None:
+        """Write what is buffered, then release the database."""
 
     def ingest(self, progress: Progress | None = None) -> IngestResult:
         """Ingest the records producer processes left in the spool, exactly once."""
