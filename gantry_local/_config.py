@@ -26,7 +26,7 @@ from ._db import run, storage_errors, transaction
 from .errors import ValidationError
 
 __all__ = ["SECRET_WORDS", "WorkspaceConfig", "is_secret", "recordable", "recordable_url",
-           "resolve"]
+           "resolve", "scrub"]
 
 log = logging.getLogger("gantry_local.workspace")
 
@@ -90,17 +90,28 @@ def recordable_url(url: str) -> tuple[str, list[str]]:
     of a chained fsspec URL (``simplecache::s3://...``) is cleaned."""
     parts, dropped = [], []
     for part in url.split("::"):
-        clean, left_out = _clean_part(part)
+        clean, left_out, _ = _clean_part(part)
         parts.append(clean)
         dropped.extend(left_out)
     return "::".join(parts), dropped
 
 
-def _clean_part(url: str) -> tuple[str, list[str]]:
+def scrub(text: str, url: str) -> str:
+    """`text` with the credentials `url` carries (its logins, its secret parameters' values)
+    replaced by ``***``: for messages that quote the URL (a library's error, say)."""
+    secrets = {secret for part in url.split("::") for secret in _clean_part(part)[2]}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _clean_part(url: str) -> tuple[str, list[str], list[str]]:
+    """One URL without its credentials, what was left out, and the credentials' text."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url, []
+        return url, [], []
     dropped: list[str] = []
+    secrets: list[str] = []
     end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
     head, tail = rest[:end], rest[end:]
     at = head.rfind("@")
@@ -110,17 +121,20 @@ def _clean_part(url: str) -> tuple[str, list[str]]:
         if slash < 0 or 0 <= login.find(":") < slash:  # user[:password]@host, not a path's '@'
             head = head[at + 1:]
             dropped.append(f"the login in {scheme}:// URL")
+            secrets.append(login)
     if tail.startswith("?"):
         query, hash_, fragment = tail[1:].partition("#")
         kept = []
         for pair in query.split("&"):
-            name = urllib.parse.unquote_plus(pair.partition("=")[0])
+            key, _, value = pair.partition("=")
+            name = urllib.parse.unquote_plus(key)
             if name and (is_secret(name) or name.lower() in _SECRET_PARAMS):
                 dropped.append(f"URL parameter {name!r}")
+                secrets.append(value)
             else:
                 kept.append(pair)
         tail = ("?" + "&".join(kept) if any(kept) else "") + hash_ + fragment
-    return f"{scheme}://{head}{tail}", dropped
+    return f"{scheme}://{head}{tail}", dropped, [s for s in secrets if s]
 
 
 def _same_place(a: str, b: str) -> bool:

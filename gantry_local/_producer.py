@@ -96,7 +96,8 @@ class ProducerWorkspace(Workspace):
 
     def __repr__(self) -> str:
         state = "closed" if self.database.closed else "open"
-        return f"ProducerWorkspace(spool={self.spool!r}, producer_id={self.producer_id!r}, {state})"
+        return (f"ProducerWorkspace(spool={self._spool.shown!r}, producer_id={self.producer_id!r}, "
+                f"{state})")
 
     @property
     def producer_id(self) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from ._config import recordable_url
 from ._config import resolve as resolve_config
 from ._db import Database, run, storage_errors, transaction
 from ._db import lock_timeout as check_lock_timeout
@@ -185,7 +186,7 @@ class Workspace:
 
     def __repr__(self) -> str:
         state = "closed" if self.database.closed else "open"
-        return f"Workspace(db={self.db!r}, storage={self.storage!r}, {state})"
+        return f"Workspace(db={self.db!r}, storage={recordable_url(self.storage)[0]!r}, {state})"
 
     def __enter__(self) -> Workspace:
         return self

@@ -51,3 +51,26 @@ def test_a_spool_url_with_a_login_is_recorded_without_it(tmp_path: Path) -> None
     with pytest.raises(gantry.ValidationError, match="not 's3://other/spool'") as caught:
         gantry.Workspace(db=path, spool="s3://AKIAEXAMPLE:s3cr3t@other/spool")
     assert "s3cr3t" not in str(caught.value)  # the error does not echo it either
+
+
+def test_messages_and_reprs_never_show_the_login(tmp_path: Path) -> None:
+    given = "s3://AKIAEXAMPLE:s3cr3t@bucket/spool"
+    with pytest.raises(gantry.StorageError, match=r"spool 's3://bucket/spool' is unreachable") \
+            as caught:
+        gantry.ProducerWorkspace(db=":memory:", spool=given,
+                                 spool_options={"endpoint_url": "http://127.0.0.1:9"})
+    assert "s3cr3t" not in str(caught.value) and "AKIA" not in str(caught.value)
+    with gantry.Workspace(db=tmp_path / "w.duckdb", spool=given,
+                          storage="memory://u:pa55@bucket/data") as ws:
+        assert "pa55" not in repr(ws) and "memory://bucket/data" in repr(ws)
+    from gantry_local.records._spool import Spool
+
+    assert "s3cr3t" not in repr(Spool(given))
+
+
+def test_scrub_removes_every_credential_of_a_url() -> None:
+    from gantry_local._config import scrub
+
+    url = "simplecache::s3://AKIAEXAMPLE:s3cr3t@bucket/x?token=t0k3n&v=2"
+    text = scrub(f"Invalid bucket name 'AKIAEXAMPLE:s3cr3t@bucket' (token t0k3n); {url}", url)
+    assert not any(s in text for s in ("AKIAEXAMPLE", "s3cr3t", "t0k3n")) and "v=2" in text

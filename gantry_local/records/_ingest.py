@@ -149,22 +149,25 @@ class Ingester:
             except (GantryLocalError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # the ledger's statements, the spool's calls: one boundary
-                raise StorageError(f"ingesting spool {self.spool.url!r} failed: "
-                                   f"{type(exc).__name__}: {describe(exc)}; what was committed "
-                                   "stays, the rest is ingested next time") from exc
+                raise StorageError(f"ingesting spool {self.spool.shown!r} failed: "
+                                   f"{type(exc).__name__}: {self.spool.scrub(describe(exc))}; "
+                                   "what was committed stays, the rest is ingested next time"
+                                   ) from exc
 
     def _run(self, progress: Progress | None) -> IngestResult:
         result = IngestResult()
         try:
             pending = self.spool.segments(PENDING)
         except Exception as exc:
-            raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
+            raise StorageError(f"listing spool {self.spool.shown!r} failed: "
+                               f"{self.spool.scrub(str(exc))}") from exc
         pending = self._settle_known(pending)
         pending = self._whole_writes(pending, result)
         try:
             strays = self.spool.strays(PENDING)
         except Exception as exc:
-            raise StorageError(f"listing spool {self.spool.url!r} failed: {exc}") from exc
+            raise StorageError(f"listing spool {self.spool.shown!r} failed: "
+                               f"{self.spool.scrub(str(exc))}") from exc
         for stray in strays:
             self._quarantine_stray(stray, result)
         result.temps_removed = self._remove_stale_temps()
@@ -217,7 +220,7 @@ class Ingester:
     def _fail_or_quarantine(self, decoded: list[_Decoded], exc: Exception,
                             result: IngestResult) -> None:
         if is_environmental(exc):
-            raise StorageError(f"ingesting spool {self.spool.url!r} failed: {describe(exc)}; "
+            raise StorageError(f"ingesting spool {self.spool.shown!r} failed: {describe(exc)}; "
                                "the segments stay pending and are ingested next time") from exc
         for one in decoded:
             self._quarantine(one.segment, f"the database refused its rows: {exc}", result)
@@ -379,7 +382,7 @@ class Ingester:
                          "(retried next time): %s", segment.name, exc)
 
     def _quarantine(self, segment: Segment, error: str, result: IngestResult) -> None:
-        message = f"segment {segment.name!r} of spool {self.spool.url!r} is quarantined: {error}"
+        message = f"segment {segment.name!r} of spool {self.spool.shown!r} is quarantined: {error}"
         _log.error("gantry-local ingest: %s", message)
         ledger = _ledger_rows([(segment, "quarantined", error[:2000], 0, 0)], self._now())
         cursor = self._con.cursor()
@@ -394,7 +397,7 @@ class Ingester:
         error = ("it is not a segment name (<table>/application=<app>/date=<YYYY-MM-DD>/"
                  "<writer>-<12-digit seq>.parquet)")
         _log.error("gantry-local ingest: file %r in spool %r is quarantined: %s", name,
-                   self.spool.url, error)
+                   self.spool.shown, error)
         result.quarantined.append((name, error))
         try:
             self.spool.move(name, PENDING, QUARANTINE)
@@ -418,7 +421,7 @@ class Ingester:
         if removed:
             _log.warning("gantry-local ingest: removed %d temp file(s) from spool %r left by "
                          "producers stopped mid-write (their records were retried or lost with "
-                         "the producer's buffer)", removed, self.spool.url)
+                         "the producer's buffer)", removed, self.spool.shown)
         return removed
 
     def _expire(self) -> int:

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .._config import recordable_url, scrub
 from .._names import is_valid_text
 from ..errors import StorageError, ValidationError
 from ._batches import TableWrite
@@ -156,17 +157,22 @@ class Spool:
         if not isinstance(url, str) or not url.strip() or "\x00" in url:
             raise ValidationError(f"spool must be a folder path or an fsspec URL, got {url!r}")
         self.url = url
+        self.shown = recordable_url(url)[0]  # the URL without a login or tokens, for messages
         self.options = dict(options or {})
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **self.options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise ValidationError(f"spool {url!r} cannot be opened: {exc}") from exc
+            raise ValidationError(f"spool {self.shown!r} cannot be opened: {exc}") from exc
         self.root = root.rstrip("/")
         self.local = "file" in _protocols(self.fs)
         self.remote = not self.local and "memory" not in _protocols(self.fs)
 
     def __repr__(self) -> str:
-        return f"Spool({self.url!r})"
+        return f"Spool({self.shown!r})"
+
+    def scrub(self, text: str) -> str:
+        """`text` without the credentials the spool URL carries (for messages)."""
+        return scrub(text, self.url)
 
     def probe(self) -> None:
         """Fail fast when the spool cannot be reached (one try, no retries).
@@ -186,7 +192,8 @@ class Spool:
         except StorageError:
             raise
         except Exception as exc:
-            raise StorageError(f"spool {self.url!r} is unreachable: {type(exc).__name__}: {exc}. "
+            raise StorageError(f"spool {self.shown!r} is unreachable: {type(exc).__name__}: "
+                               f"{self.scrub(str(exc))}. "
                                "Check the URL, the endpoint and the credentials.") from exc
 
     def exists(self) -> bool:
@@ -319,8 +326,8 @@ class Spool:
         except FileNotFoundError:
             raise
         except Exception as exc:
-            raise SpoolReadError(f"reading segment {segment.name!r} from spool {self.url!r} "
-                                 f"failed: {type(exc).__name__}: {exc}") from exc
+            raise SpoolReadError(f"reading segment {segment.name!r} from spool {self.shown!r} "
+                                 f"failed: {type(exc).__name__}: {self.scrub(str(exc))}") from exc
 
     def _find(self, base: str) -> list[str]:
         if self.local:
@@ -365,8 +372,9 @@ class SpoolSink:
                     with contextlib.suppress(Exception):
                         self.spool.remove(PENDING, name)
                 if isinstance(exc, Exception) and not isinstance(exc, OSError):
-                    raise StorageError(f"writing a segment to spool {self.spool.url!r} failed: "
-                                       f"{type(exc).__name__}: {exc}") from exc
+                    raise StorageError(f"writing a segment to spool {self.spool.shown!r} failed: "
+                                       f"{type(exc).__name__}: {self.spool.scrub(str(exc))}"
+                                       ) from exc
                 raise
             self.segments_written += len(written)
 
