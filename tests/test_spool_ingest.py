@@ -253,3 +253,22 @@ def test_a_write_that_failed_half_way_is_never_ingested_twice(
         assert later.rows == 0 and sorted(name for name, _ in later.quarantined) == sorted(left)
         frame = host.query("model").to_polars()
     assert frame.height == 3 and sorted(frame["feedback.label"].to_list()) == [0, 1, 2]
+
+
+def test_the_parts_of_a_producer_killed_mid_write_are_ingested_once_stale(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with producer(tmp_path, clock, "web-a") as worker:
+        worker.log_records("model", inputs=[{"x": i} for i in range(3)], outputs=[1] * 3,
+                           feedbacks=[{"label": i} for i in range(3)])
+    spool = tmp_path / "g-spool"
+    written = files(spool, "pending")
+    assert len(written) == 2 and all(".0of2-" in n or ".1of2-" in n for n in written)
+    feedback = next(n for n in written if n.startswith("feedback/"))
+    (spool / "pending" / feedback).unlink()  # the kill came before that part was written
+    first = owner.ingest()
+    assert first.rows == 0 and len(first.deferred) == 1  # it may still be being written
+    monkeypatch.setattr(_spool, "STALE_TEMP_SECONDS", 0.0)
+    later = owner.ingest()  # nothing later from that writer: nothing retried these records
+    assert (later.rows, later.quarantined) == (3, [])
+    assert owner.query("model").count() == 3

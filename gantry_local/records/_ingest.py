@@ -335,38 +335,41 @@ class Ingester:
         return [s for s in pending if s.name not in known]
 
     def _whole_writes(self, pending: list[Segment], result: IngestResult) -> list[Segment]:
-        """The pending segments whose write is whole: every part of a write of several
-        segments is pending or in the ledger. The parts of a write still being made wait;
-        those of a write that failed half-way (its records were retried under other names)
-        are quarantined once `STALE_TEMP_SECONDS` old, never ingested."""
+        """The pending segments to ingest now: single ones, and the parts of a write of
+        several whose every part is pending or in the ledger. The parts of a write that is
+        not whole wait while it may still be being made (`STALE_TEMP_SECONDS`); after that,
+        if the writer wrote anything later it lived on and retried those records under other
+        names, so the parts are quarantined; if not, it stopped mid-write (killed) and
+        nothing else holds those records, so the parts are ingested."""
         groups: dict[tuple[str, int, int], list[Segment]] = {}
+        last: dict[str, int] = {}  # writer -> its newest pending seq
         for segment in pending:
+            last[segment.writer] = max(last.get(segment.writer, 0), segment.seq)
             if segment.parts > 1:
                 groups.setdefault(segment.write_group, []).append(segment)
         held: set[str] = set()
         for (writer, first, parts), members in groups.items():
-            if len(members) >= parts or len(members) + self._in_ledger(writer, first, parts) \
-                    >= parts:
+            if len(members) + self._in_ledger(writer, first, first + parts) >= parts:
                 continue
-            held.update(s.name for s in members)
             ages = [self.spool.age(PENDING, s.name) for s in members]
-            if all(age is not None and age >= _spool.STALE_TEMP_SECONDS for age in ages):
+            if not all(age is not None and age >= _spool.STALE_TEMP_SECONDS for age in ages):
+                held.update(s.name for s in members)
+                result.deferred.extend((s.name, f"part {s.part + 1} of {parts} of a write still "
+                                        "being made; ingested once whole") for s in members)
+            elif last[writer] >= first + parts or self._in_ledger(writer, first + parts, None):
+                held.update(s.name for s in members)
                 for segment in members:
                     self._quarantine(segment, f"it is part {segment.part + 1} of {parts} of a "
-                                     "write that never completed (the producer retried those "
+                                     "write that failed half-way (the producer retried those "
                                      "records under other names)", result)
-            else:
-                for segment in members:
-                    result.deferred.append((segment.name, f"part {segment.part + 1} of {parts} "
-                                            "of a write still being made; ingested once whole"))
         return [s for s in pending if s.name not in held]
 
-    def _in_ledger(self, writer: str, first: int, parts: int) -> int:
-        """How many segments of a write the ledger has (ingested before a crash, say)."""
+    def _in_ledger(self, writer: str, low: int, high: int | None) -> int:
+        """How many segments of `writer` with ``low <= seq < high`` the ledger has."""
         cursor = self._con.cursor()
         try:
             rows = run(cursor, "SELECT count(*) FROM _gl_spool_segments WHERE writer = ? AND "
-                               "seq >= ? AND seq < ?", [writer, first, first + parts])
+                               "seq >= ? AND (? IS NULL OR seq < ?)", [writer, low, high, high])
         finally:
             cursor.close()
         return int(rows[0][0])
