@@ -50,6 +50,24 @@ def _percentiles(samples: list[int]) -> tuple[float, float]:
     return samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000
 
 
+def sqlite_single_rows(path: Path, recs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[int]:
+    """The baseline of log_record's caller cost: nanoseconds of each single-row sqlite3
+    INSERT of `recs` (inputs' then outputs' values) into a file database, one commit at the end."""
+    clock = time.perf_counter_ns
+    columns = [*recs[0][0], *recs[0][1]]
+    marks = ", ".join("?" for _ in columns)
+    lite = sqlite3.connect(path)
+    lite.execute(f"CREATE TABLE t ({', '.join(columns)})")
+    samples = []
+    for inputs, outputs in recs:
+        t0 = clock()
+        lite.execute(f"INSERT INTO t VALUES ({marks})", [*inputs.values(), *outputs.values()])
+        samples.append(clock() - t0)
+    lite.commit()
+    lite.close()
+    return samples
+
+
 def case_latency(n: int, folder: Path) -> dict[str, float]:
     """Caller-side cost of one log_record while the flush thread runs, vs single-row inserts."""
     recs = [record(i) for i in range(n)]
@@ -64,16 +82,8 @@ def case_latency(n: int, folder: Path) -> dict[str, float]:
             t0 = clock()
             log(inputs=inputs, outputs=outputs)
             ours.append(clock() - t0)
-    columns = list(recs[0][0]) + list(recs[0][1])
-    marks = ", ".join("?" for _ in columns)
-    lite = sqlite3.connect(folder / "lat.sqlite")
-    lite.execute(f"CREATE TABLE t ({', '.join(columns)})")
-    sqlite_ns = []
-    for inputs, outputs in recs:
-        t0 = clock()
-        lite.execute(f"INSERT INTO t VALUES ({marks})", [*inputs.values(), *outputs.values()])
-        sqlite_ns.append(clock() - t0)
-    lite.commit()
+    sqlite_ns = sqlite_single_rows(folder / "lat.sqlite", recs)
+    marks = ", ".join("?" for _ in [*recs[0][0], *recs[0][1]])
     duck = duckdb.connect(str(folder / "lat-raw.duckdb"))
     duck.execute("CREATE TABLE t (user_id BIGINT, amount DOUBLE, merchant VARCHAR, country VARCHAR, "
                  "age BIGINT, score DOUBLE, is_new BOOLEAN, device VARCHAR, fraud_score DOUBLE, "

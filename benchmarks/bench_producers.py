@@ -14,7 +14,6 @@ import json
 import os
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import gantry_local as gantry
 from gantry_local._producer import ProducerWorkspace
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_logging import record  # the same ~10-field record
+from bench_logging import record, sqlite_single_rows  # the same record and baseline
 
 
 def rss_mb() -> float:
@@ -53,16 +52,7 @@ def case_latency(n: int, folder: Path) -> dict[str, float]:
             t0 = clock()
             log(inputs=inputs, outputs=outputs)
             ours.append(clock() - t0)
-    columns = list(recs[0][0]) + list(recs[0][1])
-    marks = ", ".join("?" for _ in columns)
-    lite = sqlite3.connect(folder / "lat.sqlite")
-    lite.execute(f"CREATE TABLE t ({', '.join(columns)})")
-    lite_ns = []
-    for inputs, outputs in recs:
-        t0 = clock()
-        lite.execute(f"INSERT INTO t VALUES ({marks})", [*inputs.values(), *outputs.values()])
-        lite_ns.append(clock() - t0)
-    lite.commit()
+    lite_ns = sqlite_single_rows(folder / "lat.sqlite", recs)
     p50, p99 = _percentiles(ours)
     s50, s99 = _percentiles(lite_ns)
     return {"p50_us": p50, "p99_us": p99, "sqlite_p50_us": s50, "sqlite_p99_us": s99}
