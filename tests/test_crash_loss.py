@@ -11,8 +11,8 @@ own delay. Each trial forks its child from a zygote (no Python start-up per tria
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -23,25 +23,18 @@ from ._sigkill import FLUSH_INTERVAL, Zygote, kill_while_logging
 TRIALS = 20
 
 
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    forks = Zygote()
-    yield forks
-    forks.close()
-
-
 @pytest.mark.slow
-def test_sigkill_loses_at_most_one_flush_interval_and_keeps_a_prefix(
-        tmp_path: Path, zygote: Zygote) -> None:
+def test_sigkill_loses_at_most_one_flush_interval_and_keeps_a_prefix(tmp_path: Path) -> None:
     random.seed(11)
     lags = []
-    for trial in range(TRIALS):
-        db = tmp_path / f"k{trial}.duckdb"
-        killed = kill_while_logging(zygote, db, random.uniform(0.3, 1.2), producer=False)
-        with duckdb.connect(str(db)) as con:
-            rows, top, distinct = con.execute(
-                'SELECT count(*), max("inputs.seq"), count(DISTINCT "inputs.seq") FROM "records_k"'
-            ).fetchall()[0]
-        assert rows == distinct == top + 2, (trial, rows, top, distinct)  # seq -1 .. top
-        lags.append((round(killed.lag(top), 3), round(killed.starved, 3)))
+    with contextlib.closing(Zygote()) as zygote:
+        for trial in range(TRIALS):
+            db = tmp_path / f"k{trial}.duckdb"
+            killed = kill_while_logging(zygote, db, random.uniform(0.3, 1.2), producer=False)
+            with duckdb.connect(str(db)) as con:
+                rows, top, distinct = con.execute(
+                    'SELECT count(*), max("inputs.seq"), count(DISTINCT "inputs.seq") '
+                    'FROM "records_k"').fetchall()[0]
+            assert rows == distinct == top + 2, (trial, rows, top, distinct)  # seq -1 .. top
+            lags.append((round(killed.lag(top), 3), round(killed.starved, 3)))
     assert all(lag < FLUSH_INTERVAL + starved for lag, starved in lags), sorted(lags)
