@@ -8,7 +8,7 @@ stored: no curator row, run, automation (of any kind), alert, failure or dataset
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -50,6 +50,20 @@ App = gantry.Application
 @pytest.fixture
 def seeded(ws: gantry.Workspace) -> App:
     """An application with a number, a text field, a tag, and one automation of each kind."""
+    return _seed(ws)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """`seeded` once for the whole corpus: every case is refused and stores nothing (the test
+    checks), so the next case finds it as it was."""
+    folder = tmp_path_factory.mktemp("bad-automations")
+    with gantry.Workspace(db=folder / "test.duckdb", clock=gantry.ManualClock(S),
+                          flush_interval=0.01) as ws:
+        yield _seed(ws)
+
+
+def _seed(ws: gantry.Workspace) -> App:
     app = ws.create_application("m")
     app.log_records(inputs=[{"x": float(i), "s": f"t{i}"} for i in range(10)], outputs=[0] * 10,
                     timestamps=[S + timedelta(hours=i) for i in range(10)],
@@ -424,13 +438,12 @@ def test_a_refused_advance_leaves_the_clock_where_it_was() -> None:
 @pytest.mark.parametrize(("build", "error", "match"),
                          [pytest.param(b, e, m, id=i) for i, b, e, m in CASES])
 def test_bad_input_is_refused_and_nothing_is_stored(
-        ws: gantry.Workspace, seeded: App, build: Callable[[App], Any], error: type[Exception],
-        match: str) -> None:
-    before = _snapshot(ws)
+        shared: App, build: Callable[[App], Any], error: type[Exception], match: str) -> None:
+    before = _snapshot(shared.workspace)
     with pytest.raises(error, match=match) as caught:
-        build(seeded)
+        build(shared)
     assert isinstance(caught.value, gantry.GantryLocalError)
-    assert _snapshot(ws) == before
+    assert _snapshot(shared.workspace) == before
 
 
 def test_the_corpus_is_large_enough() -> None:

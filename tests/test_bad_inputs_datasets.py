@@ -474,9 +474,19 @@ INPUT_CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One environment for the cases that prepare nothing: each is refused and stores nothing
+    (`check` asserts it), so the next case finds the environment as it was."""
+    tmp = tmp_path_factory.mktemp("bad-dataset-inputs")
+    environment = make_env(str(tmp / "store"), {}, tmp)
+    yield environment
+    environment.ws.close()
+
+
 @pytest.mark.parametrize("case", INPUT_CASES, ids=[c.id for c in INPUT_CASES])
-def test_bad_input(case: Case, env: Env) -> None:
-    check(case, env)
+def test_bad_input(case: Case, request: pytest.FixtureRequest) -> None:
+    check(case, request.getfixturevalue("shared_env" if case.prepare is None else "env"))
 
 
 # -- hand-made storage content ------------------------------------------------------------------------
