@@ -9,6 +9,7 @@ also run through the installed entry point.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -101,13 +102,34 @@ def _state(world: World) -> dict[str, str]:
         if "__pycache__" in path.parts or path.suffix in (".duckdb", ".wal"):
             continue
         state[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-    with duckdb.connect(str(world.db), read_only=True) as con:
-        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
-        for schema, table in tables:
-            rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
-            state[f"db:{schema}.{table}"] = hashlib.sha256(
-                repr(sorted(map(repr, rows))).encode()).hexdigest()
-    return state
+    return {**state, **_tables(world.db)}
+
+
+_TABLES: dict[tuple[object, ...], dict[str, str]] = {}
+
+
+def _tables(db: Path) -> dict[str, str]:
+    """Every DuckDB table's rows, hashed; read again only when the file or its WAL was touched
+    since the last read (opening the file costs most of a case's time)."""
+    touched = tuple((s.st_ino, s.st_size, s.st_mtime_ns) if (s := _stat(p)) else None
+                    for p in (db, db.with_name(db.name + ".wal")))
+    if touched not in _TABLES:
+        state = {}
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+            for schema, table in tables:
+                rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
+                state[f"db:{schema}.{table}"] = hashlib.sha256(
+                    repr(sorted(map(repr, rows))).encode()).hexdigest()
+        _TABLES[touched] = state
+    return _TABLES[touched]
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 DB = ["--db", "{db}"]
