@@ -8,7 +8,7 @@ that nothing was stored: no curator row, run or dataset.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -47,6 +47,20 @@ App = gantry.Application
 @pytest.fixture
 def seeded(ws: gantry.Workspace) -> App:
     """An application logging a float, an int, a bool, a text field, a time and a list."""
+    return _seed(ws)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """`seeded` once for the whole corpus: every case is refused and stores nothing (the test
+    checks), so the next case finds it as it was."""
+    folder = tmp_path_factory.mktemp("bad-curators")
+    with gantry.Workspace(db=folder / "test.duckdb", clock=gantry.ManualClock(S),
+                          flush_interval=0.01) as ws:
+        yield _seed(ws)
+
+
+def _seed(ws: gantry.Workspace) -> App:
     app = ws.create_application("m")
     app.log_records(inputs=[{"x": i / 3, "k": i, "b": i % 2 == 0, "s": f"t{i}",
                              "when": S + timedelta(hours=i), "v": [i, i]} for i in range(10)],
@@ -177,14 +191,13 @@ CASES: list[tuple[str, Callable[[App], Any], type[Exception], str]] = [
 @pytest.mark.parametrize(("build", "error", "match"),
                          [pytest.param(b, e, m, id=i) for i, b, e, m in CASES])
 def test_bad_input_is_refused_and_nothing_is_stored(
-        ws: gantry.Workspace, seeded: App, build: Callable[[App], Any], error: type[Exception],
-        match: str) -> None:
-    before = _snapshot(ws)
+        shared: App, build: Callable[[App], Any], error: type[Exception], match: str) -> None:
+    before = _snapshot(shared.workspace)
     with pytest.raises(error, match=match) as caught:
-        build(seeded)
+        build(shared)
     if error is not TypeError:  # a wrong signature is Python's own error
         assert isinstance(caught.value, gantry.GantryLocalError)
-    assert _snapshot(ws) == before
+    assert _snapshot(shared.workspace) == before
 
 
 LEGAL: list[tuple[str, Callable[[], Curator]]] = [
