@@ -48,6 +48,12 @@ class Timings:
         """Median of `ours` over the median of `baseline`."""
         return self.median(ours) / self.median(baseline)
 
+    def paired_ratio(self, ours: str, baseline: str) -> float:
+        """Median over rounds of `ours` / `baseline` in the same round: the two ran seconds
+        apart, so a load that changes from one round to the next cancels out."""
+        return statistics.median(o / b for o, b in zip(self.runs[ours], self.runs[baseline],
+                                                       strict=True))
+
     def show(self, side: str, unit: str = "s") -> str:
         """``median 1.23s (best 1.10s)``, in seconds or milliseconds."""
         scale, fmt = (1000.0, "{:.1f}ms") if unit == "ms" else (1.0, "{:.3f}s")

@@ -72,7 +72,8 @@ def line(label: str, ours: float, base: float, base_label: str, target: str) -> 
 
 def line_medians(label: str, timings: Timings, ours: str, base: str, target: str) -> None:
     print(f"{label}: {timings.show(ours, 'ms')}; {base}: {timings.show(base, 'ms')} -> "
-          f"{timings.ratio(ours, base):.2f}x of baseline, medians ({target})")
+          f"{timings.ratio(ours, base):.2f}x of baseline, medians; median of the rounds' "
+          f"ratios {timings.paired_ratio(ours, base):.2f}x ({target})")
 
 
 def _write_fsynced(table: pa.Table, path: Path) -> None:
@@ -115,7 +116,8 @@ def bench_local(n: int, folder: Path, rounds: int) -> None:
          "target <= 1.05x")
     print(f"  baseline + fsync (our object write fsyncs; pq.write_table does not): "
           f"{pushes.show('pq.write_table zstd + fsync', 'ms')} -> ours is "
-          f"{pushes.ratio('push_dataframe', 'pq.write_table zstd + fsync'):.2f}x of it")
+          f"{pushes.ratio('push_dataframe', 'pq.write_table zstd + fsync'):.2f}x of it (rounds' "
+          f"ratios {pushes.paired_ratio('push_dataframe', 'pq.write_table zstd + fsync'):.2f}x)")
     base = pushes.median("pq.write_table zstd")
     try:
         from deltalake import write_deltalake
@@ -144,7 +146,7 @@ def bench_local(n: int, folder: Path, rounds: int) -> None:
     raw_path = Path(ws.datasets.store.path(f"objects/{digest[:2]}/{digest}"))
     reads = interleaved({"read_arrow": lambda: ds.read_arrow(vid),
                          "pq.read_table of the same file": lambda: pq.read_table(raw_path)},
-                        max(rounds, 5))
+                        max(rounds, 11))
     line_medians("read with verification", reads, "read_arrow", "pq.read_table of the same file",
                  "target <= 1.1x")
 
@@ -290,7 +292,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per side")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per side")
     parser.add_argument("--only", choices=["local"], help="only the local push/read/diff part")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.n
