@@ -158,3 +158,20 @@ def test_a_function_that_does_not_open_a_workspace_is_refused(opener: object,
     scheduler = gantry.Scheduler(opener)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match=message):
         scheduler.run_pending()
+
+
+def test_a_suite_stopped_stays_stopped_across_reopenings(db: Path) -> None:
+    from gantry_local.evaluation.suites import Suite
+
+    clock = gantry.ManualClock(START + timedelta(days=1))
+    scheduler = gantry.Scheduler(lambda: gantry.Workspace(db=db, clock=clock))
+    suite = Suite("rows", "u", {"a": lambda inputs: 0}, ["accuracy"])
+    automation = Automation("suite-rows", DatasetVersionTrigger("u"), suite)
+    scheduler.add_automation(automation)
+    scheduler.run_pending()
+    assert scheduler.suite_runs().height == 1
+    automation.stop()
+    clock.advance(timedelta(days=1))
+    assert [r.interval_start for r in scheduler.run_pending()] == [START + timedelta(days=1)]
+    assert automation.stopped  # the next tick's workspace did not arm it again
+    assert scheduler.suite_runs().height == 1

@@ -241,7 +241,8 @@ class Scheduler:
                 with _file_lock(workspace):
                     self._attach(workspace)
                     for automation in self._added:
-                        self._register(automation)
+                        if not automation.stopped:  # stopped by its user: it stays so
+                            self._register(automation)
                     yield
             finally:
                 self._workspace = None
