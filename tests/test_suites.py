@@ -165,3 +165,20 @@ def test_a_suite_runs_on_each_new_curated_version(ws: gantry.Workspace,
         ("check-daily", "suite"), ("x", "suite")]
     with pytest.raises(ValidationError, match="runs a test suite"):
         Automation("y", DatasetVersionTrigger("daily"), UniformCurator("c", "m", 1))
+
+
+def test_a_namespace_package_reaching_outside_the_folder_is_not_beside_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"ns_{uuid.uuid4().hex[:8]}"
+    elsewhere = tmp_path / "site"  # an installed namespace package's other half
+    (elsewhere / name).mkdir(parents=True)
+    (elsewhere / name / "evil.py").write_text("def f(inputs):\n    return 0\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+    folder = tmp_path / "suite"
+    (folder / name).mkdir(parents=True)  # an empty folder of the same name beside the file
+    path = folder / "suite.toml"
+    path.write_text(f'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+                    f'[candidates]\nv = "{name}.evil:f"\n')
+    with pytest.raises(ValidationError, match=f"names module '{name}' .*not in the suite"):
+        Suite.from_toml(path)
+    assert Suite.from_toml(path, allow_modules=[name]).name == "s"

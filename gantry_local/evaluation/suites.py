@@ -366,8 +366,10 @@ class _Trusted:
             return  # a malformed name fails as it imports
         top = module_name.split(".")[0]
         places = _locations(top)
-        if places is None or any(p.is_relative_to(self.folder) for p in places):
+        if places is None or (places and all(p.is_relative_to(self.folder) for p in places)):
             return  # not found anywhere: NotFoundError as it imports
+        beside = [p for p in places if not p.is_relative_to(self.folder)]
+        places = beside or places  # a namespace package reaching outside: say where
         found = f"found at {places[0]}" if places else "built into Python"
         raise ValidationError(
             f"{where}: {spec!r} names module {top!r} ({found}), which is not in the suite "
