@@ -819,7 +819,7 @@ BAD_QUERIES: list[tuple[str, dict[str, Any], str]] = [
     ("bound-latest-05", {"filters": [_filter(f="__time", upper_bound=LATEST)]},
      "outside the datetime range"),
     ("bound-nan", {"filters": [_filter(lower_bound=float("nan"))]}, "must not be NaN"),
-    ("bound-str", {"filters": [_filter(lower_bound="1")]}, "must be a number or a datetime"),
+    ("bound-str", {"filters": [_filter(lower_bound="one")]}, "must be a number or a datetime"),
     ("bound-bool", {"filters": [_filter(upper_bound=True)]}, "must be a number or a datetime"),
     ("bound-inverted", {"filters": [_filter(lower_bound=5, upper_bound=1.0)]},
      "lower_bound is above upper_bound"),

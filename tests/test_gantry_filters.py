@@ -167,3 +167,27 @@ def test_masks_refuse_what_gantry_refused(cars: gantry.Application,
                                           make: Callable[[Any], Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         make(cars.query(WINDOW))
+
+
+def test_create_view_docstring_example_with_text_bounds(cars: gantry.Application) -> None:
+    """gantry/query/client.py ``create_view``'s example writes its bounds as strings."""
+    gquery.create_view(
+        name="middle",
+        application="cars",
+        start_time=WINDOW.start_time,
+        end_time=WINDOW.end_time,
+        data_filters=[
+            {
+                'feature_name': 'inputs.speed',
+                'lower_bound': '1',
+                'upper_bound': '4',
+            }
+        ],
+    )
+    assert _speeds(gquery.query("cars", view="middle")) == [2, 3]
+    since = (NOW - datetime.timedelta(hours=3)).isoformat()
+    later = gquery.query("cars", start_time="-1D",
+                         filters=[{"feature_name": "__time", "lower_bound": since}])
+    assert _speeds(later) == [4, 5]
+    with pytest.raises(ValidationError, match="must be a number or a datetime"):
+        gquery.query("cars", filters=[{"feature_name": "inputs.speed", "lower_bound": "1e"}])

@@ -222,12 +222,34 @@ def _value(value: object, what: str, name: object, field_type: str) -> Any:
 def _bound(value: object, key: str, name: object = None, field_type: str = NULL) -> Any:
     if isinstance(value, (np.generic,)):
         value = value.item()
+    if isinstance(value, str):
+        value = _text_bound(value, key, field_type)
     if isinstance(value, bool) or not isinstance(value, (int, float, datetime, date)):
-        raise ValidationError(f"{key} must be a number or a datetime, got {value!r}")
+        raise ValidationError(f"{key} must be a number or a datetime (or a string of one), got "
+                              f"{value!r:.80}")
     if isinstance(value, float) and math.isnan(value):
         raise ValidationError(f"{key} must not be NaN")
     _expect(field_type, ("int", "float", "datetime", "date"), key, name)
     return _value(value, key, name, field_type)
+
+
+def _text_bound(value: str, key: str, field_type: str) -> Any:
+    """A bound written as text, as in Gantry's docstrings (``'lower_bound': '100'``): a
+    number, or an ISO time on time fields; other text is left for the caller to refuse."""
+    text = value.strip()
+    if field_type in ("datetime", "date"):
+        try:
+            return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00")), key)
+        except ValueError:
+            return value
+    if len(text) > 100:
+        return value
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return value
 
 
 def _comparable(low: Any, high: Any) -> bool:
