@@ -74,3 +74,19 @@ def test_scrub_removes_every_credential_of_a_url() -> None:
     url = "simplecache::s3://AKIAEXAMPLE:s3cr3t@bucket/x?token=t0k3n&v=2"
     text = scrub(f"Invalid bucket name 'AKIAEXAMPLE:s3cr3t@bucket' (token t0k3n); {url}", url)
     assert not any(s in text for s in ("AKIAEXAMPLE", "s3cr3t", "t0k3n")) and "v=2" in text
+
+
+def test_dataset_storage_errors_and_reprs_never_show_the_login(tmp_path: Path) -> None:
+    given = "s3://AKIAEXAMPLE:s3cr3t@bucket/data"
+    with gantry.Workspace(db=tmp_path / "w.duckdb", storage=given, storage_options={
+            "endpoint_url": "http://127.0.0.1:9", "config_kwargs": {
+                "retries": {"max_attempts": 1}, "connect_timeout": 1}}) as ws:
+        with pytest.raises(gantry.GantryLocalError) as caught:
+            ws.create_dataset("rows")
+        assert "s3cr3t" not in str(caught.value) and "s3://bucket/data" in str(caught.value)
+    with gantry.Workspace(db=tmp_path / "m.duckdb", storage="memory://u:pa55@bucket/d") as ws:
+        dataset = ws.create_dataset("rows")
+        assert "pa55" not in repr(dataset)
+        with pytest.raises(gantry.NotFoundError) as missing:
+            ws.get_dataset("nope")
+        assert "pa55" not in str(missing.value)

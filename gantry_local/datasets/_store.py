@@ -21,6 +21,7 @@ from typing import Any
 
 import fsspec
 
+from .._config import recordable_url, scrub
 from ..errors import IntegrityError, StorageError, ValidationError
 from ._checks import check_digest
 
@@ -40,9 +41,10 @@ class ObjectStore:
     """Files under `root` (an fsspec URL) with exclusive creates and verified objects."""
 
     def __init__(self, root: str, storage_options: Mapping[str, Any] | None = None) -> None:
-        self.url = root.rstrip("/")
+        self._given = root.rstrip("/")
+        self.url = recordable_url(self._given)[0]  # without a login or tokens: for messages
         with self._errors("opening the storage root"):
-            self.fs, path = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+            self.fs, path = fsspec.core.url_to_fs(self._given, **dict(storage_options or {}))
         self.root = path.rstrip("/")
         self.protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         self.is_local = self.protocol in {"file", "local"}
@@ -100,7 +102,8 @@ class ObjectStore:
             raise self._failure(what, exc) from exc
 
     def _failure(self, what: str, exc: Exception) -> StorageError:
-        return StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: {exc}. "
+        return StorageError(f"{what} on {self.url!r} failed: {type(exc).__name__}: "
+                            f"{scrub(str(exc), self._given)}. "
                             "Check the URL, the bucket, the credentials and the endpoint.")
 
     # -- writing ------------------------------------------------------------------------------
