@@ -121,7 +121,10 @@ def _clean_part(url: str) -> tuple[str, list[str], list[str]]:
         if slash < 0 or 0 <= login.find(":") < slash:  # user[:password]@host, not a path's '@'
             head = head[at + 1:]
             dropped.append(f"the login in {scheme}:// URL")
+            password = login.partition(":")[2]  # quoted alone too (and decoded) by some errors
             secrets.append(login)
+            secrets.extend(s for s in (password, urllib.parse.unquote(login),
+                                       urllib.parse.unquote(password)) if len(s) >= 4)
     if tail.startswith("?"):
         query, hash_, fragment = tail[1:].partition("#")
         kept = []
@@ -130,11 +133,11 @@ def _clean_part(url: str) -> tuple[str, list[str], list[str]]:
             name = urllib.parse.unquote_plus(key)
             if name and (is_secret(name) or name.lower() in _SECRET_PARAMS):
                 dropped.append(f"URL parameter {name!r}")
-                secrets.append(value)
+                secrets.extend([value, urllib.parse.unquote_plus(value)])
             else:
                 kept.append(pair)
         tail = ("?" + "&".join(kept) if any(kept) else "") + hash_ + fragment
-    return f"{scheme}://{head}{tail}", dropped, [s for s in secrets if s]
+    return f"{scheme}://{head}{tail}", dropped, list(dict.fromkeys(s for s in secrets if s))
 
 
 def _same_place(a: str, b: str) -> bool:

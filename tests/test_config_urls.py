@@ -90,3 +90,11 @@ def test_dataset_storage_errors_and_reprs_never_show_the_login(tmp_path: Path) -
         with pytest.raises(gantry.NotFoundError) as missing:
             ws.get_dataset("nope")
         assert "pa55" not in str(missing.value)
+
+
+def test_scrub_removes_a_password_quoted_alone_or_decoded() -> None:
+    from gantry_local._config import scrub
+
+    url = "s3://AKIAEXAMPLE:ab%2Fs3cr3t@bucket/x?token=t%2B0k3n"
+    text = scrub("secret 'ab%2Fs3cr3t' or 'ab/s3cr3t' rejected; token t+0k3n expired", url)
+    assert not any(s in text for s in ("s3cr3t", "t+0k3n", "t%2B0k3n")), text
