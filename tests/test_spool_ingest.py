@@ -272,3 +272,37 @@ def test_the_parts_of_a_producer_killed_mid_write_are_ingested_once_stale(
     later = owner.ingest()  # nothing later from that writer: nothing retried these records
     assert (later.rows, later.quarantined) == (3, [])
     assert owner.query("model").count() == 3
+
+
+class StuckMoveFileSystem(MemoryFileSystem):
+    """An in-memory store that cannot move or delete files; its errors quote the full path
+    (as s3fs does), login included."""
+
+    protocol = "stuckspool"
+    store: dict[str, object] = {}  # noqa: RUF012  (fsspec's own layout)
+    pseudo_dirs = [""]  # noqa: RUF012
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return str(MemoryFileSystem._strip_protocol(path.removeprefix("stuckspool://")))
+
+    def mv(self, path1: str, path2: str, *args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"cannot move {path1}")
+
+    def rm_file(self, path: str) -> None:
+        raise RuntimeError(f"cannot remove {path}")
+
+
+def test_ingest_warnings_never_show_the_spool_login(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fsspec.register_implementation("stuckspool", StuckMoveFileSystem, clobber=True)
+    StuckMoveFileSystem.store.clear()
+    url = "stuckspool://user:s3cr3t@spool"
+    worker = gantry.ProducerWorkspace(db=":memory:", spool=url, producer_id="w",
+                                      flush_interval=3600)
+    worker.log_record("model", inputs={"x": 1}, outputs=1)
+    worker.close()
+    with gantry.Workspace(db=tmp_path / "h.duckdb", spool=url,
+                          spool_retention=None) as host, caplog.at_level("WARNING"):
+        assert host.ingest().rows == 1
+    assert "could not move" in caplog.text and "s3cr3t" not in caplog.text

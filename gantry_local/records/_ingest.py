@@ -382,7 +382,7 @@ class Ingester:
                 self.spool.move(segment.name, PENDING, state)
         except Exception as exc:  # the ledger has it: the next ingest moves it
             _log.warning("gantry-local ingest: could not move segment %r out of pending "
-                         "(retried next time): %s", segment.name, exc)
+                         "(retried next time): %s", segment.name, self.spool.scrub(str(exc)))
 
     def _quarantine(self, segment: Segment, error: str, result: IngestResult) -> None:
         message = f"segment {segment.name!r} of spool {self.spool.shown!r} is quarantined: {error}"
@@ -405,14 +405,16 @@ class Ingester:
         try:
             self.spool.move(name, PENDING, QUARANTINE)
         except Exception as exc:
-            _log.warning("gantry-local ingest: could not move %r to quarantine: %s", name, exc)
+            _log.warning("gantry-local ingest: could not move %r to quarantine: %s", name,
+                         self.spool.scrub(str(exc)))
 
     def _remove_stale_temps(self) -> int:
         """Delete temp files producers killed mid-write left in ``pending/``; how many."""
         try:
             stale = self.spool.stale_temps(PENDING)
         except Exception as exc:  # only tidying: never a reason not to ingest
-            _log.warning("gantry-local ingest: cannot list leftover temp files: %s", exc)
+            _log.warning("gantry-local ingest: cannot list leftover temp files: %s",
+                         self.spool.scrub(str(exc)))
             return 0
         removed = 0
         for name in stale:
@@ -420,7 +422,8 @@ class Ingester:
                 self.spool.remove(PENDING, name)
                 removed += 1
             except Exception as exc:
-                _log.warning("gantry-local ingest: could not remove temp file %r: %s", name, exc)
+                _log.warning("gantry-local ingest: could not remove temp file %r: %s", name,
+                             self.spool.scrub(str(exc)))
         if removed:
             _log.warning("gantry-local ingest: removed %d temp file(s) from spool %r left by "
                          "producers stopped mid-write (their records were retried or lost with "
@@ -443,7 +446,8 @@ class Ingester:
                     self.spool.remove(INGESTED, name)
                     removed.append(name)
                 except Exception as exc:
-                    _log.warning("gantry-local ingest: could not remove %r: %s", name, exc)
+                    _log.warning("gantry-local ingest: could not remove %r: %s", name,
+                                 self.spool.scrub(str(exc)))
             if removed:
                 run(cursor, "UPDATE _gl_spool_segments SET removed_at = ? "
                             "WHERE segment IN (SELECT unnest(?::VARCHAR[]))", [self._now(), removed])
