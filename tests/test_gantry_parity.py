@@ -75,6 +75,9 @@ GANTRY: list[tuple[str, Callable[..., Any], list[tuple[str, Any]]]] = [
                        ("r2_score", [("multioutput", "uniform_average")]),
                        *[(m, [("average", "micro")])
                          for m in ("f1_score", "precision_score", "recall_score")])],
+    *[(f"gquery.metric.{m}", getattr(gquery.metric, m),
+       [("data_node", _), ("dropna", False), ("num_points", 1)])
+      for m in ("percent_null", "percent_true", "percent_false")],
     *[(f"gquery.distance.{d}", getattr(gquery.distance, d), [("feat1", _), ("feat2", _)])
       for d in ("d1", "dinf", "ks", "kl")],
     # gantry/applications/llm_utils.py, gantry/logger/main.py, gantry/logger/utils.py

@@ -144,3 +144,36 @@ def test_distances(model: gantry.Application) -> None:
     assert d1 == pytest.approx(2 * abs(pa - pb))  # two values: |Δp| counted twice
     assert 0 <= gquery.distance.dinf(early["outputs.score"], late["outputs.score"]) <= 1
     assert gquery.distance.kl(early["outputs.score"], late["outputs.score"]) > 0
+
+
+def test_percent_metrics_of_one_series(tmp_path: Path) -> None:
+    ws = gantry.init(db=tmp_path / "p.duckdb", clock=gantry.ManualClock(NOW))
+    try:
+        app = gantry.create_application("flags")
+        flags = [True, True, False, None, True, None, False, True]
+        app.log_records(inputs=[{"i": i} for i in range(8)],
+                        outputs=[{"ok": f} for f in flags],
+                        timestamps=[NOW - datetime.timedelta(hours=8 - i) for i in range(8)])
+        df = gquery.query("flags", start_time="-8h")
+        ok = df["outputs.ok"]
+        null = gquery.metric.percent_null(ok)
+        assert list(null.columns) == ["percent_null"] and null.index.name == "timestamp"
+        assert null["percent_null"].iloc[0] == pytest.approx(2 / 8)
+        assert gquery.metric.percent_true(ok)["percent_true"].iloc[0] == pytest.approx(4 / 8)
+        assert gquery.metric.percent_true(ok, dropna=True)["percent_true"].iloc[0] == \
+            pytest.approx(4 / 6)
+        assert gquery.metric.percent_false(ok)["percent_false"].iloc[0] == pytest.approx(2 / 8)
+        halves = gquery.metric.percent_true(ok, num_points=2)
+        assert list(halves.index) == [NOW - datetime.timedelta(hours=8),
+                                      NOW - datetime.timedelta(hours=4)]
+        assert list(halves["percent_true"]) == pytest.approx([2 / 4, 2 / 4])
+        with pytest.warns(UserWarning, match="'dropna' parameter is no longer valid"):
+            gquery.metric.percent_null(ok, dropna=True)
+        with pytest.raises(ValidationError, match="bool"):
+            gquery.metric.percent_true(df["inputs.i"])
+        with pytest.raises(ValidationError, match="num_points must be greater than 0"):
+            gquery.metric.percent_false(ok, num_points=0)
+        with pytest.raises(ValidationError, match="data_node must be a GantrySeries"):
+            gquery.metric.percent_null([True])
+    finally:
+        ws.close()

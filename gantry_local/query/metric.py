@@ -14,6 +14,7 @@ accuracy for single-label outputs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = ["accuracy_score", "confusion_matrix", "f1_score", "mean_squared_error",
-           "precision_score", "r2_score", "recall_score", "roc_auc_score"]
+           "percent_false", "percent_null", "percent_true", "precision_score", "r2_score",
+           "recall_score", "roc_auc_score"]
 
 Pair = Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any]], Any]
 
@@ -101,14 +103,56 @@ def roc_auc_score(outputs: Any, feedback: Any, dropna: bool = False,
     return _metric("roc_auc_score", outputs, feedback, dropna, num_points, "score", _roc_auc)
 
 
-def _metric(stat: str, outputs: Any, feedback: Any, dropna: bool, num_points: int,
-            kind: str, compute: Pair) -> pandas.DataFrame:
-    out, fb = check_series(outputs, "outputs"), check_series(feedback, "feedback")
+def percent_null(data_node: Any, dropna: bool = False, num_points: int = 1) -> pandas.DataFrame:
+    """The share of missing values of one series (`dropna` is ignored with a warning, as
+    Gantry did)."""
+    if dropna is True:
+        warnings.warn("'dropna' parameter is no longer valid in this query as it was a bug. "
+                      "Please remove it as it will be removed in future versions", stacklevel=2)
+    return _share("percent_null", data_node, dropna, num_points,
+                  lambda s, n: s.percent_null(num_points=n))
+
+
+def percent_true(data_node: Any, dropna: bool = False, num_points: int = 1) -> pandas.DataFrame:
+    """The share of true values of a bool series (`dropna`: of its present values)."""
+    return _share("percent_true", data_node, dropna, num_points,
+                  lambda s, n: s.percent_true(dropna=dropna, num_points=n))
+
+
+def percent_false(data_node: Any, dropna: bool = False, num_points: int = 1) -> pandas.DataFrame:
+    """The share of false values of a bool series (`dropna`: of its present values)."""
+    return _share("percent_false", data_node, dropna, num_points,
+                  lambda s, n: s.percent_false(dropna=dropna, num_points=n))
+
+
+def _share(stat: str, data_node: Any, dropna: bool, num_points: int,
+           compute: Callable[[Any, int], Any]) -> pandas.DataFrame:
+    series = check_series(data_node, "data_node")
+    _check_args(dropna, num_points)
+    from ._frame import _pandas
+
+    pd = _pandas()
+    if num_points == 1:
+        frame = pd.DataFrame({"timestamp": [series.parent_dataframe.start_time],
+                              stat: [compute(series, 1)]})
+    else:
+        frame = compute(series, num_points).rename(columns={"time": "timestamp"})
+    result: pandas.DataFrame = frame.set_index("timestamp")
+    return result
+
+
+def _check_args(dropna: object, num_points: object) -> None:
     if not isinstance(dropna, bool):
         raise ValidationError(f"dropna must be True or False, got {shown(dropna)}")
     if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points < 1:
         raise ValidationError(f"num_points must be greater than 0 if passed. Got "
                               f"{shown(num_points)}.")
+
+
+def _metric(stat: str, outputs: Any, feedback: Any, dropna: bool, num_points: int,
+            kind: str, compute: Pair) -> pandas.DataFrame:
+    out, fb = check_series(outputs, "outputs"), check_series(feedback, "feedback")
+    _check_args(dropna, num_points)
     _check_kind(kind, out.dtype, fb.dtype, stat)
     from ._frame import _pandas
 
