@@ -306,3 +306,41 @@ def test_ingest_warnings_never_show_the_spool_login(
                           spool_retention=None) as host, caplog.at_level("WARNING"):
         assert host.ingest().rows == 1
     assert "could not move" in caplog.text and "s3cr3t" not in caplog.text
+
+
+class NoInfoFileSystem(MemoryFileSystem):
+    """An in-memory store whose file details (modification times) fail for write parts."""
+
+    protocol = "noinfospool"
+    store: dict[str, object] = {}  # noqa: RUF012  (fsspec's own layout)
+    pseudo_dirs = [""]  # noqa: RUF012
+
+    @classmethod
+    def _strip_protocol(cls, path: str) -> str:
+        return str(MemoryFileSystem._strip_protocol(path.removeprefix("noinfospool://")))
+
+    def info(self, path: str, **kwargs: object) -> dict[str, object]:
+        if "of2-" in path:
+            raise RuntimeError("aiohttp: Server disconnected")
+        return dict(super().info(path, **kwargs))
+
+
+def test_a_part_whose_age_cannot_be_read_waits_without_holding_up_the_rest(
+        tmp_path: Path) -> None:
+    fsspec.register_implementation("noinfospool", NoInfoFileSystem, clobber=True)
+    NoInfoFileSystem.store.clear()
+    url = "noinfospool://spool"
+    worker = gantry.ProducerWorkspace(db=":memory:", spool=url, producer_id="w",
+                                      flush_interval=3600)
+    worker.log_records("model", inputs=[{"x": 1}], outputs=[1], feedbacks=[{"label": 1}])
+    worker.flush()
+    worker.log_record("model", inputs={"x": 2}, outputs=2)
+    worker.close()
+    spool = _spool.Spool(url)
+    [lost] = [s.name for s in spool.segments() if s.kind == "feedback"]
+    spool.remove(_spool.PENDING, lost)  # the write is not whole: its other part must wait
+    with gantry.Workspace(db=tmp_path / "h.duckdb", spool=url) as host:
+        result = host.ingest()
+        assert (result.rows, result.quarantined) == (1, [])
+        assert [name for name, _ in result.deferred] == [
+            s.name for s in spool.segments() if s.parts == 2]

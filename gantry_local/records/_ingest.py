@@ -351,7 +351,7 @@ class Ingester:
         for (writer, first, parts), members in groups.items():
             if len(members) + self._in_ledger(writer, first, first + parts) >= parts:
                 continue
-            ages = [self.spool.age(PENDING, s.name) for s in members]
+            ages = [self._age(s) for s in members]
             if not all(age is not None and age >= _spool.STALE_TEMP_SECONDS for age in ages):
                 held.update(s.name for s in members)
                 result.deferred.extend((s.name, f"part {s.part + 1} of {parts} of a write still "
@@ -363,6 +363,16 @@ class Ingester:
                                      "write that failed half-way (the producer retried those "
                                      "records under other names)", result)
         return [s for s in pending if s.name not in held]
+
+    def _age(self, segment: Segment) -> float | None:
+        """Seconds since `segment` was written; None when unknown (its details could not be
+        read: it waits, and the segments after it go on)."""
+        try:
+            return self.spool.age(PENDING, segment.name)
+        except Exception as exc:
+            _log.warning("gantry-local ingest: cannot read the time of segment %r (retried next "
+                         "time): %s", segment.name, self.spool.scrub(str(exc)))
+            return None
 
     def _in_ledger(self, writer: str, low: int, high: int | None) -> int:
         """How many segments of `writer` with ``low <= seq < high`` the ledger has."""
