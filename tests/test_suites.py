@@ -182,3 +182,17 @@ def test_a_namespace_package_reaching_outside_the_folder_is_not_beside_it(
     with pytest.raises(ValidationError, match=f"names module '{name}' .*not in the suite"):
         Suite.from_toml(path)
     assert Suite.from_toml(path, allow_modules=[name]).name == "s"
+
+
+def test_a_module_reached_through_an_attribute_is_checked_too(tmp_path: Path) -> None:
+    name = f"models_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text("import os\n\ndef f(inputs):\n    return 0\n")
+    path = tmp_path / "suite.toml"
+    path.write_text(f'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+                    f'[candidates]\nv = "{name}:os.getcwd"\n')
+    with pytest.raises(ValidationError, match=r"names module 'os' .*not in the suite"):
+        Suite.from_toml(path)
+    assert Suite.from_toml(path, allow_modules=["os"]).name == "s"
+    path.write_text(f'name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+                    f'[candidates]\nv = "{name}:f"\n')
+    assert Suite.from_toml(path).name == "s"

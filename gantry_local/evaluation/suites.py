@@ -13,6 +13,7 @@ import math
 import operator
 import re
 import sys
+import types
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -342,6 +343,10 @@ def import_object(spec: str, where: str, trusted: _Trusted | None = None) -> Any
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
+            if trusted is not None and isinstance(target, types.ModuleType):
+                trusted.check(target.__name__, spec, where)  # another module reached through it
+    except ValidationError:
+        raise
     except (ImportError, AttributeError) as exc:
         raise NotFoundError(f"{where}: cannot import {spec!r}: {exc}") from exc
     except Exception as exc:  # a relative name, or the module itself failing as it loads
