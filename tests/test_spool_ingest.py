@@ -344,3 +344,25 @@ def test_a_part_whose_age_cannot_be_read_waits_without_holding_up_the_rest(
         assert (result.rows, result.quarantined) == (1, [])
         assert [name for name, _ in result.deferred] == [
             s.name for s in spool.segments() if s.parts == 2]
+
+
+@pytest.mark.parametrize("when", [0, 2], ids=["before any read", "before the commit"])
+def test_two_ingesters_of_one_file_in_one_process_ingest_each_segment_once(
+        owner: gantry.Workspace, tmp_path: Path, clock: gantry.ManualClock, when: int) -> None:
+    with producer(tmp_path, clock, "web-a") as worker:
+        for part in range(3):
+            worker.log_records("model", inputs=[{"x": i} for i in range(4)], outputs=[part] * 4)
+            worker.flush()
+    other = gantry.Workspace(db=tmp_path / "g.duckdb", clock=clock)  # e.g. a scheduler's tick
+
+    def meanwhile(done: int, pending: int, rows: int) -> None:
+        if done == when:  # the other one takes everything first
+            assert other.ingest().rows == 12
+
+    try:
+        result = owner.ingest(progress=meanwhile)
+    finally:
+        other.close()
+    assert (result.rows, result.quarantined) == (0, [])
+    assert owner.query("model").count() == 12
+    assert files(tmp_path / "g-spool", "quarantine") == []

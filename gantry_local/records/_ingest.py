@@ -182,7 +182,8 @@ class Ingester:
                 batch.append(self._decode(segment, read))
                 rows += batch[-1].write.table.num_rows
             except _Refused as exc:
-                self._quarantine(segment, str(exc), result)
+                if not self._in_ledger_now([segment]):  # else another ingester took it
+                    self._quarantine(segment, str(exc), result)
             except _Deferred as exc:
                 _log.warning("gantry-local ingest: segment %r stays pending (retried next "
                              "time): %s", segment.name, exc)
@@ -204,6 +205,10 @@ class Ingester:
         try:
             self._commit(decoded)
         except Exception as exc:
+            taken = self._in_ledger_now([d.segment for d in decoded])
+            if taken:  # another ingester of this file committed them meanwhile: theirs
+                self._ingest_batch([d for d in decoded if d.segment.name not in taken], result)
+                return
             if is_environmental(exc) or len(decoded) == 1:
                 self._fail_or_quarantine(decoded, exc, result)
                 return
@@ -373,6 +378,18 @@ class Ingester:
             _log.warning("gantry-local ingest: cannot read the time of segment %r (retried next "
                          "time): %s", segment.name, self.spool.scrub(str(exc)))
             return None
+
+    def _in_ledger_now(self, segments: list[Segment]) -> set[str]:
+        """Which of `segments` the ledger has now (another ingester of this file, in this
+        process, may have taken them since they were listed)."""
+        cursor = self._con.cursor()
+        try:
+            rows = run(cursor, "SELECT segment FROM _gl_spool_segments "
+                               "WHERE segment IN (SELECT unnest(?::VARCHAR[]))",
+                       [[s.name for s in segments]])
+        finally:
+            cursor.close()
+        return {name for (name,) in rows}
 
     def _in_ledger(self, writer: str, low: int, high: int | None) -> int:
         """How many segments of `writer` with ``low <= seq < high`` the ledger has."""
