@@ -175,3 +175,24 @@ def test_a_suite_stopped_stays_stopped_across_reopenings(db: Path) -> None:
     assert [r.interval_start for r in scheduler.run_pending()] == [START + timedelta(days=1)]
     assert automation.stopped  # the next tick's workspace did not arm it again
     assert scheduler.suite_runs().height == 1
+
+
+def test_a_failing_progress_hook_never_stops_the_ingest(db: Path) -> None:
+    from gantry_local._producer import ProducerWorkspace
+
+    clock = gantry.ManualClock(START + timedelta(days=3))
+    worker = ProducerWorkspace(db=db, producer_id="web-1", flush_interval=0.01)
+    worker.log_records("m", inputs=[{"i": i} for i in range(24)], outputs=[1] * 24,
+                       timestamps=[START + timedelta(days=2, hours=i) for i in range(24)])
+    worker.close()
+    scheduler = gantry.Scheduler(lambda: gantry.Workspace(db=db, clock=clock))
+
+    def broken(done: int, pending: int, rows: int) -> None:
+        raise RuntimeError("the terminal went away")
+
+    scheduler.ingest_progress = broken
+    seen: list[int] = []
+    scheduler.on_ingest = lambda result: seen.append(result.rows)
+    runs = scheduler.run_pending()
+    assert seen == [24] and not [f for f in scheduler.failures if f.kind == "ingest"]
+    assert [r.rows_in_interval for r in runs] == [24, 24, 24]

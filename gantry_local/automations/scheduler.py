@@ -368,8 +368,10 @@ class Scheduler:
 
     def _ingest_spool(self) -> None:
         """Producers' spooled records first, so each interval holds every worker's records."""
+        hook = self.ingest_progress
+        progress = None if hook is None else lambda *counts: _call(hook, *counts)
         try:
-            result = self.workspace.ingest(progress=self.ingest_progress)
+            result = self.workspace.ingest(progress=progress)
         except Exception as exc:  # the spool or the database: said, retried next tick
             self._fail("spool", "ingest", None, exc)
             return
