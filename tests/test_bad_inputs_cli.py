@@ -397,9 +397,3 @@ def test_bad_invocation_through_the_entry_point(world: World, argv: list[str], c
     assert done.returncode == code
     assert done.stderr.count("\n") == 1 and re.search(pattern, done.stderr), done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-
-
-def test_version_through_the_entry_point() -> None:
-    command = [str(Path(sys.executable).parent / "gantry-local"), "--version"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    assert done.stdout == f"gantry-local {gantry.__version__}\n" and done.stderr == ""
