@@ -49,12 +49,12 @@ def test_sigkill_of_a_producer_loses_at_most_its_unwritten_buffer(
     assert all(lag < FLUSH_INTERVAL + starved for lag, starved in lags), sorted(lags)
 
 
-SEGMENTS, PER_SEGMENT = 60, 400
+SEGMENTS, PER_SEGMENT = 30, 400  # 60 files: 9 transactions of 7, each followed by its moves
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A spool of 60 segments (24,000 records and 3,000 feedback rows) from three producers."""
+    """A spool of 30 segments (12,000 records and 1,500 feedback rows) from three producers."""
     folder = tmp_path_factory.mktemp("template")
     for writer in range(3):
         worker = ProducerWorkspace(db=folder / "t.duckdb", spool=str(folder / "spool"),
