@@ -354,7 +354,8 @@ class Ingester:
                 groups.setdefault(segment.write_group, []).append(segment)
         held: set[str] = set()
         for (writer, first, parts), members in groups.items():
-            if len(members) + self._in_ledger(writer, first, first + parts) >= parts:
+            if len(members) >= parts or \
+                    len(members) + self._in_ledger(writer, first, first + parts) >= parts:
                 continue
             ages = [self._age(s) for s in members]
             if not all(age is not None and age >= _spool.STALE_TEMP_SECONDS for age in ages):
