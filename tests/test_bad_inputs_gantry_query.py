@@ -143,6 +143,13 @@ CASES: list[Case] = [
     ("frame-mean-of-text", lambda: _df().mean(), ValidationError, "mean works on int, float"),
     ("metric-not-series", lambda: gquery.metric.accuracy_score(
         _df()["outputs.ok"], "feedback"), ValidationError, "feedback must be a GantrySeries"),
+    ("percent-true-of-text", lambda: gquery.metric.percent_true(_df()["inputs.color"]),
+     ValidationError, "percent_true works on bool series"),
+    ("percent-null-not-series", lambda: gquery.metric.percent_null("inputs.color"),
+     ValidationError, "data_node must be a GantrySeries"),
+    ("percent-false-dropna-text", lambda: gquery.metric.percent_false(
+        _df()["outputs.ok"], dropna="yes"), ValidationError,  # type: ignore[arg-type]
+     "dropna must be True or False"),
     ("distance-number-and-text", lambda: gquery.distance.d1(_df()["inputs.speed"],
                                                              _df()["inputs.color"]),
      ValidationError, "cannot compare 'inputs.speed' \\(int values\\) with 'inputs.color'"),
