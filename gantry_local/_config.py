@@ -173,14 +173,15 @@ def resolve(con: duckdb.DuckDBPyConnection, given: Mapping[str, str | None],
     dropped: list[str] = []
     for key, url in given.items():
         clean, login = recordable_url(url) if url is not None else (None, [])
-        if key in stored:
-            recorded = stored[key] or defaults[key]
+        if key in stored:  # a record made before logins were left out may still hold one
+            kept = stored[key] or defaults[key]
+            recorded = recordable_url(kept)[0]
             if clean is not None and not _same_place(clean, recorded):
                 raise ValidationError(
                     f"this workspace keeps its {_WHAT[key]} in {recorded!r} (recorded when it "
                     f"was created), not {clean!r}; leave the {key} out (it is found from the "
                     "database), or use another database file")
-            places[key] = url if url is not None and login else recorded  # keep the login here
+            places[key] = url if url is not None and login else kept  # keep the login here
         else:
             places[key] = url if url is not None else defaults[key]
             record[key] = None if clean is None else _record_url(clean)

@@ -98,3 +98,19 @@ def test_scrub_removes_a_password_quoted_alone_or_decoded() -> None:
     url = "s3://AKIAEXAMPLE:ab%2Fs3cr3t@bucket/x?token=t%2B0k3n"
     text = scrub("secret 'ab%2Fs3cr3t' or 'ab/s3cr3t' rejected; token t+0k3n expired", url)
     assert not any(s in text for s in ("s3cr3t", "t+0k3n", "t%2B0k3n")), text
+
+
+def test_a_login_recorded_by_an_older_version_is_neither_a_conflict_nor_shown(
+        tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    given = "s3://AKIAEXAMPLE:s3cr3t@bucket/spool"
+    with gantry.Workspace(db=path, spool=given):
+        pass
+    with duckdb.connect(str(path)) as con:  # as recorded before logins were left out
+        con.execute("UPDATE _gl_workspace_config SET value = ? WHERE key = 'spool'",
+                    [f'"{given}"'])
+    with gantry.Workspace(db=path, spool=given) as ws:
+        assert ws.spool == given
+    with pytest.raises(gantry.ValidationError, match="not 's3://other/spool'") as caught:
+        gantry.Workspace(db=path, spool="s3://other/spool")
+    assert "s3cr3t" not in str(caught.value)
