@@ -337,3 +337,22 @@ def test_a_disabled_curator_starts_no_loop_until_enabled(tmp_path: object) -> No
         quiet.create_application("bg")
         UniformCurator("u", "bg", 5, start_on=DAY).create(workspace=quiet)
         assert background_scheduler(quiet) is None  # turned off: nothing starts it
+
+
+def test_a_loop_stopped_before_its_thread_runs_never_ticks(tmp_path: object) -> None:
+    """Curator.create() starts the loop and a Scheduler made right after stops it: a stop
+    that lands before the loop's thread has started must not be undone (it ran one tick,
+    curating what the user's Scheduler was about to)."""
+    import threading
+
+    from gantry_local.automations.scheduler import _BackgroundScheduler
+
+    with gantry.Workspace(db=f"{tmp_path}/race.duckdb", clock=gantry.ManualClock(DAY),
+                          background_scheduler=True) as bws:
+        loop = _BackgroundScheduler(bws)
+        loop._thread = threading.Thread(target=loop.run_forever, daemon=True)
+        loop._stop.set()  # what stop() does before joining
+        loop._wake.set()
+        loop._thread.start()
+        loop._thread.join(10)
+        assert not loop._thread.is_alive() and loop._started_ticks == 0

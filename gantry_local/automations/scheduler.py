@@ -671,7 +671,8 @@ class Scheduler:
         self._fatal: GantryLocalError | None = None
         jobs = schedule.Scheduler()
         jobs.every(self.tick).seconds.do(self._tick_safely)  # type: ignore[arg-type]
-        self._stop.clear()
+        if threading.current_thread() is not self._thread:  # start() cleared it already: a
+            self._stop.clear()  # stop() that came before this thread ran must hold
         if not self.background:  # the background loop's first tick waits (see `background_scheduler`)
             self._tick_safely()
         try:
