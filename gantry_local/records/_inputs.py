@@ -145,8 +145,9 @@ def frame_to_arrow(value: object, what: str) -> pa.Table:
     elif module == "pandas":
         _check_column_names(list(value.columns), what)  # type: ignore[attr-defined]
     try:
-        if module == "pandas":
-            table = pa.Table.from_pandas(value, preserve_index=False)  # type: ignore[arg-type]
+        if module == "pandas":  # Arrow shares numeric numpy columns: copy, since pandas
+            # frames are changed in place and the buffer is written after the call returns
+            table = _owned(pa.Table.from_pandas(value, preserve_index=False))  # type: ignore[arg-type]
         elif module == "polars":
             table = value.to_arrow()  # type: ignore[attr-defined]
         else:
@@ -156,6 +157,14 @@ def frame_to_arrow(value: object, what: str) -> pa.Table:
             from exc
     _check_arrow_names(table.schema, what)
     return table
+
+
+def _owned(table: pa.Table) -> pa.Table:
+    """`table` with buffers of its own (none shared with the frame it came from)."""
+    if not table.num_columns or not table.num_rows:
+        return table
+    return pa.Table.from_arrays([pa.concat_arrays(column.chunks) for column in table.columns],
+                                schema=table.schema)
 
 
 def _check_column_names(names: list[Any], what: str) -> None:
