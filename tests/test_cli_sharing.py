@@ -21,8 +21,9 @@ from gantry_local.cli import main
 
 from .test_workspace_sharing import held
 
-TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-START = TODAY - timedelta(days=3)  # the CLI's scheduler runs on the wall clock: 3 days due
+# The CLI's scheduler runs on the wall clock: a daily curator started 3 days and 1 hour ago has
+# exactly 3 intervals due for the next 23 hours, whatever the time of day (no midnight edge)
+START = (datetime.now(timezone.utc) - timedelta(days=3, hours=1)).replace(second=0, microsecond=0)
 CLI = str(Path(sys.executable).parent / "gantry-local")
 
 
