@@ -122,7 +122,7 @@ def main() -> None:
                         "loaded database in and reuse on the next run (default: a temporary one)")
     args = parser.parse_args()
     n = 60_000 if args.quick else args.n
-    rounds = 3 if args.quick else args.rounds
+    rounds = 1 if args.quick else args.rounds
     print(f"gantry-local curator benchmarks ({n:,} records over {DAYS} days); baselines in this run")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)

@@ -298,7 +298,7 @@ def main() -> None:
     n = 20_000 if args.quick else args.n
     print(f"gantry-local dataset benchmarks (n={n:,}); every baseline is measured in this run")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_local(n, Path(tmp), 2 if args.quick else args.rounds)
+        bench_local(n, Path(tmp), 1 if args.quick else args.rounds)
     if args.only:
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -308,7 +308,7 @@ def main() -> None:
         return
     n = 20_000 if args.quick else args.n
     if args.quick:
-        args.rounds = 2
+        args.rounds = 1
     if args.only == "frame":
         show_frame(n, args.rounds)
         return

@@ -80,7 +80,7 @@ def main() -> None:
                         "reuse on the next run (default: a temporary one)")
     args = parser.parse_args()
     n = 60_000 if args.quick else 10_000_000
-    rounds = 2 if args.quick else args.rounds
+    rounds = 1 if args.quick else args.rounds
     parts = set(args.only.split(",")) if args.only else {"summarize", "drift", "report"}
     print(f"gantry-local monitoring benchmarks ({n:,} records, 11 fields, {DAYS} days); "
           "baselines in this run")

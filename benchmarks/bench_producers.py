@@ -220,9 +220,10 @@ def run_case(name: str, n: int, *extra: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def parallel(n: int, processes: int) -> dict[str, float]:
-    """`processes` producers logging n records each at once: records/s of them together."""
-    start_at = time.time() + 3.0  # after every child has started
+def parallel(n: int, processes: int, start_in: float = 3.0) -> dict[str, float]:
+    """`processes` producers logging n records each at once (from `start_in` seconds on, once
+    every child has started): records/s of them together."""
+    start_at = time.time() + start_in
     children = [subprocess.Popen([sys.executable, __file__, "--case", "producer_calls", "--n",
                                   str(n), "--start-at", str(start_at)], stdout=subprocess.PIPE,
                                  text=True) for _ in range(processes)]
@@ -259,11 +260,12 @@ def main() -> None:
     print(f"{n:,} single calls, one producer, to segments on disk: {producer['rps']:,.0f}/s "
           f"({producer['segments']} segments); the DuckDB sink in the same run: "
           f"{duck['rps']:,.0f}/s -> {producer['rps'] / duck['rps']:.2f}x (target >= 1.2x)")
-    one, two, four = (parallel(n // 2 if quick else n, k) for k in (1, 2, 4))
+    one, two, four = (parallel(n // 2 if quick else n, k, 1.5 if quick else 3.0)
+                      for k in (1, 2, 4))
     print(f"producer processes together: one {one['rps']:,.0f}/s, two {two['rps']:,.0f}/s "
           f"({two['rps'] / one['rps']:.2f}x of one, target >= 1.7x), four {four['rps']:,.0f}/s "
           f"({four['rps'] / two['rps']:.2f}x of two, target >= 1.0x)")
-    ingest = run_case("ingest", 200_000 if quick else n)
+    ingest = run_case("ingest", 100_000 if quick else n)
     print(f"ingest of {ingest['rows']:,} spooled records ({ingest['segments']} segments): "
           f"{ingest['ours_s']:.2f}s; raw INSERT INTO ... SELECT * FROM read_parquet(...) over the "
           f"same segments: {ingest['raw_s']:.2f}s -> {ingest['raw_s'] / ingest['ours_s']:.2f}x of "
