@@ -27,6 +27,7 @@ import gantry_local as gantry
 from gantry_local._producer import ProducerWorkspace
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _timing import interleaved
 from bench_logging import record, sqlite_single_rows  # the same record and baseline
 
 
@@ -95,8 +96,9 @@ def case_unbounded_list(n: int, folder: Path) -> dict[str, float]:
     return {"records": len(held), "peak_rss_mb": rss_mb()}
 
 
-def case_ingest(n: int, folder: Path) -> dict[str, float]:
-    """Ingest of n spooled records vs a raw INSERT ... SELECT * FROM read_parquet(...)."""
+def case_ingest(n: int, folder: Path, rounds: int = 5) -> dict[str, float]:
+    """Ingest of n spooled records vs a raw INSERT ... SELECT * FROM read_parquet(...) over
+    the same segments, interleaved over `rounds` (each on a fresh copy and database)."""
     spool = folder / "spool"
     with ProducerWorkspace(db=folder / "x.duckdb", spool=str(spool), producer_id="w",
                            flush_interval=60) as ws:
@@ -105,22 +107,36 @@ def case_ingest(n: int, folder: Path) -> dict[str, float]:
             app.log_records(inputs=[record(i)[0] for i in range(start, start + 100_000)],
                             outputs=[record(i)[1] for i in range(start, start + 100_000)])
             ws.flush()
-    copy = folder / "raw"
-    shutil.copytree(spool, copy)
-    files = sorted(str(p) for p in copy.rglob("*.parquet"))
-    raw_db = duckdb.connect(str(folder / "raw.duckdb"))
-    raw_db.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?) LIMIT 0", [files[:1]])
-    t0 = time.perf_counter()
-    raw_db.execute("INSERT INTO t SELECT * FROM read_parquet(?)", [files])
-    raw = time.perf_counter() - t0
-    raw_db.close()
-    with gantry.Workspace(db=folder / "owner.duckdb", spool=str(spool)) as owner:
-        owner.create_application("bench")
-        t0 = time.perf_counter()
-        result = owner.ingest()
-        ours = time.perf_counter() - t0
-    assert result.rows == n, result
-    return {"ours_s": ours, "raw_s": raw, "segments": len(files), "rows": result.rows}
+    segments = len(list(spool.rglob("*.parquet")))
+    fresh = iter(range(1_000_000))
+
+    def raw() -> float:
+        copy = folder / f"raw{next(fresh)}"
+        shutil.copytree(spool, copy)
+        files = sorted(str(p) for p in copy.rglob("*.parquet"))
+        con = duckdb.connect(str(copy / "raw.duckdb"))
+        con.execute("CREATE TABLE t AS SELECT * FROM read_parquet(?) LIMIT 0", [files[:1]])
+        started = time.perf_counter()
+        con.execute("INSERT INTO t SELECT * FROM read_parquet(?)", [files])
+        took = time.perf_counter() - started
+        con.close()
+        return took
+
+    def ours() -> float:
+        copy = folder / f"ours{next(fresh)}"
+        shutil.copytree(spool, copy)
+        with gantry.Workspace(db=copy / "owner.duckdb", spool=str(copy)) as owner:
+            owner.create_application("bench")
+            started = time.perf_counter()
+            result = owner.ingest()
+            took = time.perf_counter() - started
+        assert result.rows == n, result
+        return took
+
+    timings = interleaved({"ours": ours, "raw": raw}, rounds)
+    return {"ours_s": timings.median("ours"), "raw_s": timings.median("raw"),
+            "paired": 1 / timings.paired_ratio("ours", "raw"), "rounds": rounds,
+            "segments": segments, "rows": n}
 
 
 VISIBILITY_PRODUCER = """
@@ -239,12 +255,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--buffer-size", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the ingest")
     args = parser.parse_args()
     if args.case:
         with tempfile.TemporaryDirectory() as tmp:
             kwargs: dict[str, Any] = {}
             if args.case == "producer_calls":
                 kwargs = {"start_at": args.start_at, "buffer_size": args.buffer_size}
+            if args.case == "ingest":
+                kwargs = {"rounds": args.rounds}
             print(json.dumps(CASES[args.case](args.n, Path(tmp), **kwargs)))
         return
     quick = args.quick
@@ -265,11 +284,13 @@ def main() -> None:
     print(f"producer processes together: one {one['rps']:,.0f}/s, two {two['rps']:,.0f}/s "
           f"({two['rps'] / one['rps']:.2f}x of one, target >= 1.7x), four {four['rps']:,.0f}/s "
           f"({four['rps'] / two['rps']:.2f}x of two, target >= 1.0x)")
-    ingest = run_case("ingest", 100_000 if quick else n)
-    print(f"ingest of {ingest['rows']:,} spooled records ({ingest['segments']} segments): "
-          f"{ingest['ours_s']:.2f}s; raw INSERT INTO ... SELECT * FROM read_parquet(...) over the "
-          f"same segments: {ingest['raw_s']:.2f}s -> {ingest['raw_s'] / ingest['ours_s']:.2f}x of "
-          "raw (target >= 0.8x)")
+    ingest = run_case("ingest", 100_000 if quick else n, "--rounds",
+                      "1" if quick else str(args.rounds))
+    print(f"ingest of {ingest['rows']:,} spooled records ({ingest['segments']} segments, "
+          f"median of {ingest['rounds']} interleaved rounds): {ingest['ours_s']:.2f}s; raw INSERT "
+          f"INTO ... SELECT * FROM read_parquet(...) over the same segments: "
+          f"{ingest['raw_s']:.2f}s -> {ingest['raw_s'] / ingest['ours_s']:.2f}x of raw (median "
+          f"of the rounds' own ratios {ingest['paired']:.2f}x; target >= 0.8x)")
     lag = run_case("visibility", 1 if quick else 3)
     print(f"log call in a worker to queryable in the curation host (flush_interval 1 s, tick "
           f"1 s): p50 {lag['p50_s']:.2f}s, max {lag['max_s']:.2f}s over {lag['records']:,} "
