@@ -253,11 +253,12 @@ def _time_series(frame: GantryDataFrame, expression: str, field: str,
         raise ValidationError(f"the window is too short to split into {num_points} points")
     start_us = datetime_to_us(start)
     span_us = max(1, int(span.total_seconds() * 1_000_000))
-    bucket = f'least((epoch_us(s."__time") - ?) // ?, {int(num_points) - 1})'
+    bucket = 'least((epoch_us(s."__time") - ?) // ?, ?)'
     sql = (f"SELECT {bucket} AS k, {expression.format(col=column)} AS v FROM "
            f"({selection.sql}) AS s GROUP BY k ORDER BY k")
     with frame._ws.database.cursor() as con, storage_errors(f"querying {frame.application!r}"):
-        rows = dict(con.execute(sql, [start_us, span_us, *params, *selection.params])
+        rows = dict(con.execute(sql, [start_us, span_us, num_points - 1, *params,
+                                      *selection.params])
                     .fetchall())
     times = [start + span * k for k in range(num_points)]
     result: pandas.DataFrame = _pandas().DataFrame(

@@ -162,7 +162,8 @@ class Spool:
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **self.options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise ValidationError(f"spool {self.shown!r} cannot be opened: {exc}") from exc
+            raise ValidationError(f"spool {self.shown!r} cannot be opened: "
+                                  f"{self.scrub(str(exc))}") from exc
         self.root = root.rstrip("/")
         self.local = "file" in _protocols(self.fs)
         self.remote = not self.local and "memory" not in _protocols(self.fs)
