@@ -175,6 +175,7 @@ class _Printer:
         self.scheduler = scheduler
         self.ingesting: tqdm[Any] | None = None
         self.catching_up: tqdm[Any] | None = None
+        self.deferred: set[tuple[str, str]] = set()  # said once while a segment stays pending
 
     def attach(self) -> None:
         self.scheduler.ingest_progress = self.ingest_progress
@@ -199,8 +200,12 @@ class _Printer:
                  "stopped mid-write")
         for segment, error in result.quarantined:
             warn(f"quarantined spool segment {segment}: {error}")
+        deferred = set(result.deferred)
         for segment, error in result.deferred:
-            warn(f"spool segment {segment} stays pending (read again next tick): {error}")
+            if (segment, error) not in self.deferred:
+                warn(f"spool segment {segment} stays pending (read again each tick, said "
+                     f"once): {error}")
+        self.deferred = deferred
 
     def ran(self, run: AutomationRun) -> None:
         if self.catching_up is None and self.scheduler.due_now > 1:
