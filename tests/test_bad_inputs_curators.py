@@ -38,6 +38,8 @@ from gantry_local.automations.curators.selectors import (
 from gantry_local.automations.triggers import IntervalTrigger
 from gantry_local.errors import NotFoundError, ValidationError
 
+from ._seeded import seeded_once
+
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
 V = ValidationError
@@ -52,12 +54,8 @@ def seeded(ws: gantry.Workspace) -> App:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """`seeded` once for the whole corpus: every case is refused and stores nothing (the test
-    checks), so the next case finds it as it was."""
-    folder = tmp_path_factory.mktemp("bad-curators")
-    with gantry.Workspace(db=folder / "test.duckdb", clock=gantry.ManualClock(S),
-                          flush_interval=0.01) as ws:
-        yield _seed(ws)
+    """`seeded` once for the whole corpus (see tests/_seeded.py)."""
+    yield from seeded_once(tmp_path_factory, "bad-curators", S, _seed)
 
 
 def _seed(ws: gantry.Workspace) -> App:

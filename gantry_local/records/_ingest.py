@@ -325,14 +325,7 @@ class Ingester:
         commit) are moved where their ledger row says."""
         if not pending:
             return []
-        cursor = self._con.cursor()
-        try:
-            rows = run(cursor, "SELECT segment, status FROM _gl_spool_segments "
-                               "WHERE segment IN (SELECT unnest(?::VARCHAR[]))",
-                       [[s.name for s in pending]])
-        finally:
-            cursor.close()
-        known = dict(rows)
+        known = self._ledger_status(pending)
         for segment in pending:
             status = known.get(segment.name)
             if status is not None:
@@ -383,14 +376,18 @@ class Ingester:
     def _in_ledger_now(self, segments: list[Segment]) -> set[str]:
         """Which of `segments` the ledger has now (another ingester of this file, in this
         process, may have taken them since they were listed)."""
+        return set(self._ledger_status(segments))
+
+    def _ledger_status(self, segments: list[Segment]) -> dict[str, str]:
+        """The ledger's status of each of `segments` it has, by segment name."""
         cursor = self._con.cursor()
         try:
-            rows = run(cursor, "SELECT segment FROM _gl_spool_segments "
+            rows = run(cursor, "SELECT segment, status FROM _gl_spool_segments "
                                "WHERE segment IN (SELECT unnest(?::VARCHAR[]))",
                        [[s.name for s in segments]])
         finally:
             cursor.close()
-        return {name for (name,) in rows}
+        return dict(rows)
 
     def _in_ledger(self, writer: str, low: int, high: int | None) -> int:
         """How many segments of `writer` with ``low <= seq < high`` the ledger has."""
