@@ -231,14 +231,17 @@ class Application:
         tags: Mapping[str, str] | None = None,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
+        all_time: bool = False,
     ) -> Query:
         """Records of this application, as Gantry's `GantryDataFrame` (also a `Query`).
 
         Gantry's form: ``app.query(time_window, version, env, filters, tags)`` with a
         `TimeWindow` or `RelativeTimeWindow` (from ``gantry_local.query.time_window``) gives
-        a `GantryDataFrame` over that window (``env`` matches the ``env`` tag). Our form,
-        without `time_window` or `env`: `start_time`/`end_time` bound ``__time`` (inclusive,
-        exclusive; none means all records) and the result is a `Query`.
+        a `GantryDataFrame` over that window (``env`` matches the ``env`` tag); with no
+        window (and none of our bounds) the window is the last 24 hours by the workspace
+        clock, ``[now - 24h, now)``, as in Gantry. Our forms, without `time_window` or `env`:
+        `start_time`/`end_time` bound ``__time`` (inclusive, exclusive; one left out is open)
+        and ``all_time=True`` keeps every record; both give a `Query`.
 
         Args:
             time_window: Gantry's window; cannot be combined with `start_time`/`end_time`.
@@ -255,23 +258,31 @@ class Application:
             tags: only records carrying all these tag values.
             start_time: inclusive lower bound on ``__time``; naive means UTC.
             end_time: exclusive upper bound on ``__time``; naive means UTC.
+            all_time: every record, whenever logged (ours; Gantry's default is 24 hours).
 
         Raises:
-            ValidationError: bad bounds, malformed filters, or unknown field names (the
-                message lists the known ones).
+            ValidationError: bad bounds, malformed filters, unknown field names (the
+                message lists the known ones), or `all_time` with a window or bounds.
         """
-        if time_window is None and env is None:
-            return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
-        from .query._functions import window_frame
-
-        if time_window is not None and (start_time is not None or end_time is not None):
+        bounded = start_time is not None or end_time is not None
+        if not isinstance(all_time, bool):
+            raise ValidationError(f"all_time must be True or False, got {all_time!r}")
+        if all_time and (time_window is not None or bounded):
+            raise ValidationError("all_time=True keeps every record: give no time_window, "
+                                  "start_time or end_time with it")
+        if time_window is not None and bounded:
             raise ValidationError("give either time_window or start_time/end_time, not both")
-        if time_window is None:
-            from .query._frame import GantryDataFrame
+        if not (bounded or all_time):  # Gantry's form; no window is the last 24 hours
+            from .query._functions import window_frame
 
-            return GantryDataFrame(self.workspace, self.name, start_time, end_time, version,
-                                   env, filters, tags)
-        return window_frame(self.workspace, self.name, time_window, version, env, filters, tags)
+            return window_frame(self.workspace, self.name, time_window, version, env, filters,
+                                tags)
+        if env is None:
+            return self.workspace.query(self.name, start_time, end_time, version, tags, filters)
+        from .query._frame import GantryDataFrame
+
+        return GantryDataFrame(self.workspace, self.name, start_time, end_time, version, env,
+                               filters, tags)
 
     def add_automation(self, automation: Automation) -> Automation:
         """Add an `Automation` of any kind (the same definition again is a no-op) and start the

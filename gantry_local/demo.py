@@ -299,8 +299,8 @@ def _evaluation(workspace: Workspace, echo: Callable[[str], None]) -> None:
 def _datasets(workspace: Workspace, query: Callable[..., object],
               echo: Callable[[str], None]) -> None:
     """Version a training set: push, edit, diff, roll back, verify."""
-    labelled = query(filters=[{"feature_name": "feedback.is_fraud",  # type: ignore[attr-defined]
-                               "null_value": False}]).to_polars()
+    labelled = query(all_time=True,  # type: ignore[attr-defined]
+                     filters=[{"feature_name": "feedback.is_fraud", "null_value": False}]).to_polars()
     echo(f"\n== Datasets on {workspace.storage} ==")
     train = workspace.create_dataset("fraud-train", app_name=APP)
     first = train.push_dataframe(labelled, message="labelled traffic of January")
@@ -325,7 +325,7 @@ def _datasets(workspace: Workspace, query: Callable[..., object],
 
 
 def _report(query: Callable[..., object], echo: Callable[[str], None]) -> None:
-    everything = query().to_polars()  # type: ignore[attr-defined]
+    everything = query(all_time=True).to_polars()  # type: ignore[attr-defined]
     echo(f"\nColumns: {', '.join(everything.columns)}")
     daily = (everything.group_by(pl.col("__time").dt.truncate("1w").alias("week"))
              .agg(pl.len().alias("predictions"),
@@ -342,7 +342,8 @@ def _report(query: Callable[..., object], echo: Callable[[str], None]) -> None:
                   .sort("__version"))
     echo("\nAccuracy of the flag against late labels, by model version:")
     echo(str(by_version))
-    big_foreign = query(filters=[{"feature_name": "inputs.amount", "lower_bound": 500},
+    big_foreign = query(all_time=True,
+                        filters=[{"feature_name": "inputs.amount", "lower_bound": 500},
                                  {"feature_name": "inputs.foreign", "boolean_query": True}])
     echo(f"\nForeign transactions of 500 or more: {big_foreign.count():,}")  # type: ignore[attr-defined]
     week_two = query(start_time=START + timedelta(days=7), end_time=START + timedelta(days=14),

@@ -46,7 +46,7 @@ def test_bad_names_are_rejected(ws: gantry.Workspace, name: str) -> None:
 def test_sql_keyword_names_are_quoted(ws: gantry.Workspace, name: str) -> None:
     app = ws.create_application(name)
     app.log_record(inputs={"select": 1, 'we"ird; DROP TABLE x': "v"}, outputs={"from": 2.0})
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.select"].to_list() == [1]
     assert rows['inputs.we"ird; DROP TABLE x'].to_list() == ["v"]
     assert stored_counts(ws, name)[0] == 1
@@ -60,7 +60,7 @@ def test_delete_drops_records_and_name_can_be_reused(ws: gantry.Workspace) -> No
         app.log_record(inputs={"a": 1}, outputs=1)
     again = ws.create_application("m")
     again.log_record(inputs={"a": "now a string"}, outputs="x")
-    assert again.query().to_polars()["inputs.a"].to_list() == ["now a string"]
+    assert again.query(all_time=True).to_polars()["inputs.a"].to_list() == ["now a string"]
 
 
 def test_module_functions_use_the_default_workspace(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_module_functions_use_the_default_workspace(tmp_path: Path) -> None:
         gantry.flush()
         assert gantry.query("m").count() == 1
         assert gantry.list_applications() == ["m"]
-        assert gantry.get_application("m").query().to_polars()["feedback.ok"].to_list() == [True]
+        assert gantry.get_application("m").query(all_time=True).to_polars()["feedback.ok"].to_list() == [True]
         gantry.delete_application("m")
         assert gantry.list_applications() == []
     finally:

@@ -68,7 +68,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
                                timestamps=[START + timedelta(hours=6 * i) for i in range(40)])
         app.log_records(feedbacks=[{"label": i % 3 == 0} for i in range(40)], join_keys=keys)
         ws.flush()
-        frame = app.query().to_polars()
+        frame = app.query(all_time=True).to_polars()
         train = ws.create_dataset("train")
         train.push_dataframe(frame.head(20), message="first")
         train.push_dataframe(frame, message="all")

@@ -114,7 +114,7 @@ def snapshot(ctx: Ctx) -> tuple[int, int, int]:
     with ctx.ws.database.cursor() as con:
         evaluations = con.execute("SELECT count(*) FROM _gl_evaluations").fetchall()[0][0]
         cached = con.execute("SELECT count(*) FROM _gl_eval_cache").fetchall()[0][0]
-    return evaluations, cached, ctx.app.query().count()
+    return evaluations, cached, ctx.app.query(all_time=True).count()
 
 
 @pytest.mark.parametrize(("name", "fn", "error", "pattern"), CASES, ids=[c[0] for c in CASES])

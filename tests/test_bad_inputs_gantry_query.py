@@ -112,7 +112,7 @@ CASES: list[Case] = [
     ("filter-both-bounds-kinds", lambda: gquery.query("cars", filters=[
         {"feature_name": "inputs.speed", "lower_bound": 1, "inclusive_lower_bound": 2}]),
      ValidationError, "both inclusive_lower_bound and lower_bound"),
-    ("filter-both-upper-kinds", lambda: gantry.get_application("cars").query(filters=[
+    ("filter-both-upper-kinds", lambda: gantry.get_application("cars").query(all_time=True, filters=[
         {"feature_name": "inputs.speed", "upper_bound": 1, "inclusive_upper_bound": 2}]),
      ValidationError, "both inclusive_upper_bound and upper_bound"),
     ("filter-inclusive-bounds-inverted", lambda: gquery.query("cars", filters=[
@@ -127,7 +127,7 @@ CASES: list[Case] = [
     ("filter-equals-nan", lambda: gquery.query("cars", filters=[
         {"feature_name": "inputs.speed", "equals": float("nan")}]),
      ValidationError, "NaN .* matches nothing"),
-    ("filter-equals-none", lambda: gantry.get_application("cars").query(filters=[
+    ("filter-equals-none", lambda: gantry.get_application("cars").query(all_time=True, filters=[
         {"feature_name": "inputs.speed", "equals": None}]),
      ValidationError, "must be a bool, number, string or datetime"),
     ("filter-feature-name-number", lambda: gquery.query("cars", filters=[

@@ -145,13 +145,13 @@ def test_case_differing_names_round_trip(ws: gantry.Workspace, trip: Trip) -> No
         trip.first(app)
         ws.flush()
     trip.log(app)
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     for column, values in trip.expect.items():
         assert _values(frame, column) == values, column
         present = sum(v is not None for v in values)
-        found = app.query(filters=[{"feature_name": column, "null_value": False}]).count()
+        found = app.query(all_time=True, filters=[{"feature_name": column, "null_value": False}]).count()
         assert found == present, column
-    assert sorted(app.query().to_arrow().column_names) == sorted(frame.columns)
+    assert sorted(app.query(all_time=True).to_arrow().column_names) == sorted(frame.columns)
     ws.close()  # the mapping is stored with the columns: the same after reopening
     with gantry.Workspace(db=ws.db) as again:
         assert again.query("m").to_polars().equals(frame)
@@ -174,21 +174,21 @@ def _seed(app: gantry.Application) -> None:
 
 
 REFUSALS = [
-    Refusal("filter-wrong-case", lambda ws, a: a.query(
+    Refusal("filter-wrong-case", lambda ws, a: a.query(all_time=True,
         filters=[{"feature_name": "inputs.amount", "lower_bound": 0}]).count(),
             gantry.ValidationError, r"unknown field 'inputs.amount'.*inputs.Amount"),
-    Refusal("filter-upper-case", lambda ws, a: a.query(
+    Refusal("filter-upper-case", lambda ws, a: a.query(all_time=True,
         filters=[{"feature_name": "inputs.KIND", "category_query": ["a"]}]).count(),
             gantry.ValidationError, r"unknown field 'inputs.KIND'"),
-    Refusal("feedback-filter-wrong-case", lambda ws, a: a.query(
+    Refusal("feedback-filter-wrong-case", lambda ws, a: a.query(all_time=True,
         filters=[{"feature_name": "feedback.label", "null_value": False}]).count(),
             gantry.ValidationError, r"unknown field 'feedback.label'"),
-    Refusal("tag-wrong-case", lambda ws, a: a.query(tags={"env": "p"}).count(),
+    Refusal("tag-wrong-case", lambda ws, a: a.query(all_time=True, tags={"env": "p"}).count(),
             gantry.ValidationError, r"unknown field 'tags.env'"),
-    Refusal("section-wrong-case", lambda ws, a: a.query(
+    Refusal("section-wrong-case", lambda ws, a: a.query(all_time=True,
         filters=[{"feature_name": "Inputs.Amount", "lower_bound": 0}]).count(),
             gantry.ValidationError, r"unknown field 'Inputs.Amount'"),
-    Refusal("physical-name-is-not-a-field", lambda ws, a: a.query(
+    Refusal("physical-name-is-not-a-field", lambda ws, a: a.query(all_time=True,
         filters=[{"feature_name": "inputs.amount~2", "lower_bound": 0}]).count(),
             gantry.ValidationError, r"unknown field 'inputs.amount~2'"),
     Refusal("curator-wrong-case", lambda ws, a: AscendedSortCurator(
@@ -325,7 +325,7 @@ def test_a_refused_write_loses_only_its_culprits(ws: gantry.Workspace, fault: Fa
         ws.flush()
     ws.flush()  # said once
     app.log_record(inputs={"i": 99}, outputs=99, join_key="after")  # the buffer keeps flowing
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     stored = set(frame["__join_key"])
     assert stored == fault.kept | {"before", "after"} and not stored & fault.lost
     for key in fault.extra.get("feedback_lost", ()):

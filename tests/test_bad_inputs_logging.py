@@ -531,7 +531,7 @@ def test_legal_values_round_trip(ws: gantry.Workspace, app: gantry.Application, 
     app.log_record(inputs={"v": value}, outputs=1, join_key="careful")
     app.log_record(inputs={"v": value}, outputs=1, join_key="again")  # familiar shape now
     app.log_records(inputs=[{"v": value}], outputs=[1], join_keys=["batch"])
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     got = dict(zip(frame["__join_key"].to_list(), frame["inputs.v"].to_list(), strict=True))
     for key in ("careful", "again", "batch"):
         value_back = got[key]
@@ -547,7 +547,7 @@ def test_numpy_datetime64_timestamp_is_the_record_time(ws: gantry.Workspace,
                     timestamps=[np.datetime64("2024-03-02T00:00:00.000000123", "ns")])
     app.log_records(inputs=[{"a": 3}], outputs=[3],  # an array of them, not nanosecond ints
                     timestamps=np.array(["2024-03-03T00:00:00.000001"], dtype="datetime64[ns]"))
-    times = app.query().to_polars()["__time"].to_list()
+    times = app.query(all_time=True).to_polars()["__time"].to_list()
     assert times == [datetime(2024, 3, 1, 12, 0, 0, 500000, tzinfo=timezone.utc),
                      datetime(2024, 3, 2, tzinfo=timezone.utc),
                      datetime(2024, 3, 3, 0, 0, 0, 1, tzinfo=timezone.utc)]
@@ -558,7 +558,7 @@ def test_sample_rate_one_as_int_or_numpy_is_kept(ws: gantry.Workspace,
     app.log_record(inputs={"a": 1}, outputs=1, sample_rate=1)
     app.log_record(inputs={"a": 1}, outputs=1, sample_rate=np.float64(1.0))
     app.log_records(inputs=[{"a": 1}], outputs=[1], sample_rate=np.float32(1.0))
-    assert app.query().count() == 3
+    assert app.query(all_time=True).count() == 3
 
 
 def test_a_dropped_record_adds_no_columns(ws: gantry.Workspace, app: gantry.Application) -> None:
@@ -572,12 +572,12 @@ def test_rows_without_fields_are_stored(ws: gantry.Workspace, app: gantry.Applic
     app.log_records(inputs=[{"a": 1.5}], outputs=[{}])  # no output fields at all
     app.log_records(inputs=[{"a": 2.5}, {"a": 3.5}], outputs=[{}, {}])
     ws.flush()  # nothing left out
-    assert app.query().to_polars()["inputs.a"].to_list() == [1.5, 2.5, 3.5]
+    assert app.query(all_time=True).to_polars()["inputs.a"].to_list() == [1.5, 2.5, 3.5]
 
 
 def test_version_and_join_key_as_numpy_ints(ws: gantry.Workspace, app: gantry.Application) -> None:
     app.log_record(inputs={"a": 1}, outputs=1, version=np.int64(3), join_key=np.int32(7))
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     assert frame["__version"].to_list() == ["3"] and frame["__join_key"].to_list() == ["7"]
 
 
@@ -661,7 +661,7 @@ def test_a_naive_clock_is_read_as_utc(tmp_path: Path) -> None:
         app = ws.create_application("m")
         app.log_record(inputs={"a": 1}, outputs=1)
         app.log_record(inputs={"a": 2}, outputs=1)
-        times = app.query().to_polars()["__time"].to_list()
+        times = app.query(all_time=True).to_polars()["__time"].to_list()
     assert times == [datetime(2024, 1, 1, 12, tzinfo=timezone.utc)] * 2
 
 
@@ -778,7 +778,7 @@ def test_deleted_application_refuses_its_handles(ws: gantry.Workspace) -> None:
     with pytest.raises(gantry.NotFoundError, match="no application 'gone'"):
         app.log_records(inputs=[{"a": 1}], outputs=[1])
     with pytest.raises(gantry.NotFoundError, match="no application 'gone'"):
-        app.query()
+        app.query(all_time=True)
 
 
 # -- queries and filters --------------------------------------------------------------------------
@@ -859,7 +859,7 @@ def test_query_refuses(ws: gantry.Workspace, app: gantry.Application, case: str,
                    tags={"env": "prod"})
     before = stored_counts(ws, app.name)
     with pytest.raises(gantry.ValidationError, match=match):
-        app.query(**kwargs).count()
+        app.query(all_time=not {"start_time", "end_time"} & kwargs.keys(), **kwargs).count()
     with pytest.raises(gantry.ValidationError, match=match):
         ws.query(app.name, **kwargs)
     assert stored_counts(ws, app.name) == before
@@ -878,7 +878,7 @@ def test_filters_of_the_right_kind_still_work(ws: gantry.Workspace,
                             {"x": 5, "f": 2.5, "s": "xyz", "b": False, "d": date(2024, 1, 5)}],
                     outputs=[1, 2])
     def count(**spec: Any) -> int:
-        return app.query(filters=[_filter(**spec)]).count()
+        return app.query(all_time=True, filters=[_filter(**spec)]).count()
 
     assert count(lower_bound=np.int64(2)) == 1  # numpy numbers are numbers
     assert count(f="inputs.f", upper_bound=1) == 1  # an int bound on a float field
@@ -894,9 +894,9 @@ def test_filters_of_the_right_kind_still_work(ws: gantry.Workspace,
 def test_a_field_without_values_yet_filters_to_nothing(ws: gantry.Workspace,
                                                        app: gantry.Application) -> None:
     app.log_record(inputs={"x": 1, "later": None}, outputs=1)
-    assert app.query(filters=[_filter(f="inputs.later", lower_bound=3)]).count() == 0
-    assert app.query(filters=[_filter(f="inputs.later", category_query=["a"])]).count() == 0
-    assert app.query(filters=[_filter(f="inputs.later", null_value=True)]).count() == 1
+    assert app.query(all_time=True, filters=[_filter(f="inputs.later", lower_bound=3)]).count() == 0
+    assert app.query(all_time=True, filters=[_filter(f="inputs.later", category_query=["a"])]).count() == 0
+    assert app.query(all_time=True, filters=[_filter(f="inputs.later", null_value=True)]).count() == 1
 
 
 # -- Gantry's logging arguments, runs, files, batches, saved queries (issue 14) -------------------

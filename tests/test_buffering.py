@@ -141,7 +141,7 @@ def test_big_batch_is_chunked_through_a_small_buffer(tmp_path: Path) -> None:
     with gantry.Workspace(db=tmp_path / "c.duckdb", buffer_size=1_000) as ws:
         app = ws.create_application("m")
         app.log_records(inputs=[{"i": i} for i in range(25_000)], outputs=[1] * 25_000)
-        assert app.query().count() == 25_000
+        assert app.query(all_time=True).count() == 25_000
         assert ws.pending_records == 0
 
 
@@ -175,8 +175,8 @@ def test_records_that_cannot_be_converted_are_left_out_loudly(tmp_path: Path) ->
             ws.flush()
         ws.flush()  # said once
         assert ws.pending_records == 0
-        values = app.query().to_polars()["inputs.s"].to_list()
+        values = app.query(all_time=True).to_polars()["inputs.s"].to_list()
         assert len(values) == 1000 - 2 + 2
         assert "r9" in values and "r11" in values and "r999" in values and "fine" in values
         app.log_record(inputs={"s": "after"}, outputs=1)  # the buffer keeps flowing
-        assert app.query().count() == 1001
+        assert app.query(all_time=True).count() == 1001

@@ -222,7 +222,7 @@ def test_refresh_feedback_brings_late_labels_in(ws: gantry.Workspace, tmp_path: 
     app.log_records(feedbacks=[{"y": 1}], join_keys=["a"])
     ws.flush()
     ds = ws.create_dataset("curated", app_name="model")
-    first = ds.append_dataframe(app.query().to_arrow())
+    first = ds.append_dataframe(app.query(all_time=True).to_arrow())
     assert first["labelled_rows"] == 1
     app.log_records(feedbacks=[{"y": 0}, {"y": 1}], join_keys=["b", "c"])
     ws.flush()

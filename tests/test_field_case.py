@@ -39,7 +39,7 @@ def cased(ws: gantry.Workspace) -> gantry.Application:
 
 def test_both_fields_are_stored_and_come_back_under_their_names(cased: gantry.Application,
                                                                 tmp_path: Path) -> None:
-    frame = cased.query().to_polars()
+    frame = cased.query(all_time=True).to_polars()
     for name in ("inputs.Amount", "inputs.amount", "inputs.Kind", "inputs.kind", "tags.Env",
                  "tags.env", "feedback.LABEL", "feedback.label"):
         assert name in frame.columns
@@ -48,8 +48,8 @@ def test_both_fields_are_stored_and_come_back_under_their_names(cased: gantry.Ap
     assert (row["inputs.Kind"], row["inputs.kind"]) == ("even", "kk")
     assert (row["tags.Env"], row["tags.env"]) == ("prod", "e0")
     assert (row["feedback.LABEL"], row["feedback.label"]) == (0, 1)
-    assert list(cased.query().to_arrow().column_names) == frame.columns
-    assert list(cased.query().to_pandas().columns) == frame.columns
+    assert list(cased.query(all_time=True).to_arrow().column_names) == frame.columns
+    assert list(cased.query(all_time=True).to_pandas().columns) == frame.columns
     # and after reopening the file (the mapping is stored, not recomputed)
     ws = cased.workspace
     ws.close()
@@ -59,7 +59,7 @@ def test_both_fields_are_stored_and_come_back_under_their_names(cased: gantry.Ap
 
 def test_filters_and_tags_pick_the_field_named(cased: gantry.Application) -> None:
     def keys(**bounds: object) -> set[str]:
-        return set(cased.query(**bounds).to_polars()["__join_key"])  # type: ignore[arg-type]
+        return set(cased.query(all_time=True, **bounds).to_polars()["__join_key"])  # type: ignore[arg-type]
 
     assert keys(filters=[{"feature_name": "inputs.Amount", "inclusive_lower_bound": 18}]) == {
         "k18", "k19"}
@@ -68,7 +68,7 @@ def test_filters_and_tags_pick_the_field_named(cased: gantry.Application) -> Non
     assert keys(filters=[{"feature_name": "feedback.LABEL", "boolean_query": True}]) == \
         {f"k{i}" for i in range(1, 20) if i % 2}
     assert len(keys(tags={"env": "e1"})) == 10 and len(keys(tags={"Env": "e1"})) == 0
-    assert cased.query(tags={"Env": "prod"}).count() == 19
+    assert cased.query(all_time=True, tags={"Env": "prod"}).count() == 19
 
 
 def test_curators_select_on_and_return_each_field(ws: gantry.Workspace,

@@ -50,7 +50,7 @@ def two_apps(ws: gantry.Workspace) -> Iterator[tuple[gantry.Application, gantry.
 
 
 def keys_of(app: gantry.Application) -> set[str]:
-    return set(app.query().to_polars()["__join_key"])
+    return set(app.query(all_time=True).to_polars()["__join_key"])
 
 
 def test_a_batch_the_database_refuses_loses_only_its_bad_rows(
@@ -68,7 +68,7 @@ def test_a_batch_the_database_refuses_loses_only_its_bad_rows(
     ws.flush()  # reported once
     assert keys_of(a) == {f"a{i}" for i in range(300) if i != 150} | {f"batch{i}" for i in range(50)}
     assert keys_of(b) == {f"b{i}" for i in range(300)}
-    assert b.query().to_polars()["feedback.ok"].to_list() == [True] * 300
+    assert b.query(all_time=True).to_polars()["feedback.ok"].to_list() == [True] * 300
     for i in range(10):  # and everything logged after it
         a.log_record(inputs={"i": i}, outputs=i, join_key=f"later{i}")
     assert len(keys_of(a)) == 299 + 50 + 10
@@ -133,7 +133,7 @@ def test_a_table_failing_everywhere_is_kept_and_costs_a_bounded_search(
     assert sink.calls < 5 * 600  # not a search of every row (2 x 5,000 tries a pass)
     broken[0] = False
     ws.flush()  # nothing was dropped: once the table works, all of it lands
-    assert a.query().count() == 5_000
+    assert a.query(all_time=True).count() == 5_000
 
 
 def test_a_failure_that_goes_away_during_the_search_drops_nothing(
@@ -153,7 +153,7 @@ def test_a_failure_that_goes_away_during_the_search_drops_nothing(
     b.log_records(inputs=[{"i": i} for i in range(10)], outputs=list(range(10)))
     ws.flush()  # nothing reported: nothing was left out
     assert calls[0] > 60  # the failure did go away during the search
-    assert a.query().count() == 5_000 and b.query().count() == 10
+    assert a.query(all_time=True).count() == 5_000 and b.query(all_time=True).count() == 10
 
 
 def test_the_flush_thread_survives_anything(ws: gantry.Workspace, app: gantry.Application
@@ -171,7 +171,7 @@ def test_the_flush_thread_survives_anything(ws: gantry.Workspace, app: gantry.Ap
     with pytest.raises(gantry.StorageError, match="could not be written yet: unexpected"):
         ws.flush()  # reported by the flush during which it happened
     ws.flush()
-    assert ws._buffer._thread.is_alive() and app.query().count() == 1
+    assert ws._buffer._thread.is_alive() and app.query(all_time=True).count() == 1
 
 
 @pytest.mark.parametrize("interval", [math.inf, 1e300, math.nan, 0, -1, 0.0, 3601, "1", True])

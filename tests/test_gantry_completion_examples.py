@@ -166,7 +166,7 @@ def test_log_llm_data_example(gantry_cwd: None) -> None:
 
     generate({"topic": "ducks"})
     gantry.flush()
-    row = gantry.get_application("my-llm-app").query().to_polars().row(0, named=True)
+    row = gantry.get_application("my-llm-app").query(all_time=True).to_polars().row(0, named=True)
     assert row["inputs.prompt"] == "Tell me about ducks"
     assert row["inputs.model"] == "text-davinci-002"
     assert row["inputs.prompt_values.topic"] == "ducks"
@@ -186,7 +186,7 @@ def test_log_llm_data_chat_response_choice_and_session(gantry_cwd: None) -> None
     app.log_llm_data(request, response, selected_choice_index=1, session_id=uuid.UUID(int=1),
                      feedback={"thumbs_up": True}, tags={"team": "a"})
     gantry.flush()
-    row = app.query().to_polars().row(0, named=True)
+    row = app.query(all_time=True).to_polars().row(0, named=True)
     assert row["outputs.completion"] == "hey" and row["inputs.temperature"] == 0
     assert json.loads(row["inputs.messages"]) == request["messages"]
     assert row["tags.session_id"] == str(uuid.UUID(int=1)) and row["tags.team"] == "a"
@@ -225,4 +225,4 @@ def test_bad_completion_input_is_refused_and_nothing_is_stored(
     with pytest.raises(ValidationError, match=message):
         call(app)
     gantry.flush()
-    assert app.query().count() == 0 and app.list_versions() == []
+    assert app.query(all_time=True).count() == 0 and app.list_versions() == []

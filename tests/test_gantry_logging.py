@@ -47,7 +47,7 @@ def test_log_record_docstring_example(default: gantry.ManualClock) -> None:
         feedback={'prediction': False},
         join_key='12345'
     )
-    row = gantry.get_application("foobar").query().to_polars().row(0, named=True)
+    row = gantry.get_application("foobar").query(all_time=True).to_polars().row(0, named=True)
     assert (row["inputs.A"], row["outputs.prediction"], row["feedback.prediction"]) == (
         100, True, False)
     assert (row["__version"], row["tags.env"]) == ("1", "environment1")
@@ -84,7 +84,7 @@ def test_app_log_docstring_example(default: gantry.ManualClock) -> None:
         global_tags={"env": "environment1"},
         join_keys=["12345", "67890"]
     )
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     assert frame["tags.env"].to_list() == ["environment1"] * 2
     assert frame["feedback.B"].to_list() == ["bar", "foo"]
 
@@ -185,7 +185,8 @@ def test_feedback_keys_and_ids_make_gantrys_join_keys(default: gantry.ManualCloc
     assert gantry.log_record("foobar", feedback={"y": 1}, feedback_id={"b": "x", "a": 1}) == key
     _, keys = gantry.log_records("foobar", inputs=[{"a": 2}], outputs=[0], feedback_ids=["k9"])
     assert keys == ["k9"]
-    row = gantry.get_application("foobar").query().to_polars().sort("inputs.a").row(0, named=True)
+    frame = gantry.get_application("foobar").query(all_time=True).to_polars()
+    row = frame.sort("inputs.a").row(0, named=True)
     assert row["feedback.y"] == 1
 
 
@@ -194,13 +195,13 @@ def test_ignore_inputs_leaves_fields_out(default: gantry.ManualClock) -> None:
                       ignore_inputs=["secret"])
     gantry.log_records("foobar", inputs=pl.DataFrame({"a": [2], "secret": ["y"]}),
                        outputs=[1], ignore_inputs=["secret"])
-    assert "inputs.secret" not in gantry.get_application("foobar").query().to_polars().columns
+    assert "inputs.secret" not in gantry.get_application("foobar").query(all_time=True).to_polars().columns
 
 
 def test_row_and_global_tags(default: gantry.ManualClock) -> None:
     gantry.log_records("foobar", inputs=[{"a": 1}, {"a": 2}], outputs=[0, 0],
                        row_tags=[{"r": "1"}, {"r": "2"}], global_tags={"g": "all"})
-    frame = gantry.get_application("foobar").query().to_polars().sort("inputs.a")
+    frame = gantry.get_application("foobar").query(all_time=True).to_polars().sort("inputs.a")
     assert frame["tags.r"].to_list() == ["1", "2"]
     assert frame["tags.g"].to_list() == ["all", "all"]
 
@@ -247,7 +248,7 @@ def test_log_file_csv_and_parquet(default: gantry.ManualClock, tmp_path: Path) -
     app = gantry.get_application("foobar")
     assert app.log_file(str(tmp_path / "records.csv")) is None
     gantry.log_file("foobar", str(tmp_path / "records.parquet"))
-    rows = app.query().to_polars().sort("__join_key")
+    rows = app.query(all_time=True).to_polars().sort("__join_key")
     assert rows["__join_key"].to_list() == ["j1", "j2", "j3", "j4"]
     assert rows["inputs.speed"].to_list() == [1.0, 2.0, 1.0, 2.0]
     assert rows["feedback.truth"].to_list() == ["a"] * 4
@@ -277,6 +278,6 @@ def test_any_arrow_stream_is_a_frame(default: gantry.ManualClock) -> None:
     relation = duckdb.sql("SELECT range AS x FROM range(3)")
     stream = pa.table({"y": [1, 2, 3]}).to_reader()  # exports __arrow_c_stream__
     gantry.log_records("foobar", inputs=relation, outputs=stream)
-    frame = gantry.get_application("foobar").query().to_polars().sort("inputs.x")
+    frame = gantry.get_application("foobar").query(all_time=True).to_polars().sort("inputs.x")
     assert frame["inputs.x"].to_list() == [0, 1, 2]
     assert frame["outputs.y"].to_list() == [1, 2, 3]

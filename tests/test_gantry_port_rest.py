@@ -121,7 +121,7 @@ def test_logging_takes_join_keys(speeds: gantry.Application) -> None:
     # a feedback_id dict hashes its values, not the dict (Gantry's test vector)
     assert gantry.log_record("cars", inputs={"speed": 7}, outputs={"ok": True},
                              feedback_id={"foo": "bar"}) == "42a5b7b99b3717d1eaeb72a6948dabc9"
-    frame = speeds.query().to_polars()
+    frame = speeds.query(all_time=True).to_polars()
     assert frame.filter(frame["__join_key"] == key)["feedback.label"].to_list() == [1]
 
 
@@ -242,7 +242,7 @@ def test_chat_application_docstring_examples(default: gantry.Workspace) -> None:
     my_llm_app.log_llm_data(api_request=CHAT_REQUEST, api_response=CHAT_RESPONSE,
                             request_attributes={"prompt_values": "x"},
                             version=version.version_number)
-    row = my_llm_app.query().to_polars().row(0, named=True)
+    row = my_llm_app.query(all_time=True).to_polars().row(0, named=True)
     assert row["outputs.completion"] == "Hello!" and row["tags.vendor"] == "openai-chat"
     assert row["inputs.model"] == "gpt-4" and row["tags.version_number"] == "1"
     assert gantry.list_applications() == ["my_llm_app"]

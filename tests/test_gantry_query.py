@@ -231,10 +231,10 @@ def test_app_query_time_windows(speeds: gantry.Application, default: gantry.Manu
     assert len(app.query(window, version="1")) == 11
     default.advance(datetime.timedelta(hours=2))  # a relative window follows the clock
     assert len(app.query(RelativeTimeWindow(datetime.timedelta(hours=3)), env="prod")) == 1
-    # today's arguments keep working and still mean "all records" without bounds
-    assert app.query().count() == 12
-    assert app.query(version="1", tags={"champion": "messi"}).count() == 5
-    assert isinstance(app.query(), gantry.Query)
+    # our extras: all_time=True is every record, start_time/end_time bound explicitly
+    assert app.query(all_time=True).count() == 12
+    assert app.query(all_time=True, version="1", tags={"champion": "messi"}).count() == 5
+    assert isinstance(app.query(all_time=True), gantry.Query)
 
 
 def test_application_listings(speeds: gantry.Application,

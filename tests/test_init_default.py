@@ -20,7 +20,7 @@ def test_a_refused_init_leaves_the_previous_default_open(tmp_path: Path, bad: di
         gantry.create_application("m")
         gantry.log_record("m", inputs={"x": 1}, outputs=1)
         gantry.flush()
-        assert gantry.get_application("m").query().count() == 1
+        assert gantry.get_application("m").query(all_time=True).count() == 1
         assert not (tmp_path / "b.duckdb").exists()
     finally:
         gantry.get_workspace().close()
@@ -36,7 +36,7 @@ def test_environment_tags_records_of_every_log_path(tmp_path: Path) -> None:
         gantry.log_records("m", inputs=[{"x": 4}], outputs=[4])
         app.log_record(inputs={"x": 5}, outputs=5, tags={"env": "prod"})
         gantry.flush()
-        frame = app.query().to_polars().sort("inputs.x")
+        frame = app.query(all_time=True).to_polars().sort("inputs.x")
         assert frame["tags.env"].to_list() == ["staging"] * 4 + ["prod"]
     finally:
         gantry.get_workspace().close()

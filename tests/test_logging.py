@@ -90,7 +90,7 @@ def test_int_widens_to_float_but_not_back(app: gantry.Application) -> None:
     app.log_record(inputs={"x": 1, "l": [1, 2]}, outputs=1)
     app.log_record(inputs={"x": 2.5, "l": [0.5]}, outputs=2.5)
     app.log_record(inputs={"x": 3, "l": [3]}, outputs=3)
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.x"].dtype == pl.Float64
     assert rows["inputs.x"].to_list() == [1.0, 2.5, 3.0]
     assert rows["inputs.l"].to_list() == [[1.0, 2.0], [0.5], [3.0]]
@@ -100,38 +100,39 @@ def test_int_widens_to_float_but_not_back(app: gantry.Application) -> None:
 def test_scalar_and_list_outputs_are_stored_as_value(app: gantry.Application) -> None:
     app.log_record(inputs={"q": "a"}, outputs="yes")
     app.log_records(inputs=[{"q": "b"}, {"q": "c"}], outputs=["no", None])
-    assert app.query().to_polars()["outputs.value"].to_list() == ["yes", "no", None]
+    assert app.query(all_time=True).to_polars()["outputs.value"].to_list() == ["yes", "no", None]
 
 
 def test_nested_dicts_flatten_and_none_fields_exist(app: gantry.Application) -> None:
     app.log_record(inputs={"user": {"geo": {"lat": 1.5}, "id": "u1"}, "missing": None},
                    outputs={"p": {"cat": 0.1}})
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.user.geo.lat"].to_list() == [1.5]
     assert rows["inputs.user.id"].to_list() == ["u1"]
     assert rows["outputs.p.cat"].to_list() == [0.1]
     assert rows["inputs.missing"].to_list() == [None]
     app.log_record(inputs={"missing": 7}, outputs={"p": {"cat": 0.2}})  # null widens to int
-    assert app.query().to_polars()["inputs.missing"].to_list() == [None, 7]
+    assert app.query(all_time=True).to_polars()["inputs.missing"].to_list() == [None, 7]
 
 
 def test_versions_are_strings_and_int_equals_str(app: gantry.Application) -> None:
     app.log_record(inputs={"a": 1}, outputs=1, version=10)
     app.log_record(inputs={"a": 2}, outputs=1, version="10")
     app.log_record(inputs={"a": 3}, outputs=1, version="v2")
-    assert app.query(version=10).count() == 2
-    assert app.query(version="10").count() == 2
-    assert app.query().to_polars()["__version"].to_list() == ["10", "10", "v2"]
+    assert app.query(all_time=True, version=10).count() == 2
+    assert app.query(all_time=True, version="10").count() == 2
+    assert app.query(all_time=True).to_polars()["__version"].to_list() == ["10", "10", "v2"]
 
 
 def test_tags_for_the_call_or_per_record(app: gantry.Application) -> None:
     app.log_records(inputs=[{"a": 1}, {"a": 2}], outputs=[0, 0], tags={"env": "prod"})
     app.log_records(inputs=[{"a": 3}, {"a": 4}], outputs=[0, 0],
                     tags=[{"env": "dev"}, {"env": "prod", "region": "eu"}])
-    assert app.query(tags={"env": "prod"}).count() == 3
-    assert app.query(tags={"env": "prod", "region": "eu"}).to_polars()["inputs.a"].to_list() == [4]
+    assert app.query(all_time=True, tags={"env": "prod"}).count() == 3
+    eu = app.query(all_time=True, tags={"env": "prod", "region": "eu"}).to_polars()
+    assert eu["inputs.a"].to_list() == [4]
     with pytest.raises(gantry.ValidationError, match=r"unknown field 'tags\.nope'"):
-        app.query(tags={"nope": "x"})
+        app.query(all_time=True, tags={"nope": "x"})
 
 
 def test_timestamps_default_to_the_clock_naive_is_utc_aware_is_converted(
@@ -141,7 +142,7 @@ def test_timestamps_default_to_the_clock_naive_is_utc_aware_is_converted(
     app.log_record(inputs={"a": 2}, outputs=1, timestamp=datetime(2024, 3, 1, 13))
     app.log_record(inputs={"a": 3}, outputs=1,
                    timestamp=datetime(2024, 3, 1, 16, tzinfo=timezone(timedelta(hours=2))))
-    times = app.query().to_polars()["__time"].to_list()
+    times = app.query(all_time=True).to_polars()["__time"].to_list()
     assert times == [datetime(2024, 3, 1, h, tzinfo=timezone.utc) for h in (12, 13, 14)]
 
 
@@ -150,7 +151,7 @@ def test_value_types_round_trip(app: gantry.Application) -> None:
               "t": datetime(2020, 5, 6, 7, 8, 9, 123456), "d": date(2021, 2, 3),
               "l": ["a", None, "c"], "none": None}
     app.log_record(inputs=record, outputs=1)
-    row = app.query().to_polars().row(0, named=True)
+    row = app.query(all_time=True).to_polars().row(0, named=True)
     assert row["inputs.b"] is True and row["inputs.i"] == -3 and row["inputs.f"] == float("inf")
     assert row["inputs.n"] != row["inputs.n"]
     assert row["inputs.t"] == datetime(2020, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
@@ -163,7 +164,7 @@ def test_numpy_scalars_are_accepted(app: gantry.Application) -> None:
 
     app.log_record(inputs={"a": np.int64(4), "b": np.float32(0.5), "c": np.bool_(True)},
                    outputs=np.float64(0.25))
-    row = app.query().to_polars().row(0, named=True)
+    row = app.query(all_time=True).to_polars().row(0, named=True)
     assert (row["inputs.a"], row["inputs.b"], row["inputs.c"], row["outputs.value"]) == (
         4, 0.5, True, 0.25)
 
@@ -177,7 +178,7 @@ def test_frames_are_accepted(app: gantry.Application, kind: str) -> None:
     _, keys = app.log_records(inputs=convert(data), outputs=convert(outputs), version=2,
                            tags={"src": kind})
     assert len(keys) == len(set(keys)) == 3
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.x"].to_list() == [1, 2, 3]
     assert rows["inputs.name"].to_list() == ["a", "b", None]
     assert rows["outputs.label"].to_list() == [True, False, True]
@@ -189,7 +190,7 @@ def test_frame_structs_flatten_and_mix_with_dict_rows(app: gantry.Application) -
     frame = pl.DataFrame({"geo": [{"lat": 1.0, "lon": 2.0}, {"lat": 3.0, "lon": 4.0}],
                           "cat": pl.Series(["x", "y"], dtype=pl.Categorical)})
     app.log_records(inputs=frame, outputs=[0.1, 0.2], feedbacks=[{"y": 1}, {"y": 0}])
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.geo.lat"].to_list() == [1.0, 3.0]
     assert rows["inputs.cat"].to_list() == ["x", "y"]
     assert rows["feedback.y"].to_list() == [1, 0]
@@ -197,18 +198,18 @@ def test_frame_structs_flatten_and_mix_with_dict_rows(app: gantry.Application) -
 
 def test_polars_series_as_outputs(app: gantry.Application) -> None:
     app.log_records(inputs=[{"a": 1}, {"a": 2}], outputs=pl.Series([0.5, 0.7]))
-    assert app.query().to_polars()["outputs.value"].to_list() == [0.5, 0.7]
+    assert app.query(all_time=True).to_polars()["outputs.value"].to_list() == [0.5, 0.7]
 
 
 def test_sample_rate_keeps_about_that_share(app: gantry.Application) -> None:
     _, keys = app.log_records(inputs=[{"a": i} for i in range(4000)], outputs=[0] * 4000,
                               sample_rate=0.25)
-    kept = app.query().count()
+    kept = app.query(all_time=True).count()
     assert 800 < kept < 1200  # binomial(4000, .25): sd ~27, so this cannot flake
-    assert sorted(keys) == sorted(app.query().to_polars()["__join_key"].to_list())  # Gantry's
+    assert sorted(keys) == sorted(app.query(all_time=True).to_polars()["__join_key"].to_list())  # Gantry's
     returned = [app.log_record(inputs={"a": 1}, outputs=0, sample_rate=0.5) for _ in range(400)]
-    assert 800 + 120 < app.query().count() < 1200 + 280
-    assert app.query().count() - kept == len([k for k in returned if k is not None])
+    assert 800 + 120 < app.query(all_time=True).count() < 1200 + 280
+    assert app.query(all_time=True).count() - kept == len([k for k in returned if k is not None])
 
 
 def test_log_accepts_a_single_dict_and_returns_keys(app: gantry.Application) -> None:
@@ -216,13 +217,13 @@ def test_log_accepts_a_single_dict_and_returns_keys(app: gantry.Application) -> 
     assert key == "k-1"
     _, keys = app.log(inputs=[{"a": 2}], outputs=[3])
     assert len(keys) == 1
-    assert app.query().count() == 2
+    assert app.query(all_time=True).count() == 2
 
 
 def test_explicit_join_keys_are_kept(app: gantry.Application) -> None:
     assert app.log_record(inputs={"a": 1}, outputs=1, join_key="order-17") == "order-17"
     assert app.log_records(inputs=[{"a": 1}], outputs=[1], join_keys=[42]) == (None, ["42"])
-    assert sorted(app.query().to_polars()["__join_key"].to_list()) == ["42", "order-17"]
+    assert sorted(app.query(all_time=True).to_polars()["__join_key"].to_list()) == ["42", "order-17"]
 
 
 def test_generated_join_keys_are_unique(app: gantry.Application) -> None:
@@ -236,12 +237,12 @@ def test_generated_join_keys_are_unique(app: gantry.Application) -> None:
 def test_batches_with_uneven_fields_and_new_typed_columns(app: gantry.Application) -> None:
     app.log_records(inputs=[{"a": 1, "b": "x"}, {"a": 2.5}, {"c": None, "a": 3}],
                     outputs=[{"o": True}, {"o": False}, {"o": None}])
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.a"].to_list() == [1.0, 2.5, 3.0]
     assert rows["inputs.b"].to_list() == ["x", None, None]
     assert rows["inputs.c"].to_list() == [None, None, None]
     app.log_records(inputs=[{"n": None, "m": 1}, {"n": None, "m": 2.0}], outputs=[{"o": True}] * 2)
-    rows = app.query().to_polars()
+    rows = app.query(all_time=True).to_polars()
     assert rows["inputs.m"].dtype == pl.Float64 and rows["inputs.n"].null_count() == 5
     with pytest.raises(gantry.ValidationError, match=r"'inputs\.b' was logged as str"):
         app.log_records(inputs=[{"a": 1, "b": 3}, {"a": 1, "b": 4}], outputs=[{"o": True}] * 2)
@@ -251,7 +252,7 @@ def test_empty_batches_log_nothing(app: gantry.Application) -> None:
     assert app.log_records(inputs=[], outputs=[]) == (None, [])
     assert app.log_records(inputs=pl.DataFrame({"x": []}),
                            outputs=pl.DataFrame({"y": []})) == (None, [])
-    assert app.query().count() == 0
+    assert app.query(all_time=True).count() == 0
 
 
 def _optional_fields(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -266,7 +267,7 @@ def _optional_fields(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _check_optional_fields(app: gantry.Application, count: int) -> None:
-    rows = app.query().to_polars().sort("inputs.n")
+    rows = app.query(all_time=True).to_polars().sort("inputs.n")
     assert rows["inputs.n"].to_list() == list(range(count))
     for bit, name in enumerate(("a", "b", "c", "d")):
         assert rows[f"inputs.{name}"].to_list() == [
@@ -307,7 +308,7 @@ def test_tags_and_feedback_with_single_predictions(app: gantry.Application) -> N
     second = app.log_record(inputs={"x": 2}, outputs=2, feedback={"ok": True})
     third = app.log_record(inputs={"x": 3}, outputs=3, tags={"env": "dev"}, feedback={"ok": False})
     app.log_record(feedback={"ok": False}, join_key=second)  # later feedback wins
-    rows = app.query().to_polars().sort("inputs.x")
+    rows = app.query(all_time=True).to_polars().sort("inputs.x")
     assert rows["__join_key"].to_list() == [first, second, third]
     assert rows["tags.env"].to_list() == ["prod", None, "dev"]
     assert rows["feedback.ok"].to_list() == [None, False, False]
@@ -334,7 +335,7 @@ def test_ints_beyond_64_bits_are_rejected_on_every_path(app: gantry.Application)
             getattr(app, method)(**kwargs)
     assert stored_counts(app.workspace) == before
     app.log_record(inputs={"a": too_big - 1, "f": 0.5}, outputs=-too_big)  # the edges fit
-    assert app.query().to_polars()["inputs.a"].to_list() == [1, too_big - 1]
+    assert app.query(all_time=True).to_polars()["inputs.a"].to_list() == [1, too_big - 1]
 
 
 def test_ints_beyond_2_53_in_a_float_field_are_stored_as_floats(app: gantry.Application,
@@ -344,7 +345,7 @@ def test_ints_beyond_2_53_in_a_float_field_are_stored_as_floats(app: gantry.Appl
     app.log_record(inputs={"x": big}, outputs=big, feedback={"y": big})
     app.log_records(inputs=[{"x": big}, {"x": 0.5}], outputs=[big, 2.0], feedbacks=[{"y": big}, {"y": 1}])
     ws.flush()
-    frame = app.query().to_polars()
+    frame = app.query(all_time=True).to_polars()
     assert sorted(frame["inputs.x"].to_list()) == [0.5, 1.5, float(big), float(big)]
     assert sorted(frame["outputs.value"].to_list()) == [1.0, 2.0, float(big), float(big)]
     assert sorted(frame["feedback.y"].drop_nulls().to_list()) == [0.5, 1.0, float(big), float(big)]

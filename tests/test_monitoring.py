@@ -39,7 +39,7 @@ def month(ws: gantry.Workspace) -> gantry.Application:
 
 def test_summaries_equal_a_polars_computation(month: gantry.Application) -> None:
     summary = month.summarize(interval=timedelta(days=1))
-    rows = month.query().to_polars().with_columns(day=pl.col("__time").dt.truncate("1d"))
+    rows = month.query(all_time=True).to_polars().with_columns(day=pl.col("__time").dt.truncate("1d"))
     day3 = rows.filter(pl.col("day") == S + timedelta(days=3))
     amount = summary.filter((pl.col("field") == "inputs.amount")
                             & (pl.col("interval_start") == S + timedelta(days=3))).row(0, named=True)

@@ -24,9 +24,9 @@ def filled(app: gantry.Application) -> gantry.Application:
 
 
 def test_no_bounds_means_everything_in_time_order(filled: gantry.Application) -> None:
-    rows = filled.query().to_polars()
+    rows = filled.query(all_time=True).to_polars()
     assert rows["inputs.speed"].to_list() == list(range(10))
-    assert filled.query().count() == 10
+    assert filled.query(all_time=True).count() == 10
 
 
 def test_time_window_is_start_inclusive_end_exclusive(filled: gantry.Application) -> None:
@@ -55,23 +55,24 @@ def test_time_window_is_start_inclusive_end_exclusive(filled: gantry.Application
     ({"feature_name": "__time", "lower_bound": START + timedelta(hours=8)}, [9]),
 ])
 def test_filters(filled: gantry.Application, spec: dict[str, Any], expected: list[int]) -> None:
-    assert filled.query(filters=[spec]).to_polars()["inputs.speed"].to_list() == expected
+    assert filled.query(all_time=True, filters=[spec]).to_polars()["inputs.speed"].to_list() == expected
 
 
 def test_filters_combine_with_and(filled: gantry.Application) -> None:
-    q = filled.query(filters=[{"feature_name": "inputs.speed", "inclusive_lower_bound": 2},
+    q = filled.query(all_time=True, filters=[{"feature_name": "inputs.speed", "inclusive_lower_bound": 2},
                               {"feature_name": "inputs.flag", "boolean_query": True}], version="v1")
     assert q.to_polars()["inputs.speed"].to_list() == [2, 4, 6, 8]
-    assert filled.query(version="v2").count() == 0
+    assert filled.query(all_time=True, version="v2").count() == 0
 
 
 def test_injection_attempts_are_values_not_sql(filled: gantry.Application) -> None:
     evil = "red'; DROP TABLE \"records_model\"; --"
-    q = filled.query(filters=[{"feature_name": "inputs.color", "category_query": [evil]}])
+    q = filled.query(all_time=True, filters=[{"feature_name": "inputs.color", "category_query": [evil]}])
     assert q.count() == 0
     with pytest.raises(gantry.ValidationError, match="unknown field"):
-        filled.query(filters=[{"feature_name": 'inputs.speed" OR 1=1 --', "null_value": False}])
-    assert filled.query().count() == 10
+        filled.query(all_time=True, filters=[{"feature_name": 'inputs.speed" OR 1=1 --',
+                                              "null_value": False}])
+    assert filled.query(all_time=True).count() == 10
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -94,18 +95,18 @@ def test_injection_attempts_are_values_not_sql(filled: gantry.Application) -> No
 def test_bad_queries_are_rejected(
         filled: gantry.Application, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(gantry.ValidationError, match=match):
-        filled.query(**kwargs)
+        filled.query(all_time=not {"start_time", "end_time"} & kwargs.keys(), **kwargs)
 
 
 def test_outputs_arrow_and_pandas(filled: gantry.Application) -> None:
-    table = filled.query().to_arrow()
+    table = filled.query(all_time=True).to_arrow()
     assert table.num_rows == 10
     assert str(table.schema.field("__time").type) == "timestamp[us, tz=UTC]"
-    frame = filled.query().to_pandas()
+    frame = filled.query(all_time=True).to_pandas()
     assert list(frame["inputs.speed"]) == list(range(10))
 
 
 def test_query_sees_records_logged_just_before(app: gantry.Application) -> None:
     for i in range(100):
         app.log_record(inputs={"i": i}, outputs=i)
-    assert app.query().count() == 100
+    assert app.query(all_time=True).count() == 100

@@ -73,7 +73,7 @@ def test_record_round_trips(record: dict[str, Any]) -> None:
     with gantry.Workspace(db=":memory:") as ws:
         app = ws.create_application("m")
         key = app.log_record(inputs=record, outputs={"o": 1})
-        row = app.query().to_polars().row(0, named=True)
+        row = app.query(all_time=True).to_polars().row(0, named=True)
     assert row["__join_key"] == key
     _check_row(record, row)
 
@@ -85,7 +85,7 @@ def test_batches_round_trip(batch: list[dict[str, Any]]) -> None:
     with gantry.Workspace(db=":memory:") as ws:
         app = ws.create_application("m")
         _, keys = app.log_records(inputs=batch, outputs=[{"o": i} for i in range(len(batch))])
-        rows = app.query().to_polars().sort("outputs.o").rows(named=True)
+        rows = app.query(all_time=True).to_polars().sort("outputs.o").rows(named=True)
     assert [r["__join_key"] for r in rows] == keys
     for record, row in zip(batch, rows, strict=True):
         _check_row(record, row)
@@ -122,7 +122,7 @@ def test_fast_path_stores_what_the_careful_path_stores(record: dict[str, Any],
         app.log_record(inputs=record, outputs={"o": 1}, tags=tags or None, join_key="fast",
                        timestamp=when)
         assert ws._logger.careful_calls == careful, "the second call missed the fast path"
-        rows = {row.pop("__join_key"): row for row in app.query().to_polars().rows(named=True)}
+        rows = {row.pop("__join_key"): row for row in app.query(all_time=True).to_polars().rows(named=True)}
     assert set(rows) == {"careful", "fast"}
     for name in rows["careful"]:
         assert _same(rows["careful"][name], rows["fast"][name]), name

@@ -265,7 +265,7 @@ def test_a_producer_never_opens_the_database(tmp_path: Path, clock: gantry.Manua
         app = gantry.create_application("model")
         app.log_record(inputs={"x": 1}, outputs={"y": 2})
         gantry.flush()
-        for call in (lambda: app.query().count(), lambda: gantry.list_datasets(),
+        for call in (lambda: app.query(all_time=True).count(), lambda: gantry.list_datasets(),
                      lambda: worker.ingest(), lambda: gantry.delete_application("model")):
             with pytest.raises(gantry.StorageError, match="this process is a producer"):
                 call()

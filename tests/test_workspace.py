@@ -18,7 +18,7 @@ def test_close_and_reopen_keeps_everything(tmp_path: Path, clock: gantry.ManualC
         app.log_record(feedback={"label": 1}, join_key=keys[3])
     assert ws.closed
     with gantry.Workspace(db=db, clock=clock) as ws:
-        rows = ws.get_application("m").query().to_polars()
+        rows = ws.get_application("m").query(all_time=True).to_polars()
         assert rows.height == 1000
         assert rows["inputs.x"].sum() == sum(range(1000))
         assert rows.filter(rows["__join_key"] == keys[3])["feedback.label"].to_list() == [1]

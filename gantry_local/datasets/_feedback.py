@@ -24,11 +24,11 @@ PREFIX = "feedback."
 
 
 def feedback_frame(source: Any) -> pl.DataFrame:
-    """The latest feedback per join key: from an application (its ``query()``) or a frame
-    with ``__join_key`` and ``feedback.*`` columns."""
+    """The latest feedback per join key: from an application (all its records, whenever
+    logged) or a frame with ``__join_key`` and ``feedback.*`` columns."""
     query = getattr(source, "query", None)
     if callable(query) and not isinstance(source, (pl.DataFrame, pa.Table)):
-        source = query()
+        source = query(all_time=True)
         to_arrow = getattr(source, "to_arrow", None)
         if callable(to_arrow):
             source = to_arrow()
