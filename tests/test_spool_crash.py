@@ -85,15 +85,24 @@ def test_sigkill_of_the_ingesting_process_neither_loses_nor_duplicates(
     random.seed(17)
     kinds = set()
     duration = _full_ingest_seconds(zygote, tmp_path, template)  # kill inside it, whatever the load
+    early, late = 0.0, duration  # the kill window narrows onto the ingest as trials show it
     for trial in range(20):
         db, spool = tmp_path / f"i{trial}.duckdb", tmp_path / f"s{trial}"
         shutil.copytree(template, spool)
         pid = zygote.start("ingest", db, spool)
-        time.sleep(random.uniform(0.0, duration))
+        wait = random.uniform(early, late)
+        time.sleep(wait)
         kill(pid)  # it may have finished first
         ingested = len(list((spool / "ingested").rglob("*.parquet"))) \
             if (spool / "ingested").exists() else 0
-        kinds.add("none" if ingested == 0 else "all" if ingested == 2 * SEGMENTS else "part")
+        kind = "none" if ingested == 0 else "all" if ingested == 2 * SEGMENTS else "part"
+        kinds.add(kind)
+        if kind == "none":  # killed before its first commit: later kills start from here
+            early = min(wait, late)
+        elif kind == "all":  # it had finished: kill earlier (a loaded start-up shifts it later)
+            late = max(wait, early)
+        if late - early < 0.01:  # the load changed under us: widen again
+            early, late = 0.0, 2 * duration
         with gantry.Workspace(db=db, spool=str(spool)) as owner:
             result = owner.ingest()
             assert result.quarantined == []
