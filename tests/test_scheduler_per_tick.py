@@ -116,14 +116,19 @@ def test_a_first_open_that_is_a_mistake_stops_run_forever(db: Path) -> None:
         scheduler.run_forever()
 
 
-def test_it_ingests_the_spool_each_tick_and_reports_it(db: Path) -> None:
+def spool_third_day(db: Path) -> None:
+    """A producer process's 24 records of the curator's third day, left in the spool."""
     from gantry_local._producer import ProducerWorkspace
 
-    clock = gantry.ManualClock(START + timedelta(days=3))
     worker = ProducerWorkspace(db=db, producer_id="web-1", flush_interval=0.01)
     worker.log_records("m", inputs=[{"i": i} for i in range(24)], outputs=[1] * 24,
                        timestamps=[START + timedelta(days=2, hours=i) for i in range(24)])
     worker.close()
+
+
+def test_it_ingests_the_spool_each_tick_and_reports_it(db: Path) -> None:
+    clock = gantry.ManualClock(START + timedelta(days=3))
+    spool_third_day(db)
     scheduler = gantry.Scheduler(lambda: gantry.Workspace(db=db, clock=clock))
     seen: list[tuple[int, int]] = []
     scheduler.on_ingest = lambda result: seen.append((result.segments, result.rows))
@@ -178,13 +183,8 @@ def test_a_suite_stopped_stays_stopped_across_reopenings(db: Path) -> None:
 
 
 def test_a_failing_progress_hook_never_stops_the_ingest(db: Path) -> None:
-    from gantry_local._producer import ProducerWorkspace
-
     clock = gantry.ManualClock(START + timedelta(days=3))
-    worker = ProducerWorkspace(db=db, producer_id="web-1", flush_interval=0.01)
-    worker.log_records("m", inputs=[{"i": i} for i in range(24)], outputs=[1] * 24,
-                       timestamps=[START + timedelta(days=2, hours=i) for i in range(24)])
-    worker.close()
+    spool_third_day(db)
     scheduler = gantry.Scheduler(lambda: gantry.Workspace(db=db, clock=clock))
 
     def broken(done: int, pending: int, rows: int) -> None:
