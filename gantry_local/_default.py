@@ -152,12 +152,12 @@ set_default_resolver(get_workspace)  # the rooms' `resolve(None)` finds it here
 
 
 def create_application(application_name: str, application_type: str | None = None
-                       ) -> Application:
+                       ) -> Application[Workspace]:
     """Create an application in the default workspace (see `Workspace.create_application`)."""
     return get_workspace().create_application(application_name, application_type)
 
 
-def get_application(application_name: str) -> Application:
+def get_application(application_name: str) -> Application[Workspace]:
     """An application of the default workspace."""
     return get_workspace().get_application(application_name)
 

@@ -126,7 +126,7 @@ class ProducerWorkspace(Workspace):
     # -- applications: known by name; the owner creates them when their records arrive ---
 
     def create_application(self, application_name: str, application_type: str | None = None
-                           ) -> Application:
+                           ) -> Application[Workspace]:
         """A handle on application `name` (created in the database by the first ingest)."""
         name = application_name
         application_type = "Custom" if application_type is None else application_type

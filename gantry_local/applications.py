@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import polars as pl
 
+from ._context import SchedulerContext
+from ._logging import Workspace as LoggingWorkspace
 from .errors import ValidationError
 from .records._gantry_args import UNSET, wrong_feedback_name
 from .records.query import Query
@@ -22,21 +24,76 @@ if TYPE_CHECKING:
     from .evaluation.completion import VersionDetails
     from .query._frame import GantryDataFrame
     from .query.time_window import RelativeTimeWindow, TimeWindow
-    from .workspace import Workspace
 
-__all__ = ["Application", "Run"]
+__all__ = ["Application", "Owner", "Run"]
 
 _CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("gantry_local_run",
                                                                           default=None)
 
 
-class Application:
-    """One application of a workspace. Get it from `create_application`/`get_application`."""
+@runtime_checkable
+class Owner(SchedulerContext, LoggingWorkspace, Protocol):
+    """What an `Application` uses of the workspace that made it (`gantry_local.Workspace` is
+    the one implementation): what the rooms it calls use, and the façade's log calls and
+    `query`. It lets `Application` name its workspace's type without importing it."""
 
-    def __init__(self, workspace: Workspace, name: str, application_type: str = "Custom") -> None:
-        self.workspace = workspace
+    def log_record(self, application: str, version: int | str | None = None,
+                   inputs: Mapping[str, Any] | None = None, outputs: Any = None,
+                   feedback_id: str | Mapping[str, Any] | None = None,
+                   feedback: Mapping[str, Any] | None = None,
+                   feedback_keys: Sequence[str] | None = None,
+                   ignore_inputs: Sequence[str] | None = None, timestamp: datetime | None = None,
+                   sample_rate: float = 1.0, tags: Mapping[str, str] | None = None,
+                   join_key: str | None = None, *, feedbacks: Any = UNSET) -> str | None:
+        """Log one record (the hot path)."""
+
+    def log_records(self, application: str, version: int | str | None = None,
+                    inputs: Any = None, outputs: Any = None,
+                    feedback_keys: Sequence[str] | None = None,
+                    feedback_ids: Sequence[str] | Sequence[Mapping[str, Any]] | None = None,
+                    feedbacks: Any = None, ignore_inputs: Sequence[str] | None = None,
+                    timestamps: Any = None, sort_on_timestamp: bool = True,
+                    sample_rate: float = 1.0, as_batch: bool = False,
+                    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+                    join_keys: Any = None, row_tags: Any = None,
+                    global_tags: Mapping[str, str] | None = None, *, feedback: Any = UNSET
+                    ) -> tuple[str | None, list[str]]:
+        """Log many records; ``(batch_id, join_keys)``."""
+
+    def log_file(self, application: str, filepath: str | Path, version: int | str | None = None,
+                 timestamp: str | None = None, inputs: Sequence[str] | None = None,
+                 outputs: Sequence[str] | None = None, feedbacks: Sequence[str] | None = None,
+                 tags: Sequence[str] | None = None, feedback_id: str | None = None,
+                 feedback_keys: Sequence[str] | None = None, sep: str = ",",
+                 join_key: str | None = None) -> None:
+        """Log a CSV or Parquet file of records as one batch."""
+
+    def query(self, application: str, start_time: datetime | None = None,
+              end_time: datetime | None = None, version: int | str | None = None,
+              tags: Mapping[str, str] | None = None,
+              filters: Sequence[Mapping[str, Any]] | None = None) -> Query:
+        """Records of `application` in ``[start_time, end_time)``."""
+
+
+_W = TypeVar("_W", bound=Owner, covariant=True)  # the workspace type: `Workspace` for users
+
+
+class Application(Generic[_W]):
+    """One application of a workspace. Get it from `create_application`/`get_application`.
+
+    Generic in its workspace: what `Workspace` returns is an ``Application[Workspace]``, so
+    ``app.workspace`` is typed as the `Workspace` that made it.
+    """
+
+    def __init__(self, workspace: _W, name: str, application_type: str = "Custom") -> None:
+        self._workspace = workspace
         self.name = name
         self.application_type = application_type
+
+    @property
+    def workspace(self) -> _W:
+        """The workspace this application belongs to."""
+        return self._workspace
 
     def __repr__(self) -> str:
         return f"Application(name={self.name!r}, application_type={self.application_type!r})"
@@ -423,7 +480,7 @@ class Run:
     as they are logged, so leaving the block early loses nothing already logged.
     """
 
-    def __init__(self, application: Application, tags: Mapping[str, str] | None,
+    def __init__(self, application: Application[Owner], tags: Mapping[str, str] | None,
                  name: str) -> None:
         if not isinstance(application, Application):
             raise ValidationError(f"a run belongs to an Application, got "

@@ -11,20 +11,21 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from ._limits import shown
-from .applications import Application
+from .applications import Application, Owner
 from .errors import ValidationError
 from .evaluation.completion import VersionDetails
-
-if TYPE_CHECKING:
-    from .workspace import Workspace
 
 __all__ = ["ChatApplication", "CompletionApplication", "VersionDetails", "application_object"]
 
 
-class CompletionApplication(Application):
+_W = TypeVar("_W", bound=Owner, covariant=True)  # the workspace type (see `Application`)
+_O = TypeVar("_O", bound=Owner)
+
+
+class CompletionApplication(Application[_W]):
     """A completion application: an `Application` with prompt versions and `log_llm_data`."""
 
     def log_llm_data(self, api_request: dict[str, Any], api_response: dict[str, Any],
@@ -51,7 +52,7 @@ class CompletionApplication(Application):
                       feedback, selected_choice_index, session_id, tags, version, vendor)
 
 
-class ChatApplication(Application):
+class ChatApplication(Application[_W]):
     """A chat application (``application_type="Chat"``): prompt versions for chat models and
     `log_llm_data` for OpenAI chat requests and responses, as Gantry's."""
 
@@ -70,7 +71,7 @@ class ChatApplication(Application):
 _CHAT_VENDOR = "openai-chat"
 
 
-def _log_llm_data(app: Application, api_request: dict[str, Any], api_response: dict[str, Any],
+def _log_llm_data(app: Application[Owner], api_request: dict[str, Any], api_response: dict[str, Any],
                   request_attributes: dict[str, Any] | None,
                   response_attributes: dict[str, Any] | None, feedback: dict[str, Any] | None,
                   selected_choice_index: int, session_id: str | uuid.UUID | None,
@@ -168,7 +169,7 @@ def _attributes(value: Any, what: str) -> dict[str, Any]:
     return dict(value)
 
 
-def application_object(workspace: Workspace, name: str, application_type: str) -> Application:
+def application_object(workspace: _O, name: str, application_type: str) -> Application[_O]:
     """The handle `get_application` returns: a `CompletionApplication` for completion apps, a
     `ChatApplication` for chat apps."""
     if application_type == "Completion":

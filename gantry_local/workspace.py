@@ -303,7 +303,7 @@ class Workspace:
     # -- applications -------------------------------------------------------------------------
 
     def create_application(self, application_name: str, application_type: str | None = None
-                           ) -> Application:
+                           ) -> Application[Workspace]:
         """Create an application (a model whose traffic is logged) and its tables.
 
         `application_type` is ``"Custom"`` (the default), ``"Completion"`` (prompt
@@ -342,7 +342,7 @@ class Workspace:
             self._apps[name] = AppState(name, application_type, AppSchema({}, {}))
         return self.get_application(name)
 
-    def get_application(self, application_name: str) -> Application:
+    def get_application(self, application_name: str) -> Application[Workspace]:
         """The application called `application_name` (a `CompletionApplication` for one of
         type ``"Completion"``).
 
