@@ -13,9 +13,11 @@ import math
 import operator
 import re
 import sys
+import threading
 import types
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,8 +158,10 @@ class Suite:
 
         Candidates and models are ``"module:attribute"`` import paths, or ``{application =
         "chat", version = "prod"}`` for completion versions. A file names only code beside it
-        (modules and packages in its folder, which is importable); `allow_modules` trusts
-        others by name (``["mypkg"]`` covers ``mypkg.models``), since importing runs code.
+        (modules and packages in its folder, importable while the file is read; then
+        ``sys.path`` is restored and the folder's modules leave ``sys.modules``);
+        `allow_modules` trusts others by name (``["mypkg"]`` covers ``mypkg.models``), since
+        importing runs code.
 
         Raises:
             ValidationError: a module neither beside the file nor allowed (nothing imported).
@@ -408,10 +412,46 @@ def _load_toml(cls: type[Suite], path: Path, allowed: tuple[str, ...] = ()) -> S
         raise ValidationError(f"{path}: not valid TOML (UTF-8): {exc}") from exc
     except (OSError, ValueError) as exc:
         raise ValidationError(f"cannot read the suite file {str(path)!r}: {exc}") from exc
-    folder = str(path.resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    trusted = _Trusted(Path(folder), allowed)
+    folder = path.resolve().parent
+    with _beside(folder):
+        return _build(cls, path, data, _Trusted(folder, allowed))
+
+
+_LOADING = threading.Lock()  # sys.path and sys.modules belong to the whole process
+
+
+@contextmanager
+def _beside(folder: Path) -> Iterator[None]:
+    """Make `folder` importable (first on ``sys.path``) while a suite file's code is
+    imported, then forget it: the entry leaves ``sys.path`` and the modules imported from
+    the folder leave ``sys.modules`` (the suite keeps what it took from them). So another
+    suite's ``models.py`` in another folder is its own, and an edited one is read again."""
+    entry = str(folder)
+    with _LOADING:
+        before = set(sys.modules)
+        added = entry not in sys.path
+        if added:
+            sys.path.insert(0, entry)
+        try:
+            yield
+        finally:
+            if added and entry in sys.path:
+                sys.path.remove(entry)
+                sys.path_importer_cache.pop(entry, None)
+            for name in set(sys.modules) - before:
+                module = sys.modules.get(name)
+                if module is not None and _imported_from(module, folder):
+                    sys.modules.pop(name, None)
+
+
+def _imported_from(module: types.ModuleType, folder: Path) -> bool:
+    """Whether `module` (its file, or a package's folders) lies in `folder`."""
+    places = [getattr(module, "__file__", None), *getattr(module, "__path__", ())]
+    return any(isinstance(p, str) and Path(p).resolve().is_relative_to(folder) for p in places)
+
+
+def _build(cls: type[Suite], path: Path, data: dict[str, Any], trusted: _Trusted) -> Suite:
+    """The suite a TOML file's `data` describes (its code imported, checked by `trusted`)."""
     known = {"name", "dataset", "version", "candidates", "metrics", "thresholds",
              "no_regression", "max_error_rate", "reference", "inputs", "alpha", "seed",
              "models", "workers", "timeout", "retries", "cache", "positive_label"}
