@@ -21,6 +21,7 @@ import polars as pl
 from .._db import run, storage_errors
 from ..clock import to_utc
 from ..errors import ValidationError
+from ._scaled import exponent, factor, unscale
 from ._source import Records, check_workspace
 from .quality import PAIRED, metrics_over_time
 
@@ -43,7 +44,11 @@ _SIMPLE = {"mean": "avg({v})", "min": "min({v})", "max": "max({v})", "sum": "sum
            "percent_true_not_null": f"avg(CAST({_TRUE.format(c='{v}')} AS DOUBLE))",
            "percent_false_not_null": f"avg(CAST(NOT ({_TRUE.format(c='{v}')}) AS DOUBLE))"}
 # an output against its feedback, computed here (the rest come from `metrics_over_time`)
-_ERRORS = {"mape": "avg(abs((__f - __o) / nullif(__f, 0)))", "max_error": "max(abs(__f - __o))"}
+_MOMENTS = ("mean", "std")  # computed again on scaled values when too large or small (_scaled)
+# mape: a difference beyond the largest float is taken of halves (exact), as the ratio is
+_ERRORS = {"mape": "avg(abs(CASE WHEN isinf(__f - __o) THEN (__f / 2 - __o / 2) / (__f / 2) "
+                   "ELSE (__f - __o) / nullif(__f, 0) END))",
+           "max_error": "max(abs(__f - __o))"}
 _DRIFT = ("psi", "js", "ks", "wasserstein", "l1", "linf", "kl", "chi2")
 AGGREGATIONS = tuple(sorted({*_SIMPLE, *PAIRED, *_ERRORS, *_DRIFT}))
 # Gantry's names (its AlertsAggregation values) -> ours
@@ -124,10 +129,17 @@ def measure(ws: Workspace, application: str, spec: Measure) -> tuple[float | Non
     records = Records.of(ws, application, spec.start, spec.end, tags=spec.tags)
     if agg in _SIMPLE:
         col = records.column(fields[0])
-        sql = _SIMPLE[agg].format(c=col, v=_NOT_NAN.format(c=col))
+        value_sql = _NOT_NAN.format(c=col)
+        sql = _SIMPLE[agg].format(c=col, v=value_sql)
+        largest = f", max(abs(CAST({value_sql} AS DOUBLE)))" if agg in _MOMENTS else ", NULL"
         with ws.database.cursor() as con, storage_errors(f"measuring {agg} of {fields[0]!r}"):
-            rows, value = run(con, f"SELECT count(*), {sql} FROM ({records.sql})",
-                              records.params)[0]
+            rows, value, top = run(con, f"SELECT count(*), {sql}{largest} FROM ({records.sql})",
+                                   records.params)[0]
+            k = exponent(top)
+            if k is not None:  # the same on values times 2**-k, scaled back
+                scaled = _SIMPLE[agg].format(c=col, v=f"(CAST({value_sql} AS DOUBLE) * ?)")
+                value = unscale(run(con, f"SELECT {scaled} FROM ({records.sql})",
+                                    [factor(k), *records.params])[0][0], k)
         return _judged(value, int(rows), spec.min_rows)
     if agg in _ERRORS:
         o, f = (f"CAST({_NOT_NAN.format(c=records.column(n))} AS DOUBLE)" for n in fields)

@@ -300,7 +300,16 @@ def _numeric(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> dict[str, 
     ks = sps.ks_2samp(ref, cur, method="asymp" if max(ref.size, cur.size) > 10_000 else "auto")
     finite = bool(np.isfinite(ref[[0, -1]]).all() and np.isfinite(cur[[0, -1]]).all())
     return {"ks": float(ks.statistic), "ks_p": float(ks.pvalue),  # KS ranks ±inf like any value
-            "wasserstein": float(sps.wasserstein_distance(ref, cur)) if finite else None}
+            "wasserstein": _wasserstein(ref, cur) if finite else None}
+
+
+def _wasserstein(ref: np.ndarray[Any, Any], cur: np.ndarray[Any, Any]) -> float:
+    """scipy's Wasserstein distance of two sorted sides of finite values; when their span
+    passes the largest float (±1.7e308), of the values divided by 4 (exact), times 4."""
+    from scipy import stats as sps
+    if math.isfinite(float(max(ref[-1], cur[-1])) - float(min(ref[0], cur[0]))):
+        return float(sps.wasserstein_distance(ref, cur))
+    return float(sps.wasserstein_distance(ref / 4, cur / 4)) * 4  # inf: a distance beyond it
 
 
 def _binned(values: np.ndarray[Any, Any], edges: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -483,7 +492,13 @@ def _sorted_quantiles(values: np.ndarray[Any, Any], probabilities: Sequence[floa
     positions = np.asarray(probabilities) * (values.size - 1)
     low = np.floor(positions).astype(np.int64)
     high = np.minimum(low + 1, values.size - 1)
-    return np.asarray(values[low] + (positions - low) * (values[high] - values[low]), dtype=float)
+    below, above, fraction = values[low], values[high], positions - low
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(below + fraction * (above - below), dtype=float)
+        wide = np.isfinite(below) & np.isfinite(above) & ~np.isfinite(above - below)
+        if wide.any():  # a gap past the largest float: interpolate the halves (exact), double
+            out[wide] = ((below / 2 + fraction * (above / 2 - below / 2)) * 2)[wide]
+    return out
 
 
 def _frame_stats(frame: pl.DataFrame, kinds: Mapping[str, str]) -> dict[str, dict[str, Any]]:

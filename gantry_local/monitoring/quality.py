@@ -14,6 +14,7 @@ import polars as pl
 from .._db import storage_errors
 from .._labels import BINARY, LABEL_METRICS, MULTICLASS, LabelRule, label_rule
 from ..errors import ValidationError
+from ._scaled import exponent, factor, unscale
 from ._source import Records, check_workspace, field_kinds, finite, grid_for, shown
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ _NUMERIC = ("mse", "mae", "r2", "roc_auc")
 _TRUE_FALSE = ("percent_true", "percent_false")
 _LABELLED = ("accuracy", "precision", "recall", "f1", "roc_auc", "percent_true", "percent_false")
 _MACRO = ("precision", "recall", "f1")
+_LABELLED_ROW = "__o IS NOT NULL AND __f IS NOT NULL"
+_SCALES = {"mse": 2, "mae": 1, "r2": 0}  # the power of the values' scale in each metric
 _SCORE_FIX = ("pass threshold= to count a score >= threshold as the positive class, or log the "
               "predicted label")
 
@@ -92,6 +95,10 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     positives, positive_params = _positives(o, f, same, kinds[output], rule, scored, threshold)
     macro = rule is not None and rule.kind == MULTICLASS
     parts = _aggregates([m for m in metrics if not (macro and m in _MACRO)], same, scored)
+    scaled = [m for m in metrics if m in _SCALES]
+    if scaled:  # each interval's largest value, last: whether to compute them again, scaled
+        parts.append("max(greatest(abs(CAST(__o AS DOUBLE)), abs(CAST(__f AS DOUBLE)))) "
+                     f"FILTER (WHERE {_LABELLED_ROW})")
     source = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, {o} AS __o, "
               f"{f} AS __f, {positives} FROM base)")
     sql = (f"{source} SELECT __b, count(*), count(*) FILTER (WHERE __o IS NOT NULL AND __f IS NOT "
@@ -99,6 +106,7 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
     params = [*records.params, *bucket_params, *positive_params]
     with ws.database.cursor() as con, storage_errors(f"computing metrics of {application!r}"):
         rows = {r[0]: r for r in con.sql(sql, params=params).fetchall()}
+        again = _rescaled(con, source, params, rows, scaled) if scaled else {}
         auc = _roc_auc(con, source, params) if "roc_auc" in metrics else {}
         averages = _macro(con, source, params, same) if macro and any(
             m in _MACRO for m in metrics) else {}
@@ -117,6 +125,8 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
                 record[metric] = averages.get(k, {}).get(metric)
             else:
                 record[metric] = next(values, None)
+                if metric in again.get(k, {}):
+                    record[metric] = again[k][metric]
         if rule is not None:
             record["labels"] = _describe(rule, scored, threshold)
         out.append(record)
@@ -204,7 +214,7 @@ def _positives(o: str, f: str, same: str, output_kind: str, rule: LabelRule | No
 
 
 def _aggregates(metrics: Sequence[str], same: str, scored: bool) -> list[str]:
-    labelled = "__o IS NOT NULL AND __f IS NOT NULL"
+    labelled = _LABELLED_ROW
     tp = f"count(*) FILTER (WHERE {labelled} AND __po AND __pf)"
     fp = f"count(*) FILTER (WHERE {labelled} AND __po AND NOT __pf)"
     fn = f"count(*) FILTER (WHERE {labelled} AND NOT __po AND __pf)"
@@ -216,18 +226,42 @@ def _aggregates(metrics: Sequence[str], same: str, scored: bool) -> list[str]:
         "precision": precision,
         "recall": recall,
         "f1": f"2.0 * {tp} / nullif(2 * {tp} + {fp} + {fn}, 0)",
-        "mse": f"avg(CASE WHEN {labelled} THEN pow(CAST(__o AS DOUBLE) - CAST(__f AS DOUBLE), 2) "
-               "END)",
-        "mae": f"avg(CASE WHEN {labelled} THEN abs(CAST(__o AS DOUBLE) - CAST(__f AS DOUBLE)) END)",
-        # var_pop is computed from centred sums in DuckDB (no cancellation far from zero)
-        "r2": f"1 - sum(CASE WHEN {labelled} THEN pow(CAST(__f AS DOUBLE) - CAST(__o AS DOUBLE), "
-              f"2) END) / nullif(var_pop(CASE WHEN {labelled} THEN CAST(__f AS DOUBLE) END) * "
-              f"count(*) FILTER (WHERE {labelled}), 0)",
+        **{m: _numeric(m, "CAST(__o AS DOUBLE)", "CAST(__f AS DOUBLE)") for m in _SCALES},
         "percent_null": "avg(CAST(__o IS NULL AS DOUBLE))",
         "percent_true": "avg(CAST(__po AS DOUBLE))",
         "percent_false": "avg(CAST(NOT __po AS DOUBLE))",
     }
     return [sql[m] for m in metrics if m != "roc_auc"]
+
+
+def _numeric(metric: str, o: str, f: str) -> str:
+    """mse, mae or r2 of the values `o` against `f` (SQL expressions), as SQL."""
+    labelled = _LABELLED_ROW
+    return {
+        "mse": f"avg(CASE WHEN {labelled} THEN pow({o} - {f}, 2) END)",
+        "mae": f"avg(CASE WHEN {labelled} THEN abs({o} - {f}) END)",
+        # var_pop is computed from centred sums in DuckDB (no cancellation far from zero)
+        "r2": f"1 - sum(CASE WHEN {labelled} THEN pow({f} - {o}, 2) END) / nullif(var_pop(CASE "
+              f"WHEN {labelled} THEN {f} END) * count(*) FILTER (WHERE {labelled}), 0)",
+    }[metric]
+
+
+def _rescaled(con: Any, source: str, params: list[Any], rows: Mapping[int, tuple[Any, ...]],
+              metrics: Sequence[str]) -> dict[int, dict[str, float | None]]:
+    """mse, mae and r2 again for the intervals whose largest value (the rows' last column)
+    is too large or too small for its squares, on the values times a power of two (see
+    `_scaled`): per interval, the metrics' true values."""
+    scales = {b: k for b, row in rows.items() if (k := exponent(row[-1])) is not None}
+    if not scales:
+        return {}
+    o, f = "(CAST(__o AS DOUBLE) * s.__s)", "(CAST(__f AS DOUBLE) * s.__s)"
+    sql = (f"{source}, s AS (SELECT unnest(?::BIGINT[]) AS __b, unnest(?::DOUBLE[]) AS __s) "
+           f"SELECT __b, {', '.join(_numeric(m, o, f) for m in metrics)} FROM b JOIN s "
+           "USING (__b) GROUP BY __b")
+    buckets = sorted(scales)
+    found = con.sql(sql, params=[*params, buckets, [factor(scales[b]) for b in buckets]])
+    return {b: {m: unscale(v, scales[b], _SCALES[m]) for m, v in zip(metrics, values, strict=True)}
+            for b, *values in found.fetchall()}
 
 
 def _macro(con: Any, source: str, params: list[Any], same: str

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._db import storage_errors
+from ._scaled import exponent, factor, unscale
 from ._source import Records, check_workspace, choose_fields, field_kinds, grid_for
 
 if TYPE_CHECKING:
@@ -75,13 +76,14 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
             tops.append(f"SELECT __b, CAST(? AS BIGINT) AS f, CAST({col} AS VARCHAR) AS v, "
                         f"count(*) AS k FROM b WHERE {col} IS NOT NULL GROUP BY ALL")
             top_params.append(i)
-    sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, "
-           f"{''.join(c + ', ' for c in cleaned)}* FROM base) "
-           f"SELECT __b, {', '.join(aggregates)} FROM b GROUP BY __b")
+    source = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, "
+              f"{''.join(c + ', ' for c in cleaned)}* FROM base)")
+    sql = f"{source} SELECT __b, {', '.join(aggregates)} FROM b GROUP BY __b"
     params = [*records.params, *bucket_params]
     top_rows: list[tuple[Any, ...]] = []
     with ws.database.cursor() as con, storage_errors(f"summarizing {application!r}"):
         rows = con.sql(sql, params=[*params, *quantile_params]).fetchall()
+        rows = _rescaled(con, source, params, rows, kinds)
         if tops:
             top_sql = (f"WITH base AS ({records.sql}), b AS (SELECT {bucket} AS __b, * FROM base), "
                        f"t AS ({' UNION ALL '.join(tops)}) SELECT __b, f, v, k FROM t QUALIFY "
@@ -90,14 +92,54 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
     return _long_frame(rows, top_rows, kinds, grid)
 
 
-def _long_frame(rows: list[tuple[Any, ...]], top_rows: list[tuple[Any, ...]],
-                kinds: Mapping[str, str], grid: Any) -> pl.DataFrame:
-    by_bucket = {row[0]: row for row in rows}
-    starts = []  # where each field's aggregates begin in a result row (after __b and n)
-    position = 2
+def _starts(kinds: Mapping[str, str]) -> list[int]:
+    """Where each field's aggregates begin in a result row (after ``__b`` and ``n``): count,
+    then for numbers NaN count, mean, std, min, max, quantiles."""
+    starts, position = [], 2
     for kind in kinds.values():
         starts.append(position)
         position += 7 if kind == "number" else 2
+    return starts
+
+
+def _rescaled(con: Any, source: str, params: list[Any], rows: list[tuple[Any, ...]],
+              kinds: Mapping[str, str]) -> list[tuple[Any, ...]]:
+    """`rows` with the mean and std of a number whose largest value in an interval is too
+    large or too small for its squares computed again on scaled values (see `_scaled`)."""
+    starts = _starts(kinds)
+    todo: dict[int, dict[int, int]] = {}  # field -> interval -> k
+    for row in rows:
+        for i, kind in enumerate(kinds.values()):
+            k = exponent(row[starts[i] + 4], row[starts[i] + 5]) if kind == "number" else None
+            if k is not None:
+                todo.setdefault(i, {})[row[0]] = k
+    if not todo:
+        return rows
+    buckets = sorted({b for scales in todo.values() for b in scales})
+    fields = sorted(todo)
+    scales = ", ".join(["unnest(?::BIGINT[]) AS __b",
+                        *(f"unnest(?::DOUBLE[]) AS __s{i}" for i in fields)])
+    moments = ", ".join(f"avg(__v{i} * __s{i}), stddev_samp(__v{i} * __s{i})" for i in fields)
+    sql = (f"{source}, s AS (SELECT {scales}) SELECT __b, {moments} FROM b JOIN s USING (__b) "
+           "GROUP BY __b")
+    factors = [[factor(todo[i].get(b, 0)) for b in buckets] for i in fields]
+    found = {r[0]: r for r in con.sql(sql, params=[*params, buckets, *factors]).fetchall()}
+    out = []
+    for row in rows:
+        fixed, again = list(row), found.get(row[0])
+        for j, i in enumerate(fields):
+            k = todo[i].get(row[0])
+            if k is not None and again is not None:
+                fixed[starts[i] + 2] = unscale(again[1 + 2 * j], k)
+                fixed[starts[i] + 3] = unscale(again[2 + 2 * j], k)
+        out.append(tuple(fixed))
+    return out
+
+
+def _long_frame(rows: list[tuple[Any, ...]], top_rows: list[tuple[Any, ...]],
+                kinds: Mapping[str, str], grid: Any) -> pl.DataFrame:
+    by_bucket = {row[0]: row for row in rows}
+    starts = _starts(kinds)
     tops: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for b, f, v, k in top_rows:
         tops.setdefault((b, f), []).append((v, k))
