@@ -179,15 +179,20 @@ class _Sampler:
         rows = self.con.execute(self.count_sql, self.count_params).fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def _source(self, selector: Selector) -> tuple[str, list[Any]]:
-        clauses, params = ["TRUE"], list(self.params)
+    def _where(self, selector: Selector) -> tuple[str, list[Any]]:
+        """The selector's filters, tags and label condition over ``base``, and their values."""
+        clauses, params = ["TRUE"], []
         for item in [*selector.filters, *selector.tags]:
             clause, values = filter_sql(item)
             clauses.append(clause)
             params.extend(values)
         if self.label is not None:
             clauses.append(self.label)
-        return f"({self.base}) AS base WHERE {' AND '.join(clauses)}", params
+        return " AND ".join(clauses), params
+
+    def _source(self, selector: Selector) -> tuple[str, list[Any]]:
+        where, values = self._where(selector)
+        return f"({self.base}) AS base WHERE {where}", [*self.params, *values]
 
     def one(self, selector: Selector) -> tuple[pa.Table, int]:
         """A single selector's rows in time order and the interval's size, in one statement
@@ -199,8 +204,11 @@ class _Sampler:
             plain = not (selector.filters or selector.tags or self.label)
             total = sum(c for _, c in counts) if plain else self.count()
             return self._stratified(selector, method, counts, True), total
+        if isinstance(method, OrderedSampler):
+            table, total = self._ordered(selector, method)
+            return _in_time_order(table), total
         sql, params = self._simple(selector, with_total=True)
-        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
+        table = self.con.sql(sql, params=params).to_arrow_table()
         total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
         return _in_time_order(table.drop_columns([_TOTAL])), int(total)
 
@@ -211,13 +219,53 @@ class _Sampler:
             source, params = self._source(selector)
             counts = _stratum_counts(self.con, source, params, method)
             return self._stratified(selector, method, counts, in_time_order)
-        sql, params = self._simple(selector)
-        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
+        if isinstance(method, OrderedSampler):
+            table = self._ordered(selector, method)[0]
+        else:
+            sql, params = self._simple(selector)
+            table = self.con.sql(sql, params=params).to_arrow_table()
         return _in_time_order(table) if in_time_order else table
 
+    def _ordered(self, selector: Selector, method: OrderedSampler) -> tuple[pa.Table, int]:
+        """An ordered selector's rows and the interval's size, in one statement of two scans.
+
+        The first scan counts the interval and finds the edge, the `limit`-th value of the
+        sort field among the rows passing the filters; the second takes the first `limit`
+        rows of those up to the edge. DuckDB pushes the edge into that scan, which skips
+        what lies beyond it (for time, most of the interval). Exactly the plain query's
+        rows: every one of them lies within the edge. Rows with no value sort last, so
+        where fewer than `limit` rows have a value (or none passes), the plain query runs.
+        """
+        where, values = self._where(selector)
+        column = f"base.{quote_ident(method.field)}"
+        if method.sort is OrderingDirection.ASCENDING:
+            smallest, edge_of, within, direction = "min", "list_max", "<=", "ASC"
+        else:
+            smallest, edge_of, within, direction = "max", "list_min", ">=", "DESC"
+        edge = (f"SELECT count(*) AS {_TOTAL}, count(*) FILTER (WHERE __gl_in) AS __gl_in, "
+                f"count(__gl_v) FILTER (WHERE __gl_in) AS __gl_valued, "
+                f"{edge_of}({smallest}(__gl_v, ?) FILTER (WHERE __gl_in)) AS __gl_edge "
+                f"FROM (SELECT {column} AS __gl_v, ({where}) AS __gl_in "
+                f"FROM ({self.base}) AS base)")
+        sql = (f"WITH __gl_found AS ({edge}) SELECT base.*, found.{_TOTAL}, found.__gl_in, "
+               f"found.__gl_valued FROM ({self.base}) AS base, __gl_found AS found "
+               f"WHERE {where} AND {column} {within} found.__gl_edge "
+               f"ORDER BY {column} {direction} NULLS LAST, {_ties(method)} LIMIT ?")
+        params = [selector.limit, *values, *self.params, *self.params, *values, selector.limit]
+        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
+        if table.num_rows == selector.limit or (
+                table.num_rows and table.column("__gl_in")[0].as_py()
+                == table.column("__gl_valued")[0].as_py()):
+            total = int(table.column(_TOTAL)[0].as_py())
+            return table.drop_columns([_TOTAL, "__gl_in", "__gl_valued"]), total
+        sql, params = self._simple(selector, with_total=True)  # nulls to add, or no rows
+        table = self.con.sql(sql, params=params).to_arrow_table()
+        total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
+        return table.drop_columns([_TOTAL]), int(total)
+
     def _simple(self, selector: Selector, with_total: bool = False) -> tuple[str, list[Any]]:
-        """A uniform or ordered selector's statement (with the interval's size as a column
-        when `with_total`: one statement instead of two)."""
+        """A uniform or ordered selector's plain statement (with the interval's size as a
+        column when `with_total`: one statement instead of two)."""
         source, params = self._source(selector)
         method = selector.method
         if isinstance(method, UniformSampler):
@@ -226,11 +274,8 @@ class _Sampler:
         else:
             assert isinstance(method, OrderedSampler)
             direction = "ASC" if method.sort is OrderingDirection.ASCENDING else "DESC"
-            # ties go to the earliest rows (then by key): deterministic, cheaper than a hash
-            ties = f"base.{_KEY}" if method.field == TIME_COLUMN_NAME else \
-                f"base.{_TIME}, base.{_KEY}"
             sql = (f"SELECT base.* FROM {source} ORDER BY base.{quote_ident(method.field)} "
-                   f"{direction} NULLS LAST, {ties} LIMIT ?")
+                   f"{direction} NULLS LAST, {_ties(method)} LIMIT ?")
             params = [*params, selector.limit]
         if not with_total:
             return sql, params
@@ -288,6 +333,12 @@ class _Sampler:
         extras = candidates.filter(pa.array(fresh, pa.bool_())).slice(0, remainder)
         mixed: pa.Table = pa.concat_tables([picked, extras.cast(picked.schema)])
         return mixed
+
+
+def _ties(method: OrderedSampler) -> str:
+    """What orders rows equal in an ordered sampler's field: time, then join key (cheaper
+    than a hash, and deterministic)."""
+    return f"base.{_KEY}" if method.field == TIME_COLUMN_NAME else f"base.{_TIME}, base.{_KEY}"
 
 
 def _in_time_order(table: pa.Table) -> pa.Table:
