@@ -118,6 +118,32 @@ def test_full_buffer_waits_then_raises_and_never_grows() -> None:
     buffer.close()
 
 
+def test_frames_wait_with_the_staged_tables_not_for_python_room() -> None:
+    """A frame's chunks are Arrow already: bounded by two writes' worth, staged included,
+    not by `capacity` (Python objects); the bound holds while the database hangs."""
+    import pyarrow as pa
+
+    from gantry_local.records._batches import ArrowBatch
+
+    sink = _GatedSink()
+    state = _State()
+    buffer = LogBuffer(sink, capacity=10, put_timeout=0.2, flush_interval=0.01, write_rows=50,
+                       resolve=lambda uid: state)
+    accepted = 0
+    with pytest.raises(gantry.BufferFullError, match="already Arrow"):
+        for start in range(0, 2_000, 20):  # chunks twice the Python capacity
+            chunk = pa.table({"inputs.i": pa.array(range(start, start + 20), pa.int64())})
+            buffer.put(ArrowBatch(state, chunk, None), 20)
+            accepted += 20
+    assert 50 <= accepted <= 2 * 50
+    slot = RowSlot(state, ("i",), ())
+    _put(buffer, slot, 5_000)  # single records still have their own room
+    sink.gate.set()
+    buffer.flush(timeout=5)
+    assert sink.written == [*range(accepted), 5_000]
+    buffer.close()
+
+
 def test_failed_writes_are_retried_in_order_and_reported() -> None:
     sink = _GatedSink(failures=2)
     sink.gate.set()
@@ -142,6 +168,19 @@ def test_big_batch_is_chunked_through_a_small_buffer(tmp_path: Path) -> None:
         app = ws.create_application("m")
         app.log_records(inputs=[{"i": i} for i in range(25_000)], outputs=[1] * 25_000)
         assert app.query(all_time=True).count() == 25_000
+        assert ws.pending_records == 0
+
+
+def test_big_frame_goes_through_a_small_buffer(tmp_path: Path) -> None:
+    import polars as pl
+
+    with gantry.Workspace(db=tmp_path / "c.duckdb", buffer_size=1_000) as ws:
+        app = ws.create_application("m")
+        frame = pl.DataFrame({"i": range(300_000)})
+        keys = app.log_records(inputs=frame, outputs=pl.DataFrame({"o": [1] * 300_000}))[1]
+        stored = app.query(all_time=True).to_polars().sort("inputs.i")
+        assert stored["inputs.i"].to_list() == list(range(300_000))
+        assert stored["__join_key"].to_list() == keys and len(set(keys)) == 300_000
         assert ws.pending_records == 0
 
 

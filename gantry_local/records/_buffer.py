@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import BufferFullError, StorageError
 from ._batches import (
+    ArrowBatch,
     RowSlot,
     TableWrite,
     convert_apart,
@@ -48,6 +49,9 @@ class LogBuffer:
     when `flush()` asks. Big appends are what make DuckDB fast (a 10k-row append
     costs about four times what a 250k-row one does per row, in checkpoints); the
     age limit keeps what a crash can lose to about one `flush_interval` at any rate.
+    Frames arrive as Arrow already (`ArrowBatch`, cut into chunks of `arrow_chunk`
+    records, one row group): they wait with the staged tables, at most two writes' worth
+    together, instead of taking room meant for Python objects.
 
     Args:
         sink: receives the converted tables.
@@ -78,7 +82,9 @@ class LogBuffer:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._items: deque[object] = deque()
-        self._held = 0
+        self._held = 0  # records queued as Python objects
+        self._arrow_held = 0  # records of frames queued, already Arrow
+        self.arrow_chunk = max(1, write_rows // 2)  # one DuckDB row group by default
         self._queued_total = 0
         self._written_total = 0
         self._flush_wanted = False
@@ -99,17 +105,21 @@ class LogBuffer:
 
     def put(self, item: object, size: int = 1) -> None:
         """Queue `item` (holding `size` records), waiting up to `put_timeout` for room."""
+        arrow = type(item) is ArrowBatch
         with self._lock:
             if self._stopping:
                 raise StorageError("the workspace is closed; open a new one to log more records")
-            if self._held + size > self.capacity:
-                self._wait_for_room(size)
+            if not self._has_room(size, arrow):
+                self._wait_for_room(size, arrow)
             if not self._items:
                 self._queued_since = time.monotonic()
             self._items.append(item)
-            self._held += size
+            if arrow:
+                self._arrow_held += size
+            else:
+                self._held += size
             self._queued_total += size
-            wake = self._held >= self._convert_records
+            wake = self._held + self._arrow_held >= self._convert_records
         if wake and not self._wake.is_set():
             self._wake.set()
 
@@ -136,23 +146,42 @@ class LogBuffer:
             if self._held >= self._convert_records and not self._wake.is_set():
                 self._wake.set()
 
-    def _wait_for_room(self, size: int) -> None:
+    def _has_room(self, size: int, arrow: bool = False) -> bool:
+        """Whether `size` more records fit (lock held): Python objects within `capacity`;
+        Arrow records of frames within two writes' worth together with the staged ones
+        (a chunk bigger than that goes alone)."""
+        if not arrow:
+            return self._held + size <= self.capacity
+        waiting = self._arrow_held + self._staged_count
+        return not waiting or waiting + size <= 2 * self._write_rows
+
+    def _wait_for_room(self, size: int, arrow: bool = False) -> None:
         if self._stopping:
             raise StorageError("the workspace is closed; open a new one to log more records")
         deadline = time.monotonic() + self.put_timeout
         self._wake.set()
-        while self._held + size > self.capacity:
+        while not self._has_room(size, arrow):
             if self._stopping:
                 raise StorageError("the workspace is closed; reopen it to log more records")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                cause = f" The last write failed: {self._error}" if self._error else ""
-                raise BufferFullError(
-                    f"the log buffer stayed full ({self._held:,} of {self.capacity:,} records) for "
-                    f"{self.put_timeout:g}s: the database is not keeping up.{cause} Raise "
-                    "buffer_size or buffer_timeout on the Workspace, or log less often."
-                )
+                raise self._full(arrow)
             self._changed.wait(remaining)
+
+    def _full(self, arrow: bool) -> BufferFullError:
+        cause = f" The last write failed: {self._error}" if self._error else ""
+        if arrow:
+            return BufferFullError(
+                f"the log buffer stayed full ({self._arrow_held + self._staged_count:,} records "
+                f"of frames, already Arrow, waiting for their write; at most "
+                f"{2 * self._write_rows:,}) for {self.put_timeout:g}s: the database is not "
+                f"keeping up.{cause} Raise buffer_timeout on the Workspace, or log less often."
+            )
+        return BufferFullError(
+            f"the log buffer stayed full ({self._held:,} of {self.capacity:,} records) for "
+            f"{self.put_timeout:g}s: the database is not keeping up.{cause} Raise "
+            "buffer_size or buffer_timeout on the Workspace, or log less often."
+        )
 
     @property
     def pending(self) -> int:
@@ -262,17 +291,20 @@ class LogBuffer:
         """
         while self._staged_count < 2 * self._write_rows:
             with self._lock:
-                if not everything and self._held < self._convert_records:
+                if not everything and self._held + self._arrow_held < self._convert_records:
                     return
                 items: list[object] = []
-                count = 0
+                count = arrow = 0
                 since = self._queued_since
                 while self._items and count < self._convert_records:
                     item = self._items.popleft()
                     if type(item) is RowSlot:
                         item = self._take(item, self._convert_records - count)
                     items.append(item)
-                    count += item_size(item)
+                    size = item_size(item)
+                    count += size
+                    if type(item) is ArrowBatch:
+                        arrow += size
                 if self._items:  # what is left was logged before now, after `since`
                     self._queued_since = time.monotonic()
             if not items:
@@ -293,7 +325,8 @@ class LogBuffer:
                 self._staged_since = since
             self._staged.extend(converted)
             with self._lock:
-                self._held -= count
+                self._held -= count - arrow
+                self._arrow_held -= arrow
                 self._staged_count += count - dropped
                 self._written_total += dropped  # settled: flush() reports them
                 self._changed.notify_all()

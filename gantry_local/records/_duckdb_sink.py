@@ -99,6 +99,8 @@ class DuckDBSink:
             data = data.append_column("__seq", pa.array(range(start, start + data.num_rows),
                                                          pa.int64()))
             self._next_seq[write.app] = start + data.num_rows
+        if any(column.num_chunks > 1 for column in data.columns):
+            data = data.combine_chunks()
         con.register("_gl_batch", data)
         try:
             run(con, f"INSERT INTO {table} BY NAME SELECT * FROM _gl_batch")

@@ -33,4 +33,5 @@ class RecordLogger(SingleRecords, ManyRecords):
         self._batch_ids = itertools.count(1)
         self._random = random.Random()
         self._chunk = max(1, min(chunk_records, buffer.capacity))
+        self._frame_chunk = buffer.arrow_chunk
         self.careful_calls = 0  # log_record calls that missed the fast path (for tests)

@@ -43,6 +43,7 @@ class ManyRecords:
     _batch_ids: itertools.count[int]
     _random: random.Random
     _chunk: int
+    _frame_chunk: int
 
     def log_many(
         self, app: AppState, version: object, inputs: Any, outputs: Any, feedbacks: Any,
@@ -179,8 +180,8 @@ class ManyRecords:
         count = len(times)
         prefix = f"{self._prefix}{next(self._batch_ids):x}." if keys is None else ""
         versions = _repeat(version, pa.string(), count) if "inputs" in columns else None
-        for start in range(0, count, self._chunk):
-            size = min(self._chunk, count - start)
+        for start in range(0, count, self._frame_chunk):
+            size = min(self._frame_chunk, count - start)
             chunk_keys = _numbered(prefix, start, size) if keys is None \
                 else keys.slice(start, size)
             meta = {"__time": times.slice(start, size), "__join_key": chunk_keys}
