@@ -98,10 +98,10 @@ def _runs(args: argparse.Namespace) -> None:
 
     Example: gantry-local curators runs uniform-100
     """
-    from .automations.curators.curators import CuratorRegistry
+    from .automations.curators.curators import registry_of
 
     with open_db(args, read_only=True) as ws:
-        registry = CuratorRegistry(ws)
+        registry = registry_of(ws)
         frame = registry.runs(args.name)
         names = None if args.name is None else _names(ws, args.name, frame.is_empty())
         failing = [f for f in registry.failures().to_dicts()

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from ._context import Context
 from ._db import Database
 from ._names import check_name
 from .clock import Clock, SystemClock
 from .errors import StorageError, ValidationError
+from .records._apps import AppStates
 from .records._buffer import LogBuffer
 from .records._ingest import IngestResult, Progress
 from .records._logger import AppState, RecordLogger
@@ -85,14 +87,23 @@ class ProducerWorkspace(Workspace):
         self.spool, self._spool_options, self._spool_retention = url, options, None
         self._spool = Spool(url, options)
         self._spool.probe()
-        self.database = _NoDatabase(self.db, self.spool)  # type: ignore[assignment]
-        self._apps: dict[str, AppState] = {}
+        no_database = _NoDatabase(self.db, self.spool)
+        self.database = no_database  # type: ignore[assignment]
+        self._states = _ProducerApps(no_database)
+        self._apps = self._states.live
         self._datasets = None
         self._sink = SpoolSink(self._spool, producer_id)  # type: ignore[assignment]
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
-                                 flush_interval=flush_interval, resolve=self._live_app)
+                                 flush_interval=flush_interval, resolve=self._states.by_uid)
         self._logger = RecordLogger(self._buffer, self.clock)
+        self.__gantry_context__ = self._context()
         _OPEN.add(self)
+
+    def _context(self) -> Context:
+        """The rooms' context: logging and flush work; what reads the database says where to
+        run it; a producer is never scheduled (no `Scheduling`)."""
+        return Context(self.database, self.clock, self._states, lambda: self.datasets,
+                       self.flush, self)
 
     def __repr__(self) -> str:
         state = "closed" if self.database.closed else "open"
@@ -113,7 +124,7 @@ class ProducerWorkspace(Workspace):
         try:
             self._buffer.close()
         finally:
-            self._apps = {}
+            self._apps.clear()
             _OPEN.discard(self)
 
     def _ingest_quietly(self) -> None:
@@ -147,18 +158,6 @@ class ProducerWorkspace(Workspace):
     def archive_application(self, application_name: str) -> None:
         raise self._not_here("archive an application")
 
-    def _app_state(self, name: object) -> AppState:
-        self._check_open()
-        if not isinstance(name, str):
-            name = getattr(name, "name", name)
-        check_name(name, "application name")
-        assert isinstance(name, str)
-        state = self._apps.get(name)
-        if state is None:
-            with self.database.lock:
-                state = self._apps.setdefault(name, AppState(name, "Custom", AppSchema({}, {})))
-        return state
-
     # -- everything that reads the database ---------------------------------------------
 
     def query(self, application: str, *args: Any, **kwargs: Any) -> Query:
@@ -171,6 +170,27 @@ class ProducerWorkspace(Workspace):
     def _not_here(self, what: str) -> StorageError:
         self._check_open()
         return _not_here(self.db, self.spool or "", what)
+
+
+class _ProducerApps(AppStates):
+    """A producer's applications: known by name, made on first use (the owner creates them in
+    the database when their records arrive)."""
+
+    def __init__(self, database: _NoDatabase) -> None:
+        super().__init__(database.check_open)
+        self._lock = database.lock
+
+    def get(self, name: object) -> AppState:
+        self._check_open()
+        if not isinstance(name, str):
+            name = getattr(name, "name", name)
+        check_name(name, "application name")
+        assert isinstance(name, str)
+        state = self.live.get(name)
+        if state is None:
+            with self._lock:
+                state = self.live.setdefault(name, AppState(name, "Custom", AppSchema({}, {})))
+        return state
 
 
 class _NoDatabase:

@@ -21,13 +21,15 @@ import numpy as np
 
 from ._config import recordable_url
 from ._config import resolve as resolve_config
+from ._context import Context, Scheduling
 from ._db import Database, run, storage_errors, transaction
 from ._db import lock_timeout as check_lock_timeout
 from ._names import check_name, is_valid_text
 from .clock import Clock, SystemClock, read_clock
 from .datasets import Dataset, DatasetRegistry
 from .datasets._store import ObjectStore
-from .errors import AlreadyExistsError, GantryLocalError, NotFoundError, StorageError, ValidationError
+from .errors import AlreadyExistsError, GantryLocalError, StorageError, ValidationError
+from .records._apps import AppStates
 from .records._buffer import LogBuffer
 from .records._duckdb_sink import DuckDBSink, create_app_tables, drop_app_tables
 from .records._gantry_args import UNSET, drop_ignored, resolve_join_key, wrong_feedback_name
@@ -137,16 +139,25 @@ class Workspace:
         given_spool_options = config.options["spool_options"]
         self._spool_options = given_spool_options if given_spool_options is not None \
             else dict(self.storage_options)
-        self._apps: dict[str, AppState] = {}
-        self._archived: dict[str, AppState] = {}  # archive_application: kept, not listed
+        self._states = AppStates(self.database.check_open)
+        self._apps, self._archived = self._states.live, self._states.archived
         self._datasets: DatasetRegistry | None = None
         self._load_applications()
         self._sink = DuckDBSink(self.database)
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
-                                 flush_interval=flush_interval, resolve=self._live_app)
+                                 flush_interval=flush_interval, resolve=self._states.by_uid)
         self._logger = RecordLogger(self._buffer, self.clock) if not read_only \
             else _ReadOnlyLogger(self._buffer, self.clock, self.db)
+        self.__gantry_context__ = self._context()
         _OPEN.add(self)
+
+    def _context(self) -> Context:
+        """What the rooms are handed of this workspace (see `gantry_local._context`)."""
+        scheduling = Scheduling(self.db, self.storage, self.storage_options,
+                                self.background_scheduler, self.ingest, self.close,
+                                lambda: self.closed)
+        return Context(self.database, self.clock, self._states, lambda: self.datasets,
+                       self.flush, self, scheduling)
 
     def _env_tags(self, tags: Any) -> Any:
         """`tags` with `init(environment=...)`'s ``env`` added where absent."""
@@ -214,7 +225,7 @@ class Workspace:
         try:
             self._buffer.close()
         finally:
-            self._apps = {}
+            self._apps.clear()
             self._sink.close()
             self.database.close()
             _OPEN.discard(self)
@@ -586,7 +597,7 @@ class Workspace:
     ) -> Query:
         """Records of `application` in ``[start_time, end_time)`` (see `Application.query`)."""
         self._app_state(application)
-        return Query(self, application, start_time, end_time, version, tags, filters)
+        return Query(self.__gantry_context__, application, start_time, end_time, version, tags, filters)
 
     # -- datasets -----------------------------------------------------------------------------
 
@@ -653,28 +664,8 @@ class Workspace:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _live_app(self, uid: int) -> AppState | None:
-        for state in list(self._apps.values()):
-            if state.uid == uid:
-                return state
-        return None
-
     def _app_state(self, name: object) -> AppState:
-        self._check_open()
-        if not isinstance(name, str):
-            name = getattr(name, "name", name)
-            if not isinstance(name, str):
-                raise ValidationError(f"application must be a name or an Application, got "
-                                      f"{type(name).__name__}")
-        state = self._apps.get(name)
-        if state is None and name in self._archived:
-            raise NotFoundError(f"application {name!r} was archived (its records are kept); "
-                                "delete_application() removes it, then create it again")
-        if state is None:
-            known = ", ".join(sorted(self._apps)) or "none yet"
-            raise NotFoundError(f"no application {name!r} (known: {known}); create it with "
-                                "create_application()")
-        return state
+        return self._states.get(name)
 
     def _check_writable(self) -> None:
         if self.read_only:

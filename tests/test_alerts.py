@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 import gantry_local as gantry
+from gantry_local._context import narrow
 from gantry_local.automations.actions import SendSlackMessage, SendWebhook
 from gantry_local.automations.automations import Automation
 from gantry_local.automations.curators import UniformCurator
@@ -155,8 +156,9 @@ def test_window_statistics_leave_nan_out_as_summarize_does(ws: gantry.Workspace,
     app.log_records(inputs=[{"x": v} for v in values], outputs=[0] * 4,
                     timestamps=[now - timedelta(hours=4 - i) for i in range(4)])
     ws.flush()
-    measured = {agg: measure(ws, "nans", AggregationTrigger(
-        "t", agg, ["inputs.x"], None, 1e9, timedelta(days=1)).spec(ws, now))[0]
+    context = narrow(ws)  # what the automations room is handed of the workspace
+    measured = {agg: measure(context, "nans", AggregationTrigger(
+        "t", agg, ["inputs.x"], None, 1e9, timedelta(days=1)).spec(context, now))[0]
                 for agg in ("mean", "std", "min", "max", "sum", "count", "total", "percent_true",
                             "percent_false", "percent_true_not_null", "percent_false_not_null",
                             "percent_null")}

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import gantry_local as gantry
-from gantry_local import _context
 from gantry_local._db import Database
 from gantry_local.automations._in_process import InProcess, in_process
 from gantry_local.evaluation._models import Models, models
@@ -54,44 +53,4 @@ def test_a_new_field_is_seen_by_the_next_query(app: gantry.Application) -> None:
     assert app.workspace.database.generation > generation
 
 
-def test_the_rooms_take_a_context_not_a_workspace_class(ws: gantry.Workspace) -> None:
-    assert _context.check_context(ws) is ws
-    with pytest.raises(gantry.ValidationError, match="must be a gantry_local Workspace, got str"):
-        _context.check_context("ws")
-
-
-def test_the_default_workspace_is_resolved_in_one_place(tmp_path: Path) -> None:
-    previous = gantry._default._default
-    gantry._default._default = None
-    try:
-        with pytest.raises(gantry.NotInitializedError, match="init"):
-            _context.resolve(None)
-        workspace = gantry.init(db=tmp_path / "d.duckdb")
-        assert _context.resolve(None) is workspace is gantry.get_workspace()
-        workspace.close()
-    finally:
-        gantry._default._default = previous
-
-
-# protocol in _context.py -> the modules that need each of its own members
-_USERS = {"Context": ("monitoring", "evaluation", "query"),
-          "SchedulerContext": ("automations/scheduler.py",),
-          "DefaultContext": ("query/_functions.py",)}
-
-
-@pytest.mark.parametrize("protocol", sorted(_USERS))
-def test_each_context_has_only_members_its_rooms_use(protocol: str) -> None:
-    import ast
-    import re
-
-    package = Path(gantry.__file__).parent
-    tree = ast.parse((package / "_context.py").read_text())
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == protocol)
-    members = {n.target.id if isinstance(n, ast.AnnAssign) else n.name  # type: ignore[union-attr]
-               for n in cls.body if isinstance(n, (ast.AnnAssign, ast.FunctionDef))}
-    paths = [package / where for where in _USERS[protocol]]
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*.py")))]
-    source = "\n".join(f.read_text() for f in files)
-    used = r"\.{0}\b|getattr\([^)]*\"{0}\""  # an attribute, or read with getattr
-    unused = sorted(m for m in members if not re.search(used.format(re.escape(m)), source))
-    assert members and unused == [], f"{protocol} members its rooms do not use: {unused}"
+# The rooms' context (narrowed at their boundary, never the façade): tests/test_rooms_narrow.py

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from .._context import narrow
 from .._limits import check_bool, check_span, check_text
 from .._names import check_name
 from ..automations import _alert_store as store
@@ -100,7 +101,7 @@ def create_alert(application_name: str, alert_name: str, alert_checks: list[Any]
     checks = _checks(name, alert_checks, evaluation_window, evaluation_delay, tags)
     _check_fields(ws, application, checks)
     wanted = [c.to_dict() for c in checks]
-    for definition in store.list_definitions(ws, application):
+    for definition in store.list_definitions(narrow(ws), application):
         if definition.name == name and definition.automation is None:
             if [c.to_dict() for c in definition.checks] == wanted:
                 return definition.id
@@ -109,7 +110,7 @@ def create_alert(application_name: str, alert_name: str, alert_checks: list[Any]
                 f"checks; change it with update_alert({application!r}, {definition.id!r}, ...), "
                 "or delete_alert it first")
     alert_id = store.new_id()
-    store.save_alert(ws, alert_id, name, application, checks, None)
+    store.save_alert(narrow(ws), alert_id, name, application, checks, None)
     from ..automations.scheduler import ensure_background
 
     ensure_background(ws)
@@ -138,13 +139,13 @@ def update_alert(application_name: str, alert_id: str | UUID, alert_name: str,
     key = _id(alert_id, "alert_id")
     name = check_name(alert_name, "alert_name")
     application = ws.get_application(check_name(application_name, "application_name")).name
-    current = store.get_definition(ws, key)
+    current = store.get_definition(narrow(ws), key)
     if current.application != application:
         raise ValidationError(f"alert {key!r} belongs to {current.application!r}, not "
                               f"{application!r}")
     checks = _checks(name, alert_checks, evaluation_window, evaluation_delay, tags)
     _check_fields(ws, application, checks)
-    store.save_alert(ws, key, name, application, checks, None, replace=True)
+    store.save_alert(narrow(ws), key, name, application, checks, None, replace=True)
     return key
 
 
@@ -167,7 +168,7 @@ def get_alerts(application_name: str, triggered: bool = False,
         if triggered_from is not None or triggered_to is not None:
             raise ValidationError("Triggered time window is only valid when requesting "
                                   "triggered alerts (triggered=True).")
-        return [d.as_gantry() for d in store.list_definitions(ws, application)]
+        return [d.as_gantry() for d in store.list_definitions(narrow(ws), application)]
     start, end = _time(triggered_from, "triggered_from"), _time(triggered_to, "triggered_to")
     frame = list_alerts(ws, application)
     rows = [r for r in frame.rows(named=True) if r["status"] == "fired" and
@@ -208,7 +209,8 @@ def create_slack_notification(alert_id: str, notification_name: str, slack_webho
     action = SendSlackMessage(notification_name, slack_webhook_url, notify_daily=notify_daily,
                               alert_id=key, daily_notification_time=daily)
     notification_id = store.new_id()
-    store.save_notification(ws, notification_id, key, action.name, action, notify_daily, daily)
+    store.save_notification(narrow(ws), notification_id, key, action.name, action, notify_daily,
+                            daily)
     return notification_id
 
 
@@ -218,7 +220,7 @@ def get_slack_notifications(*, workspace: Workspace | None = None) -> list[dict[
     return [{"id": n.id, "alert_id": n.alert_id, "name": n.name, "webhook_url": n.action.url,
              "frequency": "DAILY" if n.notify_daily else "IMMEDIATELY",
              "daily_notification_time": n.daily_notification_time, "last_sent_at": n.last_sent_at,
-             "created_at": n.created_at} for n in store.list_notifications(ws)]
+             "created_at": n.created_at} for n in store.list_notifications(narrow(ws))]
 
 
 def delete_alert(alert_id: str | UUID, *, workspace: Workspace | None = None) -> None:
@@ -227,7 +229,7 @@ def delete_alert(alert_id: str | UUID, *, workspace: Workspace | None = None) ->
     Raises:
         NotFoundError: no such alert.
     """
-    store.delete_alert(_ws(workspace), _id(alert_id, "alert_id"))
+    store.delete_alert(narrow(_ws(workspace)), _id(alert_id, "alert_id"))
 
 
 def delete_slack_notification(alert_id: str | UUID, slack_notification_id: str | UUID, *,
@@ -237,5 +239,5 @@ def delete_slack_notification(alert_id: str | UUID, slack_notification_id: str |
     Raises:
         NotFoundError: the alert has no such notification.
     """
-    store.delete_notification(_ws(workspace), _id(alert_id, "alert_id"),
+    store.delete_notification(narrow(_ws(workspace)), _id(alert_id, "alert_id"),
                               _id(slack_notification_id, "slack_notification_id"))

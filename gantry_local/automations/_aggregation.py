@@ -166,7 +166,7 @@ class AggregationTrigger(Trigger):
         start, end = self.window(now)
         reference = self.reference
         if reference is not None and isinstance(reference[0], str):  # a dataset (version)
-            reference = (ws.get_dataset(reference[0]), reference[1])
+            reference = (ws.datasets.get_dataset(reference[0]), reference[1])
         return Measure(self.measure_as, self.fields, start, end, self.tags, reference,
                        self.min_rows)
 

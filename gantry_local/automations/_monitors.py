@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .._context import narrow
 from .._db import run, storage_errors
 from ..errors import ValidationError
 from ..monitoring._source import Records, check_workspace, field_kinds
@@ -63,7 +64,7 @@ def check_monitor(application: Application, automation: Any) -> None:
 def check_trigger(application: Application, trigger: Any) -> None:
     """A trigger's fields against its application (see `check_monitor`)."""
     if isinstance(trigger, AggregationTrigger):
-        kinds = field_kinds(application.workspace, application.name)
+        kinds = field_kinds(narrow(application.workspace), application.name)
         _check_kinds(trigger, kinds, application.name)
         missing = [f for f in trigger.fields if f not in kinds]
         if missing:
@@ -93,7 +94,7 @@ def value_of(ws: Workspace, application: str, trigger: Any, now: datetime) -> fl
                                  for q, a in zip(trigger.queries, trigger.query_aggregation,
                                                  strict=True)))
     kinds = field_kinds(ws, application)
-    logged_tags = {n[len("tags."):] for n in ws._app_state(application).schema.snapshot("records")
+    logged_tags = {n[len("tags."):] for n in ws.app_state(application).schema.snapshot("records")
                    if n.startswith("tags.")}
     missing = [f for f in trigger.fields if f not in kinds] + \
         [f"tag {t!r}" for t in trigger.tags or {} if t not in logged_tags]
@@ -131,7 +132,7 @@ def _query_value(ws: Workspace, query: dict[str, Any], aggregation: str, field: 
 
 def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
     """Every running in-process aggregation automation of the workspace, in turn."""
-    check_workspace(ws)
+    ws = check_workspace(ws)
     changes = []
     from ._in_process import in_process
 
@@ -147,8 +148,8 @@ def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
 def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any,
                      now: datetime) -> Alert | None:
     """One in-process aggregation automation at `now`: the alert it fired or resolved."""
-    check_workspace(ws)
-    ws._app_state(application)  # a deleted application: NotFoundError, not a missing table
+    ws = check_workspace(ws)
+    ws.app_state(application)  # a deleted application: NotFoundError, not a missing table
     trigger = automation.trigger
     value = value_of(ws, application, trigger, now)
     return _judge(ws, name, application, trigger, value, now, [automation.action], None)
@@ -156,7 +157,7 @@ def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any
 
 def evaluate_stored(ws: Workspace, definition: AlertDefinition, now: datetime) -> Alert | None:
     """One stored alert at `now`: fires when any check breaches, resolves when all are back."""
-    ws._app_state(definition.application)
+    ws.app_state(definition.application)
     values = [(c, value_of(ws, definition.application, c, now)) for c in definition.checks]
     breach = next(((c, v) for c, v in values if c.outside(v)), None)
     actions = [n.action for n in list_notifications(ws, definition.id) if not n.notify_daily]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .._context import narrow
 from .._names import check_name
 from ..errors import AlreadyExistsError, NotFoundError, ValidationError
 from . import _alert_store as store
@@ -98,7 +99,7 @@ class Automation:
     @property
     def stopped(self) -> bool:
         """Whether it no longer runs (a curator automation: its curator is disabled)."""
-        if self.kind == "curator" and self.action.workspace is not None:
+        if self.kind == "curator" and self.action._context is not None:
             return not self.action.enabled
         if self.kind == "alert" and self._workspace is not None:
             row = store.get_automation_row(self._workspace, self.name)
@@ -110,7 +111,7 @@ class Automation:
         deleted with its notifications (alerts it fired stay listed); a monitor no longer
         fires or resolves alerts; a suite no longer runs. It stays listed, as stopped."""
         if self.kind == "curator":
-            if self.action.workspace is not None:
+            if self.action._context is not None:
                 self.action.disable()
             return
         if self.kind == "alert" and self._workspace is not None:
@@ -250,7 +251,7 @@ def add_automation(application: Application, automation: Automation) -> Automati
     if not isinstance(automation, Automation):
         raise ValidationError(f"add_automation takes an Automation, got "
                               f"{type(automation).__name__}")
-    return _add(application, application.workspace, automation)
+    return _add(application, narrow(application.workspace), automation)
 
 
 def _add(application: Application, workspace: Workspace, automation: Automation) -> Automation:
@@ -331,13 +332,13 @@ def _curator_automation(curator: Curator) -> Automation:
     assert curator.automation_name is not None
     automation = Automation(curator.automation_name, trigger, curator,
                             application=curator.application_name)
-    automation._workspace = curator.workspace
+    automation._workspace = curator._context
     return automation
 
 
 def _dataset_application(workspace: Workspace, dataset: str) -> str | None:
     try:
-        owner = workspace.get_dataset(dataset).app_name
+        owner = workspace.datasets.get_dataset(dataset).app_name
     except NotFoundError:
         return None
     return owner if isinstance(owner, str) else None
@@ -345,7 +346,7 @@ def _dataset_application(workspace: Workspace, dataset: str) -> str | None:
 
 def automations_of(application: Application) -> list[Automation]:
     """The application's automations of every kind (stopped ones too), by name."""
-    workspace = application.workspace
+    workspace = narrow(application.workspace)
     out = [_curator_automation(c) for c in CuratorRegistry(workspace).list(application.name)
            if c.automation_name is not None]
     out += [_from_row(workspace, row) for row in store.list_automation_rows(workspace,

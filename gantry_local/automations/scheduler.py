@@ -37,7 +37,7 @@ import fsspec
 import polars as pl
 import schedule
 
-from .._context import Context
+from .._context import Context, Scheduling, narrow
 from .._limits import check_int, check_number, check_span
 from ..errors import GantryLocalError, IntegrityError, NotFoundError, StorageError, ValidationError
 from ._background import set_starter
@@ -46,7 +46,7 @@ from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
 
 if TYPE_CHECKING:
-    from .._context import SchedulerContext as Workspace  # what the scheduler uses of one
+    from .._context import HasContext, WorkspaceLike
     from ..monitoring.alerts import Alert
     from ..records._ingest import IngestResult, Progress
     from .automations import Automation
@@ -142,7 +142,7 @@ class Scheduler:
         >>> scheduler.run_forever()  # doctest: +SKIP
     """
 
-    def __init__(self, workspace: Workspace | Callable[[], Workspace], tick: float = 1.0,
+    def __init__(self, workspace: WorkspaceLike | Callable[[], WorkspaceLike], tick: float = 1.0,
                  max_runs_per_tick: int = MAX_DUE_PER_TICK,
                  retry_after: timedelta = timedelta(minutes=1),
                  max_retry_after: timedelta = timedelta(hours=1)) -> None:
@@ -150,8 +150,9 @@ class Scheduler:
                 not 0 < tick <= 86_400:
             raise ValidationError(f"tick must be a number of seconds from 0 to 86,400, got "
                                   f"{tick!r}")
-        opener: Callable[[], Workspace] | None = None
-        if not isinstance(workspace, Context):
+        opener: Callable[[], WorkspaceLike] | None = None
+        context = _schedulable(workspace)
+        if context is None:
             if not callable(workspace) or isinstance(workspace, type):
                 raise ValidationError(f"Scheduler takes a gantry_local Workspace, got "
                                       f"{type(workspace).__name__}; pass a Workspace, or a "
@@ -166,17 +167,17 @@ class Scheduler:
                                   f"retry_after ({self.retry_after})")
         self.tick = float(tick)
         self._opener = opener
-        self._workspace: Workspace | None = None
+        self._context: Context | None = None
         self._added: list[Automation] = []  # suites, registered again in each opened workspace
         self.skipped: str | None = None  # why the last tick could not open the workspace
         self._opened_once = False
         self._unopened = False  # the last open of the scheduler's function failed
         if opener is None:
-            assert isinstance(workspace, Context)
-            self._attach(workspace)
+            assert context is not None
+            self._attach(context)
             with _REGISTRY_LOCK:
                 self._lock: threading.Lock | threading.RLock = _TICK_LOCKS.setdefault(
-                    workspace, threading.Lock())
+                    context, threading.Lock())
         else:
             self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -205,21 +206,30 @@ class Scheduler:
         self.due_now = 0  # curator runs due in the running tick (for a progress bar's total)
 
     @property
-    def workspace(self) -> Workspace:
-        """The workspace the scheduler runs on (when made from a function: the one open in
-        the current tick).
+    def workspace(self) -> HasContext:
+        """The workspace the scheduler runs on, as it was given (when made from a function:
+        the one open in the current tick); the scheduler itself uses only its context.
 
         Raises:
             ValidationError: made from a function, and no tick is running.
         """
-        if self._workspace is None:
+        return self._ctx.owner
+
+    @property
+    def _ctx(self) -> Context:
+        """The context of the workspace the scheduler runs on (see `workspace`)."""
+        if self._context is None:
             raise ValidationError("this Scheduler opens its workspace only while it works "
                                   "(run_pending, due, run_forever); open one yourself to look")
-        return self._workspace
+        return self._context
 
-    def _attach(self, workspace: Workspace) -> None:
-        self._workspace = workspace
-        self._registry = CuratorRegistry(workspace)
+    @property
+    def _scheduling(self) -> Scheduling:
+        return _scheduling_of(self._ctx)
+
+    def _attach(self, context: Context) -> None:
+        self._context = context
+        self._registry = CuratorRegistry(context)
 
     @contextmanager
     def _opened(self) -> Iterator[None]:
@@ -233,22 +243,22 @@ class Scheduler:
             yield
             return
         with self._lock:
-            if self._workspace is not None:
+            if self._context is not None:
                 yield
                 return
-            workspace = self._open()
+            context = self._open()
             try:
-                with _file_lock(workspace):
-                    self._attach(workspace)
+                with _file_lock(context):
+                    self._attach(context)
                     for automation in self._added:
                         if not automation.stopped:  # stopped by its user: it stays so
                             self._register(automation)
                     yield
             finally:
-                self._workspace = None
-                workspace.close()  # type: ignore[attr-defined]
+                self._context = None
+                _scheduling_of(context).close()
 
-    def _open(self) -> Workspace:
+    def _open(self) -> Context:
         """The workspace the scheduler's function opens (`_unopened` says when it failed).
 
         Raises:
@@ -264,23 +274,25 @@ class Scheduler:
         except Exception as exc:  # the user's function: say what it did
             raise ValidationError(f"the function opening the scheduler's workspace raised "
                                   f"{_describe(exc)}") from exc
-        if not isinstance(workspace, Context):
-            if callable(getattr(workspace, "close", None)):
-                workspace.close()
+        context = _schedulable(workspace)
+        if context is None:
+            close = getattr(workspace, "close", None)
+            if callable(close):
+                close()
             raise ValidationError(f"the function given to Scheduler must return a gantry_local "
                                   f"Workspace, it returned {type(workspace).__name__}")
         self._unopened = False
         self._opened_once = True
         with _REGISTRY_LOCK:
-            _EXPLICIT.add(workspace)  # this scheduler drives it: no background loop starts
-        return workspace
+            _EXPLICIT.add(context)  # this scheduler drives it: no background loop starts
+        return context
 
     @property
     def _suites(self) -> dict[str, Automation]:
         """The test-suite automations of the workspace's in-process registry."""
         from ._in_process import in_process
 
-        return {name: a for name, (_, a) in in_process(self.workspace.database).items()
+        return {name: a for name, (_, a) in in_process(self._ctx.database).items()
                 if isinstance(a.trigger, DatasetVersionTrigger)}
 
     def due(self) -> list[tuple[Curator, datetime]]:
@@ -288,7 +300,7 @@ class Scheduler:
         (at most `MAX_DUE_PER_TICK` of each curator and `max_runs_per_tick` in all; a curator
         in its retry backoff is left for later)."""
         with self._opened():
-            now = self.workspace.clock.now()
+            now = self._ctx.clock.now()
             self._backoff = self._registry.failure_counts()
             return self._due(self._registry.list(), *self._registry.progress(), now)
 
@@ -354,7 +366,7 @@ class Scheduler:
             self._ok: set[str] = set()
             self._unreachable: str | None = None  # set by the first unreachable-storage error
             self._probed = False
-            now = self.workspace.clock.now()
+            now = self._ctx.clock.now()
             try:
                 self._backoff = self._registry.failure_counts()
             except Exception as exc:  # the database itself: no backoff this tick
@@ -371,7 +383,7 @@ class Scheduler:
         hook = self.ingest_progress
         progress = None if hook is None else lambda *counts: _call(hook, *counts)
         try:
-            result = self.workspace.ingest(progress=progress)
+            result = self._scheduling.ingest(progress)
         except Exception as exc:  # the spool or the database: said, retried next tick
             self._fail("spool", "ingest", None, exc)
             return
@@ -420,12 +432,12 @@ class Scheduler:
         if self._probed:
             return self._unreachable
         self._probed = True
-        url = self.workspace.storage
+        url = self._scheduling.storage
         if not url.startswith(("s3://", "s3a://")):
             return None
         try:
             if self._probe is None:
-                options = dict(self.workspace.storage_options)
+                options = dict(self._scheduling.storage_options)
                 config = {**dict(options.get("config_kwargs") or {}),
                           "retries": {"max_attempts": 1}}
                 fs, path = fsspec.core.url_to_fs(url, **{**options, "config_kwargs": config,
@@ -468,7 +480,7 @@ class Scheduler:
             run: AutomationRun | None
             error: Exception | None
             try:
-                if not curator.labels_ready(self.workspace, start, now):
+                if not curator.labels_ready(self._ctx, start, now):
                     gave_up.add(curator.name)  # waiting for labels; its later intervals too
                     continue
                 run, error = self._run_once(curator, start)
@@ -498,7 +510,7 @@ class Scheduler:
         from ._monitors import evaluate_monitor
 
         alerts = self._run_stored(now)
-        for name, (application, automation) in sorted(in_process(self.workspace.database).items()):
+        for name, (application, automation) in sorted(in_process(self._ctx.database).items()):
             if automation.stopped or self._waiting(name, now) is not None:
                 continue
             kind = "monitor" if isinstance(automation.trigger, (
@@ -506,7 +518,7 @@ class Scheduler:
             try:
                 if kind == "monitor":
                     assert application is not None
-                    alert = evaluate_monitor(self.workspace, name, application, automation, now)
+                    alert = evaluate_monitor(self._ctx, name, application, automation, now)
                     if alert is not None:
                         alerts.append(alert)
                 elif (down := self._storage_down()) is not None:  # a suite reads its dataset
@@ -531,7 +543,7 @@ class Scheduler:
 
         alerts: list[Alert] = []
         try:
-            definitions = list_definitions(self.workspace)
+            definitions = list_definitions(self._ctx)
         except Exception as exc:  # an unreadable definition or the database: said each tick
             self._fail("alerts", "alert", None, exc)
             return alerts
@@ -540,7 +552,7 @@ class Scheduler:
             if self._waiting(name, now) is not None:
                 continue
             try:
-                alert = evaluate_stored(self.workspace, definition, now)
+                alert = evaluate_stored(self._ctx, definition, now)
             except Exception as exc:
                 self._fail(name, "alert", definition.application, exc)
                 continue
@@ -548,7 +560,7 @@ class Scheduler:
             if alert is not None:
                 alerts.append(alert)
         try:
-            for failed in send_digests(self.workspace, now):
+            for failed in send_digests(self._ctx, now):
                 self._fail(failed, "notification", None, "the daily digest could not be posted")
         except Exception as exc:
             self._fail("notifications", "notification", None, exc)
@@ -581,7 +593,7 @@ class Scheduler:
         from .automations import _dataset_application, register
 
         assert isinstance(automation.trigger, DatasetVersionTrigger)
-        register(self.workspace, _dataset_application(self.workspace, automation.trigger.dataset),
+        register(self._ctx, _dataset_application(self._ctx, automation.trigger.dataset),
                  automation)
 
     def _run_suite(self, automation: Automation) -> None:
@@ -595,13 +607,13 @@ class Scheduler:
         suite, trigger = automation.action, automation.trigger
         assert isinstance(suite, Suite) and isinstance(trigger, DatasetVersionTrigger)
         try:
-            head = self.workspace.get_dataset(trigger.dataset).resolve(None)
+            head = self._ctx.datasets.get_dataset(trigger.dataset).resolve(None)
         except (NotFoundError, ValidationError):
             return  # no dataset, or no version yet
         if self._registry.suite_ran(suite.name, trigger.dataset, head):
             return
         try:
-            result = suite.run(self.workspace, version_id=head)
+            result = suite.run(self._ctx, version_id=head)
         except Exception as exc:  # recorded beside the version, then as the suite's failure
             self._registry.record_suite(suite.name, trigger.dataset, head, False, None,
                                         _describe(exc))
@@ -618,14 +630,14 @@ class Scheduler:
 
     def _run_once(self, curator: Curator, start: datetime) -> tuple[AutomationRun, Exception | None]:
         end = start + curator.curation_interval
-        started = self.workspace.clock.now()
+        started = self._ctx.clock.now()
         version_id: str | None
         try:
             existing = self._committed_version(curator, start)
             if existing is not None:
                 version_id, total, selected = existing
             else:
-                result = curator.curate(self.workspace, start, end)
+                result = curator.curate(self._ctx, start, end)
                 version_id, total, selected = (result.version_id, result.rows_in_interval,
                                                result.rows_selected)
         except Exception as exc:  # recorded and retried on a later tick; others go on
@@ -640,7 +652,7 @@ class Scheduler:
     def _committed_version(self, curator: Curator, start: datetime
                            ) -> tuple[str, int, int] | None:
         try:
-            dataset = self.workspace.get_dataset(curator.curated_dataset_name)
+            dataset = self._ctx.datasets.get_dataset(curator.curated_dataset_name)
         except NotFoundError:
             return None
         names = {curator.name, *curator.former_names}
@@ -693,7 +705,7 @@ class Scheduler:
         with self._ticks:
             self._started_ticks += 1
         try:
-            if self._opener is None and getattr(self.workspace, "closed", False):
+            if self._opener is None and self._scheduling.closed():
                 self._stop.set()  # the workspace was closed under the loop: nothing to run
             else:
                 self.run_pending()
@@ -767,11 +779,11 @@ def _call(hook: Callable[..., None] | None, *args: Any) -> None:
 
 
 @contextmanager
-def _file_lock(workspace: Workspace) -> Iterator[None]:
+def _file_lock(context: Context) -> Iterator[None]:
     """One tick at a time per DuckDB file among the schedulers of this process that open
     their workspace per tick (DuckDB lets one process open a file twice)."""
-    db = str(getattr(workspace, "db", ""))
-    key = os.path.realpath(db) if db and db != ":memory:" else f"memory:{id(workspace.database)}"
+    db = _scheduling_of(context).db
+    key = os.path.realpath(db) if db and db != ":memory:" else f"memory:{id(context.database)}"
     with _REGISTRY_LOCK:
         lock = _FILE_LOCKS.setdefault(key, threading.Lock())
     with lock:
@@ -781,46 +793,64 @@ def _file_lock(workspace: Workspace) -> Iterator[None]:
 def _claim(scheduler: Scheduler) -> None:
     """A Scheduler a user makes takes over its workspace: the background loop stops (two
     loops would only wait on each other's lock), and none starts for it later."""
-    ws = scheduler.workspace
+    context = scheduler._ctx
     with _REGISTRY_LOCK:
-        _EXPLICIT.add(ws)
-        running = _BACKGROUND.pop(ws, None)
+        _EXPLICIT.add(context)
+        running = _BACKGROUND.pop(context, None)
     if running is not None:
-        log.info("a Scheduler was made for %r: its background scheduler loop stops", ws)
+        log.info("a Scheduler was made for %r: its background scheduler loop stops",
+                 context.owner)
         running.stop()
 
 
-def background_enabled(workspace: Workspace) -> bool:
+def _schedulable(given: object) -> Context | None:
+    """The context of `given` when it is a workspace a scheduler can drive, else None."""
+    try:
+        context = narrow(given)
+    except ValidationError:
+        return None
+    return context if context.scheduling is not None else None
+
+
+def _scheduling_of(context: Context) -> Scheduling:
+    scheduling = context.scheduling
+    assert scheduling is not None  # _schedulable refused a context without it
+    return scheduling
+
+
+def background_enabled(context: Context) -> bool:
     """Whether adding an automation starts the workspace's background loop: the workspace's
     ``background_scheduler`` setting when given, else the ``GANTRY_LOCAL_BACKGROUND_SCHEDULER``
     environment variable (``0``, ``false``, ``off`` or ``no`` turn it off), else on."""
-    setting = getattr(workspace, "background_scheduler", None)
+    setting = _scheduling_of(context).background_scheduler
     if setting is not None:
         return bool(setting)
     return os.environ.get(BACKGROUND_ENV, "").strip().lower() not in _OFF
 
 
-def ensure_background(workspace: Workspace) -> Scheduler | None:
+def ensure_background(workspace: WorkspaceLike) -> Scheduler | None:
     """Start the workspace's background scheduler loop (a daemon thread) if it is enabled,
     not running yet, and no user-made `Scheduler` drives this workspace. Its first tick comes
     `BACKGROUND_TICK` seconds after it starts (so start-up code that ticks by hand right after
     adding an automation is not raced), then every `BACKGROUND_TICK` seconds."""
-    if not background_enabled(workspace) or getattr(workspace, "closed", False):
+    context = _schedulable(workspace)
+    if context is None or not background_enabled(context) or _scheduling_of(context).closed():
         return None
     with _REGISTRY_LOCK:
-        if workspace in _EXPLICIT:
+        if context in _EXPLICIT:
             return None
-        running = _BACKGROUND.get(workspace)
+        running = _BACKGROUND.get(context)
         if running is not None and running._thread is not None and running._thread.is_alive():
             return running
-    loop = _BackgroundScheduler(workspace)
+    loop = _BackgroundScheduler(context)
     with _REGISTRY_LOCK:
-        if workspace in _EXPLICIT or workspace in _BACKGROUND:
-            return _BACKGROUND.get(workspace)
-        _BACKGROUND[workspace] = loop
+        if context in _EXPLICIT or context in _BACKGROUND:
+            return _BACKGROUND.get(context)
+        _BACKGROUND[context] = loop
     loop.start()
     log.info("background scheduler loop started for %r (tick %gs; turn it off with "
-             "background_scheduler=False or %s=0)", workspace, BACKGROUND_TICK, BACKGROUND_ENV)
+             "background_scheduler=False or %s=0)", context.owner, BACKGROUND_TICK,
+             BACKGROUND_ENV)
     return loop
 
 
@@ -830,25 +860,27 @@ set_starter(ensure_background)  # curators turn the loop on through automations.
 class _BackgroundScheduler(Scheduler):
     """The loop `ensure_background` starts: a Scheduler that does not claim its workspace."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, context: Context) -> None:
         with _REGISTRY_LOCK:
-            explicit = workspace in _EXPLICIT
-        super().__init__(workspace, tick=BACKGROUND_TICK)
+            explicit = context in _EXPLICIT
+        super().__init__(context, tick=BACKGROUND_TICK)
         self.background = True
         with _REGISTRY_LOCK:
             if not explicit:  # Scheduler.__init__ marked it as driven by hand: undo that
-                _EXPLICIT.discard(workspace)
+                _EXPLICIT.discard(context)
 
 
-def background_scheduler(workspace: Workspace) -> Scheduler | None:
+def background_scheduler(workspace: WorkspaceLike) -> Scheduler | None:
     """The workspace's running background scheduler loop, if any (`wait_for_tick` on it)."""
+    context = narrow(workspace)
     with _REGISTRY_LOCK:
-        return _BACKGROUND.get(workspace)
+        return _BACKGROUND.get(context)
 
 
-def stop_background(workspace: Workspace, timeout: float = 10.0) -> None:
+def stop_background(workspace: WorkspaceLike, timeout: float = 10.0) -> None:
     """Stop the workspace's background loop (`Workspace.close` calls it first)."""
+    context = narrow(workspace)
     with _REGISTRY_LOCK:
-        running = _BACKGROUND.pop(workspace, None)
+        running = _BACKGROUND.pop(context, None)
     if running is not None:
         running.stop(timeout)

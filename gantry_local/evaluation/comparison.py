@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["IMPROVED", "NO_DIFFERENCE", "REGRESSED", "Comparison", "MetricResult",
            "PairwiseResult"]
@@ -193,24 +193,23 @@ class Comparison:
             lines.append(f"verdict: {self.verdict} ({self.primary})")
         return "\n".join(lines)
 
-    def push_rows(self, dataset: str, workspace: Workspace | None = None,
+    def push_rows(self, dataset: str, workspace: WorkspaceLike | None = None,
                   message: str | None = None) -> dict[str, Any]:
         """Push the per-row results as a new version of `dataset` (created if missing)."""
-        from .._context import Context as Workspace  # the parts of a Workspace rooms use
+        from .._context import narrow_or_default
         from ..errors import NotFoundError, ValidationError
 
-        if workspace is None:
-            from .._context import resolve
-
-            workspace = resolve(None)
-        if not isinstance(workspace, Workspace):
-            raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
+        try:
+            context = narrow_or_default(workspace)
+        except ValidationError:
+            raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}"
+                                  ) from None
         if message is not None and not isinstance(message, str):
             raise ValidationError(f"message must be a string, got {message!r}")
         try:
-            target = workspace.get_dataset(dataset)
+            target = context.datasets.get_dataset(dataset)
         except NotFoundError:
-            target = workspace.create_dataset(dataset)
+            target = context.datasets.create_dataset(dataset)
         info: dict[str, Any] = target.push_dataframe(
             self.rows, filename="rows.parquet",
             message=message or f"rows of evaluation {self.id} ({self.dataset}@"

@@ -25,6 +25,7 @@ from ._models import ModelFn, models
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["CompletionVersion", "ModelFn", "VersionDetails", "create_version", "deploy_version",
            "get_version", "list_versions", "template_variables", "version_uuid"]
@@ -137,26 +138,32 @@ def version_uuid(version_id: Any) -> uuid.UUID:
                           f"{version_id!r:.80}")
 
 
-def _check_app(workspace: Workspace, application: str) -> None:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+def _check_app(workspace: object, application: str) -> Workspace:
+    """The context of `workspace` (narrowed here, at the room's boundary), whose application
+    `application` must hold prompt versions."""
+    from .._context import narrow
 
-    if not isinstance(workspace, Workspace):
+    try:
+        context = narrow(workspace)
+    except ValidationError:
         raise ValidationError(f"the first argument must be a Workspace, got "
-                              f"{type(workspace).__name__}; or call the Application's method")
-    state = workspace._app_state(application)
+                              f"{type(workspace).__name__}; or call the Application's method"
+                              ) from None
+    state = context.app_state(application)
     if state.application_type not in ("Completion", "Chat"):
         raise ValidationError(f"application {application!r} is a {state.application_type} "
                               "application; versions need application_type='Completion'")
+    return context
 
 
-def create_version(workspace: Workspace, application: str, prompt_template: str,
+def create_version(workspace: WorkspaceLike, application: str, prompt_template: str,
                    description: str, model: str, model_params: Mapping[str, Any] | None = None,
                    prompt_inputs: Sequence[str] | None = None) -> VersionDetails:
     """Store a new prompt version (numbered 1, 2, ...) of a completion application.
 
     `prompt_inputs` names the template's variables (default: read from the template).
     """
-    _check_app(workspace, application)
+    workspace = _check_app(workspace, application)
     if not isinstance(prompt_template, str) or not prompt_template.strip():
         raise ValidationError("prompt_template must be a non-empty string")
     if not isinstance(description, str):
@@ -218,11 +225,11 @@ def _version(workspace: Workspace, row: tuple[Any, ...]) -> VersionDetails:
                     created, json.loads(inputs) if inputs else template_variables(template))
 
 
-def get_version(workspace: Workspace, application: str, version: str | int
+def get_version(workspace: WorkspaceLike, application: str, version: str | int
                 ) -> VersionDetails | None:
     """A version by ``"latest"``, the environment it is deployed to (``"prod"``), or its number;
     None when there is none (nothing deployed there yet), as Gantry."""
-    _check_app(workspace, application)
+    workspace = _check_app(workspace, application)
     if isinstance(version, bool) or not isinstance(version, (str, int)):
         raise ValidationError(f"version must be a number, 'latest' or an environment, got "
                               f"{version!r}")
@@ -244,16 +251,16 @@ def get_version(workspace: Workspace, application: str, version: str | int
     return _version(workspace, tuple(rows[0]))
 
 
-def list_versions(workspace: Workspace, application: str) -> list[VersionDetails]:
+def list_versions(workspace: WorkspaceLike, application: str) -> list[VersionDetails]:
     """Every version of a completion application, oldest first."""
-    _check_app(workspace, application)
+    workspace = _check_app(workspace, application)
     with workspace.database.cursor() as con, storage_errors("reading completion versions"):
         rows = run(con, f"SELECT {_COLUMNS} FROM _gl_completion_versions WHERE application = ? "
                    "ORDER BY number", [application])
     return [_version(workspace, tuple(r)) for r in rows]
 
 
-def deploy_version(workspace: Workspace, application: str, version_id: uuid.UUID | str,
+def deploy_version(workspace: WorkspaceLike, application: str, version_id: uuid.UUID | str,
                    env: str) -> None:
     """Point environment `env` (e.g. "prod") at a version; `get_version(env)` then returns it.
 
@@ -261,7 +268,7 @@ def deploy_version(workspace: Workspace, application: str, version_id: uuid.UUID
         ValidationError: `version_id` is not a UUID, or a bad environment name.
         NotFoundError: the application has no such version.
     """
-    _check_app(workspace, application)
+    workspace = _check_app(workspace, application)
     check_name(env, "environment")
     vid = str(version_uuid(version_id))
     with workspace.database.cursor() as con, storage_errors("deploying a completion version"), \

@@ -34,6 +34,7 @@ from .stats import aggregate_bootstrap, row_comparison, sign_test, wilson_interv
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
     from ..datasets import Dataset
 
 __all__ = ["MAX_RESAMPLES", "Candidate", "TrainingOverlapWarning", "artifact_hash", "evaluate",
@@ -129,7 +130,7 @@ def evaluate(
     reference: str | None = None,
     judge: ScoreJudge | PairwiseJudge | None = None,
     settings: EvaluationSettings | None = None,
-    workspace: Workspace | None = None,
+    workspace: WorkspaceLike | None = None,
     **options: Any,
 ) -> Comparison:
     """Run every candidate on exactly the same rows of a dataset version and compare them.
@@ -329,23 +330,22 @@ _SCORE_FIX = ("return the predicted label, or {'label': ..., 'score': ...} so th
               "reads the score")
 
 
-def _workspace(workspace: Workspace | None) -> Workspace:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+def _workspace(workspace: object) -> Workspace:
+    """The context of `workspace` (the default workspace's when None): the room's boundary."""
+    from .._context import narrow_or_default
 
-    if workspace is not None:
-        if not isinstance(workspace, Workspace):
-            raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}")
-        return workspace
-    from .._context import resolve
-
-    return resolve(None)
+    try:
+        return narrow_or_default(workspace)
+    except ValidationError:
+        raise ValidationError(f"workspace must be a Workspace, got {type(workspace).__name__}"
+                              ) from None
 
 
 def _dataset(ws: Workspace, dataset: Any) -> Dataset:
     from ..datasets import Dataset
 
     if isinstance(dataset, str):
-        return ws.get_dataset(dataset)
+        return ws.datasets.get_dataset(dataset)
     if isinstance(dataset, Dataset):
         return dataset
     raise ValidationError(f"dataset must be a dataset name or a Dataset, got "
@@ -705,7 +705,7 @@ def _output_column(run: _Run) -> pl.Series:
     return pl.Series([None if v is None else json.dumps(v) for v in values], dtype=pl.String)
 
 
-def list_evaluations(dataset: str | None = None, workspace: Workspace | None = None
+def list_evaluations(dataset: str | None = None, workspace: WorkspaceLike | None = None
                      ) -> pl.DataFrame:
     """Stored evaluations (of one dataset if given), newest first: id, dataset, verdict..."""
     if dataset is not None and not isinstance(dataset, str):
@@ -713,7 +713,7 @@ def list_evaluations(dataset: str | None = None, workspace: Workspace | None = N
     return _store.evaluation_summaries(_workspace(workspace), dataset)
 
 
-def get_evaluation(evaluation_id: str, workspace: Workspace | None = None) -> Comparison:
+def get_evaluation(evaluation_id: str, workspace: WorkspaceLike | None = None) -> Comparison:
     """A stored evaluation, rows included.
 
     Raises:

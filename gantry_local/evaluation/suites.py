@@ -40,6 +40,7 @@ else:  # pragma: no cover - Python 3.10
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["CheckResult", "Suite", "SuiteResult"]
 
@@ -174,7 +175,7 @@ class Suite:
                                   f"['mypkg'], got {shown(allow_modules)}")
         return _load_toml(cls, Path(path), tuple(allow_modules))
 
-    def run(self, workspace: Workspace | None = None, version_id: str | None = None,
+    def run(self, workspace: WorkspaceLike | None = None, version_id: str | None = None,
             cache: bool | None = None) -> SuiteResult:
         """Evaluate and check. Row errors never raise; they count against `max_error_rate`.
 

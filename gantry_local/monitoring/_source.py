@@ -30,7 +30,7 @@ _KINDS = {"int": "number", "float": "number", "str": "category", "bool": "bool"}
 
 def field_kinds(ws: Workspace, application: str) -> dict[str, str]:
     """Every monitored field (inputs, outputs, feedback) and its kind: number, category, bool."""
-    schema = ws._app_state(application).schema
+    schema = ws.app_state(application).schema
     logical = {**schema.snapshot("records"), **schema.snapshot("feedback")}
     return {name: _KINDS[kind] for name, kind in sorted(logical.items())
             if kind in _KINDS and name.split(".", 1)[0] in ("inputs", "outputs", "feedback")}
@@ -158,7 +158,7 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
         raise ValidationError(f"end_time {end} is not after start_time {start}")
     if start is None or end is None:
         ws.flush()
-        ws._app_state(application)
+        ws.app_state(application)
         table = table_name(application, RECORDS)
         with ws.database.cursor() as con, storage_errors(f"reading {application!r}"):
             low, high = run(con, f'SELECT min("__time"), max("__time") FROM {table}')[0]
@@ -174,21 +174,25 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
     return Grid(origin, interval, 0, count - 1, end)
 
 
-def check_workspace(ws: object) -> None:
-    """Refuse a first argument that is not a Workspace (these functions take one first)."""
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+def check_workspace(ws: object) -> Workspace:
+    """The context of the Workspace these functions take first (narrowed here, at the room's
+    boundary), else a `ValidationError` naming what was given."""
+    from .._context import narrow
 
-    if not isinstance(ws, Workspace):
+    try:
+        return narrow(ws)
+    except ValidationError:
         raise ValidationError(f"the first argument must be a Workspace, got {type(ws).__name__}; "
-                              "or call the Application's method (app.summarize(...), ...)")
+                              "or call the Application's method (app.summarize(...), ...)"
+                              ) from None
 
 
 def check_dataset(dataset: object) -> None:
-    """Refuse a first argument that is not a Dataset (``workspace.get_dataset(name)``)."""
+    """Refuse a first argument that is not a Dataset (``workspace.datasets.get_dataset(name)``)."""
     from ..datasets.dataset import Dataset
 
     if not isinstance(dataset, Dataset):
-        raise ValidationError(f"the first argument must be a Dataset (workspace.get_dataset("
+        raise ValidationError(f"the first argument must be a Dataset (workspace.datasets.get_dataset("
                               f"name)), got {type(dataset).__name__}")
 
 def finite(value: float) -> bool:

@@ -27,6 +27,7 @@ from .quality import PAIRED, metrics_over_time
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["AGGREGATIONS", "GANTRY_AGGREGATIONS", "Alert", "Measure", "canonical_aggregation",
            "failing_automations", "list_alerts", "measure", "needs"]
@@ -270,9 +271,9 @@ def _alert(row: Sequence[Any]) -> Alert:
     return Alert(*values, alert_id=alert_id)  # type: ignore[misc]
 
 
-def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
+def list_alerts(ws: WorkspaceLike, application: str | None = None) -> pl.DataFrame:
     """Every alert (of one application if given), newest first, with any action error."""
-    check_workspace(ws)
+    ws = check_workspace(ws)
     with ws.database.cursor() as con, storage_errors("listing alerts"):
         table = con.sql(f"SELECT {_COLUMNS}, action_error, CASE WHEN resolved_at IS NULL THEN "
                         "'fired' ELSE 'resolved' END AS status, alert_id FROM _gl_alerts "
@@ -285,10 +286,10 @@ def list_alerts(ws: Workspace, application: str | None = None) -> pl.DataFrame:
     return frame.with_columns([pl.col(n).dt.convert_time_zone("UTC") for n in zoned])
 
 
-def failing_automations(ws: Workspace, application: str | None = None) -> pl.DataFrame:
+def failing_automations(ws: WorkspaceLike, application: str | None = None) -> pl.DataFrame:
     """Automations failing now (of one application if given): name, kind, first and last
     failure, failing ticks, error; each leaves when it next succeeds (the scheduler's record)."""
-    check_workspace(ws)
+    ws = check_workspace(ws)
     with ws.database.cursor() as con, storage_errors("listing failing automations"):
         table = con.sql("SELECT automation, kind, application, first_failed_at, last_failed_at, "
                         "failures, error FROM _gl_automation_failures WHERE ? IS NULL OR "

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
     from ..datasets import Dataset
 
 __all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "check_thresholds",
@@ -115,7 +116,7 @@ def dataset_side(dataset: Dataset, version_id: str | None) -> Side:
                 f"{dataset.name}@{full[:12]}", to_physical(table, physical), physical)
 
 
-def drift(ws: Workspace, application: str, reference: Any, current: Any,
+def drift(ws: WorkspaceLike, application: str, reference: Any, current: Any,
           fields: Sequence[str] | None = None, psi_threshold: float = PSI_THRESHOLD,
           js_threshold: float = JS_THRESHOLD) -> pl.DataFrame:
     """Per field: the statistics between `reference` and `current` and a drift flag.
@@ -123,7 +124,7 @@ def drift(ws: Workspace, application: str, reference: Any, current: Any,
     Raises:
         ValidationError: unknown fields, a malformed side, or a side with no rows.
     """
-    check_workspace(ws)
+    ws = check_workspace(ws)
     check_thresholds(psi_threshold, js_threshold)
     kinds = choose_fields(field_kinds(ws, application), fields)
     ref = window_side(ws, application, reference, "reference")
@@ -331,7 +332,7 @@ def _floor(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.asarray(np.maximum(p, _EPS), dtype=float)
 
 
-def drift_over_time(ws: Workspace, application: str, reference: Any,
+def drift_over_time(ws: WorkspaceLike, application: str, reference: Any,
                     interval: timedelta = timedelta(days=1), start_time: datetime | None = None,
                     end_time: datetime | None = None, fields: Sequence[str] | None = None,
                     psi_threshold: float = PSI_THRESHOLD, js_threshold: float = JS_THRESHOLD,
@@ -346,7 +347,7 @@ def drift_over_time(ws: Workspace, application: str, reference: Any,
     in one query and split by interval (with ``tests=False``, counted per interval in
     DuckDB instead); each interval is reduced once.
     """
-    check_workspace(ws)
+    ws = check_workspace(ws)
     check_thresholds(psi_threshold, js_threshold)
     if not isinstance(tests, bool):
         raise ValidationError(f"tests must be True or False, got {tests!r}")

@@ -19,6 +19,7 @@ from ._source import Records, check_workspace, field_kinds, finite, grid_for, sh
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["QUALITY_METRICS", "metrics_over_time"]
 
@@ -35,7 +36,7 @@ _SCORE_FIX = ("pass threshold= to count a score >= threshold as the positive cla
               "predicted label")
 
 
-def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
+def metrics_over_time(ws: WorkspaceLike, application: str, metrics: Sequence[str],
                       output: str | None = None, feedback: str | None = None,
                       interval: timedelta = timedelta(days=1),
                       start_time: datetime | None = None, end_time: datetime | None = None,
@@ -59,7 +60,7 @@ def metrics_over_time(ws: Workspace, application: str, metrics: Sequence[str],
         ValidationError: an unknown metric, a missing or ill-typed field, a score without a
             threshold, labels that do not fit the metric.
     """
-    check_workspace(ws)
+    ws = check_workspace(ws)
     if isinstance(metrics, str) or not metrics:
         raise ValidationError(f"metrics must be a non-empty list, e.g. ['accuracy']; known: "
                               f"{', '.join(QUALITY_METRICS)}")

@@ -31,6 +31,7 @@ from .summaries import summarize
 
 if TYPE_CHECKING:
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["SECTIONS", "write_report"]
 
@@ -42,7 +43,7 @@ _BLUE, _ORANGE, _GREY = "#1f77b4", "#ff7f0e", "#7f7f7f"
 _RC: dict[Any, Any] = {"svg.hashsalt": "gantry-local", "svg.fonttype": "none"}
 
 
-def write_report(ws: Workspace, application: str, path: str | Path = "report.html",
+def write_report(ws: WorkspaceLike, application: str, path: str | Path = "report.html",
                  interval: timedelta = timedelta(days=1), start_time: datetime | None = None,
                  end_time: datetime | None = None) -> Path:
     """Write the report of `application` to `path` (an .html file) and return the path.
@@ -50,7 +51,7 @@ def write_report(ws: Workspace, application: str, path: str | Path = "report.htm
     Raises:
         ValidationError: the application has no records, or `path` is a folder.
     """
-    check_workspace(ws)
+    ws = check_workspace(ws)
     target = _target(path)
     grid = grid_for(ws, application, interval, start_time, end_time)
     with ThreadPoolExecutor(1) as pool, rc_context(_RC):
@@ -62,7 +63,7 @@ def write_report(ws: Workspace, application: str, path: str | Path = "report.htm
         datasets: list[dict[str, Any]] = []
         storage_error = None
         try:  # read once: both the datasets and the evaluations sections need them
-            datasets = [d for d in ws.list_datasets() if d["app_name"] == application]
+            datasets = [d for d in ws.datasets.list_datasets() if d["app_name"] == application]
         except GantryLocalError as exc:  # storage unreachable: the sections say so
             storage_error = str(exc)
         parts = [
@@ -323,7 +324,7 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
                         f"<p class='note'>{html.escape(storage_error)}</p>")
     charts = []
     for info in datasets:
-        versions = [v for v in reversed(ws.get_dataset(info["name"]).list_versions())
+        versions = [v for v in reversed(ws.datasets.get_dataset(info["name"]).list_versions())
                     if v.get("error") is None]  # a corrupt version was warned about; skip it
         if not versions:  # a curator's dataset before its first run
             continue

@@ -13,7 +13,7 @@ from ._scaled import exponent, factor, unscale
 from ._source import Records, check_workspace, choose_fields, field_kinds, grid_for
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
 __all__ = ["QUANTILES", "TOP_CATEGORIES", "summarize"]
 
@@ -31,7 +31,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(days=1),
+def summarize(ws: WorkspaceLike, application: str, interval: timedelta = timedelta(days=1),
               start_time: datetime | None = None, end_time: datetime | None = None,
               fields: Sequence[str] | None = None, version: int | str | None = None,
               tags: Mapping[str, str] | None = None) -> pl.DataFrame:
@@ -47,7 +47,7 @@ def summarize(ws: Workspace, application: str, interval: timedelta = timedelta(d
         ValidationError: unknown fields (the message lists the known ones), a bad interval,
             or no records at all.
     """
-    check_workspace(ws)
+    ws = check_workspace(ws)
     kinds = choose_fields(field_kinds(ws, application), fields)
     grid = grid_for(ws, application, interval, start_time, end_time)
     records = Records.of(ws, application, grid.origin, grid.end, version, tags)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from .._context import narrow
 from .._db import storage_errors
 from .._names import is_valid_text
 from ..clock import datetime_to_us
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import pandas
 
     from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import WorkspaceLike
 
     # A series statistic: one value, or a frame of them (``num_points`` > 1 or ``group_by``).
     Statistic: TypeAlias = "float | int | datetime | pandas.DataFrame | None"
@@ -61,7 +63,7 @@ class GantryDataFrame(Query):
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: WorkspaceLike,
         application: str,
         start_time: datetime | None = None,
         end_time: datetime | None = None,
@@ -82,7 +84,8 @@ class GantryDataFrame(Query):
         # a relative window's length and offset (`Application.query`), kept by save_query
         self.relative_time_window: timedelta | None = None
         self.relative_time_delay: timedelta | None = None
-        super().__init__(workspace, application, start_time, end_time, version, merged, filters)
+        super().__init__(narrow(workspace), application, start_time, end_time, version, merged,
+                         filters)
 
     # -- Gantry's interface -------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class GantryDataFrame(Query):
     # -- internals ----------------------------------------------------------------------------
 
     def _dtypes(self) -> dict[str, str]:
-        state = self._ws._app_state(self.application)
+        state = self._ws.app_state(self.application)
         fields = {**state.schema.snapshot(RECORDS), **state.schema.snapshot(FEEDBACK)}
         return {name: ("tag" if name.startswith("tags.") else dtype)
                 for name, dtype in fields.items()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._context import resolve
+from .._context import narrow, narrow_or_default
 from ..errors import ValidationError
 from ..records._duckdb_sink import table_name
 from ..records._schema import RECORDS
@@ -16,6 +16,9 @@ from ._filters import resolve_time
 from ._frame import GantryDataFrame
 from ._saved import check_batch, view_frame
 from .time_window import RelativeTimeWindow, TimeWindow
+
+if TYPE_CHECKING:
+    from .._context import WorkspaceLike
 
 __all__ = ["CallableModule", "create_view", "frame", "init", "list_application_batches",
            "list_application_environments", "list_application_versions", "list_application_views",
@@ -33,7 +36,7 @@ def init(api_key: str | None = None) -> None:
     """
     if api_key is not None and not isinstance(api_key, str):
         raise ValidationError(f"api_key must be a string or None, got {type(api_key).__name__}")
-    resolve(None)
+    narrow_or_default(None)
 
 
 def query(
@@ -60,16 +63,17 @@ def query(
         ValidationError: bad times, filters or tags, or `view` with a window or filters.
         NotFoundError: no such application, view or batch.
     """
-    return frame(resolve(None), application, start_time, end_time, version,
+    return frame(narrow_or_default(None), application, start_time, end_time, version,
                  environment, filters, tags, view=view, batch_id=batch_id)
 
 
-def frame(workspace: Any, application: str, start_time: object, end_time: object,
+def frame(workspace: WorkspaceLike, application: str, start_time: object, end_time: object,
           version: int | str | None, environment: str | None,
           filters: Sequence[Mapping[str, Any]] | None, tags: Mapping[str, str] | None,
           view: str | None = None, batch_id: str | None = None) -> GantryDataFrame:
     """`query` against a given workspace."""
-    workspace._app_state(application)
+    workspace = narrow(workspace)
+    workspace.app_state(application)
     if view is not None:
         if not (start_time is None and end_time is None and filters is None
                 and batch_id is None):
@@ -87,11 +91,12 @@ def frame(workspace: Any, application: str, start_time: object, end_time: object
     return result
 
 
-def window_frame(workspace: Any, application: str, time_window: object,
+def window_frame(workspace: WorkspaceLike, application: str, time_window: object,
                  version: int | str | None, env: str | None,
                  filters: Sequence[Mapping[str, Any]] | None,
                  tags: Mapping[str, str] | None) -> GantryDataFrame:
     """`Application.query` with a Gantry time window (None: the last 24 hours)."""
+    workspace = narrow(workspace)
     if time_window is None:
         return frame(workspace, application, None, None, version, env, filters, tags)
     if isinstance(time_window, RelativeTimeWindow):
@@ -108,9 +113,10 @@ def window_frame(workspace: Any, application: str, time_window: object,
                           "end_time=)")
 
 
-def _distinct(workspace: Any, application: str, column: str) -> list[str]:
+def _distinct(workspace: WorkspaceLike, application: str, column: str) -> list[str]:
     """The distinct non-null values of one records column (none if it was never logged)."""
-    state = workspace._app_state(application)
+    workspace = narrow(workspace)
+    state = workspace.app_state(application)
     if not column.startswith("__") and column not in state.schema.snapshot(RECORDS):
         return []
     workspace.flush()
@@ -126,13 +132,13 @@ def _distinct(workspace: Any, application: str, column: str) -> list[str]:
 def list_application_versions(application: str) -> list[str]:
     """The versions records of `application` were logged with, sorted."""
     _check_name(application)
-    return _distinct(resolve(None), application, "__version")
+    return _distinct(narrow_or_default(None), application, "__version")
 
 
 def list_application_environments(application: str) -> list[str]:
     """The ``env`` tag values records of `application` carry, sorted."""
     _check_name(application)
-    return _distinct(resolve(None), application, "tags.env")
+    return _distinct(narrow_or_default(None), application, "tags.env")
 
 
 def list_application_batches(application: str, version: str | int | None = None
@@ -143,8 +149,8 @@ def list_application_batches(application: str, version: str | int | None = None
     from ..records._inputs import check_version
 
     _check_name(application)
-    workspace = resolve(None)
-    workspace._app_state(application)
+    workspace = narrow_or_default(None)
+    workspace.app_state(application)
     if version is not None and check_version(version) not in list_application_versions(
             application):
         from ..errors import NotFoundError
@@ -157,7 +163,7 @@ def list_application_batches(application: str, version: str | int | None = None
 
 def list_applications() -> list[str]:
     """The names of the default workspace's applications, sorted (Gantry's shape)."""
-    return resolve(None).list_applications()
+    return narrow_or_default(None).apps.names()
 
 
 def create_view(
@@ -180,7 +186,7 @@ def create_view(
     """
     from ._saved import create_view as create
 
-    create(resolve(None), name, application, start_time, end_time, duration,
+    create(narrow_or_default(None), name, application, start_time, end_time, duration,
            version, tag_filters, data_filters)
 
 
@@ -190,7 +196,7 @@ def list_application_views(application: str, version: str | int | None = None,
     from ._saved import list_views
 
     _check_name(application)
-    return list_views(resolve(None), application, version, environment)
+    return list_views(narrow_or_default(None), application, version, environment)
 
 
 def print_application_info(application: str) -> None:
@@ -223,4 +229,6 @@ class CallableModule(types.ModuleType):
         tags: Mapping[str, str] | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> Query:
-        return resolve(None).query(application, start_time, end_time, version, tags, filters)
+        context = narrow_or_default(None)
+        context.app_state(application)
+        return Query(context, application, start_time, end_time, version, tags, filters)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._context import Context as Workspace
+from .._context import WorkspaceLike, narrow
 from .._db import run, storage_errors, transaction
 from ..clock import read_clock
 from ..errors import NotFoundError, ValidationError
@@ -23,9 +25,10 @@ __all__ = ["check_batch", "create_view", "get_query", "list_queries", "list_view
 
 # -- saved queries --------------------------------------------------------------------------
 
-def save_query(ws: Any, application: str, name: object, query: object) -> None:
+def save_query(ws: WorkspaceLike, application: str, name: object, query: object) -> None:
     """Save `query` (a `GantryDataFrame` of `application`) under `name`, replacing one."""
-    ws._app_state(application)
+    ws = narrow(ws)
+    ws.app_state(application)
     _check_name(name, "query")
     if not isinstance(query, GantryDataFrame):
         raise ValidationError(f"save_query saves a GantryDataFrame (from app.query), got "
@@ -49,16 +52,17 @@ def save_query(ws: Any, application: str, name: object, query: object) -> None:
             [application, name, definition, read_clock(ws.clock)])
 
 
-def _definitions(ws: Any, application: str) -> list[tuple[str, dict[str, Any], datetime]]:
-    ws._app_state(application)
+def _definitions(ws: Workspace, application: str) -> list[tuple[str, dict[str, Any], datetime]]:
+    ws.app_state(application)
     with ws.database.cursor() as con, storage_errors(f"reading {application!r}'s saved queries"):
         rows = run(con, "SELECT name, definition, created_at FROM _gl_saved_queries WHERE "
                         "application = ? ORDER BY name", [application])
     return [(name, _from_json(text), created) for name, text, created in rows]
 
 
-def get_query(ws: Any, application: str, name: object) -> GantryDataFrame:
+def get_query(ws: WorkspaceLike, application: str, name: object) -> GantryDataFrame:
     """The saved query as a `GantryDataFrame`; a relative window ends at the clock's now."""
+    ws = narrow(ws)
     _check_name(name, "query")
     found = {n: d for n, d, _ in _definitions(ws, application)}
     if name not in found:
@@ -77,15 +81,16 @@ def get_query(ws: Any, application: str, name: object) -> GantryDataFrame:
     return frame
 
 
-def list_queries(ws: Any, application: str) -> list[dict[str, Any]]:
+def list_queries(ws: WorkspaceLike, application: str) -> list[dict[str, Any]]:
     """Every saved query of `application`, by name."""
+    ws = narrow(ws)
     return [{"name": name, **spec, "created_at": created}
             for name, spec, created in _definitions(ws, application)]
 
 
 # -- views ----------------------------------------------------------------------------------
 
-def create_view(ws: Any, name: object, application: str, start_time: object, end_time: object,
+def create_view(ws: Workspace, name: object, application: str, start_time: object, end_time: object,
                 duration: object, version: object, tag_filters: object,
                 data_filters: object) -> None:
     """`gquery.create_view` against a given workspace."""
@@ -93,21 +98,21 @@ def create_view(ws: Any, name: object, application: str, start_time: object, end
                               tag_filters, data_filters, _check_view_filters)
 
 
-def _check_view_filters(ws: Any, application: str, version: Any, data_filters: Any,
+def _check_view_filters(ws: Workspace, application: str, version: Any, data_filters: Any,
                         tag_filters: Any) -> None:
     """The filters must make a valid query now, not when the view is used."""
     GantryDataFrame(ws, application, None, None, version, None, data_filters, tag_filters)
 
 
-def _views(ws: Any, application: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-    ws._app_state(application)
+def _views(ws: Workspace, application: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    ws.app_state(application)
     with ws.database.cursor() as con, storage_errors(f"reading {application!r}'s views"):
         rows = run(con, "SELECT name, version, definition FROM _gl_views WHERE application = ? "
                         "ORDER BY name", [application])
     return [(name, ver, _from_json(text)) for name, ver, text in rows]
 
 
-def list_views(ws: Any, application: str, version: object = None,
+def list_views(ws: Workspace, application: str, version: object = None,
                environment: object = None) -> list[str]:
     """Names of `application`'s views for `version` and `environment` (None: any)."""
     ver = check_version(version)
@@ -118,7 +123,7 @@ def list_views(ws: Any, application: str, version: object = None,
             and (environment is None or spec["tag_filters"].get("env") in (None, environment))]
 
 
-def view_frame(ws: Any, application: str, view: object, version: int | str | None,
+def view_frame(ws: Workspace, application: str, view: object, version: int | str | None,
                environment: str | None, tags: Mapping[str, str] | None) -> GantryDataFrame:
     """A `GantryDataFrame` over a saved view (its window, tag and data filters)."""
     _check_name(view, "view")
@@ -138,7 +143,7 @@ def view_frame(ws: Any, application: str, view: object, version: int | str | Non
                            spec["data_filters"], merged)
 
 
-def check_batch(ws: Any, application: str, batch_id: object, version: object) -> None:
+def check_batch(ws: Workspace, application: str, batch_id: object, version: object) -> None:
     """Raise unless `batch_id` is a batch of `application` (of `version`, if given)."""
     from ..records._batch_log import list_batches
 

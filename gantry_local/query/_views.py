@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._context import Context as Workspace
 from .._db import run, storage_errors, transaction
 from ..clock import read_clock, to_utc
 from ..errors import AlreadyExistsError, ValidationError
@@ -48,13 +49,14 @@ def seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def create_view(ws: Any, name: object, application: str, start_time: object, end_time: object,
+def create_view(ws: Workspace, name: object, application: str, start_time: object,
+                end_time: object,
                 duration: object, version: object, tag_filters: object,
                 data_filters: object, check: Callable[[Any, str, Any, Any, Any], object]
                 ) -> None:
     """`gquery.create_view` against a given workspace; `check(ws, application, version,
     data_filters, tag_filters)` raises when the filters do not make a valid query."""
-    ws._app_state(application)
+    ws.app_state(application)
     check_name(name, "view")
     if duration is not None:
         if start_time is not None or end_time is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,14 +35,18 @@ _SECTION_ORDER = {"__time": 0, "__join_key": 1, "__version": 2, "inputs": 3, "ou
 
 
 class Source(Protocol):
-    """What a `Query` reads through: a workspace's database, flush and applications."""
+    """What a `Query` reads through (a room's `Context`): the database, flush and the
+    applications' states."""
 
-    database: Database
+    @property
+    def database(self) -> Database:
+        """The workspace's database."""
 
-    def flush(self, timeout: float | None = None) -> None:
+    @property
+    def flush(self) -> Callable[[], None]:
         """Block until every record logged before the call is in the database."""
 
-    def _app_state(self, name: object) -> AppState:
+    def app_state(self, name: object) -> AppState:
         """The live state of application `name`."""
 
 
@@ -156,8 +160,8 @@ class Query:
         known.update({columns.logical.get(c, c): f"f.{quote_ident(c)}" for c in fbs})
         if fbs:
             known["__feedback_time"] = 'f."__time"'
-        logged = set(self._ws._app_state(self.application).schema.snapshot(RECORDS)) | set(
-            self._ws._app_state(self.application).schema.snapshot(FEEDBACK))
+        logged = set(self._ws.app_state(self.application).schema.snapshot(RECORDS)) | set(
+            self._ws.app_state(self.application).schema.snapshot(FEEDBACK))
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if self.start_time is not None:
@@ -178,8 +182,8 @@ class Query:
                 raise ValidationError(f"tag {key!r} must be matched against a string")
             where.append(f"{tag_column(known, logged, key)} = ?")
             params.append(value)
-        logical = {**self._ws._app_state(self.application).schema.snapshot(RECORDS),
-                   **self._ws._app_state(self.application).schema.snapshot(FEEDBACK)}
+        logical = {**self._ws.app_state(self.application).schema.snapshot(RECORDS),
+                   **self._ws.app_state(self.application).schema.snapshot(FEEDBACK)}
         for spec in self.filters:
             clause, values = filter_sql(spec, known, logged, logical)
             where.append(clause)

@@ -99,7 +99,7 @@ def select(workspace: Workspace, application: str, selectors: list[Selector], se
 
 
 def logical_types(workspace: Workspace, application: str) -> dict[str, str]:
-    state = workspace._app_state(application)
+    state = workspace.app_state(application)
     return {**state.schema.snapshot("records"), **state.schema.snapshot("feedback")}
 
 
@@ -129,7 +129,7 @@ def labelled(selection: Selection) -> str:
 def label_counts(workspace: Workspace, application: str, start: datetime, end: datetime,
                  who: str = "curator") -> tuple[int, int]:
     """(records with a feedback value, records) in ``[start, end)``."""
-    workspace._app_state(application)  # NotFoundError for no application
+    workspace.app_state(application)  # NotFoundError for no application
     selection = Query(workspace, application, start, end).selection(ordered=False)
     sql = (f"SELECT count(*) FILTER (WHERE {labelled(selection)}), count(*) "
            f"FROM ({selection.sql}) AS base")

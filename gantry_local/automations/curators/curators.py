@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from ..._context import check_context
+from ..._context import narrow, narrow_or_default
 from ..._limits import check_bool, check_moment, check_number, check_span
 from ..._names import check_name
 from ...clock import to_utc
@@ -35,7 +35,7 @@ from ._definitions import curator_to_json, read_definition
 from .selectors import Selector, StratifiedSampler
 
 if TYPE_CHECKING:
-    from ..._context import Context as Workspace  # the parts of a Workspace rooms use
+    from ..._context import Context, HasContext, WorkspaceLike
     from ...datasets import Dataset
     from .models import CuratorInfo
 
@@ -144,7 +144,7 @@ class Curator:
         self.kind = type(self).__name__
         self.former_names: tuple[str, ...] = ()  # earlier names, oldest first (see `update`)
         # Set once the definition is stored (create / add_automation / get_curator):
-        self.workspace: Workspace | None = None
+        self._context: Context | None = None
         self.enabled = False
         self.first_interval_start: datetime | None = None
         self.automation_name: str | None = None
@@ -155,6 +155,12 @@ class Curator:
                 f"start_on={self.start_on}, curation_interval={self.curation_interval}, "
                 f"curate_past_intervals={self.curate_past_intervals}, "
                 f"selectors={self.selectors})")
+
+    @property
+    def workspace(self) -> HasContext | None:
+        """The workspace the curator is stored in (None before `create`), as the user passed
+        it (the room itself keeps only that workspace's context)."""
+        return None if self._context is None else self._context.owner
 
     # -- Gantry's read-only facts -------------------------------------------------------------
 
@@ -202,7 +208,7 @@ class Curator:
         """Set how long after an interval ends it is curated (before `create`)."""
         self.curation_delay = check_span(curation_delay, "curation_delay", zero=True)
 
-    def check(self, workspace: Workspace) -> None:
+    def check(self, workspace: WorkspaceLike) -> None:
         """Refuse a definition that cannot run on its application as it is now: a stratified
         field the application logs with values that are not categories.
 
@@ -210,7 +216,7 @@ class Curator:
             NotFoundError: no such application.
             ValidationError: the stratified field holds numbers with fractions, times or lists.
         """
-        logical = _sampling.logical_types(workspace, self.application_name)
+        logical = _sampling.logical_types(check_workspace(workspace), self.application_name)
         for selector in self.selectors:
             method = selector.method
             if not isinstance(method, StratifiedSampler):
@@ -224,21 +230,21 @@ class Curator:
 
     # -- lifecycle (the definition lives in the workspace's DuckDB file) ----------------------
 
-    def _registry(self, workspace: Workspace | None = None) -> CuratorRegistry:
-        from ..._context import resolve
-
-        return registry_of(resolve(workspace if workspace is not None else self.workspace))
+    def _registry(self, workspace: WorkspaceLike | None = None) -> CuratorRegistry:
+        """The registry of `workspace`, else of the one it is stored in, else the default."""
+        given = workspace if workspace is not None else self._context
+        return CuratorRegistry(narrow_or_default(given))
 
     def _refresh(self, registry: CuratorRegistry) -> None:
         stored = registry.get(self.name)
-        self.workspace = registry.ws
+        self._context = registry.context
         self.enabled = stored.enabled
         self.first_interval_start = stored.first_interval_start
         self.automation_name = stored.automation_name
         self._created_at = stored._created_at
         self._id = stored._id
 
-    def create(self, enable: bool = True, workspace: Workspace | None = None) -> Curator:
+    def create(self, enable: bool = True, workspace: WorkspaceLike | None = None) -> Curator:
         """Store this curator (default workspace unless given), create its dataset if
         missing, and by default turn it on: as in Gantry, creating it is enough, the
         workspace's background scheduler loop curates from then on (see `Workspace`'s
@@ -254,7 +260,7 @@ class Curator:
         registry.create(self, enable)
         self._refresh(registry)
         if self.enabled:
-            start_background(registry.ws)
+            start_background(registry.context)
         return self
 
     def _first_interval(self, now: datetime) -> datetime:
@@ -284,7 +290,7 @@ class Curator:
         registry = self._registry()
         registry.set_enabled(self.name, True)
         self._refresh(registry)
-        start_background(registry.ws)
+        start_background(registry.context)
         return f"Curator {self.name} enabled"
 
     def disable(self) -> str:
@@ -301,7 +307,7 @@ class Curator:
         stored = registry.get(self.name)
         registry.delete(self.name)
         self.enabled, self._id, self._created_at = False, None, None
-        return f"Curator {self.name} ({stored._id}) deleted at {registry.ws.clock.now()}"
+        return f"Curator {self.name} ({stored._id}) deleted at {registry.context.clock.now()}"
 
     def update(
         self,
@@ -329,7 +335,7 @@ class Curator:
         changed = copy.copy(current)
         if new_selectors is not None:
             changed.selectors, changed.kind = _selectors(new_selectors, "new_selectors"), "Curator"
-            changed.check(registry.ws)
+            changed.check(registry.context)
         if new_curation_interval is not None:
             changed.curation_interval = check_span(new_curation_interval,
                                                    "new_curation_interval")
@@ -360,7 +366,7 @@ class Curator:
     def get_curated_dataset(self) -> Dataset:
         """The dataset this curator appends to (made when the curator was created)."""
         registry = self._registry()
-        return ensure_dataset(registry.ws, self.curated_dataset_name, self.application_name)
+        return ensure_dataset(registry.context, self.curated_dataset_name, self.application_name)
 
     def get_runs(self) -> pl.DataFrame:
         """Run history: interval, status, rows in the interval and selected, version, error."""
@@ -385,7 +391,7 @@ class Curator:
         text = f"{(*self.former_names, self.name)[0]}|{to_utc(interval_start).isoformat()}".encode()
         return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
 
-    def select(self, workspace: Workspace, start: datetime, end: datetime
+    def select(self, workspace: WorkspaceLike, start: datetime, end: datetime
                ) -> tuple[pa.Table, int]:
         """The rows this curator picks in ``[start, end)`` and how many rows the interval has.
 
@@ -393,30 +399,31 @@ class Curator:
             ValidationError: a selector names an unknown field, or stratifies a field whose
                 values are not categories.
         """
-        check_workspace(workspace)
+        context = check_workspace(workspace)
         start, end = check_moment(start, "interval start"), check_moment(end, "interval end")
         if end <= start:
             raise ValidationError(f"interval end {end} is not after its start {start}")
-        picked = _sampling.select(workspace, self.application_name, self.selectors,
+        picked = _sampling.select(context, self.application_name, self.selectors,
                                   self.seed(start), start, end, self.only_labelled,
                                   f"curator {self.name!r}")
         return picked.table, picked.rows_in_interval
 
-    def labels_ready(self, workspace: Workspace, start: datetime, now: datetime) -> bool:
+    def labels_ready(self, workspace: WorkspaceLike, start: datetime, now: datetime) -> bool:
         """Whether the interval starting at `start` may be curated at `now`: always, unless
         `min_labelled_share` asks to wait for feedback, until `max_label_wait` after it was
         due."""
+        context = check_workspace(workspace)
         if self.min_labelled_share is None:
             return True
         end = start + self.curation_interval
         if now >= end + self.curation_delay + self.max_label_wait:
             return True
-        checks = workspace.database.state(_LabelChecks)
+        checks = context.database.state(_LabelChecks)
         key = (self.name, start)
         last = checks.get(key)
         if last is not None and now - last < LABEL_RECHECK:
             return False  # counted not long ago: a tick every second does not count again
-        labelled, total = _sampling.label_counts(workspace, self.application_name, start, end,
+        labelled, total = _sampling.label_counts(context, self.application_name, start, end,
                                                  f"curator {self.name!r}")
         ready = total == 0 or labelled >= self.min_labelled_share * total
         if ready:
@@ -425,13 +432,14 @@ class Curator:
             checks[key] = now
         return ready
 
-    def curate(self, workspace: Workspace, start: datetime, end: datetime) -> CurationResult:
+    def curate(self, workspace: WorkspaceLike, start: datetime, end: datetime) -> CurationResult:
         """Run once over ``[start, end)``: append the picked rows to the curated dataset.
 
         An interval with no rows picked makes no version. The version's message and
         lineage say how many picked rows hold feedback (`labelled_rows`).
         """
-        table, total = self.select(workspace, start, end)
+        context = check_workspace(workspace)
+        table, total = self.select(context, start, end)
         start, end = to_utc(start), to_utc(end)
         labelled = _sampling.labelled_rows(table)
         message = (f"{table.num_rows:,} records added from interval {start:%Y-%m-%dT%H:%M} to "
@@ -439,7 +447,7 @@ class Curator:
                    f"({labelled:,} labelled)")
         if table.num_rows == 0:
             return CurationResult(self.name, start, end, total, 0, None, message)
-        dataset = ensure_dataset(workspace, self.curated_dataset_name, self.application_name)
+        dataset = ensure_dataset(context, self.curated_dataset_name, self.application_name)
         lineage = {"curator": self.name, "application": self.application_name,
                    "interval_start": start.isoformat(), "interval_end": end.isoformat(),
                    "rows_in_interval": total, "rows_selected": table.num_rows,
@@ -449,15 +457,15 @@ class Curator:
                               message, labelled)
 
 
-def ensure_dataset(workspace: Workspace, name: str, application: str) -> Dataset:
+def ensure_dataset(workspace: Context, name: str, application: str) -> Dataset:
     """The dataset `name`, created for `application` when missing."""
     try:
-        return workspace.get_dataset(name)
+        return workspace.datasets.get_dataset(name)
     except NotFoundError:
         try:
-            return workspace.create_dataset(name, app_name=application)
+            return workspace.datasets.create_dataset(name, app_name=application)
         except AlreadyExistsError:  # made meanwhile by another process
-            return workspace.get_dataset(name)
+            return workspace.datasets.get_dataset(name)
 
 
 def curator_id(first_name: str, created_at: datetime) -> uuid.UUID:
@@ -496,18 +504,18 @@ def _parse(name: str, definition: str) -> Curator:
 class CuratorRegistry(Registry):
     """The stored curators of one workspace, rebuilt as `Curator` objects from their rows."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        super().__init__(workspace.database, workspace.clock)
-        self.ws = workspace
+    def __init__(self, context: Context) -> None:
+        super().__init__(context.database, context.clock)
+        self.context = context
         self._parsed: dict[str, Curator] = {}  # definition JSON -> parsed curator
 
     def create(self, curator: Curator, enabled: bool, automation: str | None = None) -> None:
         """Store `curator` (checked against its application) and create its dataset."""
-        self.ws._app_state(curator.application_name)
-        curator.check(self.ws)
+        self.context.app_state(curator.application_name)
+        curator.check(self.context)
         now = self.clock.now()
         self.check_free(curator.name, automation)
-        ensure_dataset(self.ws, curator.curated_dataset_name, curator.application_name)
+        ensure_dataset(self.context, curator.curated_dataset_name, curator.application_name)
         self.insert(curator.name, curator.application_name, curator_to_json(curator), enabled,
                     curator._first_interval(now), automation, now)
 
@@ -525,7 +533,7 @@ class CuratorRegistry(Registry):
         if template is None:
             template = self._parsed[row.definition] = _parse(row.name, row.definition)
         curator = copy.copy(template)  # definitions are immutable; per-call state is set below
-        curator.workspace = self.ws
+        curator._context = self.context
         curator.enabled = row.enabled
         curator.first_interval_start = row.first_interval_start
         curator.automation_name = row.automation
@@ -558,7 +566,7 @@ class CuratorRegistry(Registry):
         new_dataset = changed.curated_dataset_name != current.curated_dataset_name
         if new_dataset:
             try:
-                self.ws.get_dataset(changed.curated_dataset_name, include_deleted=True)
+                self.context.datasets.get_dataset(changed.curated_dataset_name, include_deleted=True)
             except NotFoundError:
                 pass
             else:
@@ -568,7 +576,7 @@ class CuratorRegistry(Registry):
         if new_dataset:
             # made meanwhile by another process: the runs append to it
             with contextlib.suppress(AlreadyExistsError):
-                self.ws.create_dataset(changed.curated_dataset_name,
+                self.context.datasets.create_dataset(changed.curated_dataset_name,
                                        app_name=changed.application_name)
 
 
@@ -577,6 +585,6 @@ def registry_of(workspace: object) -> CuratorRegistry:
     return CuratorRegistry(check_workspace(workspace))
 
 
-def check_workspace(workspace: object) -> Workspace:
-    """`workspace` if it is a Workspace."""
-    return check_context(workspace)
+def check_workspace(workspace: object) -> Context:
+    """The context of `workspace` (a Workspace, or its context), narrowed at the boundary."""
+    return narrow(workspace)

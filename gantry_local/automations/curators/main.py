@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._context import resolve
+from ..._context import narrow_or_default
 from ..._names import check_name
 from .curators import Curator, registry_of
 
 if TYPE_CHECKING:
-    from ..._context import Context as Workspace  # the parts of a Workspace rooms use
+    from ..._context import WorkspaceLike
 
 __all__ = ["get_all_curators", "get_curator", "list_curators"]
 
@@ -20,22 +20,22 @@ def _application(application_name: str | None) -> str | None:
 
 
 def get_all_curators(application_name: str | None = None,
-                     workspace: Workspace | None = None) -> list[Curator]:
+                     workspace: WorkspaceLike | None = None) -> list[Curator]:
     """The stored curators, by name (of one application if given; the default workspace
     unless given); one whose definition cannot be read is left out with a warning.
 
     Raises:
         NotFoundError: `application_name` names no application.
     """
-    registry = registry_of(resolve(workspace))
+    registry = registry_of(narrow_or_default(workspace))
     application = _application(application_name)
     if application is not None:
-        registry.ws._app_state(application)
+        registry.context.app_state(application)
     return registry.list(application)
 
 
 def list_curators(application_name: str | None = None,
-                  workspace: Workspace | None = None) -> list[str]:
+                  workspace: WorkspaceLike | None = None) -> list[str]:
     """The names of the stored curators (of one application if given), as Gantry returns.
 
     Raises:
@@ -44,12 +44,12 @@ def list_curators(application_name: str | None = None,
     return [c.name for c in get_all_curators(application_name, workspace)]
 
 
-def get_curator(name: str, workspace: Workspace | None = None) -> Curator:
+def get_curator(name: str, workspace: WorkspaceLike | None = None) -> Curator:
     """A stored curator (rebuilt from its definition as a `Curator` with the same selectors).
 
     Raises:
         NotFoundError: no curator of that name.
         IntegrityError: its stored definition cannot be read.
     """
-    curator: Curator = registry_of(resolve(workspace)).get(check_name(name, "curator name"))
+    curator: Curator = registry_of(narrow_or_default(workspace)).get(check_name(name, "curator name"))
     return curator
