@@ -148,7 +148,7 @@ def get_workspace() -> Workspace:
     return workspace
 
 
-set_default_resolver(get_workspace)  # the rooms' `resolve(None)` finds it here
+set_default_resolver(get_workspace)  # the rooms' `narrow_or_default(None)` finds it here
 
 
 def create_application(application_name: str, application_type: str | None = None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 
 import polars as pl
 
-from ._context import SchedulerContext
+from ._context import HasContext
 from ._logging import Workspace as LoggingWorkspace
 from .errors import ValidationError
 from .records._gantry_args import UNSET, wrong_feedback_name
@@ -32,10 +32,21 @@ _CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("gantr
 
 
 @runtime_checkable
-class Owner(SchedulerContext, LoggingWorkspace, Protocol):
+class Owner(HasContext, LoggingWorkspace, Protocol):
     """What an `Application` uses of the workspace that made it (`gantry_local.Workspace` is
-    the one implementation): what the rooms it calls use, and the façade's log calls and
-    `query`. It lets `Application` name its workspace's type without importing it."""
+    the one implementation): the context it hands the rooms it calls (they narrow it), and
+    the façade's log calls, `flush`, datasets and `query`. It lets `Application` name its
+    workspace's type without importing it."""
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record logged before the call is in the database."""
+
+    def create_dataset(self, name: str, bucket_name: str | None = None,
+                       app_name: str | None = None) -> Dataset:
+        """Create an empty dataset on the storage root."""
+
+    def list_datasets(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every dataset of the storage root, sorted by name."""
 
     def log_record(self, application: str, version: int | str | None = None,
                    inputs: Mapping[str, Any] | None = None, outputs: Any = None,
