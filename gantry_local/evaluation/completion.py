@@ -50,6 +50,7 @@ class VersionDetails:
         app_name: the application's name.
         version_id: the version's UUID (`deploy_version` takes it).
         version_number: 1, 2, ... in the order versions were created.
+        workspace: the context of the workspace it belongs to (its registered models).
     """
 
     config: dict[str, Any]
