@@ -16,7 +16,7 @@ from ..query.time_window import RelativeTimeWindow
 from ._durations import from_iso_duration, to_iso_duration
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = ["AggregationTrigger", "QueriesAggregationTrigger", "Trigger"]
 
@@ -161,7 +161,7 @@ class AggregationTrigger(Trigger):
         end = now - self.delay
         return end - self.evaluation_window, end
 
-    def spec(self, ws: Workspace, now: datetime) -> Measure:
+    def spec(self, ws: Context, now: datetime) -> Measure:
         """What the scheduler measures at `now`."""
         start, end = self.window(now)
         reference = self.reference

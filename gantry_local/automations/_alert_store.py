@@ -19,7 +19,7 @@ from ._durations import to_iso_duration
 from .actions import SendWebhook, action_from_dict
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = ["AlertDefinition", "Notification", "StoredAutomation"]
 
@@ -91,7 +91,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def save_alert(ws: Workspace, alert_id: str, name: str, application: str, checks: list[Check],
+def save_alert(ws: Context, alert_id: str, name: str, application: str, checks: list[Check],
                automation: str | None, replace: bool = False) -> None:
     """Store (or with `replace`, overwrite) an alert definition; window and delay come from
     its first check (Gantry's create_alert takes them as ISO durations)."""
@@ -115,7 +115,7 @@ def save_alert(ws: Workspace, alert_id: str, name: str, application: str, checks
         run(con, "INSERT INTO _gl_alert_definitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
 
 
-def list_definitions(ws: Workspace, application: str | None = None) -> list[AlertDefinition]:
+def list_definitions(ws: Context, application: str | None = None) -> list[AlertDefinition]:
     """Stored alerts (of one application when given), oldest first."""
     with ws.database.cursor() as con, storage_errors("reading alerts"):
         rows = run(con, "SELECT id, name, application, checks, evaluation_window, "
@@ -135,14 +135,14 @@ def list_definitions(ws: Workspace, application: str | None = None) -> list[Aler
     return out
 
 
-def get_definition(ws: Workspace, alert_id: str) -> AlertDefinition:
+def get_definition(ws: Context, alert_id: str) -> AlertDefinition:
     for definition in list_definitions(ws):
         if definition.id == alert_id:
             return definition
     raise NotFoundError(f"no alert {alert_id!r}; get_alerts(application_name) lists them")
 
 
-def delete_alert(ws: Workspace, alert_id: str) -> None:
+def delete_alert(ws: Context, alert_id: str) -> None:
     """Forget an alert definition and its notifications (alerts it fired stay listed)."""
     get_definition(ws, alert_id)
     with ws.database.cursor() as con, storage_errors("deleting an alert"), transaction(con):
@@ -150,7 +150,7 @@ def delete_alert(ws: Workspace, alert_id: str) -> None:
         run(con, "DELETE FROM _gl_alert_definitions WHERE id = ?", [alert_id])
 
 
-def save_notification(ws: Workspace, notification_id: str, alert_id: str, name: str,
+def save_notification(ws: Context, notification_id: str, alert_id: str, name: str,
                       action: SendWebhook, notify_daily: bool, daily_time: str | None) -> None:
     get_definition(ws, alert_id)
     with ws.database.cursor() as con, storage_errors(f"saving notification {name!r}"):
@@ -159,7 +159,7 @@ def save_notification(ws: Workspace, notification_id: str, alert_id: str, name: 
              daily_time, None, ws.clock.now()])
 
 
-def list_notifications(ws: Workspace, alert_id: str | None = None) -> list[Notification]:
+def list_notifications(ws: Context, alert_id: str | None = None) -> list[Notification]:
     with ws.database.cursor() as con, storage_errors("reading notifications"):
         rows = run(con, "SELECT id, alert_id, name, action, notify_daily, "
                    "daily_notification_time, last_sent_at, created_at FROM "
@@ -169,7 +169,7 @@ def list_notifications(ws: Workspace, alert_id: str | None = None) -> list[Notif
                          _utc(r[6]), to_utc(r[7])) for r in rows]
 
 
-def delete_notification(ws: Workspace, alert_id: str, notification_id: str) -> None:
+def delete_notification(ws: Context, alert_id: str, notification_id: str) -> None:
     with ws.database.cursor() as con, storage_errors("deleting a notification"):
         found = run(con, "SELECT 1 FROM _gl_alert_notifications WHERE id = ? AND alert_id = ?",
                     [notification_id, alert_id])
@@ -179,7 +179,7 @@ def delete_notification(ws: Workspace, alert_id: str, notification_id: str) -> N
         run(con, "DELETE FROM _gl_alert_notifications WHERE id = ?", [notification_id])
 
 
-def mark_sent(ws: Workspace, notification_id: str, when: datetime) -> None:
+def mark_sent(ws: Context, notification_id: str, when: datetime) -> None:
     with ws.database.cursor() as con, storage_errors("recording a digest"):
         run(con, "UPDATE _gl_alert_notifications SET last_sent_at = ? WHERE id = ?",
             [when, notification_id])
@@ -187,7 +187,7 @@ def mark_sent(ws: Workspace, notification_id: str, when: datetime) -> None:
 
 # -- automations stored as data --------------------------------------------------------------
 
-def get_automation_row(ws: Workspace, name: str) -> StoredAutomation | None:
+def get_automation_row(ws: Context, name: str) -> StoredAutomation | None:
     with ws.database.cursor() as con, storage_errors("reading automations"):
         rows = run(con, "SELECT name, application, definition, alert_id, stopped FROM "
                    "_gl_automations WHERE name = ?", [name])
@@ -195,7 +195,7 @@ def get_automation_row(ws: Workspace, name: str) -> StoredAutomation | None:
                                                   rows[0][3], bool(rows[0][4]))
 
 
-def list_automation_rows(ws: Workspace, application: str | None = None
+def list_automation_rows(ws: Context, application: str | None = None
                          ) -> list[StoredAutomation]:
     with ws.database.cursor() as con, storage_errors("reading automations"):
         rows = run(con, "SELECT name, application, definition, alert_id, stopped FROM "
@@ -204,7 +204,7 @@ def list_automation_rows(ws: Workspace, application: str | None = None
     return [StoredAutomation(r[0], r[1], json.loads(r[2]), r[3], bool(r[4])) for r in rows]
 
 
-def save_automation(ws: Workspace, name: str, application: str, definition: dict[str, Any],
+def save_automation(ws: Context, name: str, application: str, definition: dict[str, Any],
                     alert_id: str) -> None:
     with ws.database.cursor() as con, storage_errors(f"saving automation {name!r}"):
         run(con, "INSERT OR REPLACE INTO _gl_automations VALUES (?, ?, ?, ?, false, ?)",
@@ -212,7 +212,7 @@ def save_automation(ws: Workspace, name: str, application: str, definition: dict
              ws.clock.now()])
 
 
-def stop_automation(ws: Workspace, name: str) -> None:
+def stop_automation(ws: Context, name: str) -> None:
     """Mark a stored automation stopped and delete its alert (as Gantry's stop does)."""
     row = get_automation_row(ws, name)
     if row is None or row.stopped:

@@ -32,7 +32,7 @@ from .actions import SendWebhook
 
 if TYPE_CHECKING:
     from .._context import AppHandle as Application  # what automations use of one
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = ["check_action", "check_monitor", "check_trigger", "evaluate_monitor", "evaluate_monitors",
            "evaluate_stored", "send_digests"]
@@ -82,7 +82,7 @@ def _check_kinds(trigger: AggregationTrigger, kinds: dict[str, str], application
                               f"{kinds[name]}")
 
 
-def value_of(ws: Workspace, application: str, trigger: Any, now: datetime) -> float | None:
+def value_of(ws: Context, application: str, trigger: Any, now: datetime) -> float | None:
     """The trigger's value at `now` (None: nothing to judge yet).
 
     Raises:
@@ -114,7 +114,7 @@ def value_of(ws: Workspace, application: str, trigger: Any, now: datetime) -> fl
     return measure(ws, application, trigger.spec(ws, now))[0]
 
 
-def _query_value(ws: Workspace, query: dict[str, Any], aggregation: str, field: str,
+def _query_value(ws: Context, query: dict[str, Any], aggregation: str, field: str,
                  now: datetime) -> float | None:
     from ..monitoring.alerts import canonical_aggregation
     from ..query import GantryDataFrame
@@ -130,7 +130,7 @@ def _query_value(ws: Workspace, query: dict[str, Any], aggregation: str, field: 
     return None if value is None else float(value)
 
 
-def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
+def evaluate_monitors(ws: Context, now: datetime) -> list[Alert]:
     """Every running in-process aggregation automation of the workspace, in turn."""
     ws = check_workspace(ws)
     changes = []
@@ -145,7 +145,7 @@ def evaluate_monitors(ws: Workspace, now: datetime) -> list[Alert]:
     return changes
 
 
-def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any,
+def evaluate_monitor(ws: Context, name: str, application: str, automation: Any,
                      now: datetime) -> Alert | None:
     """One in-process aggregation automation at `now`: the alert it fired or resolved."""
     ws = check_workspace(ws)
@@ -155,7 +155,7 @@ def evaluate_monitor(ws: Workspace, name: str, application: str, automation: Any
     return _judge(ws, name, application, trigger, value, now, [automation.action], None)
 
 
-def evaluate_stored(ws: Workspace, definition: AlertDefinition, now: datetime) -> Alert | None:
+def evaluate_stored(ws: Context, definition: AlertDefinition, now: datetime) -> Alert | None:
     """One stored alert at `now`: fires when any check breaches, resolves when all are back."""
     ws.app_state(definition.application)
     values = [(c, value_of(ws, definition.application, c, now)) for c in definition.checks]
@@ -172,7 +172,7 @@ def evaluate_stored(ws: Workspace, definition: AlertDefinition, now: datetime) -
     return None
 
 
-def _judge(ws: Workspace, name: str, application: str, trigger: Any, value: float | None,
+def _judge(ws: Context, name: str, application: str, trigger: Any, value: float | None,
            now: datetime, actions: list[Any], alert_id: str | None) -> Alert | None:
     current = open_alert(ws, name, alert_id)
     if trigger.outside(value) and current is None:
@@ -191,7 +191,7 @@ def _judge(ws: Workspace, name: str, application: str, trigger: Any, value: floa
     return None
 
 
-def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
+def _act(ws: Context, action: Any, alert: Alert, fire: bool) -> str | None:
     """Run the action; its failure is recorded on the alert, never raised into the tick."""
     from .curators import Curator
 
@@ -208,11 +208,11 @@ def _act(ws: Workspace, action: Any, alert: Alert, fire: bool) -> str | None:
     return None
 
 
-def stored_alerts(ws: Workspace) -> list[AlertDefinition]:
+def stored_alerts(ws: Context) -> list[AlertDefinition]:
     return list_definitions(ws)
 
 
-def send_digests(ws: Workspace, now: datetime) -> list[str]:
+def send_digests(ws: Context, now: datetime) -> list[str]:
     """Post each daily notification whose time of day has come since its last digest; the
     names of those whose post failed (they are tried again on the next tick)."""
     failed = []

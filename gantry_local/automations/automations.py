@@ -32,7 +32,7 @@ from .triggers import DatasetVersionTrigger, IntervalTrigger
 
 if TYPE_CHECKING:
     from .._context import AppHandle as Application  # what automations use of one
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = ["Automation", "add_automation", "get_automation", "list_automations"]
 
@@ -73,7 +73,7 @@ class Automation:
         self.application = application if application is None else \
             check_name(application, "application name")
         self._stopped = False
-        self._workspace: Workspace | None = None
+        self._workspace: Context | None = None
 
     def __repr__(self) -> str:
         return f"Automation(name={self.name!r}, kind={self.kind!r}, action={self.action!r})"
@@ -161,7 +161,7 @@ def _action_dict(action: Any) -> dict[str, Any]:
     return {"type": "callable", "content": {"name": name}}
 
 
-def _in_process(workspace: Workspace) -> dict[str, tuple[str | None, Automation]]:
+def _in_process(workspace: Context) -> dict[str, tuple[str | None, Automation]]:
     """The workspace's in-process automations (monitors and suites): name -> (app, automation)."""
     from ._in_process import in_process
 
@@ -178,7 +178,7 @@ _STOP_HINT = ("to change it, stop it first (application.get_automation(automatio
               ".stop()) and add the new one")
 
 
-def _existing(workspace: Workspace, automation: Automation) -> Automation | None:
+def _existing(workspace: Context, automation: Automation) -> Automation | None:
     """The automation already added under this name if its definition is the same (None if
     the name is free or held by a stopped monitor, suite or alert).
 
@@ -228,7 +228,7 @@ def _with_schedule(automation: Automation) -> Curator:
     return curator  # type: ignore[no-any-return]
 
 
-def register(workspace: Workspace, application: str | None, automation: Automation) -> None:
+def register(workspace: Context, application: str | None, automation: Automation) -> None:
     """Add a monitor or a suite to the workspace's in-process registry (a stopped one of the
     same name is replaced; the same definition again is a no-op)."""
     automation.application = application
@@ -254,7 +254,7 @@ def add_automation(application: Application, automation: Automation) -> Automati
     return _add(application, narrow(application.workspace), automation)
 
 
-def _add(application: Application, workspace: Workspace, automation: Automation) -> Automation:
+def _add(application: Application, workspace: Context, automation: Automation) -> Automation:
     if automation.kind in ("monitor", "alert"):
         from ._monitors import check_monitor
 
@@ -290,7 +290,7 @@ def _add(application: Application, workspace: Workspace, automation: Automation)
     return automation
 
 
-def _store_alert(workspace: Workspace, application: str, automation: Automation) -> None:
+def _store_alert(workspace: Context, application: str, automation: Automation) -> None:
     """Gantry's flow: the trigger becomes a stored alert, the action its notification."""
     action = automation.action
     alert_id = store.new_id()
@@ -312,7 +312,7 @@ def _stored_definition(row: store.StoredAutomation) -> dict[str, Any]:
     return row.definition
 
 
-def _from_row(workspace: Workspace, row: store.StoredAutomation) -> Automation:
+def _from_row(workspace: Context, row: store.StoredAutomation) -> Automation:
     trigger = store.trigger_from_dict(row.definition["trigger"])
     action = action_from_dict(row.definition["action"])
     if isinstance(action, SendSlackMessage):
@@ -336,7 +336,7 @@ def _curator_automation(curator: Curator) -> Automation:
     return automation
 
 
-def _dataset_application(workspace: Workspace, dataset: str) -> str | None:
+def _dataset_application(workspace: Context, dataset: str) -> str | None:
     try:
         owner = workspace.datasets.get_dataset(dataset).app_name
     except NotFoundError:

@@ -17,7 +17,7 @@ from ..errors import NotFoundError
 from .comparison import Comparison, MetricResult, PairwiseResult
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = [
     "cache_outputs",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def cached_outputs(ws: Workspace, candidate: str, hashes: list[str]) -> dict[str, str]:
+def cached_outputs(ws: Context, candidate: str, hashes: list[str]) -> dict[str, str]:
     """Stored outputs (JSON text) of `candidate` for the given row hashes."""
     if not hashes:
         return {}
@@ -43,7 +43,7 @@ _KEEP = ("INSERT OR IGNORE INTO _gl_eval_cache SELECT candidate, row_hash, outpu
 _REPLACE = _KEEP.replace("OR IGNORE", "OR REPLACE")
 
 
-def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]],
+def cache_outputs(ws: Context, candidate: str, items: list[tuple[str, str]],
                   replace: bool = False) -> None:
     """Remember outputs (row hash, JSON text) of `candidate`; existing ones are kept unless
     `replace` (a run that did not read the cache refreshes it)."""
@@ -59,7 +59,7 @@ def cache_outputs(ws: Workspace, candidate: str, items: list[tuple[str, str]],
             con.unregister("_gl_new_outputs")
 
 
-def save_evaluation(ws: Workspace, comparison: Comparison) -> None:
+def save_evaluation(ws: Context, comparison: Comparison) -> None:
     summary = {k: v for k, v in comparison.__dict__.items() if k != "rows"}
     summary["created_at"] = comparison.created_at.isoformat()
     summary["results"] = [asdict(r) for r in comparison.results]
@@ -78,7 +78,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
-def load_evaluation(ws: Workspace, evaluation_id: str) -> Comparison:
+def load_evaluation(ws: Context, evaluation_id: str) -> Comparison:
     with ws.database.cursor() as con, storage_errors("reading evaluations"):
         rows = run(con, "SELECT summary, rows FROM _gl_evaluations WHERE id = ?", [evaluation_id])
     if not rows:
@@ -91,7 +91,7 @@ def load_evaluation(ws: Workspace, evaluation_id: str) -> Comparison:
     return Comparison(**data, rows=pl.read_parquet(io.BytesIO(blob)))
 
 
-def evaluation_summaries(ws: Workspace, dataset: str | None = None) -> pl.DataFrame:
+def evaluation_summaries(ws: Context, dataset: str | None = None) -> pl.DataFrame:
     """One row per stored evaluation, newest first."""
     with ws.database.cursor() as con, storage_errors("listing evaluations"):
         rows = run(con, "SELECT id, created_at, dataset, version_id, summary FROM _gl_evaluations "

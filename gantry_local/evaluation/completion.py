@@ -24,8 +24,7 @@ from ..errors import NotFoundError, ValidationError
 from ._models import ModelFn, models
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["CompletionVersion", "ModelFn", "VersionDetails", "create_version", "deploy_version",
            "get_version", "list_versions", "template_variables", "version_uuid"]
@@ -59,7 +58,7 @@ class VersionDetails:
     version_id: uuid.UUID
     version_number: int
     created_at: datetime | None = field(default=None, compare=False)
-    workspace: Workspace | None = field(default=None, compare=False, repr=False)
+    workspace: Context | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -139,7 +138,7 @@ def version_uuid(version_id: Any) -> uuid.UUID:
                           f"{version_id!r:.80}")
 
 
-def _check_app(workspace: object, application: str) -> Workspace:
+def _check_app(workspace: object, application: str) -> Context:
     """The context of `workspace` (narrowed here, at the room's boundary), whose application
     `application` must hold prompt versions."""
     from .._context import narrow
@@ -212,7 +211,7 @@ _COLUMNS = ("id, number, application, prompt_template, description, model, model
             "created_at, prompt_inputs")
 
 
-def _details(workspace: Workspace, vid: str, number: int, app: str, template: str,
+def _details(workspace: Context, vid: str, number: int, app: str, template: str,
              description: str, model: str, params: dict[str, Any], created: datetime,
              inputs: list[str]) -> VersionDetails:
     config = {"prompt": template, "prompt_inputs": inputs, "model": model, "params": params}
@@ -220,7 +219,7 @@ def _details(workspace: Workspace, vid: str, number: int, app: str, template: st
                           workspace)
 
 
-def _version(workspace: Workspace, row: tuple[Any, ...]) -> VersionDetails:
+def _version(workspace: Context, row: tuple[Any, ...]) -> VersionDetails:
     vid, number, app, template, description, model, params, created, inputs = row
     return _details(workspace, vid, number, app, template, description, model, json.loads(params),
                     created, json.loads(inputs) if inputs else template_variables(template))

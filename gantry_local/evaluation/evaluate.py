@@ -33,8 +33,7 @@ from .settings import MAX_RESAMPLES, EvaluationSettings
 from .stats import aggregate_bootstrap, row_comparison, sign_test, wilson_interval
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
     from ..datasets import Dataset
 
 __all__ = ["MAX_RESAMPLES", "Candidate", "TrainingOverlapWarning", "artifact_hash", "evaluate",
@@ -230,7 +229,7 @@ def check_training_data(data: Any) -> None:
                           f"version_id) pair, got {shown(data)}")
 
 
-def _overlaps(ws: Workspace, candidates: Mapping[str, Any], input_columns: list[str],
+def _overlaps(ws: Context, candidates: Mapping[str, Any], input_columns: list[str],
               row_inputs: list[dict[str, Any]]) -> dict[str, _Overlap]:
     """Per candidate declaring training data: evaluated rows whose inputs it was trained on."""
     out: dict[str, _Overlap] = {}
@@ -254,7 +253,7 @@ def _overlaps(ws: Workspace, candidates: Mapping[str, Any], input_columns: list[
     return out
 
 
-def _training_frame(ws: Workspace, data: Any) -> tuple[str, pl.DataFrame]:
+def _training_frame(ws: Context, data: Any) -> tuple[str, pl.DataFrame]:
     name, version = data if isinstance(data, tuple) else (data, None)
     source = _dataset(ws, name)
     full = source.resolve(version)
@@ -330,7 +329,7 @@ _SCORE_FIX = ("return the predicted label, or {'label': ..., 'score': ...} so th
               "reads the score")
 
 
-def _workspace(workspace: object) -> Workspace:
+def _workspace(workspace: object) -> Context:
     """The context of `workspace` (the default workspace's when None): the room's boundary."""
     from .._context import narrow_or_default
 
@@ -341,7 +340,7 @@ def _workspace(workspace: object) -> Workspace:
                               ) from None
 
 
-def _dataset(ws: Workspace, dataset: Any) -> Dataset:
+def _dataset(ws: Context, dataset: Any) -> Dataset:
     from ..datasets import Dataset
 
     if isinstance(dataset, str):
@@ -391,7 +390,7 @@ def _reference_column(frame: pl.DataFrame, reference: str | None, needed: bool) 
     raise ValidationError(f"several feedback columns {found}; pick one with reference=")
 
 
-def _candidates(ws: Workspace, candidates: Mapping[str, Any], input_columns: list[str]
+def _candidates(ws: Context, candidates: Mapping[str, Any], input_columns: list[str]
                 ) -> dict[str, tuple[Callable[[dict[str, Any]], Any], str | None]]:
     if not isinstance(candidates, Mapping) or not candidates:
         raise ValidationError('candidates must be a dict such as {"v1": model_a, "v2": model_b}')
@@ -436,7 +435,7 @@ def _json_output(value: Any) -> Any:
     return value
 
 
-def _run_candidate(ws: Workspace, fn: Callable[[dict[str, Any]], Any], key: str | None,
+def _run_candidate(ws: Context, fn: Callable[[dict[str, Any]], Any], key: str | None,
                    row_inputs: list[dict[str, Any]], config: EvaluationSettings, name: str
                    ) -> _Run:
     """Outputs from the cache where allowed (a versioned candidate), else from calls."""

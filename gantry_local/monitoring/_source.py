@@ -19,7 +19,7 @@ from ..records._schema import RECORDS
 from ..records.query import Query
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
+    from .._context import Context
 
 __all__ = ["MAX_INTERVALS", "Grid", "Records", "check_dataset", "check_interval", "check_workspace",
            "field_kinds", "finite", "grid_for", "shown", "utc_time"]
@@ -28,7 +28,7 @@ MAX_INTERVALS = 100_000  # intervals one summary, metric or drift table may have
 _KINDS = {"int": "number", "float": "number", "str": "category", "bool": "bool"}
 
 
-def field_kinds(ws: Workspace, application: str) -> dict[str, str]:
+def field_kinds(ws: Context, application: str) -> dict[str, str]:
     """Every monitored field (inputs, outputs, feedback) and its kind: number, category, bool."""
     schema = ws.app_state(application).schema
     logical = {**schema.snapshot("records"), **schema.snapshot("feedback")}
@@ -71,7 +71,7 @@ class Records:
     physical: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, ws: Workspace, application: str, start: datetime | None, end: datetime | None,
+    def of(cls, ws: Context, application: str, start: datetime | None, end: datetime | None,
            version: int | str | None = None, tags: Mapping[str, str] | None = None) -> Records:
         selection = Query(ws, application, start, end, version, tags).selection(ordered=False)
         return cls(selection.sql, selection.params, selection.fields, selection.columns)
@@ -127,7 +127,7 @@ def check_interval(interval: Any) -> timedelta:
     return interval
 
 
-def grid_for(ws: Workspace, application: str, interval: timedelta, start: datetime | None,
+def grid_for(ws: Context, application: str, interval: timedelta, start: datetime | None,
              end: datetime | None) -> Grid:
     """The interval grid over [start, end); defaults: the first and last records' intervals,
     aligned to the Unix epoch (so days start at midnight UTC).
@@ -152,7 +152,7 @@ def grid_for(ws: Workspace, application: str, interval: timedelta, start: dateti
     return grid
 
 
-def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime | None,
+def _grid(ws: Context, application: str, interval: timedelta, start: datetime | None,
           end: datetime | None) -> Grid:
     if start is not None and end is not None and end <= start:
         raise ValidationError(f"end_time {end} is not after start_time {start}")
@@ -174,7 +174,7 @@ def _grid(ws: Workspace, application: str, interval: timedelta, start: datetime 
     return Grid(origin, interval, 0, count - 1, end)
 
 
-def check_workspace(ws: object) -> Workspace:
+def check_workspace(ws: object) -> Context:
     """The context of the Workspace these functions take first (narrowed here, at the room's
     boundary), else a `ValidationError` naming what was given."""
     from .._context import narrow

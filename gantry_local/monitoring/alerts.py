@@ -26,8 +26,7 @@ from ._source import Records, check_workspace
 from .quality import PAIRED, metrics_over_time
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["AGGREGATIONS", "GANTRY_AGGREGATIONS", "Alert", "Measure", "canonical_aggregation",
            "failing_automations", "list_alerts", "measure", "needs"]
@@ -122,7 +121,7 @@ class Measure:
     min_rows: int = 1
 
 
-def measure(ws: Workspace, application: str, spec: Measure) -> tuple[float | None, int]:
+def measure(ws: Context, application: str, spec: Measure) -> tuple[float | None, int]:
     """The aggregate (None when there is nothing to judge) and the rows it was measured on."""
     agg, fields = spec.aggregation, spec.fields
     if agg in _DRIFT:
@@ -166,7 +165,7 @@ def _judged(value: Any, rows: int, min_rows: int) -> tuple[float | None, int]:
     return (None if math.isnan(number) else number), rows
 
 
-def _drift(ws: Workspace, application: str, spec: Measure) -> tuple[float | None, int]:
+def _drift(ws: Context, application: str, spec: Measure) -> tuple[float | None, int]:
     from .drift import drift
 
     reference = spec.reference
@@ -216,7 +215,7 @@ def _show(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def store_alert(ws: Workspace, alert: Alert, error: str | None) -> None:
+def store_alert(ws: Context, alert: Alert, error: str | None) -> None:
     """Record a fired alert (with the error of its action, if it failed)."""
     with ws.database.cursor() as con, storage_errors("recording an alert"):
         run(con, "INSERT INTO _gl_alerts (id, automation, application, aggregation, fields, "
@@ -229,7 +228,7 @@ def store_alert(ws: Workspace, alert: Alert, error: str | None) -> None:
              alert.alert_id])
 
 
-def resolve_alert(ws: Workspace, alert: Alert, error: str | None) -> None:
+def resolve_alert(ws: Context, alert: Alert, error: str | None) -> None:
     """Record that a fired alert resolved."""
     with ws.database.cursor() as con, storage_errors("resolving an alert"):
         run(con, "UPDATE _gl_alerts SET resolved_at = ?, resolved_value = ?, action_error = "
@@ -241,7 +240,7 @@ _COLUMNS = ("id, automation, application, aggregation, fields, lower_bound, uppe
             "window_start, window_end, fired_at, resolved_at, resolved_value")
 
 
-def open_alert(ws: Workspace, automation: str, alert_id: str | None = None) -> Alert | None:
+def open_alert(ws: Context, automation: str, alert_id: str | None = None) -> Alert | None:
     """The automation's (or stored alert's) alert still open, if any."""
     key, value = ("alert_id", alert_id) if alert_id is not None else ("automation", automation)
     with ws.database.cursor() as con, storage_errors("reading alerts"):
@@ -250,7 +249,7 @@ def open_alert(ws: Workspace, automation: str, alert_id: str | None = None) -> A
     return _alert(rows[0]) if rows else None
 
 
-def alerts_since(ws: Workspace, alert_id: str, since: datetime | None,
+def alerts_since(ws: Context, alert_id: str, since: datetime | None,
                  until: datetime | None = None) -> list[Alert]:
     """The stored alert's alerts fired after `since` and up to `until` (either may be None),
     oldest first."""

@@ -50,8 +50,7 @@ from ._source import (
 if TYPE_CHECKING:
     import duckdb
 
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
     from ..datasets import Dataset
 
 __all__ = ["DRIFT_SCHEMA", "JS_THRESHOLD", "PSI_THRESHOLD", "Side", "check_thresholds",
@@ -84,7 +83,7 @@ class Side:
     physical: dict[str, str] = dataclass_field(default_factory=dict)  # field -> its column in `sql`
 
 
-def window_side(ws: Workspace, application: str, spec: Any, what: str) -> Side:
+def window_side(ws: Context, application: str, spec: Any, what: str) -> Side:
     """A side from ``(start, end)`` datetimes or a `Dataset` / ``(dataset, version_id)``."""
     from ..datasets import Dataset
 

@@ -30,8 +30,7 @@ from .quality import metrics_over_time
 from .summaries import summarize
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["SECTIONS", "write_report"]
 
@@ -209,7 +208,7 @@ def _nulls(summary: pl.DataFrame) -> str:
     return _section("nulls", "Null rates", _svg(figure))
 
 
-def _drift_table(ws: Workspace, application: str, interval: timedelta, grid: Any
+def _drift_table(ws: Context, application: str, interval: timedelta, grid: Any
                  ) -> pl.DataFrame | str:
     """Each interval's drift against the first quarter of them, or why there is none."""
     intervals = grid.last - grid.first + 1
@@ -254,7 +253,7 @@ def _drift(table: pl.DataFrame | str, interval: timedelta, grid: Any) -> str:
     return _section("drift", "Drift heatmap (fields by intervals)", note + _svg(figure))
 
 
-def _metrics_table(ws: Workspace, application: str, interval: timedelta, grid: Any
+def _metrics_table(ws: Context, application: str, interval: timedelta, grid: Any
                    ) -> tuple[pl.DataFrame, list[str], str, str] | str:
     """The metrics over time of the one output against the one feedback field, or why not."""
     kinds = field_kinds(ws, application)
@@ -306,7 +305,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _alerts(ws: Workspace, application: str) -> str:
+def _alerts(ws: Context, application: str) -> str:
     alerts = list_alerts(ws, application)
     failing = failing_automations(ws, application)
     body = "<p class='note'>No alerts.</p>" if alerts.height == 0 else _html_table(alerts.select(
@@ -318,7 +317,7 @@ def _alerts(ws: Workspace, application: str) -> str:
     return _section("alerts", "Alerts", body)
 
 
-def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str | None) -> str:
+def _datasets(ws: Context, datasets: list[dict[str, Any]], storage_error: str | None) -> str:
     if storage_error is not None:
         return _section("datasets", "Curated datasets",
                         f"<p class='note'>{html.escape(storage_error)}</p>")
@@ -349,7 +348,7 @@ def _datasets(ws: Workspace, datasets: list[dict[str, Any]], storage_error: str 
     return _section("datasets", "Curated datasets: rows per version", body)
 
 
-def _evaluations(ws: Workspace, names: list[str]) -> str:
+def _evaluations(ws: Context, names: list[str]) -> str:
     from ..evaluation import get_evaluation, list_evaluations
 
     listed = list_evaluations(workspace=ws).filter(pl.col("dataset").is_in(sorted(names)))

@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
     import pandas
 
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
     # A series statistic: one value, or a frame of them (``num_points`` > 1 or ``group_by``).
     Statistic: TypeAlias = "float | int | datetime | pandas.DataFrame | None"
@@ -59,7 +58,7 @@ class GantryDataFrame(Query):
     the logged ``inputs.*``, ``outputs.*``, ``feedback.*`` fields and ``tags.*``.
     """
 
-    _ws: Workspace
+    _ws: Context
 
     def __init__(
         self,

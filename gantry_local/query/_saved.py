@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._context import Context as Workspace
-from .._context import WorkspaceLike, narrow
+from .._context import Context, WorkspaceLike, narrow
 from .._db import run, storage_errors, transaction
 from ..clock import read_clock
 from ..errors import NotFoundError, ValidationError
@@ -52,7 +51,7 @@ def save_query(ws: WorkspaceLike, application: str, name: object, query: object)
             [application, name, definition, read_clock(ws.clock)])
 
 
-def _definitions(ws: Workspace, application: str) -> list[tuple[str, dict[str, Any], datetime]]:
+def _definitions(ws: Context, application: str) -> list[tuple[str, dict[str, Any], datetime]]:
     ws.app_state(application)
     with ws.database.cursor() as con, storage_errors(f"reading {application!r}'s saved queries"):
         rows = run(con, "SELECT name, definition, created_at FROM _gl_saved_queries WHERE "
@@ -90,7 +89,7 @@ def list_queries(ws: WorkspaceLike, application: str) -> list[dict[str, Any]]:
 
 # -- views ----------------------------------------------------------------------------------
 
-def create_view(ws: Workspace, name: object, application: str, start_time: object, end_time: object,
+def create_view(ws: Context, name: object, application: str, start_time: object, end_time: object,
                 duration: object, version: object, tag_filters: object,
                 data_filters: object) -> None:
     """`gquery.create_view` against a given workspace."""
@@ -98,13 +97,13 @@ def create_view(ws: Workspace, name: object, application: str, start_time: objec
                               tag_filters, data_filters, _check_view_filters)
 
 
-def _check_view_filters(ws: Workspace, application: str, version: Any, data_filters: Any,
+def _check_view_filters(ws: Context, application: str, version: Any, data_filters: Any,
                         tag_filters: Any) -> None:
     """The filters must make a valid query now, not when the view is used."""
     GantryDataFrame(ws, application, None, None, version, None, data_filters, tag_filters)
 
 
-def _views(ws: Workspace, application: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+def _views(ws: Context, application: str) -> list[tuple[str, str | None, dict[str, Any]]]:
     ws.app_state(application)
     with ws.database.cursor() as con, storage_errors(f"reading {application!r}'s views"):
         rows = run(con, "SELECT name, version, definition FROM _gl_views WHERE application = ? "
@@ -112,7 +111,7 @@ def _views(ws: Workspace, application: str) -> list[tuple[str, str | None, dict[
     return [(name, ver, _from_json(text)) for name, ver, text in rows]
 
 
-def list_views(ws: Workspace, application: str, version: object = None,
+def list_views(ws: Context, application: str, version: object = None,
                environment: object = None) -> list[str]:
     """Names of `application`'s views for `version` and `environment` (None: any)."""
     ver = check_version(version)
@@ -123,7 +122,7 @@ def list_views(ws: Workspace, application: str, version: object = None,
             and (environment is None or spec["tag_filters"].get("env") in (None, environment))]
 
 
-def view_frame(ws: Workspace, application: str, view: object, version: int | str | None,
+def view_frame(ws: Context, application: str, view: object, version: int | str | None,
                environment: str | None, tags: Mapping[str, str] | None) -> GantryDataFrame:
     """A `GantryDataFrame` over a saved view (its window, tag and data filters)."""
     _check_name(view, "view")
@@ -143,7 +142,7 @@ def view_frame(ws: Workspace, application: str, view: object, version: int | str
                            spec["data_filters"], merged)
 
 
-def check_batch(ws: Workspace, application: str, batch_id: object, version: object) -> None:
+def check_batch(ws: Context, application: str, batch_id: object, version: object) -> None:
     """Raise unless `batch_id` is a batch of `application` (of `version`, if given)."""
     from ..records._batch_log import list_batches
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._context import Context as Workspace
+from .._context import Context
 from .._db import run, storage_errors, transaction
 from ..clock import read_clock, to_utc
 from ..errors import AlreadyExistsError, ValidationError
@@ -49,7 +49,7 @@ def seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def create_view(ws: Workspace, name: object, application: str, start_time: object,
+def create_view(ws: Context, name: object, application: str, start_time: object,
                 end_time: object,
                 duration: object, version: object, tag_filters: object,
                 data_filters: object, check: Callable[[Any, str, Any, Any, Any], object]
