@@ -52,7 +52,10 @@ class Context:
 
     `owner` is the object a user passed (their `Workspace`), kept only to be handed back
     (`curator.workspace`, `scheduler.workspace`); rooms never call it. `scheduling` is the
-    scheduler's part (None for a workspace that cannot be scheduled).
+    scheduler's part (None for a workspace that cannot be scheduled). `start_background`
+    turns on the workspace's background scheduler loop, as creating or enabling a curator
+    does (the façade passes it down, as the scheduler sits above the curators; None where
+    there is no loop: a producer).
     """
 
     database: Database
@@ -62,6 +65,7 @@ class Context:
     flush: Callable[[], None] = field(repr=False)
     owner: HasContext = field(repr=False)
     scheduling: Scheduling | None = field(default=None, repr=False)
+    start_background: Callable[[], None] | None = field(default=None, repr=False)
 
     def app_state(self, name: object) -> AppState:
         """The live state of application `name` (`NotFoundError` if there is none)."""

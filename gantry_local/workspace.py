@@ -157,7 +157,14 @@ class Workspace:
                                 self.background_scheduler, self.ingest, self.close,
                                 lambda: self.closed)
         return Context(self.database, self.clock, self._states, lambda: self.datasets,
-                       self.flush, self, scheduling)
+                       self.flush, self, scheduling, self._start_background)
+
+    def _start_background(self) -> None:
+        """Start the background scheduler loop (when enabled); curators call it when one is
+        created or enabled, through the context."""
+        from .automations.scheduler import ensure_background
+
+        ensure_background(self)
 
     def _env_tags(self, tags: Any) -> Any:
         """`tags` with `init(environment=...)`'s ``env`` added where absent."""

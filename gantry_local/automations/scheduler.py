@@ -40,7 +40,6 @@ import schedule
 from .._context import Context, Scheduling, narrow
 from .._limits import check_int, check_number, check_span
 from ..errors import GantryLocalError, IntegrityError, NotFoundError, StorageError, ValidationError
-from ._background import set_starter
 from ._registry import next_start
 from .curators.curators import CuratorRegistry
 from .triggers import DatasetVersionTrigger
@@ -852,9 +851,6 @@ def ensure_background(workspace: WorkspaceLike) -> Scheduler | None:
              "background_scheduler=False or %s=0)", context.owner, BACKGROUND_TICK,
              BACKGROUND_ENV)
     return loop
-
-
-set_starter(ensure_background)  # curators turn the loop on through automations._background
 
 
 class _BackgroundScheduler(Scheduler):

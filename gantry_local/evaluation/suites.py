@@ -39,8 +39,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["CheckResult", "Suite", "SuiteResult"]
 
@@ -196,7 +195,7 @@ class Suite:
                               **options)
         return SuiteResult(self, comparison, self._check(comparison))
 
-    def _resolved(self, ws: Workspace) -> dict[str, Any]:
+    def _resolved(self, ws: Context) -> dict[str, Any]:
         out = {}
         for name, model in self.candidates.items():
             if isinstance(model, tuple):  # (application, version) of a completion app

@@ -18,8 +18,7 @@ from ._scaled import exponent, factor, unscale
 from ._source import Records, check_workspace, field_kinds, finite, grid_for, shown
 
 if TYPE_CHECKING:
-    from .._context import Context as Workspace  # the parts of a Workspace rooms use
-    from .._context import WorkspaceLike
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["QUALITY_METRICS", "metrics_over_time"]
 
@@ -167,7 +166,7 @@ def _value(name: str | None, kind: str | None, records: Records) -> str:
 _DISTINCT = 1_000  # distinct values read to decide the label rule
 
 
-def _label_rule(ws: Workspace, records: Records, o: str, f: str, output_kind: str,
+def _label_rule(ws: Context, records: Records, o: str, f: str, output_kind: str,
                 threshold: float | None, positive_label: Any, application: str,
                 metrics: list[str]) -> tuple[LabelRule, bool]:
     """The label rule over the whole range, and whether the output is a thresholded score."""

@@ -28,7 +28,6 @@ from ..._limits import check_bool, check_moment, check_number, check_span
 from ..._names import check_name
 from ...clock import to_utc
 from ...errors import AlreadyExistsError, IntegrityError, NotFoundError, ValidationError
-from .._background import start_background
 from .._registry import BrokenDefinition, CuratorRow, Registry
 from . import _sampling
 from ._definitions import curator_to_json, read_definition
@@ -260,7 +259,7 @@ class Curator:
         registry.create(self, enable)
         self._refresh(registry)
         if self.enabled:
-            start_background(registry.context)
+            _start_background(registry.context)
         return self
 
     def _first_interval(self, now: datetime) -> datetime:
@@ -290,7 +289,7 @@ class Curator:
         registry = self._registry()
         registry.set_enabled(self.name, True)
         self._refresh(registry)
-        start_background(registry.context)
+        _start_background(registry.context)
         return f"Curator {self.name} enabled"
 
     def disable(self) -> str:
@@ -588,3 +587,10 @@ def registry_of(workspace: object) -> CuratorRegistry:
 def check_workspace(workspace: object) -> Context:
     """The context of `workspace` (a Workspace, or its context), narrowed at the boundary."""
     return narrow(workspace)
+
+
+def _start_background(context: Context) -> None:
+    """Turn on the workspace's background scheduler loop, as its façade passed it in the
+    context (a producer's context has none)."""
+    if context.start_background is not None:
+        context.start_background()
