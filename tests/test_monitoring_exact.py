@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import gantry_local as gantry
+from gantry_local._context import narrow
 from gantry_local.automations.triggers import AggregationTrigger
 from gantry_local.monitoring.alerts import measure
 
@@ -132,8 +133,9 @@ def test_alert_windows_mean_and_std_are_exact(ws: gantry.Workspace, clock: gantr
     app.log_records(inputs=[{"x": v} for v in values], outputs=[0] * len(values),
                     timestamps=[now - timedelta(hours=5 - i) for i in range(len(values))])
     ws.flush()
-    found = {agg: measure(ws, "w", AggregationTrigger(
-        "t", agg, ["inputs.x"], None, 1e9, timedelta(days=1)).spec(ws, now))[0]
+    context = narrow(ws)  # what the automations room is handed of the workspace
+    found = {agg: measure(context, "w", AggregationTrigger(
+        "t", agg, ["inputs.x"], None, 1e9, timedelta(days=1)).spec(context, now))[0]
              for agg in ("mean", "std")}
     assert close(found["mean"], mean(exact(values)))
     assert close(found["std"], std(exact(values)))
@@ -147,8 +149,9 @@ def test_alert_mape_of_values_whose_difference_overflows(ws: gantry.Workspace,
                     feedbacks=[{"y": 1.5e308}, {"y": 2.0}],
                     timestamps=[now - timedelta(hours=2), now - timedelta(hours=1)])
     ws.flush()
-    value, rows = measure(ws, "w", AggregationTrigger(
-        "t", "mape", ["outputs.y", "feedback.y"], None, 1e9, timedelta(days=1)).spec(ws, now))
+    context = narrow(ws)
+    value, rows = measure(context, "w", AggregationTrigger(
+        "t", "mape", ["outputs.y", "feedback.y"], None, 1e9, timedelta(days=1)).spec(context, now))
     assert rows == 2 and value == pytest.approx((2 + 0.5) / 2)
 
 
