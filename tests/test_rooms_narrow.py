@@ -34,7 +34,7 @@ from gantry_local.query._saved import get_query, list_queries, save_query
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 PACKAGE = Path(gantry.__file__).parent
-ROOMS = ("automations", "monitoring", "evaluation", "query")
+ROOMS = ("automations", "monitoring", "evaluation", "query", "alerts")
 
 
 class OnlyContext:
@@ -128,6 +128,22 @@ def test_an_aggregation_alert_and_a_callable_run_on_the_context_alone(
     scheduler = gantry.Scheduler(stand_in)
     scheduler.run_pending()
     assert [a.automation for a in scheduler.alerts] == ["on-high"] and len(seen) == 1
+
+
+def test_gantry_alerts_run_on_the_context_alone(stand_in: OnlyContext,
+                                                clock: gantry.ManualClock) -> None:
+    import gantry_local.alerts as galerts
+
+    check = galerts.AlertsCheck(aggregation=galerts.AlertsAggregation.MAX,
+                                data_node_names=["inputs.x"], lower_bound=0, upper_bound=30)
+    alert_id = galerts.create_alert("model", "x-high", [check], "P1D", "P0D", workspace=stand_in)
+    assert [a["id"] for a in galerts.get_alerts("model", workspace=stand_in)] == [alert_id]
+    clock.set(S + timedelta(days=2, hours=1))
+    gantry.Scheduler(stand_in).run_pending()
+    [fired] = galerts.get_alerts("model", triggered=True, workspace=stand_in)
+    assert fired["alert_id"] == alert_id and fired["value"] == 41.0  # the last day's max
+    galerts.delete_alert(alert_id, workspace=stand_in)
+    assert galerts.get_alerts("model", workspace=stand_in) == []
 
 
 def test_gquery_frames_saved_queries_and_views_run_on_the_context_alone(

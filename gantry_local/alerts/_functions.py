@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from .._context import narrow
+from .._context import narrow_or_default
 from .._limits import check_bool, check_span, check_text
 from .._names import check_name
 from ..automations import _alert_store as store
@@ -20,23 +20,19 @@ from ..monitoring.alerts import list_alerts
 from ..query.time_window import RelativeTimeWindow
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from .._context import Context, WorkspaceLike
 
 __all__ = ["create_alert", "create_slack_notification", "delete_alert",
            "delete_slack_notification", "get_alerts", "get_slack_notifications", "update_alert"]
 
 
-def _ws(workspace: Workspace | None) -> Workspace:
-    if workspace is None:
-        from .._default import get_workspace
-
-        return get_workspace()
-    from ..workspace import Workspace
-
-    if not isinstance(workspace, Workspace):
+def _ws(workspace: object) -> Context:
+    """The context of `workspace` (the default workspace's when None), narrowed here."""
+    try:
+        return narrow_or_default(workspace)
+    except ValidationError:
         raise ValidationError(f"workspace= must be a gantry_local Workspace (or leave it out for "
-                              f"the default one), got {type(workspace).__name__}")
-    return workspace
+                              f"the default one), got {type(workspace).__name__}") from None
 
 
 def _id(value: object, what: str) -> str:
@@ -83,7 +79,7 @@ def _checks(name: str, alert_checks: object, window: str, delay: str,
 
 def create_alert(application_name: str, alert_name: str, alert_checks: list[Any],
                  evaluation_window: str, evaluation_delay: str,
-                 tags: dict[str, str] | None = None, *, workspace: Workspace | None = None) -> str:
+                 tags: dict[str, str] | None = None, *, workspace: WorkspaceLike | None = None) -> str:
     """Store an alert of an application and return its id.
 
     Creating an alert equal to a stored one of the same name (same checks, window, delay,
@@ -97,11 +93,11 @@ def create_alert(application_name: str, alert_name: str, alert_checks: list[Any]
     """
     ws = _ws(workspace)
     name = check_name(alert_name, "alert_name")
-    application = ws.get_application(check_name(application_name, "application_name")).name
+    application = ws.app_state(check_name(application_name, "application_name")).name
     checks = _checks(name, alert_checks, evaluation_window, evaluation_delay, tags)
     _check_fields(ws, application, checks)
     wanted = [c.to_dict() for c in checks]
-    for definition in store.list_definitions(narrow(ws), application):
+    for definition in store.list_definitions(ws, application):
         if definition.name == name and definition.automation is None:
             if [c.to_dict() for c in definition.checks] == wanted:
                 return definition.id
@@ -110,24 +106,23 @@ def create_alert(application_name: str, alert_name: str, alert_checks: list[Any]
                 f"checks; change it with update_alert({application!r}, {definition.id!r}, ...), "
                 "or delete_alert it first")
     alert_id = store.new_id()
-    store.save_alert(narrow(ws), alert_id, name, application, checks, None)
+    store.save_alert(ws, alert_id, name, application, checks, None)
     from ..automations.scheduler import ensure_background
 
     ensure_background(ws)
     return alert_id
 
 
-def _check_fields(ws: Workspace, application: str, checks: list[Any]) -> None:
+def _check_fields(ws: Context, application: str, checks: list[Any]) -> None:
     from ..automations._monitors import check_trigger
 
-    app = ws.get_application(application)
     for check in checks:
-        check_trigger(app, check)
+        check_trigger(ws, application, check)
 
 
 def update_alert(application_name: str, alert_id: str | UUID, alert_name: str,
                  alert_checks: list[Any], evaluation_window: str, evaluation_delay: str,
-                 tags: dict[str, str] | None = None, *, workspace: Workspace | None = None
+                 tags: dict[str, str] | None = None, *, workspace: WorkspaceLike | None = None
                  ) -> str:
     """Replace a stored alert's definition (its notifications and past alerts stay).
 
@@ -138,21 +133,21 @@ def update_alert(application_name: str, alert_id: str | UUID, alert_name: str,
     ws = _ws(workspace)
     key = _id(alert_id, "alert_id")
     name = check_name(alert_name, "alert_name")
-    application = ws.get_application(check_name(application_name, "application_name")).name
-    current = store.get_definition(narrow(ws), key)
+    application = ws.app_state(check_name(application_name, "application_name")).name
+    current = store.get_definition(ws, key)
     if current.application != application:
         raise ValidationError(f"alert {key!r} belongs to {current.application!r}, not "
                               f"{application!r}")
     checks = _checks(name, alert_checks, evaluation_window, evaluation_delay, tags)
     _check_fields(ws, application, checks)
-    store.save_alert(narrow(ws), key, name, application, checks, None, replace=True)
+    store.save_alert(ws, key, name, application, checks, None, replace=True)
     return key
 
 
 def get_alerts(application_name: str, triggered: bool = False,
                triggered_from: str | datetime | None = None,
                triggered_to: str | datetime | None = None, *,
-               workspace: Workspace | None = None) -> list[dict[str, Any]]:
+               workspace: WorkspaceLike | None = None) -> list[dict[str, Any]]:
     """The application's stored alerts (Gantry's shape), or with ``triggered=True`` its
     alerts still open, fired from `triggered_from` to `triggered_to` (ISO strings or
     datetimes; naive means UTC).
@@ -163,12 +158,12 @@ def get_alerts(application_name: str, triggered: bool = False,
     """
     ws = _ws(workspace)
     check_bool(triggered, "triggered")
-    application = ws.get_application(check_name(application_name, "application_name")).name
+    application = ws.app_state(check_name(application_name, "application_name")).name
     if not triggered:
         if triggered_from is not None or triggered_to is not None:
             raise ValidationError("Triggered time window is only valid when requesting "
                                   "triggered alerts (triggered=True).")
-        return [d.as_gantry() for d in store.list_definitions(narrow(ws), application)]
+        return [d.as_gantry() for d in store.list_definitions(ws, application)]
     start, end = _time(triggered_from, "triggered_from"), _time(triggered_to, "triggered_to")
     frame = list_alerts(ws, application)
     rows = [r for r in frame.rows(named=True) if r["status"] == "fired" and
@@ -194,7 +189,7 @@ def _time(value: object, what: str) -> datetime | None:
 
 def create_slack_notification(alert_id: str, notification_name: str, slack_webhook_url: str,
                               notify_daily: bool, daily_notification_time: str | None = None,
-                              *, workspace: Workspace | None = None) -> str:
+                              *, workspace: WorkspaceLike | None = None) -> str:
     """Post the alert to Slack when it fires and resolves (or, with `notify_daily`, one
     digest a day at `daily_notification_time`, UTC, midnight by default); its id.
 
@@ -209,35 +204,35 @@ def create_slack_notification(alert_id: str, notification_name: str, slack_webho
     action = SendSlackMessage(notification_name, slack_webhook_url, notify_daily=notify_daily,
                               alert_id=key, daily_notification_time=daily)
     notification_id = store.new_id()
-    store.save_notification(narrow(ws), notification_id, key, action.name, action, notify_daily,
+    store.save_notification(ws, notification_id, key, action.name, action, notify_daily,
                             daily)
     return notification_id
 
 
-def get_slack_notifications(*, workspace: Workspace | None = None) -> list[dict[str, Any]]:
+def get_slack_notifications(*, workspace: WorkspaceLike | None = None) -> list[dict[str, Any]]:
     """Every stored notification: id, alert_id, name, webhook_url, frequency, time."""
     ws = _ws(workspace)
     return [{"id": n.id, "alert_id": n.alert_id, "name": n.name, "webhook_url": n.action.url,
              "frequency": "DAILY" if n.notify_daily else "IMMEDIATELY",
              "daily_notification_time": n.daily_notification_time, "last_sent_at": n.last_sent_at,
-             "created_at": n.created_at} for n in store.list_notifications(narrow(ws))]
+             "created_at": n.created_at} for n in store.list_notifications(ws)]
 
 
-def delete_alert(alert_id: str | UUID, *, workspace: Workspace | None = None) -> None:
+def delete_alert(alert_id: str | UUID, *, workspace: WorkspaceLike | None = None) -> None:
     """Delete a stored alert and its notifications (the alerts it fired stay listed).
 
     Raises:
         NotFoundError: no such alert.
     """
-    store.delete_alert(narrow(_ws(workspace)), _id(alert_id, "alert_id"))
+    store.delete_alert(_ws(workspace), _id(alert_id, "alert_id"))
 
 
 def delete_slack_notification(alert_id: str | UUID, slack_notification_id: str | UUID, *,
-                              workspace: Workspace | None = None) -> None:
+                              workspace: WorkspaceLike | None = None) -> None:
     """Delete one Slack notification of an alert.
 
     Raises:
         NotFoundError: the alert has no such notification.
     """
-    store.delete_notification(narrow(_ws(workspace)), _id(alert_id, "alert_id"),
+    store.delete_notification(_ws(workspace), _id(alert_id, "alert_id"),
                               _id(slack_notification_id, "slack_notification_id"))

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .._context import narrow
 from .._db import run, storage_errors
 from ..errors import ValidationError
 from ..monitoring._source import Records, check_workspace, field_kinds
@@ -31,7 +30,6 @@ from ._alert_store import AlertDefinition, list_definitions, list_notifications,
 from .actions import SendWebhook
 
 if TYPE_CHECKING:
-    from .._context import AppHandle as Application  # what automations use of one
     from .._context import Context
 
 __all__ = ["check_action", "check_monitor", "check_trigger", "evaluate_monitor", "evaluate_monitors",
@@ -53,23 +51,23 @@ def check_action(action: object) -> None:
                               f"{type(action).__name__}")
 
 
-def check_monitor(application: Application, automation: Any) -> None:
+def check_monitor(context: Context, application: str, automation: Any) -> None:
     """Check an aggregation automation against its application when it is added: fields of
     the wrong kind fail now; fields not logged yet are accepted (said in the log) and checked
     when data arrives."""
     check_action(automation.action)
-    check_trigger(application, automation.trigger)
+    check_trigger(context, application, automation.trigger)
 
 
-def check_trigger(application: Application, trigger: Any) -> None:
+def check_trigger(context: Context, application: str, trigger: Any) -> None:
     """A trigger's fields against its application (see `check_monitor`)."""
     if isinstance(trigger, AggregationTrigger):
-        kinds = field_kinds(narrow(application.workspace), application.name)
-        _check_kinds(trigger, kinds, application.name)
+        kinds = field_kinds(context, application)
+        _check_kinds(trigger, kinds, application)
         missing = [f for f in trigger.fields if f not in kinds]
         if missing:
             log.warning("trigger %r: %s not logged in %r yet; checked when data arrives "
-                        "(known fields: %s)", trigger.name, ", ".join(missing), application.name,
+                        "(known fields: %s)", trigger.name, ", ".join(missing), application,
                         ", ".join(kinds) or "none yet")
 
 

@@ -258,7 +258,7 @@ def _add(application: Application, workspace: Context, automation: Automation) -
     if automation.kind in ("monitor", "alert"):
         from ._monitors import check_monitor
 
-        check_monitor(application, automation)
+        check_monitor(workspace, application.name, automation)
     if automation.kind == "suite":
         owner = _dataset_application(workspace, automation.trigger.dataset)
         if owner not in (None, application.name):
