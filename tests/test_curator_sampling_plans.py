@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 import gantry_local as gantry
+from gantry_local._context import narrow
 from gantry_local.automations.curators import (
     AscendedSortCurator,
     BalancedStratificationCurator,
@@ -145,7 +146,7 @@ def definition(ws: gantry.Workspace, curator: Curator, start: datetime, end: dat
                ) -> tuple[list[dict[str, Any]], int]:
     """The rows `curator` picks in ``[start, end)`` by definition, as sorted dicts, and the
     interval's count."""
-    selection = Query(ws, curator.application_name, start, end).selection(ordered=False)
+    selection = Query(narrow(ws), curator.application_name, start, end).selection(ordered=False)
     label = labelled(selection) if curator.only_labelled else None
     rows: dict[tuple[Any, Any], dict[str, Any]] = {}
     with ws.database.cursor() as con:

@@ -36,7 +36,7 @@ from .selectors import (
 )
 
 if TYPE_CHECKING:
-    from ..._context import Context as Workspace  # the parts of a Workspace rooms use
+    from ..._context import Context
 
 __all__ = ["CATEGORY_TYPES", "Picked", "filter_sql", "label_counts", "labelled", "labelled_rows",
            "logical_types", "quotas_of", "select"]
@@ -64,7 +64,7 @@ _TIME = '"__time"'
 _TOTAL = "__gl_total"
 
 
-def select(workspace: Workspace, application: str, selectors: list[Selector], seed: int,
+def select(workspace: Context, application: str, selectors: list[Selector], seed: int,
            start: datetime, end: datetime, only_labelled: bool = False,
            who: str = "curator") -> Picked:
     """The rows `selectors` pick in ``[start, end)`` of `application` (OR, no duplicates).
@@ -100,7 +100,7 @@ def select(workspace: Workspace, application: str, selectors: list[Selector], se
     return Picked(selection.to_logical(unique.to_arrow()), total)
 
 
-def logical_types(workspace: Workspace, application: str) -> dict[str, str]:
+def logical_types(workspace: Context, application: str) -> dict[str, str]:
     state = workspace.app_state(application)
     return {**state.schema.snapshot("records"), **state.schema.snapshot("feedback")}
 
@@ -128,7 +128,7 @@ def labelled(selection: Selection) -> str:
     return "(" + " OR ".join(f"{c} IS NOT NULL" for c in columns) + ")"
 
 
-def label_counts(workspace: Workspace, application: str, start: datetime, end: datetime,
+def label_counts(workspace: Context, application: str, start: datetime, end: datetime,
                  who: str = "curator") -> tuple[int, int]:
     """(records with a feedback value, records) in ``[start, end)``."""
     workspace.app_state(application)  # NotFoundError for no application
