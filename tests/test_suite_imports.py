@@ -116,3 +116,23 @@ def test_a_module_the_user_imported_from_the_folder_is_left_alone(
     assert Suite.from_toml(path).candidates["v"]({}) == 5
     assert module in sys.modules and str(tmp_path) in sys.path
     monkeypatch.delitem(sys.modules, module)
+
+
+def test_a_suite_read_while_another_is_read(tmp_path: Path) -> None:
+    """A suite's code may read another suite as it loads (the lock is re-entrant)."""
+    import threading
+
+    inner = suite_in(tmp_path / "b", "4", "inner_models")
+    outer = suite_in(tmp_path / "a", "0")
+    (tmp_path / "a" / "models.py").write_text(
+        "from gantry_local.evaluation.suites import Suite\n"
+        f"INNER = Suite.from_toml({str(inner)!r})\n\n"
+        "def predict(inputs):\n    return INNER.candidates['v'](inputs)\n")
+    before = list(sys.path)
+    found: list[Suite] = []
+    reader = threading.Thread(target=lambda: found.append(Suite.from_toml(outer)), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "reading a suite inside another deadlocked"
+    assert found[0].candidates["v"]({}) == 4
+    assert sys.path == before and from_folder(tmp_path) == []

@@ -417,7 +417,7 @@ def _load_toml(cls: type[Suite], path: Path, allowed: tuple[str, ...] = ()) -> S
         return _build(cls, path, data, _Trusted(folder, allowed))
 
 
-_LOADING = threading.Lock()  # sys.path and sys.modules belong to the whole process
+_LOADING = threading.RLock()  # sys.path and sys.modules belong to the whole process
 
 
 @contextmanager
