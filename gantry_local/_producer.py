@@ -96,10 +96,10 @@ class ProducerWorkspace(Workspace):
         self._buffer = LogBuffer(self._sink, int(buffer_size), buffer_timeout,
                                  flush_interval=flush_interval, resolve=self._states.by_uid)
         self._logger = RecordLogger(self._buffer, self.clock)
-        self.__gantry_context__ = self._context()
+        self.__gantry_context__ = self._make_context()
         _OPEN.add(self)
 
-    def _context(self) -> Context:
+    def _make_context(self) -> Context:
         """The rooms' context: logging and flush work; what reads the database says where to
         run it; a producer is never scheduled (no `Scheduling`)."""
         return Context(self.database, self.clock, self._states, lambda: self.datasets,

@@ -148,10 +148,10 @@ class Workspace:
                                  flush_interval=flush_interval, resolve=self._states.by_uid)
         self._logger = RecordLogger(self._buffer, self.clock) if not read_only \
             else _ReadOnlyLogger(self._buffer, self.clock, self.db)
-        self.__gantry_context__ = self._context()
+        self.__gantry_context__ = self._make_context()
         _OPEN.add(self)
 
-    def _context(self) -> Context:
+    def _make_context(self) -> Context:
         """What the rooms are handed of this workspace (see `gantry_local._context`)."""
         scheduling = Scheduling(self.db, self.storage, self.storage_options,
                                 self.background_scheduler, self.ingest, self.close,

@@ -242,6 +242,28 @@ def test_no_room_reaches_past_the_context_to_the_object_a_user_passed() -> None:
     assert found == []
 
 
+def test_no_room_asks_for_what_only_the_workspace_has() -> None:
+    """No attribute a room reads is a member only the `Workspace` has (its log calls, its
+    applications' façade, `_app_state` ...): the names are taken from the classes, so a
+    member added to the Workspace is covered too."""
+    from gantry_local._db import Database
+    from gantry_local.datasets import Dataset, DatasetRegistry
+    from gantry_local.records._apps import AppStates
+
+    theirs = set(dir(Context)) | set(Context.__dataclass_fields__) \
+        | set(Scheduling.__dataclass_fields__)
+    for kind in (DatasetRegistry, Dataset, Database, AppStates):
+        theirs |= set(dir(kind))
+    only_workspace = {n for n in set(dir(gantry.Workspace)) - theirs - set(dir(object))
+                      if not n.startswith("__")}
+    only_workspace -= {"log", "model"}  # also numpy's log and a judge's or version's model
+    assert {"_app_state", "get_application", "log_records", "register_model"} <= only_workspace
+    found = [f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.attr}"
+             for path in _room_files() for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Attribute) and node.attr in only_workspace]
+    assert found == []
+
+
 def test_each_context_member_is_used_by_its_rooms() -> None:
     """Every public member of `Context` is used by the rooms, and of `Scheduling` by the
     scheduler: the context holds what they need and no more."""
