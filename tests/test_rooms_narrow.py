@@ -31,6 +31,7 @@ from gantry_local.monitoring.summaries import summarize
 from gantry_local.query._frame import GantryDataFrame
 from gantry_local.query._functions import frame
 from gantry_local.query._saved import get_query, list_queries, save_query
+from gantry_local.records import Query
 
 S = datetime(2024, 1, 1, tzinfo=timezone.utc)
 PACKAGE = Path(gantry.__file__).parent
@@ -185,6 +186,8 @@ def test_narrow_takes_a_context_a_workspace_or_the_default(ws: gantry.Workspace,
     assert isinstance(context, Context) and narrow(context) is context
     assert context.database is ws.database and context.clock is ws.clock
     assert context.owner is ws and isinstance(context.scheduling, Scheduling)
+    ws.create_application("m")
+    assert Query(ws, "m")._ws is context and Query(ws, "m").count() == 0  # records' Query too
     for wrong in ("ws", None, 3, SimpleNamespace(__gantry_context__="no")):
         with pytest.raises(gantry.ValidationError, match="must be a gantry_local Workspace, got"):
             narrow(wrong)

@@ -69,7 +69,8 @@ class Query:
         tags: Mapping[str, str] | None = None,
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        self._ws = workspace
+        # a Workspace reads through the context it exposes (the one the rooms are handed)
+        self._ws: Source = getattr(workspace, "__gantry_context__", workspace)
         self.application = application
         self.start_time = None if start_time is None else to_utc(start_time, "start_time")
         self.end_time = None if end_time is None else to_utc(end_time, "end_time")
