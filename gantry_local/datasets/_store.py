@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import fsspec
+import pyarrow as pa
 
 from .._config import recordable_url, scrub
 from ..errors import IntegrityError, StorageError, ValidationError
@@ -85,7 +86,7 @@ class ObjectStore:
         """Translate storage failures; a missing file stays `FileNotFoundError` if `missing_ok`."""
         try:
             yield
-        except (StorageError, IntegrityError, FileExistsError):
+        except (StorageError, IntegrityError, ValidationError, FileExistsError):
             raise
         except FileNotFoundError:
             if missing_ok:
@@ -161,6 +162,43 @@ class ObjectStore:
         elif self.protocol == "memory" or not self.create_exclusive(relpath, bytes(data)):
             self.put_atomic(relpath, bytes(data))
         return digest
+
+    def put_encoded(self, encode: Callable[[Any], None]) -> tuple[str, int]:
+        """Store the bytes `encode(sink)` writes to an Arrow output stream, content-addressed
+        once; return their sha256 and size.
+
+        Locally they go straight to a temp file beside the objects (no copy in memory), which
+        is fsynced while it is hashed (both release the GIL) and then renamed under its hash,
+        replacing identical bytes (which refreshes their time, as `put_object` does).
+        Elsewhere they are encoded in memory and stored with `put_object`.
+        """
+        if not self.is_local:
+            memory = pa.BufferOutputStream()
+            encode(memory)
+            data = memoryview(memory.getvalue())
+            return self.put_object(data), len(data)
+        temp_dir = self._local_path("objects/incoming")
+        temp = os.path.join(temp_dir, f"object.{uuid.uuid4().hex}.tmp")
+        with self._errors("writing an object"):
+            os.makedirs(temp_dir, exist_ok=True)
+            try:
+                with pa.OSFile(temp, "wb") as file:
+                    encode(file)
+                syncing = _POOL.submit(_fsync_file, temp)
+                try:
+                    digest, size = _file_sha256(temp)
+                finally:
+                    syncing.result()
+                target = self._local_path(object_path(digest))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(temp, target)
+            except BaseException:
+                with suppress(OSError):  # a full disk, a table Parquet refused: no trace left
+                    os.unlink(temp)
+                raise
+        if self.on_transfer is not None:
+            self.on_transfer(size)
+        return digest, size
 
     def _touch(self, relpath: str) -> bool:
         """Refresh a local file's modification time; False when it does not exist."""
@@ -332,6 +370,27 @@ def _durable_temp(target: str, data: bytes | memoryview) -> str:
             os.unlink(temp)
         raise
     return temp
+
+
+def _fsync_file(path: str) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _file_sha256(path: str) -> tuple[str, int]:
+    """The sha256 and size of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+            size += count
+    return digest.hexdigest(), size
 
 
 def _is_digest(name: str) -> bool:

@@ -22,7 +22,8 @@ from ..errors import IntegrityError, ValidationError
 from ._checks import encodable
 
 __all__ = ["SUPPORTED_TABLE_SUFFIXES", "check_table", "file_to_table", "frame_to_table",
-           "parquet_buffer", "parquet_bytes", "read_file", "read_parquet", "schema_of"]
+           "parquet_bytes", "read_file", "read_parquet", "schema_of",
+           "write_parquet"]
 
 SUPPORTED_TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                             ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -141,24 +142,23 @@ def _check_name(name: str, what: str, where: str) -> None:
                               "non-empty UTF-8 text without NUL bytes")
 
 
+def write_parquet(table: pa.Table, sink: Any) -> None:
+    """Write deterministic Parquet (one chunk layout for one content, zstd) to `sink`.
+
+    Raises:
+        ValidationError: a table Parquet cannot hold (a failing sink raises `OSError`).
+    """
+    try:
+        pq.write_table(table.combine_chunks(), sink, compression="zstd")
+    except _ARROW_ERRORS as exc:
+        raise ValidationError(f"cannot store this table as Parquet: {_reason(exc)}") from exc
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
-    """Deterministic Parquet bytes: one chunk layout for one content (zstd)."""
+    """Deterministic Parquet bytes of `table` (see `write_parquet`)."""
     sink = io.BytesIO()
-    try:
-        pq.write_table(table.combine_chunks(), sink, compression="zstd")
-    except _ARROW_ERRORS as exc:
-        raise ValidationError(f"cannot store this table as Parquet: {_reason(exc)}") from exc
+    write_parquet(table, sink)
     return sink.getvalue()
-
-
-def parquet_buffer(table: pa.Table) -> memoryview:
-    """`parquet_bytes` without copying the result out of Arrow's buffer."""
-    sink = pa.BufferOutputStream()
-    try:
-        pq.write_table(table.combine_chunks(), sink, compression="zstd")
-    except _ARROW_ERRORS as exc:
-        raise ValidationError(f"cannot store this table as Parquet: {_reason(exc)}") from exc
-    return memoryview(sink.getvalue())
 
 
 def read_parquet(data: bytes, context: str = "stored object") -> pa.Table:

@@ -21,6 +21,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -293,8 +294,7 @@ class Dataset:
             self.resolve(parent)
 
     def _table_entry(self, table: pa.Table) -> FileEntry:
-        data = _tables.parquet_buffer(table)
-        digest, size = self.store.put_object(data), len(data)
+        digest, size = self.store.put_encoded(partial(_tables.write_parquet, table))
         return FileEntry(TABLE, (Part(digest, table.num_rows, size, None, labelled_count(table)),),
                          _tables.schema_of(table))
 
