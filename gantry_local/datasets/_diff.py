@@ -1,7 +1,13 @@
-"""Row-level diff of two dataset versions, computed by DuckDB over the verified tables."""
+"""Row-level diff of two dataset versions, computed by DuckDB over the verified objects.
+
+DuckDB reads the Parquet bytes (hash-checked first) itself and returns only the row numbers
+that differ; pyarrow then decodes a side only when rows of it are returned, so a diff costs
+about one DuckDB pass over both versions plus one decode.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,11 +15,13 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from .._sql import quote_ident
-from ..errors import ValidationError
+from ..errors import IntegrityError, ValidationError
+from . import _tables
 from ._checks import check_filename, check_version_ref
-from ._manifest import TABLE, FileEntry
+from ._manifest import TABLE, FileEntry, Part
 from ._view import DatasetView
 
 __all__ = ["DatasetDiff", "TableDiff", "diff_versions"]
@@ -188,19 +196,21 @@ def _is_table(entry: FileEntry | None) -> bool:
 def _table_diff(dataset: DatasetView, full_a: str, full_b: str, name: str, left: FileEntry | None,
                 right: FileEntry | None, key: str | None) -> TableDiff:
     """The row-level diff of one table; a side without the table counts as empty."""
-    table_a = dataset._read_table(full_a, name, left, True) \
-        if left is not None and left.kind == TABLE else None
-    table_b = dataset._read_table(full_b, name, right, True) \
-        if right is not None and right.kind == TABLE else None
-    if table_a is None or table_b is None:
+    if left is None or left.kind != TABLE or right is None or right.kind != TABLE:
+        table_a = dataset._read_table(full_a, name, left, True) \
+            if left is not None and left.kind == TABLE else None
+        table_b = dataset._read_table(full_b, name, right, True) \
+            if right is not None and right.kind == TABLE else None
         only = table_b if table_a is None else table_a
         assert only is not None
         rows = _frame(only)
         empty = rows.clear()
         return TableDiff(key, rows if table_a is None else empty,
                          empty if table_a is None else rows, empty)
-    types_a = {f.name: str(f.type) for f in table_a.schema}
-    types_b = {f.name: str(f.type) for f in table_b.schema}
+    side_a = _Side(dataset, full_a, name, left)
+    side_b = _Side(dataset, full_b, name, right)
+    types_a = {f.name: str(f.type) for f in side_a.schema}
+    types_b = {f.name: str(f.type) for f in side_b.schema}
     shared = [c for c in types_b if c in types_a and types_a[c] == types_b[c]]
     table_key = key
     if key is None and "__join_key" in types_a and "__join_key" in types_b:
@@ -208,7 +218,7 @@ def _table_diff(dataset: DatasetView, full_a: str, full_b: str, name: str, left:
     if table_key is not None and (table_key not in types_a or table_key not in types_b):
         raise ValidationError(f"key {table_key!r} is not a column of both versions of table "
                               f"{name!r}")
-    added, removed, changed = _row_differences(table_a, table_b, shared, table_key)
+    added, removed, changed = _row_differences(side_a, side_b, shared, table_key)
     return TableDiff(
         table_key, added, removed, changed,
         columns_added=[c for c in types_b if c not in types_a],
@@ -217,58 +227,125 @@ def _table_diff(dataset: DatasetView, full_a: str, full_b: str, name: str, left:
                          if c in types_a and types_a[c] != types_b[c]})
 
 
+class _Side:
+    """One version's table: its objects' verified bytes, read once, decoded only if needed."""
+
+    def __init__(self, dataset: DatasetView, full: str, name: str, entry: FileEntry) -> None:
+        self.context = f"dataset {dataset.name!r} version {full} file {name!r}"
+        self.parts: list[Part] = list(entry.parts)
+        self.data = [dataset.store.read_object(p.object, self.context) for p in self.parts]
+        self._table: pa.Table | None = None
+        try:
+            self.schema = pq.read_schema(pa.BufferReader(self.data[0])) if self.data \
+                else pa.schema([])
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise IntegrityError(f"{self.context}: the object is not a readable Parquet table "
+                                 f"({exc})") from None
+
+    @property
+    def table(self) -> pa.Table:
+        """The decoded table (every part, in order)."""
+        table = self._table
+        if table is None:
+            tables = [_tables.read_parquet(data, self.context) for data in self.data]
+            table = pa.table({}) if not tables else tables[0] if len(tables) == 1 \
+                else pa.concat_tables(tables)
+            self._table = table
+        return table
+
+    def rows(self, positions: pa.ChunkedArray[Any]) -> pl.DataFrame:
+        """The rows at `positions`, in order; no decode when there are none."""
+        if not len(positions):
+            return _frame(self.schema.empty_table())
+        return _frame(self.table.take(positions.take(pc.sort_indices(positions))))
+
+
 def _frame(table: pa.Table) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
 
 
-def _row_differences(left: pa.Table, right: pa.Table, shared: list[str], key: str | None
+def _row_differences(left: _Side, right: _Side, shared: list[str], key: str | None
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """One DuckDB pass: a full outer join on the key of (key, row hash, row number).
-
-    DuckDB sees the columns under positional names (``c0``, ``c1`` ...): column names that
-    differ only in case, or hold any character, cannot confuse it.
-    """
-    names = {column: f"c{i}" for i, column in enumerate(shared)}
-    if key is not None and key not in names:
-        names[key] = "k"
-    left_rows, right_rows = (_positional(t, names) for t in (left, right))
-    row_hash = f"hash({', '.join(quote_ident(names[c]) for c in shared)})" if shared else "0"
+    """The added, removed and changed rows: DuckDB pairs row numbers by key and row hash
+    over the Parquet bytes; Arrow tables instead if DuckDB cannot read them."""
     con = duckdb.connect()
     try:
-        con.register("a", left_rows)
-        con.register("b", right_rows)
-        if key is None:  # whole rows: multiset difference of row hashes
-            numbered = (f"SELECT {row_hash} AS h, row_number() OVER (PARTITION BY {row_hash}) AS n, "
-                        f"{quote_ident(_ROW)} AS r FROM")
-            rows = con.sql(f"""
-                SELECT x.r AS ra, y.r AS rb FROM ({numbered} a) x FULL OUTER JOIN ({numbered} b) y
-                ON x.h = y.h AND x.n = y.n WHERE x.h IS NULL OR y.h IS NULL""").to_arrow_table()
-        else:
-            k = quote_ident(names[key])
-            part = f"SELECT {k} AS k, {row_hash} AS h, {quote_ident(_ROW)} AS r FROM"
-            rows = con.sql(f"""
-                SELECT x.r AS ra, y.r AS rb FROM ({part} a) x FULL OUTER JOIN ({part} b) y
-                ON x.k = y.k WHERE x.h IS DISTINCT FROM y.h""").to_arrow_table()
+        try:
+            rows = _pairs(con, _parquet_rows(con, "a", left, shared, key),
+                          _parquet_rows(con, "b", right, shared, key), key)
+        except duckdb.Error:  # a type or name DuckDB's Parquet reader refuses
+            con.close()
+            con = duckdb.connect()
+            rows = _pairs(con, _arrow_rows(con, "a", left.table, shared, key),
+                          _arrow_rows(con, "b", right.table, shared, key), key)
     finally:
         con.close()
     in_a, in_b = rows.column("ra"), rows.column("rb")
     removed = pc.filter(in_a, pc.is_null(in_b))
     added = pc.filter(in_b, pc.is_null(in_a))
     changed = pc.filter(in_b, pc.and_(pc.is_valid(in_a), pc.is_valid(in_b)))
-
-    def take(table: pa.Table, positions: pa.ChunkedArray[Any]) -> pl.DataFrame:
-        return _frame(table.take(positions.take(pc.sort_indices(positions))))
-
-    return take(right, added), take(left, removed), take(right, changed)
+    return right.rows(added), left.rows(removed), right.rows(changed)
 
 
-def _positional(table: pa.Table, names: dict[str, str]) -> pa.Table:
-    """The columns DuckDB needs, renamed positionally, plus each row's number."""
-    columns: list[Any] = [table.column(c) for c in names]
-    columns.append(pl.int_range(0, table.num_rows, eager=True).to_arrow())
-    return pa.Table.from_arrays(columns, names=[*names.values(), _ROW])
+def _pairs(con: duckdb.DuckDBPyConnection, a: tuple[str, list[int]], b: tuple[str, list[int]],
+           key: str | None) -> pa.Table:
+    """``(ra, rb)``: the row numbers of rows only one side has, or (by key) that differ.
+
+    `a` and `b` are queries of ``(k, h, r)`` (key, row hash, row number) with their parameters.
+    """
+    (query_a, params_a), (query_b, params_b) = a, b
+    if key is None:  # whole rows: multiset difference of row hashes
+        numbered = "SELECT h, row_number() OVER (PARTITION BY h) AS n, r FROM"
+        sql = (f"SELECT x.r AS ra, y.r AS rb FROM ({numbered} ({query_a})) x FULL OUTER JOIN "
+               f"({numbered} ({query_b})) y ON x.h = y.h AND x.n = y.n "
+               "WHERE x.h IS NULL OR y.h IS NULL")
+    else:
+        sql = (f"SELECT x.r AS ra, y.r AS rb FROM ({query_a}) x FULL OUTER JOIN ({query_b}) y "
+               "ON x.k = y.k WHERE x.h IS DISTINCT FROM y.h")
+    pairs: pa.Table = con.sql(sql, params=[*params_a, *params_b]).to_arrow_table()
+    return pairs
 
 
-_ROW = "__gl_diff_row"
+def _hashed(positions: dict[str, int], shared: list[str], key: str | None) -> str:
+    """``k, h`` over columns named positionally (``p0``, ``p1`` ...): names that differ only in
+    case, or hold any character, cannot confuse DuckDB."""
+    row_hash = f"hash({', '.join(quote_ident(f'p{positions[c]}') for c in shared)})" \
+        if shared else "0"
+    k = quote_ident(f"p{positions[key]}") if key is not None else "NULL"
+    return f"{k} AS k, {row_hash} AS h"
+
+
+def _parquet_rows(con: duckdb.DuckDBPyConnection, label: str, side: _Side, shared: list[str],
+                  key: str | None) -> tuple[str, list[int]]:
+    """The ``(k, h, r)`` query of one side, DuckDB reading each part's bytes itself."""
+    names = side.schema.names
+    positions = {name: i for i, name in enumerate(names)}
+    aliases = ", ".join(quote_ident(f"p{i}") for i in range(len(names) + 1))
+    selects: list[str] = []
+    offsets: list[int] = []
+    offset = 0
+    for index, (part, data) in enumerate(zip(side.parts, side.data, strict=True)):
+        view = f"{label}{index}"
+        con.read_parquet(io.BytesIO(data), file_row_number=True).create_view(view)
+        selects.append(f"SELECT {_hashed(positions, shared, key)}, "
+                       f"{quote_ident(f'p{len(names)}')} + ? AS r FROM {view} AS t({aliases})")
+        offsets.append(offset)
+        offset += part.rows
+    if not selects:
+        return "SELECT NULL AS k, 0 AS h, 0 AS r WHERE false", []
+    return " UNION ALL ".join(selects), offsets
+
+
+def _arrow_rows(con: duckdb.DuckDBPyConnection, label: str, table: pa.Table, shared: list[str],
+                key: str | None) -> tuple[str, list[int]]:
+    """The ``(k, h, r)`` query of one side from its decoded Arrow table."""
+    positions = {name: i for i, name in enumerate(table.column_names)}
+    columns: list[Any] = [*table.columns, pl.int_range(0, table.num_rows, eager=True).to_arrow()]
+    names = [f"p{i}" for i in range(len(columns))]
+    con.register(label, pa.Table.from_arrays(columns, names=names))
+    return (f"SELECT {_hashed(positions, shared, key)}, {quote_ident(names[-1])} AS r "
+            f"FROM {label}"), []
+
+
