@@ -135,7 +135,7 @@ def test_names_duckdb_cannot_read_take_the_arrow_route(tmp_path: Any, arrow_call
         assert arrow_calls == ["a", "b"]
 
 
-def test_no_rows_returned_means_no_decode_and_typed_empty_frames(
+def test_the_old_side_is_decoded_only_for_removed_rows_and_empty_frames_are_typed(
         tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with gantry.Workspace(db=":memory:", storage=str(tmp_path / "store")) as ws:
         ds = ws.create_dataset("d")
@@ -152,5 +152,5 @@ def test_no_rows_returned_means_no_decode_and_typed_empty_frames(
         monkeypatch.setattr(_diff._tables, "read_parquet", spy)
         result = ds.diff(va, vb)
         assert result.counts == {"added": 0, "removed": 0, "changed": 0}
-        assert decoded == []
+        assert not [c for c in decoded if va in c]  # the new side is decoded ahead, in parallel
         assert result.changed.schema == pl.Schema({"__join_key": pl.String, "x": pl.Float64})

@@ -8,6 +8,7 @@ about one DuckDB pass over both versions plus one decode.
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ from ._manifest import TABLE, FileEntry, Part
 from ._view import DatasetView
 
 __all__ = ["DatasetDiff", "TableDiff", "diff_versions"]
+
+_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gantry-local-diff")
 
 
 @dataclass
@@ -235,6 +238,7 @@ class _Side:
         self.parts: list[Part] = list(entry.parts)
         self.data = [dataset.store.read_object(p.object, self.context) for p in self.parts]
         self._table: pa.Table | None = None
+        self._decoding: Future[pa.Table] | None = None
         try:
             self.schema = pq.read_schema(pa.BufferReader(self.data[0])) if self.data \
                 else pa.schema([])
@@ -242,16 +246,24 @@ class _Side:
             raise IntegrityError(f"{self.context}: the object is not a readable Parquet table "
                                  f"({exc})") from None
 
+    def decode_ahead(self) -> None:
+        """Start decoding in another thread (DuckDB scans each one-row-group object on one
+        core, so the other is free while it pairs the rows)."""
+        if self._decoding is None and self._table is None:
+            self._decoding = _DECODER.submit(self._decode)
+
     @property
     def table(self) -> pa.Table:
         """The decoded table (every part, in order)."""
-        table = self._table
-        if table is None:
-            tables = [_tables.read_parquet(data, self.context) for data in self.data]
-            table = pa.table({}) if not tables else tables[0] if len(tables) == 1 \
-                else pa.concat_tables(tables)
-            self._table = table
-        return table
+        if self._table is None:
+            self._table = self._decoding.result() if self._decoding is not None \
+                else self._decode()
+        return self._table
+
+    def _decode(self) -> pa.Table:
+        tables = [_tables.read_parquet(data, self.context) for data in self.data]
+        return pa.table({}) if not tables else tables[0] if len(tables) == 1 \
+            else pa.concat_tables(tables)
 
     def rows(self, positions: pa.ChunkedArray[Any]) -> pl.DataFrame:
         """The rows at `positions`, in order; no decode when there are none."""
@@ -270,6 +282,7 @@ def _row_differences(left: _Side, right: _Side, shared: list[str], key: str | No
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The added, removed and changed rows: DuckDB pairs row numbers by key and row hash
     over the Parquet bytes; Arrow tables instead if DuckDB cannot read them."""
+    right.decode_ahead()  # rows added or changed come from it: nearly every diff needs them
     con = duckdb.connect()
     try:
         try:
