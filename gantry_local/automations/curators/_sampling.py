@@ -2,7 +2,8 @@
 
 Random order is a seeded hash of the join key, so the rows picked depend only on the
 data and on (curator, interval): a rerun picks the same rows. A single selector is one
-statement that also counts the interval (stratified ones first count their strata).
+statement that also counts the interval (an ordered one finds the edge of its rows in the
+same statement; a stratified one counts its strata and the interval first, in one scan).
 """
 
 from __future__ import annotations
