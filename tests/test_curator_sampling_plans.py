@@ -5,7 +5,7 @@ and the rest in one statement); this checks every stock curator, and selectors w
 filters, tags, labels and OR, against the definition written plainly here: ordered rows by
 ``ORDER BY field NULLS LAST, time, join key``, random ones by the seeded hash, strata by
 `quotas_of` and one ranking per stratum, strict's rest by a second shuffle. Data with ties,
-nulls, NaN and infinities, repeated times, feedback, empty and tiny intervals.
+nulls, NaN and infinities, lists, repeated times, feedback, empty and tiny intervals.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _load(ws: gantry.Workspace, name: str, n: int, seed: int) -> None:
     app.log_records(
         inputs=[{"x": _value(rng), "n": rng.choice([None, 1, 2, 3, 3, 7]),
                  "color": rng.choice(COLORS), "flag": rng.random() < 0.3,
-                 "name": f"item-{rng.randrange(30)}"} for _ in range(n)],
+                 "name": f"item-{rng.randrange(30)}",
+                 "l": rng.choice([None, [1], [1, 2], [0, 5], [3], [1, 2]])} for _ in range(n)],
         outputs=[{"y": rng.choice([0, 1, 1, 2])} for _ in range(n)],
         timestamps=times, join_keys=keys,
         tags=[{"env": rng.choice(["prod", "dev"])} for _ in range(n)])
@@ -178,6 +179,7 @@ def _curators(limit: int) -> list[Curator]:
         DescendedSortCurator("desc-label", "app", limit, sort_field="feedback.label"),
         AscendedSortCurator("asc-text", "app", limit, sort_field="inputs.color"),
         DescendedSortCurator("desc-bool", "app", limit, sort_field="inputs.flag"),
+        AscendedSortCurator("asc-list", "app", limit, sort_field="inputs.l"),
         BoundedRangeCurator("bounded", "app", limit, "inputs.x", 2.0, -1.0),
         BoundedRangeCurator("bounded-desc", "app", limit, "inputs.n", 7, 1,
                             sort_ascending=False),
