@@ -200,7 +200,8 @@ def _curators(limit: int) -> list[Curator]:
             Selector(StratifiedSampler("inputs.flag", "strict"), limit=limit,
                      filters=[EqualsFilter("outputs.y", 1)]),
             Selector(OrderedSampler(TIME_COLUMN_NAME, "descending"), limit=limit,
-                     tags=[TagFilter("env", "dev")])]),
+                     tags=[TagFilter("env", "dev")]),
+            Selector(OrderedSampler("inputs.n", "descending"), limit=limit)]),
     ]
 
 

@@ -204,21 +204,18 @@ class _Sampler:
         method = selector.method
         if isinstance(method, StratifiedSampler):
             table, total = self._stratified(selector, method)
-            return _in_time_order(table), total
-        if isinstance(method, OrderedSampler):
+        elif isinstance(method, OrderedSampler) and self._unfiltered(selector):
             table, total = self._ordered(selector, method)
-            return _in_time_order(table), total
-        sql, params = self._simple(selector, with_total=True)
-        table = self.con.sql(sql, params=params).to_arrow_table()
-        total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
-        return _in_time_order(table.drop_columns([_TOTAL])), int(total)
+        else:
+            table, total = self._plain(selector)
+        return _in_time_order(table), total
 
     def run(self, selector: Selector, in_time_order: bool) -> pa.Table:
         """One selector's picks (in time order when asked)."""
         method = selector.method
         if isinstance(method, StratifiedSampler):
             table = self._stratified(selector, method)[0]
-        elif isinstance(method, OrderedSampler):
+        elif isinstance(method, OrderedSampler) and self._unfiltered(selector):
             table = self._ordered(selector, method)[0]
         else:
             sql, params = self._simple(selector)
@@ -229,37 +226,44 @@ class _Sampler:
         """An ordered selector's rows and the interval's size, in one statement of two scans.
 
         The first scan counts the interval and finds the edge, the `limit`-th value of the
-        sort field among the rows passing the filters; the second takes the first `limit`
-        rows of those up to the edge. DuckDB pushes the edge into that scan, which skips
-        what lies beyond it (for time, most of the interval). Exactly the plain query's
-        rows: every one of them lies within the edge. Rows with no value sort last, so
-        where fewer than `limit` rows have a value (or none passes), the plain query runs.
+        sort field; the second takes the first `limit` rows up to the edge. DuckDB pushes
+        the edge into that scan, which skips what lies beyond it (for time, most of the
+        interval). Exactly the plain query's rows: every one of them lies within the edge.
+        Rows with no value sort last, so where fewer than `limit` rows have a value (or
+        there are none), the plain query runs.
         """
-        where, values = self._where(selector)
         column = f"base.{quote_ident(method.field)}"
         if method.sort is OrderingDirection.ASCENDING:
             smallest, edge_of, within, direction = "min", "list_max", "<=", "ASC"
         else:
             smallest, edge_of, within, direction = "max", "list_min", ">=", "DESC"
-        passing = "" if where == "TRUE" else " FILTER (WHERE __gl_in)"  # no filters: 1.1x faster
-        edge = (f"SELECT count(*) AS {_TOTAL}, count(*){passing} AS __gl_in, "
-                f"count(__gl_v){passing} AS __gl_valued, "
-                f"{edge_of}({smallest}(__gl_v, ?){passing}) AS __gl_edge "
-                f"FROM (SELECT {column} AS __gl_v, ({where}) AS __gl_in "
-                f"FROM ({self.base}) AS base)")
-        sql = (f"WITH __gl_found AS ({edge}) SELECT base.*, found.{_TOTAL}, found.__gl_in, "
-               f"found.__gl_valued FROM ({self.base}) AS base, __gl_found AS found "
-               f"WHERE {where} AND {column} {within} found.__gl_edge "
+        edge = (f"SELECT count(*) AS {_TOTAL}, count(__gl_v) AS __gl_valued, "
+                f"{edge_of}({smallest}(__gl_v, ?)) AS __gl_edge "
+                f"FROM (SELECT {column} AS __gl_v FROM ({self.base}) AS base)")
+        sql = (f"WITH __gl_found AS ({edge}) SELECT base.*, found.{_TOTAL}, found.__gl_valued "
+               f"FROM ({self.base}) AS base, __gl_found AS found "
+               f"WHERE {column} {within} found.__gl_edge "
                f"ORDER BY {column} {direction} NULLS LAST, {_ties(method)} LIMIT ?")
-        params = [selector.limit, *values, *self.params, *self.params, *values, selector.limit]
+        params = [selector.limit, *self.params, *self.params, selector.limit]
         table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
-        if table.num_rows == selector.limit or (
-                table.num_rows and table.column("__gl_in")[0].as_py()
-                == table.column("__gl_valued")[0].as_py()):
-            total = int(table.column(_TOTAL)[0].as_py())
-            return table.drop_columns([_TOTAL, "__gl_in", "__gl_valued"]), total
-        sql, params = self._simple(selector, with_total=True)  # nulls to add, or no rows
-        table = self.con.sql(sql, params=params).to_arrow_table()
+        if table.num_rows == 0:
+            return self._plain(selector)
+        total = int(table.column(_TOTAL)[0].as_py())
+        if table.num_rows < selector.limit and total > table.column("__gl_valued")[0].as_py():
+            return self._plain(selector)  # rows without a value to add after these
+        return table.drop_columns([_TOTAL, "__gl_valued"]), total
+
+    def _unfiltered(self, selector: Selector) -> bool:
+        """Whether `selector` takes every row of the interval, so an ordered one runs with an
+        edge (`_ordered`). Filters already skip most rows in the scan; there the edge's
+        first scan measured 1.1x slower than the plain query's count."""
+        return not (selector.filters or selector.tags or self.label is not None)
+
+    def _plain(self, selector: Selector) -> tuple[pa.Table, int]:
+        """A uniform or ordered selector's rows by its plain statement, and the interval's
+        size (a column of the same statement; counted apart when no row is picked)."""
+        sql, params = self._simple(selector, with_total=True)
+        table: pa.Table = self.con.sql(sql, params=params).to_arrow_table()
         total = table.column(_TOTAL)[0].as_py() if table.num_rows else self.count()
         return table.drop_columns([_TOTAL]), int(total)
 
