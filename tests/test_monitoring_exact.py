@@ -177,3 +177,21 @@ def test_drift_of_values_near_the_largest_float(ws: gantry.Workspace) -> None:
                     fields=["inputs.x"]).row(0, named=True)
     assert row["wasserstein"] == pytest.approx(0.2 * 1.7e308)
     assert all(math.isfinite(row[k]) for k in ("psi", "js", "ks")), row
+
+
+def test_gquery_series_mean_and_std_are_exact(ws: gantry.Workspace) -> None:
+    """GantrySeries.mean/std (gquery), alone, by group and over time, at every scale."""
+    from gantry_local.query.time_window import TimeWindow
+
+    app = ws.create_application("g")
+    log_days(app, days())
+    for day, (outputs, _) in enumerate(days()):
+        frame = app.query(TimeWindow(S + timedelta(days=day), S + timedelta(days=day + 1)))
+        series = frame["inputs.x"]  # type: ignore[index]
+        values = exact(outputs)
+        assert close(series.mean(), mean(values)), outputs
+        assert close(series.std(), std(values)), outputs
+        grouped = series.std(group_by="feedback.y")  # one value a group: no deviation
+        assert grouped["stddev"].isna().all()
+        halves = series.mean(num_points=2)
+        assert close(halves["mean"].iloc[0], mean(values)), outputs  # all in the first hour

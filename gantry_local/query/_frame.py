@@ -301,6 +301,17 @@ class Filters:
 
 
 _NUMERIC = ("int", "float")
+
+
+def _exact(aggregate: str) -> str:
+    """`aggregate` (avg, stddev_samp) of ``{col}``, exact across the float range: DuckDB's
+    overflow near 1e154 and lose every digit near 1e-154 (sums of squares), so values far
+    from 1 are aggregated times 2**-600 or 2**600 (exact) and scaled back, in the same pass."""
+    scaled = "{a}(CAST({{col}} AS DOUBLE) * pow(2.0, {s})) * pow(2.0, {u})"
+    return (f"(CASE WHEN max(abs({{col}})) > pow(2.0, 450) "
+            f"THEN {scaled.format(a=aggregate, s=-600, u=600)} "
+            f"WHEN max(abs({{col}})) < pow(2.0, -450) "
+            f"THEN {scaled.format(a=aggregate, s=600, u=-600)} ELSE {aggregate}({{col}}) END)")
 _SORTABLE = ("int", "float", "datetime", "date")
 _EQUATABLE = ("bool", "str", "uuid", "tag", "int", "float")
 _KIND_OF_VALUE: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
@@ -502,11 +513,11 @@ class GantrySeries:
 
     def mean(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The average (int and float series)."""
-        return self._stat("avg({col})", _NUMERIC, "mean", num_points, group_by)
+        return self._stat(_exact("avg"), _NUMERIC, "mean", num_points, group_by)
 
     def std(self, num_points: int = 1, group_by: str | None = None) -> Statistic:
         """The sample standard deviation (int and float series)."""
-        return self._stat("stddev_samp({col})", _NUMERIC, "stddev", num_points, group_by)
+        return self._stat(_exact("stddev_samp"), _NUMERIC, "stddev", num_points, group_by)
 
     def median(self, num_points: int = 1) -> Statistic:
         """The median (int and float series)."""
