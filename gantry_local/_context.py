@@ -24,10 +24,22 @@ if TYPE_CHECKING:
     from .datasets import DatasetRegistry
     from .records._apps import AppStates
     from .records._ingest import IngestResult, Progress
+    from .records._logger import RecordLogger
     from .records._single import AppState
 
-__all__ = ["AppHandle", "Context", "HasContext", "Scheduling", "WorkspaceLike", "narrow",
-           "narrow_or_default", "set_default_resolver"]
+__all__ = ["AppHandle", "Context", "HasContext", "Logging", "Scheduling", "WorkspaceLike",
+           "narrow", "narrow_or_default", "set_default_resolver"]
+
+
+@dataclass(frozen=True, eq=False)
+class Logging:
+    """What only the façade's batch log calls (`_logging`) use of a workspace: its record
+    logger (the records room's batch path), its rule for the default ``env`` tag, and its
+    single-record route (`Workspace.log_record`, the hot path)."""
+
+    logger: RecordLogger
+    env_tags: Callable[[Any], Any]
+    log_record: Callable[..., str | None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +67,8 @@ class Context:
     scheduler's part (None for a workspace that cannot be scheduled). `start_background`
     turns on the workspace's background scheduler loop, as creating or enabling a curator
     does (the façade passes it down, as the scheduler sits above the curators; None where
-    there is no loop: a producer).
+    there is no loop: a producer). `logging` is the part only the façade's batch log calls
+    read.
     """
 
     database: Database
@@ -66,6 +79,7 @@ class Context:
     owner: HasContext = field(repr=False)
     scheduling: Scheduling | None = field(default=None, repr=False)
     start_background: Callable[[], None] | None = field(default=None, repr=False)
+    logging: Logging | None = field(default=None, repr=False)
 
     def app_state(self, name: object) -> AppState:
         """The live state of application `name` (`NotFoundError` if there is none)."""

@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from ._context import narrow
 from .clock import read_clock
 from .errors import NotFoundError, NotSupportedError, ValidationError
 from .records._batch_log import record_batch
@@ -24,47 +25,29 @@ from .records._gantry_args import drop_ignored, merge_tags, resolve_join_keys
 from .records._inputs import check_version
 
 if TYPE_CHECKING:
-    from ._db import Database
-    from .clock import Clock
-    from .records._logger import AppState, RecordLogger
+    from ._context import Context, Logging, WorkspaceLike
 
 __all__ = ["log", "log_file", "log_from_data_connector", "log_records"]
 
 
-class Workspace(Protocol):
-    """What these calls use of the `Workspace` façade that calls them."""
-
-    database: Database
-    clock: Clock
-    _default_env: str | None
-    _logger: RecordLogger
-
-    def _app_state(self, name: object) -> AppState:
-        """The live state of application `name`."""
-
-    def _env_tags(self, tags: Any) -> Any:
-        """`tags` with the default ``env`` tag added where absent."""
-
-    def log_record(self, application: str, version: int | str | None = None,
-                   inputs: Mapping[str, Any] | None = None, outputs: Any = None,
-                   feedback_id: str | Mapping[str, Any] | None = None,
-                   feedback: Mapping[str, Any] | None = None,
-                   feedback_keys: Sequence[str] | None = None,
-                   ignore_inputs: Sequence[str] | None = None, timestamp: datetime | None = None,
-                   sample_rate: float = 1.0, tags: Mapping[str, str] | None = None,
-                   join_key: str | None = None) -> str | None:
-        """Log one record (the hot path)."""
+def _parts(workspace: WorkspaceLike) -> tuple[Context, Logging]:
+    """The context of the workspace these calls log into, and its logging part."""
+    context = narrow(workspace)
+    if context.logging is None:
+        raise ValidationError("this workspace cannot log records")
+    return context, context.logging
 
 
 def log_records(
-    ws: Workspace, application: str, version: object, inputs: Any, outputs: Any,
+    ws: WorkspaceLike, application: str, version: object, inputs: Any, outputs: Any,
     feedback_keys: object, feedback_ids: object, feedbacks: Any, ignore_inputs: object,
     timestamps: Any, sort_on_timestamp: object, sample_rate: float, as_batch: object,
     tags: Any, join_keys: Any, row_tags: Any, global_tags: Any, batch_id: str | None = None,
     run_name: str | None = None, run_tags: Mapping[str, str] | None = None,
 ) -> tuple[str | None, list[str]]:
     """`Workspace.log_records`; `batch_id` adds the records to that (run's) batch."""
-    state = ws._app_state(application)
+    context, logging = _parts(ws)
+    state = context.app_state(application)
     _check_flag(sort_on_timestamp, "sort_on_timestamp")
     _check_flag(as_batch, "as_batch")
     join_keys = resolve_join_keys(inputs, feedback_ids, feedback_keys, join_keys)
@@ -72,24 +55,24 @@ def log_records(
     if row_tags is not None or global_tags is not None:
         tags = merge_tags(tags, row_tags, global_tags,
                           _count(inputs if inputs is not None else feedbacks))
-    if ws._default_env is not None and (inputs is not None or outputs is not None):
-        tags = ws._env_tags(tags)
-    keys = ws._logger.log_many(state, version, inputs, outputs, feedbacks, join_keys, timestamps,
-                               tags, sample_rate, bool(sort_on_timestamp))
+    if inputs is not None or outputs is not None:
+        tags = logging.env_tags(tags)
+    keys = logging.logger.log_many(state, version, inputs, outputs, feedbacks, join_keys,
+                                   timestamps, tags, sample_rate, bool(sort_on_timestamp))
     if batch_id is None and as_batch:
         batch_id = str(uuid.uuid4())
     if batch_id is not None:
         prediction = inputs is not None
         kind = ("RECORD" if prediction and feedbacks is not None
                 else "PREDICTION" if prediction else "FEEDBACK")
-        with ws.database.cursor() as con:
+        with context.database.cursor() as con:
             record_batch(con, batch_id, state.name, kind, check_version(version), keys,
-                         read_clock(ws.clock), run_name, run_tags)
+                         read_clock(context.clock), run_name, run_tags)
     return batch_id, keys
 
 
 def log(
-    ws: Workspace, application: str, version: object, inputs: Any, outputs: Any, feedbacks: Any,
+    ws: WorkspaceLike, application: str, version: object, inputs: Any, outputs: Any, feedbacks: Any,
     ignore_inputs: object, tags: Any, timestamps: Any, sort_on_timestamp: object,
     sample_rate: float, row_tags: Any, global_tags: Any, join_keys: Any, as_batch: object,
     run_id: str | None, run_tags: Mapping[str, str] | None, run_name: str | None = None,
@@ -99,7 +82,7 @@ def log(
     if run_id is None and all(isinstance(v, Mapping) for v in (inputs, outputs, feedbacks)):
         merged = merge_tags(tags, row_tags, global_tags, 1)
         one_tags = merged[0] if isinstance(merged, list) else merged
-        return ws.log_record(application, version, inputs, outputs,  # type: ignore[arg-type]
+        return _parts(ws)[1].log_record(application, version, inputs, outputs,
                              feedback=feedbacks, ignore_inputs=ignore_inputs,  # type: ignore[arg-type]
                              timestamp=timestamps, sample_rate=sample_rate,
                              tags=one_tags, join_key=join_keys)  # type: ignore[arg-type]
@@ -133,7 +116,7 @@ _SECTIONS = {"inputs": "input", "outputs": "output", "feedbacks": "feedback", "t
 
 
 def log_file(
-    ws: Workspace, application: str, filepath: object, version: object, timestamp: object,
+    ws: WorkspaceLike, application: str, filepath: object, version: object, timestamp: object,
     inputs: object, outputs: object, feedbacks: object, tags: object, feedback_id: object,
     feedback_key: object, sep: object, join_key: object,
 ) -> None:
@@ -149,7 +132,8 @@ def log_file(
         ValidationError: an unreadable file, a named column the file lacks, or records the
             log calls refuse; nothing is stored. NotFoundError: no such file or application.
     """
-    ws._app_state(application)
+    ws = narrow(ws)
+    ws.app_state(application)
     if not isinstance(sep, str) or len(sep) != 1:
         raise ValidationError(f"sep must be one character, got {sep!r}")
     frame = _read_file(filepath, sep)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ._context import Context
+from ._context import Context, Logging
 from ._db import Database
 from ._names import check_name
 from .clock import Clock, SystemClock
@@ -102,8 +102,9 @@ class ProducerWorkspace(Workspace):
     def _make_context(self) -> Context:
         """The rooms' context: logging and flush work; what reads the database says where to
         run it; a producer is never scheduled (no `Scheduling`)."""
+        logging = Logging(self._logger, self._env_tags, self.log_record)
         return Context(self.database, self.clock, self._states, lambda: self.datasets,
-                       self.flush, self)
+                       self.flush, self, logging=logging)
 
     def __repr__(self) -> str:
         state = "closed" if self.database.closed else "open"

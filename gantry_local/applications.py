@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 import polars as pl
 
 from ._context import HasContext
-from ._logging import Workspace as LoggingWorkspace
 from .errors import ValidationError
 from .records._gantry_args import UNSET, wrong_feedback_name
 from .records.query import Query
 
 if TYPE_CHECKING:
+    from ._db import Database
     from .automations.automations import Automation
     from .datasets import Dataset
     from .evaluation.completion import VersionDetails
     from .query._frame import GantryDataFrame
     from .query.time_window import RelativeTimeWindow, TimeWindow
+    from .records._single import AppState
 
 __all__ = ["Application", "Owner", "Run"]
 
@@ -32,11 +33,16 @@ _CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("gantr
 
 
 @runtime_checkable
-class Owner(HasContext, LoggingWorkspace, Protocol):
+class Owner(HasContext, Protocol):
     """What an `Application` uses of the workspace that made it (`gantry_local.Workspace` is
-    the one implementation): the context it hands the rooms it calls (they narrow it), and
-    the façade's log calls, `flush`, datasets and `query`. It lets `Application` name its
-    workspace's type without importing it."""
+    the one implementation): the context it hands the rooms it calls (they narrow it), its
+    database and applications' states, and the façade's log calls, `flush`, datasets and
+    `query`. It lets `Application` name its workspace's type without importing it."""
+
+    database: Database
+
+    def _app_state(self, name: object) -> AppState:
+        """The live state of application `name`."""
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record logged before the call is in the database."""

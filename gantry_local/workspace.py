@@ -21,7 +21,7 @@ import numpy as np
 
 from ._config import recordable_url
 from ._config import resolve as resolve_config
-from ._context import Context, Scheduling
+from ._context import Context, Logging, Scheduling
 from ._db import Database, run, storage_errors, transaction
 from ._db import lock_timeout as check_lock_timeout
 from ._names import check_name, is_valid_text
@@ -156,8 +156,9 @@ class Workspace:
         scheduling = Scheduling(self.db, self.storage, self.storage_options,
                                 self.background_scheduler, self.ingest, self.close,
                                 lambda: self.closed)
+        logging = Logging(self._logger, self._env_tags, self.log_record)
         return Context(self.database, self.clock, self._states, lambda: self.datasets,
-                       self.flush, self, scheduling, self._start_background)
+                       self.flush, self, scheduling, self._start_background, logging)
 
     def _start_background(self) -> None:
         """Start the background scheduler loop (when enabled); curators call it when one is

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 import gantry_local as gantry
-from gantry_local import _context
-from gantry_local._context import Context, Scheduling, narrow, narrow_or_default
+from gantry_local import _context, _logging
+from gantry_local._context import Context, Logging, Scheduling, narrow, narrow_or_default
 from gantry_local.automations.automations import Automation, add_automation
 from gantry_local.automations.curators import UniformCurator, get_curator, list_curators
 from gantry_local.automations.triggers import AggregationTrigger
@@ -163,6 +163,28 @@ def test_gquery_frames_saved_queries_and_views_run_on_the_context_alone(
                  view="all-three").count() == 120
 
 
+def test_the_batch_log_calls_run_on_the_context_alone(stand_in: OnlyContext,
+                                                      ws: gantry.Workspace,
+                                                      tmp_path: Path) -> None:
+    ws._default_env = "prod"  # init(environment=...)'s rule reaches them through the context
+    batch, keys = _logging.log_records(stand_in, "model", None, [{"x": 1.0}], [{"y": 1}], None,
+                                       None, None, None, [S], True, 1.0, True, None, None, None,
+                                       None)
+    assert batch is not None and len(keys) == 1
+    one = _logging.log(stand_in, "model", None, {"x": 2.0}, {"y": 0}, {"label": 1}, None, None,
+                       S, True, 1.0, None, None, "k-2", False, None, None)
+    assert one == "k-2"
+    path = tmp_path / "more.csv"
+    path.write_text("inputs.x,outputs.y,timestamp\n3.0,1,2024-01-01T00:00:00\n")
+    _logging.log_file(stand_in, "model", path, None, None, None, None, None, None, None, None,
+                      ",", None)
+    ws.flush()
+    logged = ws.query("model", S, S + timedelta(seconds=1)).to_polars().filter(
+        pl.col("inputs.x") > 0)  # the fixture's first record is at S too
+    assert sorted(logged["inputs.x"].to_list()) == [1.0, 2.0, 3.0]
+    assert logged["tags.env"].to_list() == ["prod"] * 3
+
+
 def test_the_per_tick_scheduler_closes_what_its_function_opened(tmp_path: Path,
                                                                 clock: gantry.ManualClock) -> None:
     db = tmp_path / "tick.duckdb"
@@ -219,7 +241,9 @@ def test_a_producer_has_a_context_that_cannot_be_scheduled(tmp_path: Path) -> No
 # -- the rooms' source ----------------------------------------------------------------------
 
 def _room_files() -> list[Path]:
-    return sorted(f for room in ROOMS for f in (PACKAGE / room).rglob("*.py"))
+    """The rooms, and the façade's batch log calls (which narrow their workspace too)."""
+    return sorted([*(f for room in ROOMS for f in (PACKAGE / room).rglob("*.py")),
+                   PACKAGE / "_logging.py"])
 
 
 def test_no_room_reaches_past_the_context_to_the_object_a_user_passed() -> None:
@@ -236,6 +260,8 @@ def test_no_room_reaches_past_the_context_to_the_object_a_user_passed() -> None:
                     found.append(f"{rel} reads __gantry_context__ (call narrow)")
                 if node.attr == "scheduling" and path.name != "scheduler.py":
                     found.append(f"{rel} reads the scheduler's part")
+                if node.attr == "logging" and path.name != "_logging.py":
+                    found.append(f"{rel} reads the batch log calls' part")
         for fn in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
             for node in ast.walk(fn):
                 if isinstance(node, ast.Attribute) and node.attr == "owner" \
@@ -254,7 +280,7 @@ def test_no_room_asks_for_what_only_the_workspace_has() -> None:
     from gantry_local.records._apps import AppStates
 
     theirs = set(dir(Context)) | set(Context.__dataclass_fields__) \
-        | set(Scheduling.__dataclass_fields__)
+        | set(Scheduling.__dataclass_fields__) | set(Logging.__dataclass_fields__)
     for kind in (DatasetRegistry, Dataset, Database, AppStates):
         theirs |= set(dir(kind))
     only_workspace = {n for n in set(dir(gantry.Workspace)) - theirs - set(dir(object))
@@ -271,7 +297,8 @@ def test_each_context_member_is_used_by_its_rooms() -> None:
     """Every public member of `Context` is used by the rooms, and of `Scheduling` by the
     scheduler: the context holds what they need and no more."""
     tree = ast.parse((PACKAGE / "_context.py").read_text())
-    users = {"Context": _room_files(), "Scheduling": [PACKAGE / "automations" / "scheduler.py"]}
+    users = {"Context": _room_files(), "Scheduling": [PACKAGE / "automations" / "scheduler.py"],
+             "Logging": [PACKAGE / "_logging.py"]}
     for name, files in users.items():
         cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
         members = {n.target.id if isinstance(n, ast.AnnAssign) else n.name  # type: ignore[union-attr]
