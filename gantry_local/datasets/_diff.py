@@ -22,7 +22,7 @@ from .._sql import quote_ident
 from ..errors import IntegrityError, ValidationError
 from . import _tables
 from ._checks import check_filename, check_version_ref
-from ._manifest import TABLE, FileEntry, Part
+from ._manifest import TABLE, FileEntry
 from ._view import DatasetView
 
 __all__ = ["DatasetDiff", "TableDiff", "diff_versions"]
@@ -235,16 +235,16 @@ class _Side:
 
     def __init__(self, dataset: DatasetView, full: str, name: str, entry: FileEntry) -> None:
         self.context = f"dataset {dataset.name!r} version {full} file {name!r}"
-        self.parts: list[Part] = list(entry.parts)
-        self.data = [dataset.store.read_object(p.object, self.context) for p in self.parts]
+        self.data = [dataset.store.read_object(p.object, self.context) for p in entry.parts]
         self._table: pa.Table | None = None
         self._decoding: Future[pa.Table] | None = None
-        try:
-            self.schema = pq.read_schema(pa.BufferReader(self.data[0])) if self.data \
-                else pa.schema([])
+        try:  # footers: the schema, and each part's row count (not the manifest's word)
+            footers = [pq.read_metadata(pa.BufferReader(data)) for data in self.data]
+            self.schema = footers[0].schema.to_arrow_schema() if footers else pa.schema([])
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise IntegrityError(f"{self.context}: the object is not a readable Parquet table "
                                  f"({exc})") from None
+        self.rows_per_part = [footer.num_rows for footer in footers]
 
     def decode_ahead(self) -> None:
         """Start decoding in another thread (DuckDB scans each one-row-group object on one
@@ -339,13 +339,13 @@ def _parquet_rows(con: duckdb.DuckDBPyConnection, label: str, side: _Side, share
     selects: list[str] = []
     offsets: list[int] = []
     offset = 0
-    for index, (part, data) in enumerate(zip(side.parts, side.data, strict=True)):
+    for index, (rows, data) in enumerate(zip(side.rows_per_part, side.data, strict=True)):
         view = f"{label}{index}"
         con.read_parquet(io.BytesIO(data), file_row_number=True).create_view(view)
         selects.append(f"SELECT {_hashed(positions, shared, key)}, "
                        f"{quote_ident(f'p{len(names)}')} + ? AS r FROM {view} AS t({aliases})")
         offsets.append(offset)
-        offset += part.rows
+        offset += rows
     if not selects:
         return "SELECT NULL AS k, 0 AS h, 0 AS r WHERE false", []
     return " UNION ALL ".join(selects), offsets
