@@ -136,3 +136,23 @@ def test_a_suite_read_while_another_is_read(tmp_path: Path) -> None:
     assert not reader.is_alive(), "reading a suite inside another deadlocked"
     assert found[0].candidates["v"]({}) == 4
     assert sys.path == before and from_folder(tmp_path) == []
+
+
+def test_a_library_stored_under_the_folder_stays_imported(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project's own venv inside the suite's folder: what models.py imports from it was
+    found through the venv's entry, not the folder's, and must stay in `sys.modules` (a
+    second import would make a second copy; a PyO3 extension cannot be imported twice)."""
+    name = f"lib_{uuid.uuid4().hex}"
+    site = tmp_path / ".venv" / "site-packages"
+    (site / name).mkdir(parents=True)
+    (site / name / "__init__.py").write_text("STATE: list[int] = []\n")
+    monkeypatch.syspath_prepend(str(site))
+    (tmp_path / "models.py").write_text(f"import {name}\ndef predict(inputs):\n    return 1\n")
+    path = tmp_path / "suite.toml"
+    path.write_text('name = "s"\ndataset = "rows"\nmetrics = ["accuracy"]\n'
+                    '[candidates]\nv = "models:predict"\n')
+    Suite.from_toml(path)
+    assert name in sys.modules
+    assert from_folder(tmp_path) == [name]  # models.py itself left
+    sys.modules.pop(name, None)

@@ -440,14 +440,25 @@ def _beside(folder: Path) -> Iterator[None]:
                 sys.path_importer_cache.pop(entry, None)
             for name in set(sys.modules) - before:
                 module = sys.modules.get(name)
-                if module is not None and _imported_from(module, folder):
+                if module is not None and _imported_from(module, name, folder):
                     sys.modules.pop(name, None)
 
 
-def _imported_from(module: types.ModuleType, folder: Path) -> bool:
-    """Whether `module` (its file, or a package's folders) lies in `folder`."""
+def _imported_from(module: types.ModuleType, name: str, folder: Path) -> bool:
+    """Whether `module` was found through `folder` as a ``sys.path`` entry: its file (or a
+    package's folder) is ``folder/<top-level name>...``. A library merely stored under the
+    folder (a project's own ``.venv``) was found through another entry, and stays."""
+    top = name.partition(".")[0]
     places = [getattr(module, "__file__", None), *getattr(module, "__path__", ())]
-    return any(isinstance(p, str) and Path(p).resolve().is_relative_to(folder) for p in places)
+    for place in places:
+        if not isinstance(place, str):
+            continue
+        resolved = Path(place).resolve()
+        if resolved.is_relative_to(folder):
+            first = resolved.relative_to(folder).parts[:1]
+            if first and first[0].partition(".")[0] == top:
+                return True
+    return False
 
 
 def _build(cls: type[Suite], path: Path, data: dict[str, Any], trusted: _Trusted) -> Suite:
