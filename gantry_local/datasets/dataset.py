@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from .._names import check_name
 from ..clock import Clock
 from ..errors import ConflictError, IntegrityError, NotFoundError, ValidationError
-from . import _tables
+from . import _tables, _widen
 from ._checks import (
     check_digest,
     check_filename,
@@ -323,34 +323,61 @@ class Dataset:
                          lineage: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Append rows to table `filename` as one new Parquet object: cost independent of size.
 
-        The new rows must have the table's columns and types (a new table is created
-        if there is none of that name). `lineage` maps names to JSON values.
+        Rows with new columns, or without some of the table's, are taken: the table's schema
+        becomes the union (its columns first, new ones after; nulls where a side lacks a
+        column), and a type widens where the values convert losslessly (int to float, null
+        to any type, timestamp units). Then the table's earlier parts are rewritten once at
+        the union schema (a cost of the table's size, only on a schema change). A table is
+        created if there is none of that name. `lineage` maps names to JSON values.
+
+        Raises:
+            ValidationError: a bad argument, or a column whose type changes without a lossless
+                conversion (naming it and both types); nothing is stored.
         """
         name = table_name(DEFAULT_TABLE if filename is None else filename)
         self._check_push(message, parent_version_id)
         stored_lineage = check_lineage(lineage)
         table = _tables.frame_to_table(dataframe)
-        self._check_append(name, _tables.schema_of(table))
-        entry = self._table_entry(table)
+        cache = self.store.log_cache.get(self.name)
+        head = cache[max(cache)] if cache else self._head()[1]  # _commit re-checks on a race
+        seen = None if head is None else self._manifest(head).files.get(name)
+        planned = self._appended(name, seen, table)
 
         def change(files: dict[str, FileEntry]) -> dict[str, FileEntry]:
             old = files.get(name)
-            if old is None:
-                return {**files, name: entry}
-            _appendable(name, old, entry.schema)
-            parts = old.parts + entry.parts if old.rows else entry.parts
-            return {**files, name: FileEntry(TABLE, parts, entry.schema)}
+            return {**files, name: planned if old == seen else self._appended(name, old, table)}
 
-        return self._commit(change, message or f"Appended {entry.rows:,} rows to {name}",
+        return self._commit(change, message or f"Appended {table.num_rows:,} rows to {name}",
                             parent_version_id, stored_lineage)
 
-    def _check_append(self, name: str, schema: tuple[tuple[str, str], ...]) -> None:
-        """Refuse rows that do not fit the head's table before any object is written."""
-        cache = self.store.log_cache.get(self.name)
-        head = cache[max(cache)] if cache else self._head()[1]  # _commit re-checks on a race
-        old = None if head is None else self._manifest(head).files.get(name)
-        if old is not None:
-            _appendable(name, old, schema)
+    def _appended(self, name: str, old: FileEntry | None, table: pa.Table) -> FileEntry:
+        """Table `name` after appending `table` to `old`: every value is checked before any
+        object is written (see `append_dataframe`)."""
+        if old is not None and old.kind != TABLE:
+            raise ValidationError(f"cannot append to {name!r}: it is an artifact, not a table")
+        if old is None or not old.rows:
+            return self._table_entry(table)
+        schema = _tables.schema_of(table)
+        if old.schema == schema:
+            return FileEntry(TABLE, old.parts + self._table_entry(table).parts, schema)
+        context = f"dataset {self.name!r} file {name!r}"
+
+        def load(part: Part) -> pa.Table:
+            stored: pa.Table = self.store.read_table_object(
+                part.object, context, True, lambda data: _tables.read_parquet(data, context))
+            return stored
+
+        first = load(old.parts[0])
+        union = _widen.union_schema(name, first.schema, table.schema)
+        new = _widen.conform(table, union, repr(name))
+        widened = _tables.schema_of(new)
+        parts = old.parts
+        if widened != old.schema:  # every old value is converted before anything is written
+            rewritten = [_widen.conform(t, union, repr(name))
+                         for t in (first, *(load(p) for p in old.parts[1:]))]
+            parts = tuple(_kept_part(p, self._table_entry(t).parts[0])
+                          for p, t in zip(old.parts, rewritten, strict=True))
+        return FileEntry(TABLE, parts + self._table_entry(new).parts, widened)
 
     def push_file(self, file: Any, filename: str | None = None, message: str | None = None,
                   parent_version_id: str | None = None) -> dict[str, Any]:
@@ -831,10 +858,10 @@ def _autosave_name(gantrydf: Any, table: pa.Table) -> str:
                       f"_to_{when(getattr(gantrydf, 'end_time', None))}")
 
 
-def _appendable(name: str, old: FileEntry, schema: tuple[tuple[str, str], ...]) -> None:
-    if old.kind != TABLE or (old.rows and old.schema != schema):
-        raise ValidationError(f"cannot append to {name!r}: its schema is {dict(old.schema)}, the "
-                              f"new rows have {dict(schema)}")
+def _kept_part(old: Part, rewritten: Part) -> Part:
+    """A part rewritten at a wider schema: its rows keep the version that added them."""
+    return Part(rewritten.object, rewritten.rows, rewritten.bytes, old.added_in,
+                rewritten.labelled)
 
 
 def validate_dataset_name(name: object) -> str:

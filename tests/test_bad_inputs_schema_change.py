@@ -1,0 +1,72 @@
+"""Bad-input corpus for appends that change a table's schema: a type change without a
+lossless conversion is refused, naming the column and both types, and nothing is stored
+(files, objects and versions are the same before and after), on a folder and on S3.
+A legal change (new, missing or widened columns) round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import gantry_local as gantry
+
+from .conftest import S3_OPTIONS, make_bucket
+from .test_bad_inputs_datasets import Case, Env, check, make_env
+
+CASES = [  # the table is {"__join_key": ["a"], "x": [1]} (x int64)
+    Case("append-int-as-text", lambda e: e.ds.append_dataframe(pl.DataFrame({"x": ["one"]})),
+         gantry.ValidationError, "column 'x' is int64 in the table and large_string in the new "
+         "rows.*push_dataframe"),
+    Case("append-int-as-bool", lambda e: e.ds.append_dataframe(pl.DataFrame({"x": [True]})),
+         gantry.ValidationError, "column 'x' is int64 in the table and bool"),
+    Case("append-int-as-list", lambda e: e.ds.append_dataframe(pl.DataFrame({"x": [[1]]})),
+         gantry.ValidationError, "column 'x' is int64 in the table and large_list"),
+    Case("append-key-as-int", lambda e: e.ds.append_dataframe(
+        pl.DataFrame({"__join_key": [7], "x": [2]})),
+         gantry.ValidationError, "column '__join_key' is large_string in the table and int64"),
+    Case("append-widening-loses-old-values", lambda e: e.ds.append_dataframe(
+        pl.DataFrame({"x": [0.5]})), gantry.ValidationError,
+         "column 'x' must widen from int64 to double.*not convert without loss",
+         prepare=lambda e: e.ds.append_dataframe(pl.DataFrame({"x": [2**53 + 1]}))),
+    Case("append-widening-loses-new-values", lambda e: e.ds.append_dataframe(
+        pa.table({"x": pa.array([2**64 - 1], pa.uint64())})), gantry.ValidationError,
+         "column 'x' must widen from uint64 to int64"),
+    Case("append-to-an-artifact", lambda e: e.ds.append_dataframe(
+        pl.DataFrame({"x": [1]}), filename="notes.txt"), gantry.ValidationError,
+         "cannot append to 'notes.txt': it is an artifact",
+         prepare=lambda e: e.ds.push_file(_artifact(e.tmp))),
+]
+
+
+def _artifact(tmp: Path) -> Path:
+    path = tmp / "notes.txt"
+    path.write_text("notes")
+    return path
+
+
+@pytest.fixture(params=["local", "s3"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "local":
+        environment = make_env(str(tmp_path / "store"), {}, tmp_path)
+    else:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        environment = make_env(f"s3://{make_bucket(endpoint)}/p",
+                               {**S3_OPTIONS, "endpoint_url": endpoint}, tmp_path)
+    yield environment
+    environment.ws.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_schema_change(case: Case, env: Env) -> None:
+    check(case, env)
+
+
+def test_legal_schema_changes_round_trip(env: Env) -> None:
+    env.ds.append_dataframe(pl.DataFrame({"x": [2.5], "new": ["n"]}))
+    env.ds.append_dataframe(pl.DataFrame({"__join_key": ["c"]}))
+    assert env.ds.read().rows() == [("a", 1.0, None), (None, 2.5, "n"), ("c", None, None)]
+    assert env.ds.verify()["versions"] == 3
