@@ -82,9 +82,9 @@ def select(workspace: Context, application: str, selectors: list[Selector], seed
     label = labelled(selection) if only_labelled else None
     count_sql = (f"SELECT count(*) AS {_TOTAL} FROM {table_name(application, 'records')} "
                  f"WHERE {_TIME} >= ? AND {_TIME} < ?")
-    sampler = _Sampler(selection, label, seed, count_sql, [start, end])
-    sampler.text = {selection.columns[f] for f, kind in logical.items()
-                    if kind == "str" and f in selection.columns}
+    text = {selection.columns[f] for f, kind in logical.items()
+            if kind == "str" and f in selection.columns}
+    sampler = _Sampler(selection, label, seed, count_sql, [start, end], text)
     with workspace.database.cursor() as con, storage_errors(who):
         sampler.con = con
         if len(physical) == 1:
@@ -172,11 +172,11 @@ class _Sampler:
     """Builds and runs one interval's selector statements on one cursor."""
 
     def __init__(self, selection: Selection, label: str | None, seed: int, count_sql: str,
-                 count_params: list[Any]) -> None:
+                 count_params: list[Any], text: set[str]) -> None:
         self.base, self.params = selection.sql, selection.params
         self.label, self.seed = label, seed
         self.count_sql, self.count_params = count_sql, count_params
-        self.text: set[str] = set()  # the columns holding text (VARCHAR)
+        self.text = text  # the columns holding text (VARCHAR)
         self.con: Any = None
 
     def count(self) -> int:
