@@ -26,7 +26,7 @@ from ..monitoring.alerts import (
     store_alert,
 )
 from ._aggregation import AggregationTrigger, QueriesAggregationTrigger
-from ._alert_store import AlertDefinition, list_definitions, list_notifications, mark_sent
+from ._alert_store import AlertDefinition, list_notifications, mark_sent
 from .actions import SendWebhook
 
 if TYPE_CHECKING:
@@ -204,10 +204,6 @@ def _act(ws: Context, action: Any, alert: Alert, fire: bool) -> str | None:
     except BaseException as exc:  # SystemExit too: the alert stands; the error is kept beside it
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-def stored_alerts(ws: Context) -> list[AlertDefinition]:
-    return list_definitions(ws)
 
 
 def send_digests(ws: Context, now: datetime) -> list[str]:

@@ -182,20 +182,6 @@ def read_file(path: Path) -> bytes:
         raise ValidationError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
 
 
-def parquet_entry(path: Path) -> tuple[bytes, int, tuple[tuple[str, str], ...]] | None:
-    """A Parquet file's bytes, row count and schema, read from its footer; None if not Parquet."""
-    if SUPPORTED_TABLE_SUFFIXES.get(path.suffix.lower()) != "parquet":
-        return None
-    data = read_file(path)
-    try:
-        meta = pq.ParquetFile(io.BytesIO(data))
-        schema = meta.schema_arrow
-    except _ARROW_ERRORS as exc:
-        raise ValidationError(f"cannot read {str(path)!r} as parquet: {_reason(exc)}") from exc
-    check_table(schema, repr(str(path)))
-    return data, meta.metadata.num_rows, schema_of(schema.empty_table())
-
-
 def parquet_meta(data: bytes, what: str) -> tuple[int, tuple[tuple[str, str], ...], pa.Table]:
     """A Parquet file's row count and schema from its footer, plus its feedback columns."""
     try:
