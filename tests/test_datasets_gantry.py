@@ -196,9 +196,12 @@ def test_an_appended_table_pulls_as_one_csv_per_version(ws: gantry.Workspace,
     (ds.folder / "tabular_manifests" / "data" / "v0004.csv").write_text('"__join_key","x"\n"k9",9\n')
     ds.push_version("a new part")
     assert ds.read()["x"].to_list() == [0, 10, 2, 9]
-    (ds.folder / "tabular_manifests" / "data" / "v0005.csv").write_text('"__join_key","y"\n"k",1\n')
-    with pytest.raises(gantry.ValidationError, match="columns and types of the other parts"):
-        ds.push_version("a part of another shape")
+    (ds.folder / "tabular_manifests" / "data" / "v0009.csv").write_text('"__join_key","y"\n"k",1\n')
+    ds.push_version("a part of another shape")  # the table's schema becomes the union
+    assert ds.read()["y"].to_list() == [None, None, None, None, 1]
+    (ds.folder / "tabular_manifests" / "data" / "v0010.csv").write_text('"__join_key","x"\n"k",a\n')
+    with pytest.raises(gantry.ValidationError, match="must hold values of the types"):
+        ds.push_version("a part whose x is text")
 
 
 # -- labelled rows, feedback refresh ------------------------------------------------------------

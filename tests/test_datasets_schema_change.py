@@ -197,3 +197,29 @@ def test_an_appended_arrow_table_with_a_tz_timestamp_widens(ws: gantry.Workspace
     table = ds.read_arrow()
     assert table.schema.field("t").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("label").type == pa.null()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_working_copy_part_with_a_new_column_widens_its_table(ws: gantry.Workspace,
+                                                                 tmp_path: Path, fmt: str) -> None:
+    ws.set_working_directory(tmp_path / "work")
+    ds = ws.create_dataset("wc")
+    ds.append_dataframe(pl.DataFrame({"__join_key": ["a"], "x": [1]}))
+    ds.append_dataframe(pl.DataFrame({"__join_key": ["b"], "x": [2]}))
+    ds.pull(format=fmt)
+    folder = ds.folder / "tabular_manifests" / "data"
+    added = pl.DataFrame({"__join_key": ["c"], "x": [3], "feedback.label": [True]})
+    added.write_csv(folder / "v0003.csv") if fmt == "csv" else \
+        added.write_parquet(folder / "v0003.parquet")
+    assert ds.get_diff()["new_files"] == [f"tabular_manifests/data/v0003.{fmt}"]
+    ds.push_version("a new part with a label column")
+    assert ds.read().rows() == [("a", 1, None), ("b", 2, None), ("c", 3, True)]
+    assert [p.added_in for p in ds.manifest().files["data"].parts] == [1, 2, 3]
+    assert ds.verify()["versions"] == 3
+    bad = pl.DataFrame({"__join_key": ["d"], "x": ["not a number"]})
+    bad.write_csv(folder / "v0004.csv") if fmt == "csv" else \
+        bad.write_parquet(folder / "v0004.parquet")
+    before = _stored(ds)
+    with pytest.raises(gantry.ValidationError, match="must hold values of the types"):
+        ds.push_version("a part whose x is text")
+    assert _stored(ds) == before

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConflictError, IntegrityError, NotFoundError, StorageError, ValidationError
-from . import _tables
+from . import _tables, _widen
 from ._checks import (
     META,
     check_digest,
@@ -407,49 +407,79 @@ def _plan(folder: Path, record: dict[str, Any]) -> dict[str, tuple[str, list[str
 
 
 def _read_local_table(path: Path, base: pa.Schema | None, mixed: bool) -> pa.Table:
-    """A local table file, its list/struct columns typed as stored; cast to the stored
-    schema when it joins kept parts of the same table."""
+    """A local table file, its list/struct columns typed as stored; when it joins other
+    parts of its table, the columns they have are cast to their types (missing ones are
+    null, new ones kept after them: the table's schema becomes the union)."""
     types = {f.name: f.type for f in base if _tables.is_nested(f.type)} if base else {}
     table = _tables.file_to_table(path, types)
     assert table is not None
     if not mixed or base is None:
         return table
+    names = table.column_names
     try:
-        return table.select(base.names).cast(base)
-    except (KeyError, pa.ArrowException, ValueError) as exc:
-        raise ValidationError(f"{str(path)!r} must have the columns and types of the other "
+        known = [table.column(f.name).cast(f.type) if f.name in names
+                 else pa.nulls(table.num_rows, f.type) for f in base]
+    except (pa.ArrowException, ValueError) as exc:
+        raise ValidationError(f"{str(path)!r} must hold values of the types of the other "
                               f"parts of its table ({base}): {exc}") from exc
+    extra = [f for f in table.schema if f.name not in base.names]
+    return pa.Table.from_arrays([*known, *(table.column(f.name) for f in extra)],
+                                schema=pa.schema([*base, *extra]))
 
 
 def _table_from_files(dataset: DatasetView, name: str, paths: list[str], folder: Path,
                       record: dict[str, Any], base: FileEntry | None,
                       modified: set[str]) -> FileEntry:
-    """A table entry from its local files: unchanged parts keep their stored objects."""
+    """A table entry from its local files: unchanged parts keep their stored objects unless
+    a new column makes them rewritten once at the union schema."""
     known = record["files"]
     kept = {p: known[p].get("part") for p in paths if p in known and p not in modified
             and known[p]["source"] == name and base is not None}
     schema = _base_schema(dataset, base) if base is not None else None
     mixed = bool(kept) or len(paths) > 1
-    parts: list[Part] = []
+    pieces: list[Part | tuple[pa.Table, int | None]] = []
     first: pa.Schema | None = schema if kept else None
     for relpath in paths:
         index = kept.get(relpath, -1)
         if base is not None and relpath in kept and index is None and len(paths) == 1:
             return base  # the whole table, unchanged
         if base is not None and index is not None and index >= 0 and index < len(base.parts):
-            parts.append(base.parts[index])
+            pieces.append(base.parts[index])
             continue
         table = _read_local_table(folder / relpath, first or schema, mixed and first is not None)
-        first = first or table.schema
-        new = dataset._table_entry(table).parts[0]
+        first = _widen.union_schema(name, first, table.schema) if first else table.schema
         was = known.get(relpath, {}).get("part") if relpath in known else None
-        if base is not None and was is not None and was < len(base.parts) and \
-                known[relpath]["source"] == name:  # an edited part keeps its version's name
-            new = Part(new.object, new.rows, new.bytes, base.parts[was].added_in or None,
-                       new.labelled)
-        parts.append(new)
-    return FileEntry(TABLE, tuple(parts), _tables.schema_of(first.empty_table()) if first
-                     else ())
+        added = base.parts[was].added_in if base is not None and was is not None and \
+            was < len(base.parts) and known[relpath]["source"] == name else None
+        pieces.append((table, added or None))  # an edited part keeps its version's name
+    return _union_entry(dataset, record["version_id"], name, pieces, first, base)
+
+
+def _union_entry(dataset: DatasetView, pulled: str, name: str,
+                 pieces: list[Part | tuple[pa.Table, int | None]], schema: pa.Schema | None,
+                 base: FileEntry | None) -> FileEntry:
+    """The table of kept parts and local tables at `schema`; kept parts are rewritten only
+    when it differs from the stored one. Everything is converted before anything is written."""
+    if schema is None:
+        return FileEntry(TABLE, tuple(p for p in pieces if isinstance(p, Part)), ())
+    stored = _tables.schema_of(schema.empty_table())
+    converted: list[Part | tuple[pa.Table, int | None]] = []
+    for piece in pieces:
+        if isinstance(piece, Part):
+            if base is None or base.schema == stored:
+                converted.append(piece)
+                continue
+            one = FileEntry(TABLE, (piece,), base.schema)
+            piece = (dataset._read_table(pulled, name, one, True), piece.added_in)
+        converted.append((_widen.conform(piece[0], schema, repr(name)), piece[1]))
+    parts: list[Part] = []
+    for piece in converted:
+        if isinstance(piece, Part):
+            parts.append(piece)
+            continue
+        new = dataset._table_entry(piece[0]).parts[0]
+        parts.append(Part(new.object, new.rows, new.bytes, piece[1], new.labelled))
+    return FileEntry(TABLE, tuple(parts), stored)
 
 
 def push_version(dataset: DatasetView, message: str) -> dict[str, Any]:
