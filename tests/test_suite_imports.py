@@ -118,6 +118,31 @@ def test_a_module_the_user_imported_from_the_folder_is_left_alone(
     monkeypatch.delitem(sys.modules, module)
 
 
+def test_a_folder_already_on_sys_path_keeps_its_modules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script run beside its suite: the suite's module is the one `import` finds later."""
+    module = f"beside_{uuid.uuid4().hex[:8]}"
+    path = suite_in(tmp_path, "7", module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = list(sys.path)
+    suite = Suite.from_toml(path)
+    assert sys.path == before
+    assert module in sys.modules  # was dropped: the user's import made a second copy
+    assert suite.candidates["v"] is __import__(module).predict
+    monkeypatch.delitem(sys.modules, module)
+
+
+def test_the_working_directory_counts_as_on_sys_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = f"cwd_{uuid.uuid4().hex[:8]}"
+    path = suite_in(tmp_path, "8", module)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend("")
+    suite = Suite.from_toml(path)
+    assert suite.candidates["v"] is __import__(module).predict
+    monkeypatch.delitem(sys.modules, module)
+
+
 def test_a_suite_read_while_another_is_read(tmp_path: Path) -> None:
     """A suite's code may read another suite as it loads (the lock is re-entrant)."""
     import threading

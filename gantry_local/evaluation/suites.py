@@ -425,11 +425,13 @@ def _beside(folder: Path) -> Iterator[None]:
     """Make `folder` importable (first on ``sys.path``) while a suite file's code is
     imported, then forget it: the entry leaves ``sys.path`` and the modules imported from
     the folder leave ``sys.modules`` (the suite keeps what it took from them). So another
-    suite's ``models.py`` in another folder is its own, and an edited one is read again."""
+    suite's ``models.py`` in another folder is its own, and an edited one is read again.
+    A folder already on ``sys.path`` (a script run beside its suite) is left as it is, and
+    so are its modules: the user's own ``import models`` must find the suite's one."""
     entry = str(folder)
     with _LOADING:
         before = set(sys.modules)
-        added = entry not in sys.path
+        added = not _on_path(folder)
         if added:
             sys.path.insert(0, entry)
         try:
@@ -438,10 +440,22 @@ def _beside(folder: Path) -> Iterator[None]:
             if added and entry in sys.path:
                 sys.path.remove(entry)
                 sys.path_importer_cache.pop(entry, None)
-            for name in set(sys.modules) - before:
+            for name in set(sys.modules) - before if added else ():
                 module = sys.modules.get(name)
                 if module is not None and _imported_from(module, name, folder):
                     sys.modules.pop(name, None)
+
+
+def _on_path(folder: Path) -> bool:
+    """Whether `folder` is importable already (an entry of ``sys.path``; ``""`` is the
+    working directory)."""
+    for entry in sys.path:
+        try:
+            if isinstance(entry, str) and Path(entry or ".").resolve() == folder:
+                return True
+        except (OSError, RuntimeError):
+            continue
+    return False
 
 
 def _imported_from(module: types.ModuleType, name: str, folder: Path) -> bool:
