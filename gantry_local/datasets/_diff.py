@@ -306,6 +306,10 @@ def _pairs(con: duckdb.DuckDBPyConnection, a: tuple[str, list[int]], b: tuple[st
            key: str | None) -> pa.Table:
     """``(ra, rb)``: the row numbers of rows only one side has, or (by key) that differ.
 
+    By key, a key may repeat or be null (a null is a key like any other): a key's rows equal
+    on both sides cancel one for one, and its remaining rows pair up in file order as changed,
+    the surplus of a side being added or removed.
+
     `a` and `b` are queries of ``(k, h, r)`` (key, row hash, row number) with their parameters.
     """
     (query_a, params_a), (query_b, params_b) = a, b
@@ -314,9 +318,15 @@ def _pairs(con: duckdb.DuckDBPyConnection, a: tuple[str, list[int]], b: tuple[st
         sql = (f"SELECT x.r AS ra, y.r AS rb FROM ({numbered} ({query_a})) x FULL OUTER JOIN "
                f"({numbered} ({query_b})) y ON x.h = y.h AND x.n = y.n "
                "WHERE x.h IS NULL OR y.h IS NULL")
-    else:
-        sql = (f"SELECT x.r AS ra, y.r AS rb FROM ({query_a}) x FULL OUTER JOIN ({query_b}) y "
-               "ON x.k = y.k WHERE x.h IS DISTINCT FROM y.h")
+    else:  # by key: equal rows of a key cancel (as multisets), the rest pair up in order
+        same = "x.k IS NOT DISTINCT FROM y.k AND x.h = y.h AND x.n = y.n"
+        numbered = "SELECT k, h, r, row_number() OVER (PARTITION BY k, h ORDER BY r) AS n FROM"
+        rest = "SELECT x.k, x.r, row_number() OVER (PARTITION BY x.k ORDER BY x.r) AS m FROM"
+        sql = (f"WITH a AS ({numbered} ({query_a})), b AS ({numbered} ({query_b})), "
+               f"la AS ({rest} a x ANTI JOIN b y ON {same}), "
+               f"lb AS ({rest} b x ANTI JOIN a y ON {same}) "
+               "SELECT x.r AS ra, y.r AS rb FROM la x FULL OUTER JOIN lb y "
+               "ON x.k IS NOT DISTINCT FROM y.k AND x.m = y.m")
     pairs: pa.Table = con.sql(sql, params=[*params_a, *params_b]).to_arrow_table()
     return pairs
 
