@@ -6,7 +6,6 @@ A legal change (new, missing or widened columns) round-trips."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -14,8 +13,10 @@ import pytest
 
 import gantry_local as gantry
 
-from .conftest import S3_OPTIONS, make_bucket
-from .test_bad_inputs_datasets import Case, Env, check, make_env
+from . import test_bad_inputs_datasets as datasets_corpus
+from .test_bad_inputs_datasets import Case, Env, check
+
+storage_env = datasets_corpus.storage_env  # the datasets corpus's fixture: local and S3
 
 CASES = [  # the table is {"__join_key": ["a"], "x": [1]} (x int64)
     Case("append-int-as-text", lambda e: e.ds.append_dataframe(pl.DataFrame({"x": ["one"]})),
@@ -48,24 +49,13 @@ def _artifact(tmp: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["local", "s3"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "local":
-        environment = make_env(str(tmp_path / "store"), {}, tmp_path)
-    else:
-        endpoint = request.getfixturevalue("s3_endpoint")
-        environment = make_env(f"s3://{make_bucket(endpoint)}/p",
-                               {**S3_OPTIONS, "endpoint_url": endpoint}, tmp_path)
-    yield environment
-    environment.ws.close()
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_schema_change(case: Case, env: Env) -> None:
-    check(case, env)
+def test_bad_schema_change(case: Case, storage_env: Env) -> None:
+    check(case, storage_env)
 
 
-def test_legal_schema_changes_round_trip(env: Env) -> None:
+def test_legal_schema_changes_round_trip(storage_env: Env) -> None:
+    env = storage_env
     env.ds.append_dataframe(pl.DataFrame({"x": [2.5], "new": ["n"]}))
     env.ds.append_dataframe(pl.DataFrame({"__join_key": ["c"]}))
     assert env.ds.read().rows() == [("a", 1.0, None), (None, 2.5, "n"), ("c", None, None)]

@@ -305,13 +305,14 @@ _NUMERIC = ("int", "float")
 
 def _exact(aggregate: str) -> str:
     """`aggregate` (avg, stddev_samp) of ``{col}``, exact across the float range: DuckDB's
-    overflow near 1e154 and lose every digit near 1e-154 (sums of squares), so values far
-    from 1 are aggregated times 2**-600 or 2**600 (exact) and scaled back, in the same pass."""
-    scaled = "{a}(CAST({{col}} AS DOUBLE) * pow(2.0, {s})) * pow(2.0, {u})"
-    return (f"(CASE WHEN max(abs({{col}})) > pow(2.0, 450) "
-            f"THEN {scaled.format(a=aggregate, s=-600, u=600)} "
-            f"WHEN max(abs({{col}})) < pow(2.0, -450) "
-            f"THEN {scaled.format(a=aggregate, s=600, u=-600)} ELSE {aggregate}({{col}}) END)")
+    sums of squares overflow near 1e154 and lose every digit near 1e-154, so values far from
+    1 are aggregated times 2**-600 or 2**600 (exact) and scaled back, in the same pass."""
+    down = f"{aggregate}(CAST({{col}} AS DOUBLE) * pow(2.0, -600)) * pow(2.0, 600)"
+    up = f"{aggregate}(CAST({{col}} AS DOUBLE) * pow(2.0, 600)) * pow(2.0, -600)"
+    return (f"(CASE WHEN max(abs({{col}})) > pow(2.0, 450) THEN {down} "
+            f"WHEN max(abs({{col}})) < pow(2.0, -450) THEN {up} ELSE {aggregate}({{col}}) END)")
+
+
 _SORTABLE = ("int", "float", "datetime", "date")
 _EQUATABLE = ("bool", "str", "uuid", "tag", "int", "float")
 _KIND_OF_VALUE: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str"}
