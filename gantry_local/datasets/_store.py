@@ -189,13 +189,11 @@ class ObjectStore:
                     digest, size = _file_sha256(temp)
                 finally:
                     syncing.result()
-                target = self._local_path(object_path(digest))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.replace(temp, target)
             except BaseException:
                 with suppress(OSError):  # a full disk, a table Parquet refused: no trace left
                     os.unlink(temp)
                 raise
+            self._adopt(temp, digest)
         if self.on_transfer is not None:
             self.on_transfer(size)
         return digest, size
@@ -221,15 +219,20 @@ class ObjectStore:
                 digest = sha256_hex(data)
             finally:
                 temp = writing.result()
-            try:
-                target = self._local_path(object_path(digest))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.replace(temp, target)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(temp)
-                raise
+            self._adopt(temp, digest)
         return digest
+
+    def _adopt(self, temp: str, digest: str) -> None:
+        """Move a written, fsynced temp file under its hash (replacing identical bytes
+        refreshes their time); on failure the temp file is removed."""
+        try:
+            target = self._local_path(object_path(digest))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(temp, target)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(temp)
+            raise
 
     def info(self, relpath: str) -> dict[str, Any]:
         """fsspec's details of a file (size, modification time ...)."""
